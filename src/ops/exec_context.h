@@ -1,0 +1,25 @@
+#pragma once
+// What an op needs besides its operands: where to run and with which threads. Passed explicitly
+// (no thread-locals); the CUDA stream joins it when that backend lands.
+
+#include "backends/cpu/cpu_features.h"
+#include "core/thread_pool.h"
+
+namespace chatterd {
+
+struct ExecContext {
+  ThreadPool* pool = nullptr;                        // null: run on the calling thread
+  cpu::CpuIsa isa = cpu::default_isa();              // SIMD path for CPU kernels
+
+  // Runs fn over [0, n) on the pool when there is one, else inline.
+  template <class Fn>
+  void parallel_for(std::int64_t n, std::int64_t grain, Fn&& fn) const {
+    if (pool == nullptr) {
+      if (n > 0) fn(std::int64_t{0}, n);
+      return;
+    }
+    pool->parallel_for(n, grain, fn);
+  }
+};
+
+}  // namespace chatterd

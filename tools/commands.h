@@ -1,0 +1,23 @@
+#pragma once
+// Subcommand registry for the chatterd CLI. Each tools/cmd_<name>.cc defines
+// `Command add_<name>_command(CLI::App&)`; register_commands wires them all.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <vector>
+
+namespace chatterd::tools {
+
+struct Command {
+  CLI::App* app = nullptr;   // the subcommand, owned by the parent CLI::App
+  std::function<int()> run;  // returns the process exit code
+};
+
+std::vector<Command> register_commands(CLI::App& app);
+// Runs whichever subcommand was parsed.
+int run_selected(const std::vector<Command>& commands);
+
+// One per subcommand (see tools/cmd_*.cc).
+Command add_inspect_command(CLI::App& app);
+
+}  // namespace chatterd::tools
