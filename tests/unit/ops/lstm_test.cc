@@ -44,17 +44,21 @@ Ref reference_lstm(const Tensor& x, const std::vector<LstmLayerWeights>& layers)
   auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
   std::int64_t in_size = I;
   for (const auto& w : layers) {
+    const float* w_ih = w.w_ih.data<float>();
+    const float* w_hh = w.w_hh.data<float>();
+    const float* b_ih = w.b_ih.data<float>();
+    const float* b_hh = w.b_hh.data<float>();
     std::vector<double> next(static_cast<std::size_t>(B * T * H));
     for (std::int64_t b = 0; b < B; ++b) {
       std::vector<double> h(H, 0.0), c(H, 0.0);
       for (std::int64_t t = 0; t < T; ++t) {
         std::vector<double> pre(4 * H);
         for (std::int64_t r = 0; r < 4 * H; ++r) {
-          double acc = double{w.b_ih.data<float>()[r]} + w.b_hh.data<float>()[r];
+          double acc = double{b_ih[r]} + b_hh[r];
           for (std::int64_t i = 0; i < in_size; ++i) {
-            acc += w.w_ih.data<float>()[r * in_size + i] * in[(b * T + t) * in_size + i];
+            acc += w_ih[r * in_size + i] * in[(b * T + t) * in_size + i];
           }
-          for (std::int64_t i = 0; i < H; ++i) acc += w.w_hh.data<float>()[r * H + i] * h[i];
+          for (std::int64_t i = 0; i < H; ++i) acc += w_hh[r * H + i] * h[i];
           pre[r] = acc;
         }
         for (std::int64_t j = 0; j < H; ++j) {
