@@ -1,0 +1,65 @@
+// T3 decode attention (Turbo: 16 heads x 64, a 500-token context) and a causal prefill.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <random>
+
+#include "core/thread_pool.h"
+#include "ops/attention.h"
+#include "ops/kv_cache.h"
+
+namespace chatterd::ops {
+namespace {
+
+Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
+  Tensor t = Tensor::empty(shape, DType::F32);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+// range(0): context length; range(1): threads.
+void BM_AttentionDecode(benchmark::State& state) {
+  const std::int64_t heads = 16, dim = 64, context = state.range(0);
+  std::mt19937 rng(1);
+  KvCache cache(heads, dim, context);
+  cache.append({}, random_tensor({context, heads, dim}, rng),
+               random_tensor({context, heads, dim}, rng));
+  Tensor q = random_tensor({1, heads, dim}, rng);
+  auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(1)));
+  ExecContext ctx{state.range(1) > 1 ? pool.get() : nullptr};
+  AttentionOptions opt;
+  opt.causal = true;
+  Tensor out;
+  for (auto _ : state) {
+    attention(ctx, q, cache, opt, out);
+    benchmark::DoNotOptimize(out.raw_data());
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * context * heads * dim * 4);
+}
+BENCHMARK(BM_AttentionDecode)->Args({500, 1})->Args({500, 2})->Args({2000, 1})->Args({2000, 2});
+
+void BM_AttentionPrefill(benchmark::State& state) {
+  const std::int64_t heads = 16, dim = 64, n = state.range(0);
+  std::mt19937 rng(1);
+  Tensor q = random_tensor({n, heads, dim}, rng);
+  Tensor k = random_tensor({n, heads, dim}, rng);
+  Tensor v = random_tensor({n, heads, dim}, rng);
+  auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(1)));
+  ExecContext ctx{state.range(1) > 1 ? pool.get() : nullptr};
+  AttentionOptions opt;
+  opt.causal = true;
+  Tensor out;
+  for (auto _ : state) {
+    attention(ctx, q, k, v, opt, out);
+    benchmark::DoNotOptimize(out.raw_data());
+  }
+  // QK^T and PV, halved by the causal mask.
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * 2 * n * n * dim * heads),
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_AttentionPrefill)->Args({500, 1})->Args({500, 2});
+
+}  // namespace
+}  // namespace chatterd::ops
