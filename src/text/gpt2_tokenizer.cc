@@ -325,6 +325,11 @@ std::string Gpt2Tokenizer::decode(std::span<const std::int32_t> ids) const {
   return clean_up_tokenization_spaces_ ? clean_up_tokenization(std::move(text)) : text;
 }
 
+void Gpt2Tokenizer::clear_cache() const {
+  std::lock_guard lock(cache_->mu);
+  cache_->words.clear();
+}
+
 void Gpt2Tokenizer::check_size(std::size_t expected, std::string_view model_name) const {
   CHATTERD_CHECK(size() == expected, ModelFormatError,
                  "tokenizer has {} tokens but model '{}' expects a text vocabulary of {}", size(),

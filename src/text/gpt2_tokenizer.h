@@ -79,6 +79,9 @@ class Gpt2Tokenizer {
   const std::string& id_to_token(std::int32_t id) const;
   std::optional<std::size_t> model_max_length() const { return model_max_length_; }
 
+  // Drops the per-word BPE cache (benchmarks measure the cold path with it).
+  void clear_cache() const;
+
  private:
   struct Merge {
     std::int32_t rank;
