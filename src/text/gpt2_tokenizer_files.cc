@@ -93,6 +93,17 @@ void collect_special(const json& v, std::set<std::string>& out) {
   }
 }
 
+// lstrip/rstrip/single_word change how text around a token is split; the Turbo files set none of
+// them, and silently ignoring one would change ids, so refuse.
+void check_plain_added_token(const json& t, const std::filesystem::path& path,
+                             const std::string& content) {
+  for (const char* flag : {"lstrip", "rstrip", "single_word"}) {
+    CHATTERD_CHECK(!(t.contains(flag) && t[flag].is_boolean() && t[flag].get<bool>()), Unsupported,
+                   "{}: added token '{}' sets {}=true, which is not implemented", path.string(),
+                   content, flag);
+  }
+}
+
 void add_token(std::vector<AddedToken>& tokens, AddedToken t, const std::filesystem::path& path) {
   for (const AddedToken& existing : tokens) {
     if (existing.content == t.content) {
@@ -153,6 +164,7 @@ Gpt2TokenizerFiles read_hf_tokenizer_json(const std::filesystem::path& path) {
           t.is_object() && t.contains("content") && t["content"].is_string() && t.contains("id"),
           ModelFormatError, "{}: malformed added_tokens entry {}", path.string(), t.dump());
       const std::string content = t["content"].get<std::string>();
+      check_plain_added_token(t, path, content);
       add_token(files.added_tokens,
                 {content, json_to_id(t["id"], path, fmt::format("added token '{}'", content)),
                  t.value("special", false)},
@@ -222,6 +234,7 @@ Gpt2TokenizerFiles read_gpt2_tokenizer_dir(const std::filesystem::path& dir) {
         CHATTERD_CHECK(id >= 0 && id < (std::int64_t{1} << 31), ModelFormatError,
                        "{}: added_tokens_decoder key '{}' is not a token id", config_path.string(),
                        id_str);
+        check_plain_added_token(t, config_path, t["content"].get<std::string>());
         add_token(added, {t["content"].get<std::string>(), static_cast<std::int32_t>(id), false},
                   config_path);
       }

@@ -234,6 +234,9 @@ TEST(Gpt2TokenizerFiles, HfTokenizerJsonMatchesSplitFiles) {
     EXPECT_EQ(tok.encode(g.at("normalized").get<std::string>()),
               g.at("ids").get<std::vector<std::int32_t>>());
   }
+  j["added_tokens"].push_back({{"id", 50276}, {"content", "[x]"}, {"lstrip", true}});
+  d.write("tokenizer.json", j.dump());
+  EXPECT_THROW(Gpt2Tokenizer::from_dir(d.path()), Unsupported);
   d.write("tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": {}}})");
   EXPECT_NE(error_of(d.path()).find("expected \"BPE\""), std::string::npos) << error_of(d.path());
 }
