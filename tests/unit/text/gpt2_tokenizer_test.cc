@@ -10,7 +10,7 @@
 #include "text/gpt2_pretokenize.h"
 #include "text/gpt2_tokenizer.h"
 #include "text/punc_norm.h"
-#include "text_golden_util.h"
+#include "golden_util.h"
 
 namespace chatterd::text {
 namespace {

@@ -8,7 +8,7 @@
 #include "text/text_prep.h"
 #include "text/unicode.h"
 #include "text/utf8.h"
-#include "text_golden_util.h"
+#include "golden_util.h"
 
 namespace chatterd::text {
 namespace {
