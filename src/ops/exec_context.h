@@ -8,8 +8,8 @@
 namespace chatterd {
 
 struct ExecContext {
-  ThreadPool* pool = nullptr;                        // null: run on the calling thread
-  cpu::CpuIsa isa = cpu::default_isa();              // SIMD path for CPU kernels
+  ThreadPool* pool = nullptr;            // null: run on the calling thread
+  cpu::CpuIsa isa = cpu::default_isa();  // SIMD path for CPU kernels
 
   // Runs fn over [0, n) on the pool when there is one, else inline.
   template <class Fn>
