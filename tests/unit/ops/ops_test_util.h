@@ -46,7 +46,16 @@ inline std::string isa_label(cpu::CpuIsa isa) {
 
 // |got - want| <= abs_tol + rel_tol * |want| element by element; stops at the first few failures.
 inline void expect_close(const Tensor& got, const std::vector<double>& want, double rel_tol,
+                         const std::vector<double>& abs_tol, const std::string& what);
+
+inline void expect_close(const Tensor& got, const std::vector<double>& want, double rel_tol,
                          double abs_tol, const std::string& what) {
+  expect_close(got, want, rel_tol, std::vector<double>(want.size(), abs_tol), what);
+}
+
+// Per-element absolute slack.
+inline void expect_close(const Tensor& got, const std::vector<double>& want, double rel_tol,
+                         const std::vector<double>& abs_tol, const std::string& what) {
   ASSERT_EQ(got.dtype(), DType::F32) << what;
   ASSERT_EQ(got.numel(), static_cast<std::int64_t>(want.size())) << what;
   const float* p = got.data<float>();
@@ -68,7 +77,7 @@ inline void expect_close(const Tensor& got, const std::vector<double>& want, dou
       }
       continue;
     }
-    if (!(std::fabs(g - w) <= abs_tol + rel_tol * std::fabs(w))) {
+    if (!(std::fabs(g - w) <= abs_tol[i] + rel_tol * std::fabs(w))) {
       ADD_FAILURE() << what << " [" << i << "]: got " << g << ", want " << w << " (diff "
                     << std::fabs(g - w) << ")";
       ++failures;
