@@ -81,7 +81,8 @@ void prefill_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
   for (const DType d : {DType::F32, DType::F16, DType::Q8_0}) {
     for (const int threads : {1, 2}) {
-      b->Args({1024, 1024, static_cast<int>(d), static_cast<int>(cpu::default_isa()), threads, 256});
+      b->Args(
+          {1024, 1024, static_cast<int>(d), static_cast<int>(cpu::default_isa()), threads, 256});
     }
   }
 }
@@ -106,8 +107,12 @@ void BM_Sgemm(benchmark::State& state) {
       static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k) * 1e-9,
       benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Sgemm)->ArgNames({"m", "n", "k", "threads"})->Args({256, 1024, 1024, 1})
-    ->Args({256, 1024, 1024, 2})->Args({512, 4096, 1024, 2})->UseRealTime();
+BENCHMARK(BM_Sgemm)
+    ->ArgNames({"m", "n", "k", "threads"})
+    ->Args({256, 1024, 1024, 1})
+    ->Args({256, 1024, 1024, 2})
+    ->Args({512, 4096, 1024, 2})
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace chatterd
