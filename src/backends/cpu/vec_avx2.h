@@ -50,6 +50,10 @@ struct VecAvx2 {
     const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), packed);
   }
+  static Reg load_i8(const std::int8_t* p) {
+    return _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
 
   static Reg set1(float x) { return _mm256_set1_ps(x); }
   static Reg zero() { return _mm256_setzero_ps(); }

@@ -26,6 +26,8 @@ struct VecScalar {
   }
   static void store_f16(Half* p, Reg v) { *p = float_to_half(v); }
   static void store_bf16(BFloat16* p, Reg v) { *p = float_to_bf16(v); }
+  // kWidth int8 values widened to float (q8_0 weights).
+  static Reg load_i8(const std::int8_t* p) { return static_cast<float>(*p); }
 
   static Reg set1(float x) { return x; }
   static Reg zero() { return 0.0f; }

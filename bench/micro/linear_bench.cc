@@ -1,0 +1,118 @@
+// Linear decode (M = 1) per weight dtype and ISA, reported as weight bytes/s so the figure can be
+// compared with memory bandwidth; and a prefill-sized sgemm.
+//   build/default/bench/chatterd_micro_bench --benchmark_filter=Linear
+
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "chatterd/core/tensor.h"
+#include "core/thread_pool.h"
+#include "ops/convert.h"
+#include "ops/linear.h"
+#include "ops/matmul.h"
+
+namespace chatterd {
+namespace {
+
+Tensor random_tensor(const Shape& shape, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  Tensor t = Tensor::empty(shape, DType::F32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+Tensor weight_as(const Tensor& w, DType dtype) {
+  Tensor out;
+  if (dtype == DType::Q8_0) {
+    ops::quantize_q8_0(ExecContext{}, w, out);
+  } else {
+    ops::convert(ExecContext{}, w, dtype, out);
+  }
+  return out;
+}
+
+// args: out features, in features, dtype, isa, threads, rows
+void BM_Linear(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  const std::int64_t k = state.range(1);
+  const auto dtype = static_cast<DType>(state.range(2));
+  const auto isa = static_cast<cpu::CpuIsa>(state.range(3));
+  const int threads = static_cast<int>(state.range(4));
+  const std::int64_t m = state.range(5);
+  if (static_cast<int>(isa) > static_cast<int>(cpu::detect_isa())) {
+    state.SkipWithError("ISA not supported here");
+    return;
+  }
+  ThreadPool pool(threads);
+  ExecContext ctx;
+  ctx.isa = isa;
+  ctx.pool = threads > 1 ? &pool : nullptr;
+  const Tensor w = weight_as(random_tensor(Shape{n, k}, 1), dtype);
+  const Tensor x = random_tensor(Shape{m, k}, 2);
+  Tensor out;
+  for (auto _ : state) {
+    ops::linear(ctx, x, w, nullptr, out);
+    benchmark::DoNotOptimize(out.raw_data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(w.nbytes()));
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k) * 1e-9,
+      benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(dtype_name(dtype)) + " " + std::string(cpu::isa_name(isa)));
+}
+
+void decode_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
+  const std::pair<int, int> sizes[] = {{1024, 1024}, {4096, 1024}, {1024, 4096}};
+  for (const auto& [n, k] : sizes) {
+    for (const DType d : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+      for (const auto isa : {cpu::CpuIsa::Scalar, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
+        b->Args({n, k, static_cast<int>(d), static_cast<int>(isa), 1, 1});
+      }
+      b->Args({n, k, static_cast<int>(d), static_cast<int>(cpu::CpuIsa::Avx512), 2, 1});
+    }
+  }
+}
+BENCHMARK(BM_Linear)->Apply(decode_args)->Name("Linear/decode")->UseRealTime();
+
+void prefill_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
+  for (const DType d : {DType::F32, DType::F16, DType::Q8_0}) {
+    for (const int threads : {1, 2}) {
+      b->Args(
+          {1024, 1024, static_cast<int>(d), static_cast<int>(cpu::default_isa()), threads, 256});
+    }
+  }
+}
+BENCHMARK(BM_Linear)->Apply(prefill_args)->Name("Linear/prefill")->UseRealTime();
+
+void BM_Sgemm(benchmark::State& state) {
+  const std::int64_t m = state.range(0);
+  const std::int64_t n = state.range(1);
+  const std::int64_t k = state.range(2);
+  const int threads = static_cast<int>(state.range(3));
+  ThreadPool pool(threads);
+  ExecContext ctx;
+  ctx.pool = threads > 1 ? &pool : nullptr;
+  const Tensor a = random_tensor(Shape{m, k}, 1);
+  const Tensor b = random_tensor(Shape{k, n}, 2);
+  Tensor c;
+  for (auto _ : state) {
+    ops::matmul(ctx, a, b, c);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * n * k) * 1e-9,
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Sgemm)
+    ->ArgNames({"m", "n", "k", "threads"})
+    ->Args({256, 1024, 1024, 1})
+    ->Args({256, 1024, 1024, 2})
+    ->Args({512, 4096, 1024, 2})
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace chatterd

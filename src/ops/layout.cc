@@ -1,0 +1,195 @@
+#include "ops/layout.h"
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include "core/check.h"
+
+namespace chatterd::ops {
+namespace {
+
+constexpr std::int64_t kGrainBytes = 1 << 16;
+
+// Bytes of `elems` elements of dtype (q8_0: elems must be whole blocks; checked by callers).
+std::size_t bytes_of(DType dtype, std::int64_t elems) {
+  return storage_bytes(dtype, elems);
+}
+
+char* bytes(Tensor& t) {
+  return static_cast<char*>(t.raw_data());
+}
+const char* bytes(const Tensor& t) {
+  return static_cast<const char*>(t.raw_data());
+}
+
+// Copies `rows` runs of `run` bytes from src (stride src_stride) to dst (stride dst_stride).
+void copy_rows(const ExecContext& ctx, const char* src, std::size_t src_stride, char* dst,
+               std::size_t dst_stride, std::int64_t rows, std::size_t run) {
+  if (run == 0 || rows == 0) return;
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kGrainBytes / static_cast<std::int64_t>(run));
+  ctx.parallel_for(rows, grain, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t r = b; r < e; ++r) {
+      std::memcpy(dst + static_cast<std::size_t>(r) * dst_stride,
+                  src + static_cast<std::size_t>(r) * src_stride, run);
+    }
+  });
+}
+
+void check_axis(const Tensor& x, int axis, const char* op) {
+  CHATTERD_CHECK(x.rank() >= 1 && axis >= -x.rank() && axis < x.rank(), ShapeError,
+                 "{}: axis {} out of range for {}", op, axis, x.to_string());
+}
+
+}  // namespace
+
+void copy(const ExecContext& ctx, const Tensor& x, Tensor& out) {
+  if (&out == &x) return;
+  out.resize(x.shape(), x.dtype());
+  if (out.raw_data() == x.raw_data()) return;
+  const std::size_t n = x.nbytes();
+  const std::int64_t chunks = static_cast<std::int64_t>((n + kGrainBytes - 1) / kGrainBytes);
+  ctx.parallel_for(chunks, 1, [&](std::int64_t b, std::int64_t e) {
+    const std::size_t lo = static_cast<std::size_t>(b) * kGrainBytes;
+    const std::size_t hi = std::min(n, static_cast<std::size_t>(e) * kGrainBytes);
+    std::memcpy(bytes(out) + lo, bytes(x) + lo, hi - lo);
+  });
+}
+
+void slice(const ExecContext& ctx, const Tensor& x, int axis, std::int64_t start, std::int64_t end,
+           Tensor& out) {
+  check_axis(x, axis, "slice");
+  CHATTERD_CHECK(&out != &x, InvalidArgument, "slice: out must not alias x");
+  const int ax = x.shape().normalize_axis(axis);
+  const std::int64_t len = x.dim(ax);
+  if (start < 0) start += len;
+  if (end < 0) end += len;
+  start = std::clamp<std::int64_t>(start, 0, len);
+  end = std::clamp<std::int64_t>(end, start, len);
+  CHATTERD_CHECK(x.dtype() != DType::Q8_0 || ax != x.rank() - 1 ||
+                     (start % kQ8BlockSize == 0 && end % kQ8BlockSize == 0),
+                 Unsupported,
+                 "slice: q8_0 {} along its last axis needs block-aligned bounds, got [{}, {})",
+                 x.to_string(), start, end);
+  Shape shape = x.shape();
+  shape.set(ax, end - start);
+  out.resize(shape, x.dtype());
+  const std::int64_t outer = x.shape().outer(ax);
+  const std::int64_t inner = x.shape().inner(ax);
+  const std::size_t run = bytes_of(x.dtype(), (end - start) * inner);
+  copy_rows(ctx, bytes(x) + bytes_of(x.dtype(), start * inner), bytes_of(x.dtype(), len * inner),
+            bytes(out), run, outer, run);
+}
+
+void concat(const ExecContext& ctx, std::span<const Tensor> xs, int axis, Tensor& out) {
+  CHATTERD_CHECK(!xs.empty(), InvalidArgument, "concat: no tensors");
+  const Tensor& first = xs.front();
+  check_axis(first, axis, "concat");
+  const int ax = first.shape().normalize_axis(axis);
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& t = xs[i];
+    CHATTERD_CHECK(&t != &out, InvalidArgument, "concat: out must not alias input {}", i);
+    CHATTERD_CHECK(t.dtype() == first.dtype(), DTypeError,
+                   "concat: input {} is {} but input 0 is {}", i, t.to_string(), first.to_string());
+    bool same = t.rank() == first.rank();
+    for (int d = 0; same && d < t.rank(); ++d) same = d == ax || t.dim(d) == first.dim(d);
+    CHATTERD_CHECK(same, ShapeError, "concat: input {} {} does not match input 0 {} off axis {}", i,
+                   t.to_string(), first.to_string(), axis);
+    CHATTERD_CHECK(t.dtype() != DType::Q8_0 || ax != t.rank() - 1, Unsupported,
+                   "concat: q8_0 along the last (blocked) axis");
+    total += t.dim(ax);
+  }
+  Shape shape = first.shape();
+  shape.set(ax, total);
+  out.resize(shape, first.dtype());
+  const std::int64_t outer = shape.outer(ax);
+  const std::int64_t inner = shape.inner(ax);
+  const std::size_t dst_stride = bytes_of(first.dtype(), total * inner);
+  std::int64_t offset = 0;
+  for (const Tensor& t : xs) {
+    const std::size_t run = bytes_of(t.dtype(), t.dim(ax) * inner);
+    copy_rows(ctx, bytes(t), run, bytes(out) + bytes_of(t.dtype(), offset * inner), dst_stride,
+              outer, run);
+    offset += t.dim(ax);
+  }
+}
+
+void permute(const ExecContext& ctx, const Tensor& x, std::span<const int> perm, Tensor& out) {
+  const int rank = x.rank();
+  CHATTERD_CHECK(static_cast<int>(perm.size()) == rank, ShapeError, "permute: {} axes given for {}",
+                 perm.size(), x.to_string());
+  CHATTERD_CHECK(&out != &x, InvalidArgument, "permute: out must not alias x");
+  CHATTERD_CHECK(x.dtype() != DType::Q8_0, Unsupported, "permute: q8_0 tensor {}", x.to_string());
+  std::array<bool, Shape::kMaxRank> seen{};
+  Shape shape;
+  for (int i = 0; i < rank; ++i) {
+    const int p = perm[static_cast<std::size_t>(i)];
+    CHATTERD_CHECK(p >= 0 && p < rank && !seen[static_cast<std::size_t>(p)], InvalidArgument,
+                   "permute: {} is not a permutation of the axes of {}",
+                   fmt::join(perm.begin(), perm.end(), ","), x.to_string());
+    seen[static_cast<std::size_t>(p)] = true;
+    shape.push_back(x.dim(p));
+  }
+  out.resize(shape, x.dtype());
+  if (x.numel() == 0) return;
+  const std::size_t esize = dtype_block_bytes(x.dtype());
+  std::array<std::int64_t, Shape::kMaxRank> in_stride{};  // element strides of x
+  std::int64_t s = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    in_stride[static_cast<std::size_t>(i)] = s;
+    s *= x.dim(i);
+  }
+  // Source stride for each output axis. When the last axis stays last, copy whole rows.
+  std::array<std::int64_t, Shape::kMaxRank> src{};
+  for (int i = 0; i < rank; ++i) {
+    src[static_cast<std::size_t>(i)] =
+        in_stride[static_cast<std::size_t>(perm[static_cast<std::size_t>(i)])];
+  }
+  const bool rows = rank > 0 && perm[static_cast<std::size_t>(rank - 1)] == rank - 1;
+  const int loop_rank = rows ? rank - 1 : rank;
+  const std::int64_t run = rows ? shape[rank - 1] : 1;
+  const std::int64_t n_runs = x.numel() / run;
+  const char* in = bytes(x);
+  char* o = bytes(out);
+  ctx.parallel_for(n_runs, std::max<std::int64_t>(1, 4096 / run),
+                   [&](std::int64_t b, std::int64_t e) {
+                     std::array<std::int64_t, Shape::kMaxRank> idx{};
+                     std::int64_t rem = b;
+                     std::int64_t off = 0;
+                     for (int d = loop_rank - 1; d >= 0; --d) {
+                       const auto u = static_cast<std::size_t>(d);
+                       idx[u] = rem % shape[d];
+                       rem /= shape[d];
+                       off += idx[u] * src[u];
+                     }
+                     for (std::int64_t r = b; r < e; ++r) {
+                       std::memcpy(o + static_cast<std::size_t>(r * run) * esize,
+                                   in + static_cast<std::size_t>(off) * esize,
+                                   static_cast<std::size_t>(run) * esize);
+                       for (int d = loop_rank - 1; d >= 0; --d) {
+                         const auto u = static_cast<std::size_t>(d);
+                         off += src[u];
+                         if (++idx[u] < shape[d]) break;
+                         off -= src[u] * shape[d];
+                         idx[u] = 0;
+                       }
+                     }
+                   });
+}
+
+void transpose(const ExecContext& ctx, const Tensor& x, int axis0, int axis1, Tensor& out) {
+  check_axis(x, axis0, "transpose");
+  check_axis(x, axis1, "transpose");
+  std::vector<int> perm(static_cast<std::size_t>(x.rank()));
+  for (int i = 0; i < x.rank(); ++i) perm[static_cast<std::size_t>(i)] = i;
+  std::swap(perm[static_cast<std::size_t>(x.shape().normalize_axis(axis0))],
+            perm[static_cast<std::size_t>(x.shape().normalize_axis(axis1))]);
+  permute(ctx, x, perm, out);
+}
+
+}  // namespace chatterd::ops

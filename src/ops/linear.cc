@@ -1,0 +1,240 @@
+#include "ops/linear.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backends/cpu/blas.h"
+#include "backends/cpu/convert_kernels.h"
+#include "backends/cpu/linear_kernels.h"
+#include "chatterd/core/half.h"
+#include "core/check.h"
+#include "ops/matmul.h"
+
+namespace chatterd::ops {
+namespace {
+
+// Prefill: weight tiles of this many output features are converted to f32 and fed to sgemm.
+constexpr std::int64_t kTileCols = 64;
+// Decode: each chunk of output features does at least this many multiply-adds.
+constexpr std::int64_t kMinChunkMacs = 16384;
+
+void add_bias(const float* bias, std::int64_t m, std::int64_t n, std::int64_t c0, std::int64_t c1,
+              float* y) {
+  if (bias == nullptr) return;
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* yr = y + i * n;
+    for (std::int64_t c = c0; c < c1; ++c) yr[c] += bias[c];
+  }
+}
+
+template <class W>
+void decode_dot(const ExecContext& ctx, cpu::DotKernel<W> kernel, const float* x, std::int64_t m,
+                std::int64_t k, const W* w, std::int64_t n, const float* bias, float* y) {
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kMinChunkMacs / std::max<std::int64_t>(1, k * m));
+  ctx.parallel_for(n, grain, [&](std::int64_t r0, std::int64_t r1) {
+    kernel(x, m, k, w, r0, r1, y, n);
+    add_bias(bias, m, n, r0, r1, y);
+  });
+}
+
+template <class W>
+void decode_axpy(const ExecContext& ctx, cpu::AxpyKernel<W> kernel, const float* x, std::int64_t m,
+                 std::int64_t k, const W* w, std::int64_t n, const float* bias, float* y) {
+  // Column blocks of kQ8BlockSize (q8_0 needs block-aligned ranges; wide blocks suit all dtypes).
+  const std::int64_t nb = (n + kQ8BlockSize - 1) / kQ8BlockSize;
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kMinChunkMacs / std::max<std::int64_t>(1, k * m * kQ8BlockSize));
+  ctx.parallel_for(nb, grain, [&](std::int64_t b0, std::int64_t b1) {
+    const std::int64_t c0 = b0 * kQ8BlockSize;
+    const std::int64_t c1 = std::min(n, b1 * kQ8BlockSize);
+    kernel(x, m, k, w, n, c0, c1, y, n);
+    add_bias(bias, m, n, c0, c1, y);
+  });
+}
+
+// Converts weight features [c0, c1) to an f32 tile: [nc, k] for OutIn, [k, nc] for InOut.
+void weight_tile_to_f32(cpu::CpuIsa isa, const Tensor& w, WeightLayout layout, std::int64_t k,
+                        std::int64_t n, std::int64_t c0, std::int64_t c1, float* tile) {
+  const auto& conv = cpu::convert_kernels(isa);
+  const auto& lin = cpu::linear_kernels(isa);
+  const std::int64_t nc = c1 - c0;
+  // Run [offset, offset+len) of the weight's flat elements to tile + dst.
+  auto convert_run = [&](std::int64_t offset, std::int64_t len, float* dst) {
+    switch (w.dtype()) {
+      case DType::F16:
+        conv.f16_to_f32(w.data<Half>() + offset, dst, len);
+        break;
+      case DType::BF16:
+        conv.bf16_to_f32(w.data<BFloat16>() + offset, dst, len);
+        break;
+      case DType::Q8_0:
+        lin.q8_0_to_f32(static_cast<const BlockQ8*>(w.raw_data()) + offset / kQ8BlockSize, dst,
+                        len / kQ8BlockSize);
+        break;
+      default:
+        CHATTERD_THROW(Internal, "linear: no f32 tile conversion for {}", w.to_string());
+    }
+  };
+  if (layout == WeightLayout::OutIn) {
+    convert_run(c0 * k, nc * k, tile);
+  } else {
+    for (std::int64_t j = 0; j < k; ++j) convert_run(j * n + c0, nc, tile + j * nc);
+  }
+}
+
+}  // namespace
+
+void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+            Tensor& out, WeightLayout layout) {
+  check_dtype(x, DType::F32, "linear: x");
+  CHATTERD_CHECK(x.rank() >= 1, ShapeError, "linear: x must have at least one dimension, got {}",
+                 x.to_string());
+  check_rank(w, 2, "linear: w");
+  CHATTERD_CHECK(w.dtype() == DType::F32 || w.dtype() == DType::F16 || w.dtype() == DType::BF16 ||
+                     w.dtype() == DType::Q8_0,
+                 DTypeError, "linear: w must be f32, f16, bf16 or q8_0, got {}", w.to_string());
+  CHATTERD_CHECK(&out != &x, InvalidArgument, "linear: out must not alias x");
+  const bool out_in = layout == WeightLayout::OutIn;
+  const std::int64_t k = x.dim(-1);
+  const std::int64_t wk = out_in ? w.dim(1) : w.dim(0);
+  const std::int64_t n = out_in ? w.dim(0) : w.dim(1);
+  CHATTERD_CHECK(wk == k, ShapeError, "linear: x {} has {} input features but w {} ({}) expects {}",
+                 x.to_string(), k, w.to_string(), out_in ? "out x in" : "in x out", wk);
+  const float* pbias = nullptr;
+  if (bias != nullptr) {
+    check_dtype(*bias, DType::F32, "linear: bias");
+    check_shape(*bias, Shape{n}, "linear: bias");
+    CHATTERD_CHECK(bias != &out, InvalidArgument, "linear: out must not alias bias");
+    pbias = bias->data<float>();
+  }
+  Shape out_shape = x.shape();
+  out_shape.set(out_shape.rank() - 1, n);
+  out.resize(out_shape, DType::F32);
+  const std::int64_t m = x.shape().outer(-1);
+  if (m == 0 || n == 0) return;
+  const float* px = x.data<float>();
+  float* py = out.data<float>();
+  if (k == 0) {  // empty sums
+    for (std::int64_t i = 0; i < m * n; ++i) py[i] = 0.0f;
+    add_bias(pbias, m, n, 0, n, py);
+    return;
+  }
+
+  if (w.dtype() == DType::F32) {
+    if (m > kLinearGemvMaxRows) {
+      parallel_sgemm(ctx, false, out_in, m, n, k, 1.0f, px, k, w.data<float>(), out_in ? k : n,
+                     0.0f, py, n);
+      add_bias(pbias, m, n, 0, n, py);  // TODO(perf): fold into the tiles
+      return;
+    }
+  }
+  const auto& lin = cpu::linear_kernels(ctx.isa);
+  if (m <= kLinearGemvMaxRows) {
+    const void* pw = w.raw_data();
+    switch (w.dtype()) {
+      case DType::F32:
+        if (out_in) {
+          decode_dot(ctx, lin.dot_f32, px, m, k, static_cast<const float*>(pw), n, pbias, py);
+        } else {
+          decode_axpy(ctx, lin.axpy_f32, px, m, k, static_cast<const float*>(pw), n, pbias, py);
+        }
+        return;
+      case DType::F16:
+        if (out_in) {
+          decode_dot(ctx, lin.dot_f16, px, m, k, static_cast<const Half*>(pw), n, pbias, py);
+        } else {
+          decode_axpy(ctx, lin.axpy_f16, px, m, k, static_cast<const Half*>(pw), n, pbias, py);
+        }
+        return;
+      case DType::BF16:
+        if (out_in) {
+          decode_dot(ctx, lin.dot_bf16, px, m, k, static_cast<const BFloat16*>(pw), n, pbias, py);
+        } else {
+          decode_axpy(ctx, lin.axpy_bf16, px, m, k, static_cast<const BFloat16*>(pw), n, pbias, py);
+        }
+        return;
+      case DType::Q8_0:
+        if (out_in) {
+          decode_dot(ctx, lin.dot_q8_0, px, m, k, static_cast<const BlockQ8*>(pw), n, pbias, py);
+        } else {
+          decode_axpy(ctx, lin.axpy_q8_0, px, m, k, static_cast<const BlockQ8*>(pw), n, pbias, py);
+        }
+        return;
+      default:
+        break;
+    }
+    CHATTERD_THROW(Internal, "linear: unhandled weight {}", w.to_string());
+  }
+
+  // Prefill with a converted weight: tiles of kTileCols output features, each converted to f32
+  // into per-chunk scratch and multiplied on the calling worker (sgemm single-threaded).
+  const std::int64_t tiles = (n + kTileCols - 1) / kTileCols;
+  ctx.parallel_for(tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
+    std::vector<float> tile(static_cast<std::size_t>(kTileCols * k));
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::int64_t c0 = t * kTileCols;
+      const std::int64_t c1 = std::min(n, c0 + kTileCols);
+      const std::int64_t nc = c1 - c0;
+      weight_tile_to_f32(ctx.isa, w, layout, k, n, c0, c1, tile.data());
+      cpu::sgemm(false, out_in, m, nc, k, 1.0f, px, k, tile.data(), out_in ? k : nc, 0.0f, py + c0,
+                 n);
+      add_bias(pbias, m, n, c0, c1, py);
+    }
+  });
+}
+
+void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
+  CHATTERD_CHECK(w.dtype() == DType::F32 || w.dtype() == DType::F16 || w.dtype() == DType::BF16,
+                 DTypeError, "quantize_q8_0: input must be f32, f16 or bf16, got {}",
+                 w.to_string());
+  CHATTERD_CHECK(w.rank() >= 1 && w.dim(-1) % kQ8BlockSize == 0, ShapeError,
+                 "quantize_q8_0: last dimension must be a multiple of {}, got {}", kQ8BlockSize,
+                 w.to_string());
+  CHATTERD_CHECK(&out != &w, InvalidArgument, "quantize_q8_0: out must not alias the input");
+  out.resize(w.shape(), DType::Q8_0);
+  const std::int64_t nb = w.numel() / kQ8BlockSize;
+  auto* blocks = static_cast<BlockQ8*>(out.raw_data());
+  const auto& conv = cpu::convert_kernels(ctx.isa);
+  ctx.parallel_for(nb, 256, [&](std::int64_t b0, std::int64_t b1) {
+    float buf[kQ8BlockSize];
+    for (std::int64_t b = b0; b < b1; ++b) {
+      const std::int64_t off = b * kQ8BlockSize;
+      const float* src = buf;
+      if (w.dtype() == DType::F32) {
+        src = w.data<float>() + off;
+      } else if (w.dtype() == DType::F16) {
+        conv.f16_to_f32(w.data<Half>() + off, buf, kQ8BlockSize);
+      } else {
+        conv.bf16_to_f32(w.data<BFloat16>() + off, buf, kQ8BlockSize);
+      }
+      float amax = 0.0f;
+      for (int j = 0; j < kQ8BlockSize; ++j) amax = std::max(amax, std::fabs(src[j]));
+      CHATTERD_CHECK(std::isfinite(amax), InvalidArgument,
+                     "quantize_q8_0: block {} (elements {}..{}) holds a non-finite value", b, off,
+                     off + kQ8BlockSize - 1);
+      const float scale = amax / 127.0f;
+      const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+      blocks[b].scale = scale;
+      for (int j = 0; j < kQ8BlockSize; ++j) {
+        blocks[b].q[j] = static_cast<std::int8_t>(std::round(src[j] * inv));
+      }
+    }
+  });
+}
+
+void dequantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
+  check_dtype(w, DType::Q8_0, "dequantize_q8_0: w");
+  CHATTERD_CHECK(&out != &w, InvalidArgument, "dequantize_q8_0: out must not alias the input");
+  out.resize(w.shape(), DType::F32);
+  const std::int64_t nb = w.numel() / kQ8BlockSize;
+  const auto* blocks = static_cast<const BlockQ8*>(w.raw_data());
+  float* dst = out.data<float>();
+  const auto& lin = cpu::linear_kernels(ctx.isa);
+  ctx.parallel_for(nb, 1024, [&](std::int64_t b0, std::int64_t b1) {
+    lin.q8_0_to_f32(blocks + b0, dst + b0 * kQ8BlockSize, b1 - b0);
+  });
+}
+
+}  // namespace chatterd::ops

@@ -1,0 +1,32 @@
+#pragma once
+// linear: out[..., n] = x[..., k] @ W^T + bias, the hot path of every model. x, bias and out are
+// f32; W is f32, f16, bf16 or q8_0 and is always accumulated in f32.
+//  - few rows (M <= kLinearGemvMaxRows, the T3 decode step): SIMD dot products straight from the
+//    stored weights (memory-bandwidth bound: the weight is read once), split over output features;
+//  - more rows (prefill): weight tiles are converted to f32 and multiplied with OpenBLAS sgemm,
+//    tiles split over the pool.
+
+#include "chatterd/core/tensor.h"
+#include "ops/exec_context.h"
+
+namespace chatterd::ops {
+
+enum class WeightLayout {
+  OutIn,  // [out, in]: torch.nn.Linear
+  InOut,  // [in, out]: GPT-2 Conv1D
+};
+
+inline constexpr std::int64_t kLinearGemvMaxRows = 4;
+
+// bias: [out] f32 or null. out must not alias x.
+void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+            Tensor& out, WeightLayout layout = WeightLayout::OutIn);
+
+// Block-quantises an f32/f16/bf16 tensor along its last dimension (a multiple of 32): each block
+// of 32 gets scale = absmax / 127 and codes round(x / scale) (halfway cases away from zero, as
+// ggml). An all-zero block gets scale 0. out: same shape, dtype Q8_0.
+void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out);
+// The inverse, to f32 (for tests and for reference paths).
+void dequantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out);
+
+}  // namespace chatterd::ops

@@ -1,0 +1,47 @@
+#include "ops/norm.h"
+
+#include "backends/cpu/row_kernels.h"
+#include "ops/row_op_util.h"
+
+namespace chatterd::ops {
+namespace {
+
+const float* param(const Tensor* p, std::int64_t d, const Tensor& out, const char* what) {
+  if (p == nullptr) return nullptr;
+  check_dtype(*p, DType::F32, what);
+  check_shape(*p, Shape{d}, what);
+  CHATTERD_CHECK(p != &out, InvalidArgument, "{} must not be the output", what);
+  return p->data<float>();
+}
+
+}  // namespace
+
+void layer_norm(const ExecContext& ctx, const Tensor& x, const Tensor* gamma, const Tensor* beta,
+                Tensor& out, float eps) {
+  detail::check_f32_input(x, "layer_norm");
+  CHATTERD_CHECK(x.rank() >= 1, ShapeError, "layer_norm: x must have a last axis, got {}",
+                 x.to_string());
+  const std::int64_t d = x.dim(-1);
+  const float* g = param(gamma, d, out, "layer_norm: gamma");
+  const float* b = param(beta, d, out, "layer_norm: beta");
+  if (&out != &x) out.resize(x.shape(), DType::F32);
+  const auto fn = cpu::row_kernels(ctx.isa).layer_norm;
+  detail::for_each_row(ctx, x, out, [=](std::int64_t, const float* in, float* o, std::int64_t n) {
+    fn(in, g, b, o, n, eps);
+  });
+}
+
+void rms_norm(const ExecContext& ctx, const Tensor& x, const Tensor* gamma, Tensor& out,
+              float eps) {
+  detail::check_f32_input(x, "rms_norm");
+  CHATTERD_CHECK(x.rank() >= 1, ShapeError, "rms_norm: x must have a last axis, got {}",
+                 x.to_string());
+  const float* g = param(gamma, x.dim(-1), out, "rms_norm: gamma");
+  if (&out != &x) out.resize(x.shape(), DType::F32);
+  const auto fn = cpu::row_kernels(ctx.isa).rms_norm;
+  detail::for_each_row(ctx, x, out, [=](std::int64_t, const float* in, float* o, std::int64_t n) {
+    fn(in, g, o, n, eps);
+  });
+}
+
+}  // namespace chatterd::ops
