@@ -25,6 +25,16 @@ std::optional<DType> parse_dtype(std::string_view s) {
   return std::nullopt;
 }
 
+// Valid safetensors dtypes chatterd has no DType for: the file still opens (goldens carry a few
+// F64 scalars), the entry is validated like any other, and only get() on it fails.
+std::uint64_t foreign_dtype_size(std::string_view s) {
+  if (s == "F64" || s == "U64") return 8;
+  if (s == "U32") return 4;
+  if (s == "I16" || s == "U16") return 2;
+  if (s == "U8" || s == "F8_E4M3" || s == "F8_E5M2") return 1;
+  return 0;
+}
+
 std::uint64_t read_u64_le(const std::byte* p) {
   std::uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<std::uint64_t>(p[i]);
@@ -72,9 +82,11 @@ void SafetensorsFile::parse() {
 
   const std::size_t data_start = 8 + static_cast<std::size_t>(header_len);
   const std::size_t data_size = size - data_start;
+  constexpr std::size_t kForeign = static_cast<std::size_t>(-1);
   struct Range {
     std::uint64_t begin, end;
-    std::size_t index;
+    std::size_t index;  // into infos_, or kForeign
+    std::string name;
   };
   std::vector<Range> ranges;
   for (const auto& [name, desc] : header.items()) {
@@ -103,13 +115,12 @@ void SafetensorsFile::parse() {
                    "{}: tensor '{}': 'data_offsets' must be two non-negative integers", path, name);
     const std::string dtype_str = dt->get<std::string>();
     const std::optional<DType> dtype = parse_dtype(dtype_str);
-    CHATTERD_CHECK(dtype.has_value(), ModelFormatError,
-                   "{}: tensor '{}': unsupported dtype '{}' (supported: F32 F16 BF16 I64 I32 I8 "
-                   "BOOL)",
-                   path, name, dtype_str);
+    const std::uint64_t foreign_size = foreign_dtype_size(dtype_str);
+    CHATTERD_CHECK(dtype.has_value() || foreign_size != 0, ModelFormatError,
+                   "{}: tensor '{}': unknown dtype '{}'", path, name, dtype_str);
     CHATTERD_CHECK(sh->size() <= static_cast<std::size_t>(Shape::kMaxRank), ModelFormatError,
                    "{}: tensor '{}': rank {} exceeds {}", path, name, sh->size(), Shape::kMaxRank);
-    const std::uint64_t elem = dtype_block_bytes(*dtype);
+    const std::uint64_t elem = dtype ? dtype_block_bytes(*dtype) : foreign_size;
     std::uint64_t nbytes = elem;
     std::vector<std::int64_t> dims;
     for (const auto& d : *sh) {
@@ -133,11 +144,16 @@ void SafetensorsFile::parse() {
     CHATTERD_CHECK(end - begin == nbytes, ModelFormatError,
                    "{}: tensor '{}': {} {} needs {} bytes but data_offsets span {}", path, name,
                    dtype_str, sh->dump(), nbytes, end - begin);
+    if (!dtype) {
+      ranges.push_back({begin, end, kForeign, name});
+      unsupported_.emplace(name, dtype_str);
+      continue;
+    }
     TensorInfo info;
     info.name = name;
     info.dtype = *dtype;
     info.shape = Shape(std::span<const std::int64_t>(dims));
-    ranges.push_back({begin, end, infos_.size()});
+    ranges.push_back({begin, end, infos_.size(), name});
     entries_.emplace(name, Entry{infos_.size(), data_start + static_cast<std::size_t>(begin)});
     infos_.push_back(std::move(info));
   }
@@ -150,15 +166,16 @@ void SafetensorsFile::parse() {
     if (cur.begin == cur.end) continue;  // empty tensors occupy no bytes
     if (last != nullptr) {
       CHATTERD_CHECK(cur.begin >= last->end, ModelFormatError,
-                     "{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", path,
-                     infos_[last->index].name, last->begin, last->end, infos_[cur.index].name,
-                     cur.begin, cur.end);
+                     "{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", path, last->name,
+                     last->begin, last->end, cur.name, cur.begin, cur.end);
     }
     last = &cur;
   }
   std::vector<TensorInfo> ordered;
   ordered.reserve(infos_.size());
-  for (const Range& r : ranges) ordered.push_back(infos_[r.index]);
+  for (const Range& r : ranges) {
+    if (r.index != kForeign) ordered.push_back(infos_[r.index]);
+  }
   infos_ = std::move(ordered);
   for (std::size_t i = 0; i < infos_.size(); ++i) entries_.at(infos_[i].name).info_index = i;
 }
@@ -169,6 +186,12 @@ bool SafetensorsFile::contains(std::string_view name) const {
 
 Tensor SafetensorsFile::get(std::string_view name) const {
   const auto it = entries_.find(std::string(name));
+  if (const auto u = unsupported_.find(std::string(name)); u != unsupported_.end()) {
+    CHATTERD_THROW(ModelFormatError,
+                   "{}: tensor '{}': unsupported dtype '{}' (supported: F32 F16 BF16 I64 I32 I8 "
+                   "BOOL)",
+                   file_->path().string(), name, u->second);
+  }
   CHATTERD_CHECK(it != entries_.end(), ModelFormatError, "{}: no tensor '{}'",
                  file_->path().string(), name);
   const TensorInfo& info = infos_[it->second.info_index];

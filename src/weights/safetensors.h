@@ -28,6 +28,9 @@ class SafetensorsFile final : public TensorFile {
   bool contains(std::string_view name) const override;
   Tensor get(std::string_view name) const override;
 
+  // Entries whose dtype is valid safetensors but has no chatterd DType (F64, U8, I16, ...):
+  // name -> dtype string. They are validated and excluded from tensors(); get() on them throws.
+  const std::map<std::string, std::string>& unsupported() const { return unsupported_; }
   // The header's "__metadata__" object (empty when absent).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
@@ -44,6 +47,7 @@ class SafetensorsFile final : public TensorFile {
   std::vector<TensorInfo> infos_;
   std::unordered_map<std::string, Entry> entries_;
   std::map<std::string, std::string> metadata_;
+  std::map<std::string, std::string> unsupported_;  // name -> dtype string (F64, U8, ...)
 };
 
 }  // namespace chatterd

@@ -81,6 +81,17 @@ TEST(Safetensors, UnalignedTensorIsCopiedNotMisread) {
   EXPECT_FALSE(f->get("pad").owns_storage());
 }
 
+TEST(Safetensors, ForeignDtypesOpenButCannotBeRead) {
+  // The turbo cond-pipeline golden stores two F64 scalars next to its F32 tensors.
+  auto f = SafetensorsFile::open(fixture("turbo-tiny/golden/cond_pipeline.safetensors"));
+  EXPECT_EQ(f->unsupported().at("loudness/lufs"), "F64");
+  EXPECT_FALSE(f->contains("loudness/lufs"));
+  for (const TensorInfo& t : f->tensors()) EXPECT_NE(t.name, "loudness/lufs");
+  EXPECT_ERROR_WITH((void)f->get("loudness/lufs"), ModelFormatError,
+                    {"cond_pipeline.safetensors", "loudness/lufs", "F64"});
+  EXPECT_EQ(f->get("gen/embedding").dtype(), DType::F32);
+}
+
 TEST(Safetensors, MissingFileIsIoError) {
   EXPECT_ERROR_WITH((void)SafetensorsFile::open("/nonexistent/dir/w.safetensors"), IoError,
                     {"w.safetensors"});
@@ -136,8 +147,16 @@ std::vector<Corrupt> corrupt_cases() {
                st(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", data16),
                {"'w'", "needs 12 bytes"}});
   c.push_back({"unknown_dtype",
-               st(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", data16),
-               {"'w'", "F64"}});
+               st(R"({"w":{"dtype":"F99","shape":[2],"data_offsets":[0,16]}})", data16),
+               {"'w'", "F99"}});
+  c.push_back({"foreign_dtype_length",
+               st(R"({"w":{"dtype":"F64","shape":[3],"data_offsets":[0,16]}})", data16),
+               {"'w'", "needs 24 bytes"}});
+  c.push_back({"overlap_with_foreign",
+               st(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                  R"("d":{"dtype":"F64","shape":[1],"data_offsets":[4,12]}})",
+                  data16),
+               {"'a'", "'d'", "overlap"}});
   c.push_back({"negative_dim",
                st(R"({"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", data16),
                {"'w'", "-4"}});
