@@ -120,9 +120,9 @@ class TorchPtFile::Builder {
         sizes.size() == strides.size() && sizes.size() <= static_cast<std::size_t>(Shape::kMaxRank),
         ModelFormatError, "{}: tensor '{}': size rank {} / stride rank {} (max {})", path_, name,
         sizes.size(), strides.size(), Shape::kMaxRank);
-    CHATTERD_CHECK(storage_numel >= 0 && offset >= 0, ModelFormatError,
-                   "{}: tensor '{}': negative storage numel {} or offset {}", path_, name,
-                   storage_numel, offset);
+    CHATTERD_CHECK(storage_numel >= 0 && offset >= 0 && offset <= storage_numel, ModelFormatError,
+                   "{}: tensor '{}': storage offset {} outside its {} elements", path_, name,
+                   offset, storage_numel);
 
     const ZipEntry* entry = zip_.find(root_ + "/data/" + key);
     CHATTERD_CHECK(entry != nullptr, ModelFormatError,

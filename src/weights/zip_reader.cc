@@ -1,7 +1,5 @@
 #include "weights/zip_reader.h"
 
-#include <algorithm>
-
 #include "core/check.h"
 
 namespace chatterd {
@@ -133,12 +131,13 @@ void ZipReader::parse() {
     entries_.push_back(std::move(e));
     pos = var_end;
   }
+  // Built after entries_ stops growing so the string_views stay valid; first name wins.
+  for (std::size_t i = 0; i < entries_.size(); ++i) by_name_.emplace(entries_[i].name, i);
 }
 
 const ZipEntry* ZipReader::find(std::string_view name) const {
-  const auto it = std::find_if(entries_.begin(), entries_.end(),
-                               [&](const ZipEntry& e) { return e.name == name; });
-  return it == entries_.end() ? nullptr : &*it;
+  const auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : &entries_[it->second];
 }
 
 std::uint64_t ZipReader::data_offset(const ZipEntry& e) const {

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "weights/mapped_file.h"
@@ -26,6 +27,8 @@ class ZipReader {
  public:
   // Parses the central directory; throws ModelFormatError naming the file when it is malformed.
   explicit ZipReader(std::shared_ptr<const MappedFile> file);
+  ZipReader(const ZipReader&) = delete;  // by_name_ points into entries_
+  ZipReader& operator=(const ZipReader&) = delete;
 
   const std::vector<ZipEntry>& entries() const { return entries_; }
   const ZipEntry* find(std::string_view name) const;
@@ -40,6 +43,7 @@ class ZipReader {
 
   std::shared_ptr<const MappedFile> file_;
   std::vector<ZipEntry> entries_;
+  std::unordered_map<std::string_view, std::size_t> by_name_;  // views into entries_' names
 };
 
 }  // namespace chatterd
