@@ -1,6 +1,5 @@
 #include "ops/attention.h"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +8,7 @@
 
 #include "backends/cpu/attention_kernels.h"
 #include "core/check.h"
-#include "ops/blas_threads.h"
+#include "backends/cpu/blas.h"
 
 namespace chatterd::ops {
 namespace {
@@ -67,7 +66,6 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
   };
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-  detail::blas_use_single_thread();
   ctx.parallel_for(Hq * n_blocks, 1, [&](std::int64_t item0, std::int64_t item1) {
     std::vector<float> scores;
     for (std::int64_t item = item0; item < item1; ++item) {
@@ -84,10 +82,7 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
       float* s = scores.data();
 
       if (rows >= kMinGemmRows && n_keys > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows),
-                    static_cast<int>(n_keys), static_cast<int>(D), scale, qh,
-                    static_cast<int>(q_row), kh, static_cast<int>(kv.row_stride), 0.0f, s,
-                    static_cast<int>(n_keys));
+        cpu::sgemm(false, true, rows, n_keys, D, scale, qh, q_row, kh, kv.row_stride, 0.0f, s, n_keys);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t end = key_end(i0 + r);
@@ -116,10 +111,7 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
         }
       }
       if (rows >= kMinGemmRows && n_keys > 0 && dead_rows < rows) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows),
-                    static_cast<int>(D), static_cast<int>(n_keys), 1.0f, s,
-                    static_cast<int>(n_keys), vh, static_cast<int>(kv.row_stride), 0.0f, oh,
-                    static_cast<int>(q_row));
+        cpu::sgemm(false, false, rows, D, n_keys, 1.0f, s, n_keys, vh, kv.row_stride, 0.0f, oh, q_row);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           float* orow = oh + r * q_row;

@@ -1,12 +1,11 @@
 #include "ops/conv1d.h"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "core/check.h"
-#include "ops/blas_threads.h"
+#include "backends/cpu/blas.h"
 
 namespace chatterd::ops {
 namespace {
@@ -101,7 +100,6 @@ void conv1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
   const std::int64_t Kc = Cig * K;
   const std::int64_t n_tiles = (To + kTimeTile - 1) / kTimeTile;
   const std::int64_t n_cblocks = (Cog + kChannelTile - 1) / kChannelTile;
-  detail::blas_use_single_thread();
   ctx.parallel_for(B * G * n_tiles * n_cblocks, 1, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<float> col;
     if (!direct) col.resize(static_cast<std::size_t>(Kc * kTimeTile));
@@ -142,10 +140,7 @@ void conv1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
       }
       const std::int64_t co = g * Cog + c0;  // first output channel of this item
       float* dst = od + (b * C_out + co) * To + t0;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nc),
-                  static_cast<int>(tt), static_cast<int>(Kc), 1.0f, wd + co * Kc,
-                  static_cast<int>(Kc), src, static_cast<int>(ldb), 0.0f, dst,
-                  static_cast<int>(To));
+      cpu::sgemm(false, false, nc, tt, Kc, 1.0f, wd + co * Kc, Kc, src, ldb, 0.0f, dst, To);
       if (bd != nullptr) {
         for (std::int64_t c = 0; c < nc; ++c) {
           float* orow = dst + c * To;

@@ -1,12 +1,11 @@
 #include "ops/conv_transpose1d.h"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "core/check.h"
-#include "ops/blas_threads.h"
+#include "backends/cpu/blas.h"
 
 namespace chatterd::ops {
 namespace {
@@ -72,7 +71,6 @@ void conv_transpose1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, 
   const std::int64_t n_cblocks = (Cog + kChannelTile - 1) / kChannelTile;
   const std::int64_t w_row = Cog * K;  // row length of w viewed as [C_in, C_out/groups * K]
 
-  detail::blas_use_single_thread();
   ctx.parallel_for(B * G * n_cblocks, 1, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<float> col(static_cast<std::size_t>(kChannelTile * K * kTimeTile));
     for (std::int64_t item = i0; item < i1; ++item) {
@@ -90,9 +88,7 @@ void conv_transpose1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, 
       for (std::int64_t t0 = 0; t0 < T; t0 += kTimeTile) {
         const std::int64_t tt = std::min(kTimeTile, T - t0);
         // col[c * K + k, u] = sum_ci w[ci, c, k] * x[ci, t0 + u]
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(nc * K),
-                    static_cast<int>(tt), static_cast<int>(Cig), 1.0f, wg, static_cast<int>(w_row),
-                    xg + t0, static_cast<int>(T), 0.0f, col.data(), static_cast<int>(tt));
+        cpu::sgemm(true, false, nc * K, tt, Cig, 1.0f, wg, w_row, xg + t0, T, 0.0f, col.data(), tt);
         for (std::int64_t c = 0; c < nc; ++c) {
           float* orow = ob + c * To;
           for (std::int64_t k = 0; k < K; ++k) {

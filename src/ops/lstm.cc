@@ -1,6 +1,5 @@
 #include "ops/lstm.h"
 
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +9,7 @@
 
 #include "backends/cpu/attention_kernels.h"
 #include "core/check.h"
-#include "ops/blas_threads.h"
+#include "backends/cpu/blas.h"
 
 namespace chatterd::ops {
 namespace {
@@ -57,7 +56,6 @@ void lstm(const ExecContext& ctx, const Tensor& x, std::span<const LstmLayerWeig
   std::vector<float> h(static_cast<std::size_t>(2 * B * H));  // double-buffered h_{t-1}, h_t
   std::vector<float> c(static_cast<std::size_t>(B * H));
   const auto& kern = cpu::attention_kernels(ctx.isa);
-  detail::blas_use_single_thread();
 
   for (std::int64_t l = 0; l < L; ++l) {
     const LstmLayerWeights& w = layers[static_cast<std::size_t>(l)];
@@ -82,10 +80,7 @@ void lstm(const ExecContext& ctx, const Tensor& x, std::span<const LstmLayerWeig
         for (std::int64_t r = 0; r < nr; ++r) {
           for (std::int64_t j = 0; j < G4; ++j) g[r * G4 + j] = bih[j] + bhh[j];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nr),
-                    static_cast<int>(G4), static_cast<int>(in_size), 1.0f, in + r0 * in_size,
-                    static_cast<int>(in_size), wih, static_cast<int>(in_size), 1.0f, g,
-                    static_cast<int>(G4));
+        cpu::sgemm(false, true, nr, G4, in_size, 1.0f, in + r0 * in_size, in_size, wih, in_size, 1.0f, g, G4);
       }
     });
 

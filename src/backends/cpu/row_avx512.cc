@@ -1,7 +1,3 @@
-// GCC 12 reports its own _mm512_reduce_max_ps (avx512fintrin.h) as reading an uninitialised
-// value (a false positive like the maybe-uninitialized one CpuIsa.cmake already silences).
-#pragma GCC diagnostic ignored "-Wuninitialized"
-
 #include "backends/cpu/row_impl.h"
 #include "backends/cpu/vec_avx512.h"
 
