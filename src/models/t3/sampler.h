@@ -1,25 +1,13 @@
 #pragma once
 // Token sampling with a per-request RNG, so a request with a seed is reproducible on any machine.
-// The generator is xoshiro256** seeded through SplitMix64, written here because the standard
-// <random> distributions are not specified bit-for-bit across standard libraries.
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "core/rng.h"
+
 namespace chatterd::t3 {
-
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed);
-  std::uint64_t next_u64();
-  // Uniform in [0, 1) with 24 bits of resolution (a float's mantissa).
-  float next_unit_float();
-
- private:
-  std::array<std::uint64_t, 4> s_{};
-};
 
 class Sampler {
  public:

@@ -88,11 +88,5 @@ TEST(Sampler, SeededAndFollowsDistribution) {
   EXPECT_EQ(Sampler::argmax(logits), 3);
 }
 
-TEST(Rng, DifferentSeedsDiffer) {
-  Rng a(1);
-  Rng b(2);
-  EXPECT_NE(a.next_u64(), b.next_u64());
-}
-
 }  // namespace
 }  // namespace chatterd::t3
