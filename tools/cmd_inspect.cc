@@ -6,7 +6,8 @@
 namespace chatterd::tools {
 
 Command add_inspect_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("inspect", "Describe a model directory: variant, tensors, mismatches");
+  auto* sub =
+      app.add_subcommand("inspect", "Describe a model directory: variant, tensors, mismatches");
   auto dir = std::make_shared<std::string>();
   sub->add_option("dir", *dir, "model directory (Hugging Face layout)")->required();
   return {sub, [dir] {

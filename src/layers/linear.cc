@@ -4,8 +4,8 @@
 
 namespace chatterd::layers {
 
-Linear::Linear(const WeightStore& store, std::string_view prefix, std::int64_t in,
-               std::int64_t out, bool bias, ops::WeightLayout layout)
+Linear::Linear(const WeightStore& store, std::string_view prefix, std::int64_t in, std::int64_t out,
+               bool bias, ops::WeightLayout layout)
     : has_bias_(bias), layout_(layout), in_(in), out_(out) {
   const std::string p(prefix);
   const Shape shape = layout == ops::WeightLayout::OutIn ? Shape{out, in} : Shape{in, out};

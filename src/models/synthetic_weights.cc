@@ -11,9 +11,10 @@ namespace chatterd {
 std::shared_ptr<WeightStore> make_synthetic_weights(std::span<const TensorSpec> specs,
                                                     std::uint64_t seed, std::string label,
                                                     DType float_dtype) {
-  CHATTERD_CHECK(float_dtype == DType::F32 || float_dtype == DType::F16 || float_dtype == DType::BF16,
-                 InvalidArgument, "synthetic weights: float dtype must be f32, f16 or bf16, not {}",
-                 dtype_name(float_dtype));
+  CHATTERD_CHECK(
+      float_dtype == DType::F32 || float_dtype == DType::F16 || float_dtype == DType::BF16,
+      InvalidArgument, "synthetic weights: float dtype must be f32, f16 or bf16, not {}",
+      dtype_name(float_dtype));
   Rng rng(seed);
   std::map<std::string, Tensor, std::less<>> tensors;
   for (const TensorSpec& spec : specs) {
@@ -22,7 +23,8 @@ std::shared_ptr<WeightStore> make_synthetic_weights(std::span<const TensorSpec> 
       tensors.emplace(spec.name, Tensor::zeros(spec.shape, DType::I64));
       continue;
     }
-    const std::int64_t last = spec.shape.rank() == 0 ? 1 : std::max<std::int64_t>(spec.shape.dim(-1), 1);
+    const std::int64_t last =
+        spec.shape.rank() == 0 ? 1 : std::max<std::int64_t>(spec.shape.dim(-1), 1);
     const float a = 1.0f / std::sqrt(static_cast<float>(last));
     Tensor t = Tensor::empty(spec.shape, float_dtype);
     const std::int64_t n = t.numel();

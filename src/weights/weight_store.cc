@@ -41,7 +41,8 @@ std::vector<TensorInfo> WeightStore::tensors() const {
 Tensor WeightStore::fetch(std::string_view name) const {
   Tensor t;
   if (file_) {
-    CHATTERD_CHECK(file_->contains(name), ModelFormatError, "{}: missing tensor '{}'", label_, name);
+    CHATTERD_CHECK(file_->contains(name), ModelFormatError, "{}: missing tensor '{}'", label_,
+                   name);
     t = file_->get(name);
   } else {
     const auto it = memory_.find(name);
@@ -80,12 +81,14 @@ Tensor WeightStore::get_f32(std::string_view name, const Shape& shape) const {
       return out;
     }
     default:
-      CHATTERD_THROW(ModelFormatError, "{}: tensor '{}' is {}, expected a float dtype", label_, name,
-                     dtype_name(t.dtype()));
+      CHATTERD_THROW(ModelFormatError, "{}: tensor '{}' is {}, expected a float dtype", label_,
+                     name, dtype_name(t.dtype()));
   }
 }
 
-Tensor WeightStore::get_any(std::string_view name) const { return fetch(name); }
+Tensor WeightStore::get_any(std::string_view name) const {
+  return fetch(name);
+}
 
 std::vector<std::string> WeightStore::unused() const {
   std::vector<std::string> out;

@@ -25,8 +25,8 @@ class WeightStore {
   static std::shared_ptr<WeightStore> open(const std::filesystem::path& path);
   static std::shared_ptr<WeightStore> from_file(std::shared_ptr<const TensorFile> file);
   // In-memory weights, e.g. a synthetic model; `label` appears in errors ("synthetic:turbo").
-  static std::shared_ptr<WeightStore> from_tensors(std::map<std::string, Tensor, std::less<>> tensors,
-                                                   std::string label);
+  static std::shared_ptr<WeightStore> from_tensors(
+      std::map<std::string, Tensor, std::less<>> tensors, std::string label);
 
   const std::string& label() const { return label_; }
   bool contains(std::string_view name) const;

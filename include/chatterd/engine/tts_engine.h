@@ -1,0 +1,95 @@
+#pragma once
+// The engine seam: everything above it (CLI, HTTP/WebSocket/gRPC servers, benchmarks) talks to a
+// TtsEngine and never to a model. Implementations: the Chatterbox pipeline (src/pipeline) and the
+// zero-download espeak-ng engine (src/engines/espeak).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace chatterd {
+
+// Per-request options. Unset optionals take the model's defaults (hparams / generate() defaults).
+struct SynthesisOptions {
+  std::optional<std::uint64_t> seed;  // unset: a fresh random seed per request
+  std::optional<float> temperature;   // T3 sampling temperature
+  std::optional<int> top_k;           // Turbo/Nano
+  std::optional<float> top_p;
+  std::optional<float> min_p;  // English/Multilingual
+  std::optional<float> repetition_penalty;
+  std::optional<float> cfg_weight;       // English/Multilingual classifier-free guidance
+  std::optional<float> exaggeration;     // English/Multilingual emotion control
+  std::optional<int> max_speech_tokens;  // cap on generated speech tokens
+  int chunk_tokens = 50;                 // streaming: speech tokens per audio chunk (25..200)
+  std::string language;                  // Multilingual: ISO code ("en", "fr", ...); else empty
+};
+
+struct SynthesisRequest {
+  std::string text;   // UTF-8
+  std::string voice;  // a voice name known to the engine; empty = the engine's default voice
+  SynthesisOptions options;
+};
+
+// One piece of streamed audio. `samples` is valid only during the callback.
+struct AudioChunk {
+  std::span<const float> samples;  // mono, [-1, 1]
+  int sample_rate_hz = 24000;
+  std::int64_t index = 0;  // 0, 1, 2, ... in order
+  bool is_last = false;
+};
+
+// Return false to cancel the synthesis (the engine stops at its next step).
+using ChunkCallback = std::function<bool(const AudioChunk&)>;
+
+struct SynthesisStats {
+  double time_to_first_audio_ms = 0.0;
+  double total_ms = 0.0;
+  double audio_seconds = 0.0;
+  double real_time_factor = 0.0;  // total time / audio duration
+  std::int64_t speech_tokens = 0;
+  std::int64_t chunks = 0;
+};
+
+struct SynthesisResult {
+  std::vector<float> samples;  // the whole utterance (also when streamed)
+  int sample_rate_hz = 24000;
+  bool cancelled = false;
+  SynthesisStats stats;
+};
+
+struct EngineInfo {
+  std::string name;  // "espeak-ng", "chatterbox-turbo", ...
+  int sample_rate_hz = 24000;
+  std::vector<std::string> voices;  // names accepted in SynthesisRequest::voice
+};
+
+class TtsEngine {
+ public:
+  virtual ~TtsEngine() = default;
+  TtsEngine() = default;
+  TtsEngine(const TtsEngine&) = delete;
+  TtsEngine& operator=(const TtsEngine&) = delete;
+
+  virtual const EngineInfo& info() const = 0;
+  // Synthesises `request`, calling `on_chunk` (if set) for each piece of audio as it is ready.
+  // Safe to call from several threads. Throws chatterd::Error subclasses for bad input
+  // (InvalidArgument for text/options/voice problems).
+  virtual SynthesisResult synthesize(const SynthesisRequest& request,
+                                     const ChunkCallback& on_chunk = {}) = 0;
+};
+
+// Which engine to build. `model` is parsed once, here: "espeak", "espeak:<voice>", a model
+// directory (Hugging Face layout), or "synthetic:<variant>" (random weights, real dimensions).
+struct EngineConfig {
+  std::string model = "espeak";
+  int n_threads = 0;  // 0: one per hardware core
+  void validate() const;
+};
+
+std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config);
+
+}  // namespace chatterd

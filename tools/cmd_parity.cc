@@ -1,0 +1,36 @@
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "parity/parity.h"
+#include "tools/commands.h"
+
+namespace chatterd::tools {
+
+Command add_parity_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "parity", "Compare the engine with golden tensors from the reference implementation");
+  struct Args {
+    std::string model;
+    std::vector<std::string> goldens;
+    int threads = 1;
+  };
+  auto args = std::make_shared<Args>();
+  sub->add_option("--model", args->model, "model directory the goldens were made with")->required();
+  sub->add_option("--golden", args->goldens, "golden .safetensors file(s)")->required();
+  sub->add_option("--threads", args->threads, "CPU threads (the result must not depend on it)")
+      ->check(CLI::Range(1, 256));
+  return {sub, [args] {
+            int failures = 0;
+            for (const std::string& g : args->goldens) {
+              const parity::ParityReport report =
+                  parity::run_parity(args->model, g, {.n_threads = args->threads});
+              std::fputs(report.to_string().c_str(), stdout);
+              if (!report.passed()) ++failures;
+            }
+            return failures == 0 ? 0 : 1;
+          }};
+}
+
+}  // namespace chatterd::tools
