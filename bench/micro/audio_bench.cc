@@ -91,9 +91,9 @@ void BM_FullChain(benchmark::State& state) {
     const auto lib16 = resample_soxr(wav, 24000, 16000);
     const auto ta16 = resample_torchaudio(wav, 24000, 16000);
     const TrimRange r = trim_silence(lib16);
-    benchmark::DoNotOptimize(ve_mel(ctx, std::span<const float>(lib16).subspan(
-                                             static_cast<std::size_t>(r.start),
-                                             static_cast<std::size_t>(r.end - r.start))));
+    benchmark::DoNotOptimize(ve_mel(
+        ctx, std::span<const float>(lib16).subspan(static_cast<std::size_t>(r.start),
+                                                   static_cast<std::size_t>(r.end - r.start))));
     benchmark::DoNotOptimize(kaldi_fbank(ctx, ta16));
     benchmark::DoNotOptimize(s3tokenizer_log_mel(ctx, lib16, 128, 1500));
     benchmark::DoNotOptimize(s3tokenizer_log_mel(ctx, ta16));

@@ -27,8 +27,8 @@ Tensor kaldi_fbank(const ExecContext& ctx, std::span<const float> wav16k, int nu
 // the last frame dropped; |X|^2; 128 Slaney mels (fmax 8000); log10(max(x, 1e-10)); floored at
 // the global max - 8 (over the whole clip); (x + 4) / 4. Returns (n_mels, T), T = L / 160, then cut
 // to `max_frames` columns when max_frames >= 0 (S3Tokenizer.forward's max_len * 4). Needs L >= 201.
-Tensor s3tokenizer_log_mel(const ExecContext& ctx, std::span<const float> wav16k,
-                           int n_mels = 128, int max_frames = -1);
+Tensor s3tokenizer_log_mel(const ExecContext& ctx, std::span<const float> wav16k, int n_mels = 128,
+                           int max_frames = -1);
 
 // s3gen/utils/mel.py mel_spectrogram at 24 kHz: reflect pad 720 each side, torch.stft n_fft 1920,
 // hop 480, periodic Hann, center False; sqrt(re^2 + im^2 + 1e-9); 80 Slaney mels (fmax 8000);

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <limits>
 
-#include "audio/fft.h"
 #include "audio/features.h"
+#include "audio/fft.h"
 #include "audio/mel_filters.h"
 #include "audio/signal_checks.h"
 #include "audio/stft.h"
@@ -16,9 +16,9 @@ namespace chatterd::audio {
 namespace {
 
 constexpr int kSampleRate = 16000;
-constexpr int kWindow = 400;    // 25 ms
-constexpr int kShift = 160;     // 10 ms
-constexpr int kPadded = 512;    // round_to_power_of_two
+constexpr int kWindow = 400;  // 25 ms
+constexpr int kShift = 160;   // 10 ms
+constexpr int kPadded = 512;  // round_to_power_of_two
 constexpr float kPreemph = 0.97f;
 
 }  // namespace
@@ -47,7 +47,8 @@ Tensor kaldi_fbank(const ExecContext& ctx, std::span<const float> wav, int num_m
       // Pre-emphasis with the first sample replicated (torch pad mode "replicate").
       for (int i = kWindow - 1; i >= 1; --i) frame[i] -= kPreemph * frame[i - 1];
       frame[0] -= kPreemph * frame[0];
-      for (int i = 0; i < kWindow; ++i) in[static_cast<std::size_t>(i)] = frame[i] * window[static_cast<std::size_t>(i)];
+      for (int i = 0; i < kWindow; ++i)
+        in[static_cast<std::size_t>(i)] = frame[i] * window[static_cast<std::size_t>(i)];
       std::fill(in.begin() + kWindow, in.end(), 0.0f);
       fft.forward(ws);
       const auto spec = ws.output();
@@ -65,9 +66,13 @@ Tensor kaldi_fbank(const ExecContext& ctx, std::span<const float> wav, int num_m
   if (subtract_mean) {
     for (int b = 0; b < num_mel_bins; ++b) {
       double acc = 0.0;
-      for (int t = 0; t < frames; ++t) acc += mel[static_cast<std::size_t>(t) * static_cast<std::size_t>(num_mel_bins) + static_cast<std::size_t>(b)];
+      for (int t = 0; t < frames; ++t)
+        acc += mel[static_cast<std::size_t>(t) * static_cast<std::size_t>(num_mel_bins) +
+                   static_cast<std::size_t>(b)];
       const auto mean = static_cast<float>(acc / frames);
-      for (int t = 0; t < frames; ++t) mel[static_cast<std::size_t>(t) * static_cast<std::size_t>(num_mel_bins) + static_cast<std::size_t>(b)] -= mean;
+      for (int t = 0; t < frames; ++t)
+        mel[static_cast<std::size_t>(t) * static_cast<std::size_t>(num_mel_bins) +
+            static_cast<std::size_t>(b)] -= mean;
     }
   }
   return Tensor::from_span<float>(mel, Shape({frames, num_mel_bins}));

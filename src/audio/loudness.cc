@@ -76,13 +76,15 @@ double integrated_loudness(std::span<const float> mono, int sample_rate) {
   // Block bounds exactly as pyloudnorm computes them in double (int() truncation included).
   const double step = 1.0 - 0.75;
   const double seconds = static_cast<double>(x.size()) / rate;
-  const auto num_blocks =
-      static_cast<std::int64_t>(std::nearbyint((seconds - kBlockSeconds) / (kBlockSeconds * step))) + 1;
+  const auto num_blocks = static_cast<std::int64_t>(
+                              std::nearbyint((seconds - kBlockSeconds) / (kBlockSeconds * step))) +
+                          1;
   std::vector<double> z(static_cast<std::size_t>(std::max<std::int64_t>(num_blocks, 0)));
   for (std::int64_t j = 0; j < num_blocks; ++j) {
     const auto jd = static_cast<double>(j);
     const auto lo = static_cast<std::size_t>(kBlockSeconds * (jd * step) * rate);
-    const auto hi = std::min(x.size(), static_cast<std::size_t>(kBlockSeconds * (jd * step + 1) * rate));
+    const auto hi =
+        std::min(x.size(), static_cast<std::size_t>(kBlockSeconds * (jd * step + 1) * rate));
     double sum = 0.0;
     for (std::size_t i = lo; i < hi; ++i) sum += static_cast<double>(x[i]) * x[i];
     z[static_cast<std::size_t>(j)] = (1.0 / (kBlockSeconds * rate)) * sum;

@@ -21,7 +21,7 @@ double integrated_loudness(std::span<const float> mono, int sample_rate);
 struct LoudnessNormalization {
   double lufs = 0.0;         // measured loudness (may be -inf)
   double gain_linear = 1.0;  // 10^((target - lufs) / 20)
-  bool applied = false;      // false when the gain was not finite or positive, or the clip too short
+  bool applied = false;  // false when the gain was not finite or positive, or the clip too short
 };
 
 // In place: wav = float32(wav * gain) to reach `target_lufs`, mirroring tts_turbo.norm_loudness,

@@ -22,8 +22,10 @@ Tensor transposed(const std::vector<float>& m, int rows, int cols) {
   float* out = t.data<float>();
   for (int r = 0; r < rows; ++r) {
     for (int c = 0; c < cols; ++c) {
-      out[static_cast<std::size_t>(c) * static_cast<std::size_t>(rows) + static_cast<std::size_t>(r)] =
-          m[static_cast<std::size_t>(r) * static_cast<std::size_t>(cols) + static_cast<std::size_t>(c)];
+      out[static_cast<std::size_t>(c) * static_cast<std::size_t>(rows) +
+          static_cast<std::size_t>(r)] =
+          m[static_cast<std::size_t>(r) * static_cast<std::size_t>(cols) +
+            static_cast<std::size_t>(c)];
     }
   }
   return t;

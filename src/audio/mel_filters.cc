@@ -13,7 +13,9 @@ constexpr double kFSp = 200.0 / 3.0;
 constexpr double kMinLogHz = 1000.0;
 constexpr double kMinLogMel = kMinLogHz / kFSp;
 
-double log_step() { return std::log(6.4) / 27.0; }
+double log_step() {
+  return std::log(6.4) / 27.0;
+}
 
 }  // namespace
 
@@ -30,8 +32,7 @@ double mel_to_hz_slaney(double mel) {
 std::vector<float> slaney_mel_filterbank(int sample_rate, int n_fft, int n_mels, double fmin,
                                          double fmax) {
   CHATTERD_CHECK(sample_rate > 0 && n_fft >= 2 && n_mels >= 1, InvalidArgument,
-                 "slaney_mel_filterbank: bad sr={} n_fft={} n_mels={}", sample_rate, n_fft,
-                 n_mels);
+                 "slaney_mel_filterbank: bad sr={} n_fft={} n_mels={}", sample_rate, n_fft, n_mels);
   if (fmax <= 0.0) fmax = sample_rate / 2.0;
   CHATTERD_CHECK(fmin >= 0.0 && fmin < fmax, InvalidArgument,
                  "slaney_mel_filterbank: need 0 <= fmin < fmax, got {} and {}", fmin, fmax);
@@ -77,9 +78,9 @@ std::vector<float> kaldi_mel_banks(int num_bins, int padded_window, double sampl
                  num_bins, padded_window);
   const double nyquist = 0.5 * sample_rate;
   if (high_freq <= 0.0) high_freq += nyquist;
-  CHATTERD_CHECK(low_freq >= 0.0 && low_freq < high_freq && high_freq <= nyquist,
-                 InvalidArgument, "kaldi_mel_banks: bad band [{}, {}] for sample rate {}",
-                 low_freq, high_freq, sample_rate);
+  CHATTERD_CHECK(low_freq >= 0.0 && low_freq < high_freq && high_freq <= nyquist, InvalidArgument,
+                 "kaldi_mel_banks: bad band [{}, {}] for sample rate {}", low_freq, high_freq,
+                 sample_rate);
   const int num_fft_bins = padded_window / 2;
   const double fft_bin_width = sample_rate / padded_window;
   // Scalars are python floats (double); tensor maths is float32 with the scalars cast to float.

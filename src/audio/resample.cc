@@ -14,8 +14,8 @@ namespace chatterd::audio {
 namespace {
 
 void check_rates(std::size_t n, int in_rate, int out_rate, const char* what) {
-  CHATTERD_CHECK(in_rate > 0 && out_rate > 0, InvalidArgument, "{}: rates must be positive, got {} -> {}",
-                 what, in_rate, out_rate);
+  CHATTERD_CHECK(in_rate > 0 && out_rate > 0, InvalidArgument,
+                 "{}: rates must be positive, got {} -> {}", what, in_rate, out_rate);
   CHATTERD_CHECK(n > 0, InvalidArgument, "{}: empty signal (need at least 1 sample)", what);
 }
 
@@ -34,7 +34,8 @@ std::vector<float> resample_soxr(std::span<const float> signal, int in_rate, int
   soxr_t soxr = soxr_create(in_rate, out_rate, 1, &err, &io, &quality, nullptr);
   CHATTERD_CHECK(err == nullptr && soxr != nullptr, Internal, "libsoxr: soxr_create failed: {}",
                  err != nullptr ? err : "unknown error");
-  const auto olen = static_cast<std::size_t>(static_cast<double>(signal.size()) * out_rate / in_rate) + 1;
+  const auto olen =
+      static_cast<std::size_t>(static_cast<double>(signal.size()) * out_rate / in_rate) + 1;
   const auto chunk = static_cast<std::size_t>(48000.0 * in_rate / out_rate);
   std::vector<float> y(olen, 0.0f);
   std::size_t out_pos = 0;
@@ -74,8 +75,7 @@ SincKernel torchaudio_sinc_kernel(int in_rate, int out_rate, const SincResampleO
   k.taps.resize(static_cast<std::size_t>(k.next) * static_cast<std::size_t>(taps));
   for (int j = 0; j < k.next; ++j) {
     // torch: arange(0, -new, -1) / new is a float32 tensor, idx is float64.
-    const auto phase =
-        static_cast<double>(static_cast<float>(-j) / static_cast<float>(k.next));
+    const auto phase = static_cast<double>(static_cast<float>(-j) / static_cast<float>(k.next));
     for (int i = 0; i < taps; ++i) {
       const double idx = static_cast<double>(i - k.width) / k.orig;
       double t = (phase + idx) * base_freq;

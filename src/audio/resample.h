@@ -22,12 +22,13 @@ struct SincResampleOptions {
 // The polyphase kernel torchaudio builds (`_get_sinc_resample_kernel`): new/g rows of
 // 2 * width + orig/g taps (g = gcd), computed in double and rounded to float. Exposed for tests.
 struct SincKernel {
-  int orig = 0;   // in_rate / gcd
-  int next = 0;   // out_rate / gcd
-  int width = 0;  // taps of zero padding on the left
+  int orig = 0;             // in_rate / gcd
+  int next = 0;             // out_rate / gcd
+  int width = 0;            // taps of zero padding on the left
   std::vector<float> taps;  // (next, 2 * width + orig) row-major
 };
-SincKernel torchaudio_sinc_kernel(int in_rate, int out_rate, const SincResampleOptions& options = {});
+SincKernel torchaudio_sinc_kernel(int in_rate, int out_rate,
+                                  const SincResampleOptions& options = {});
 
 std::vector<float> resample_torchaudio(std::span<const float> signal, int in_rate, int out_rate,
                                        const SincResampleOptions& options = {});

@@ -8,8 +8,8 @@ namespace chatterd::audio {
 
 void check_finite(std::span<const float> signal, const char* what) {
   for (std::size_t i = 0; i < signal.size(); ++i) {
-    CHATTERD_CHECK(std::isfinite(signal[i]), InvalidArgument,
-                   "{}: sample {} is not finite ({})", what, i, signal[i]);
+    CHATTERD_CHECK(std::isfinite(signal[i]), InvalidArgument, "{}: sample {} is not finite ({})",
+                   what, i, signal[i]);
   }
 }
 

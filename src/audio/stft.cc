@@ -21,16 +21,17 @@ std::vector<float> reflect_pad(std::span<const float> signal, std::size_t left, 
 }
 
 int stft_num_frames(std::size_t signal_length, const StftOptions& o) {
-  CHATTERD_CHECK(o.n_fft >= 2 && o.hop >= 1, InvalidArgument, "stft: bad n_fft={} hop={}",
-                 o.n_fft, o.hop);
+  CHATTERD_CHECK(o.n_fft >= 2 && o.hop >= 1, InvalidArgument, "stft: bad n_fft={} hop={}", o.n_fft,
+                 o.hop);
   const auto n_fft = static_cast<std::size_t>(o.n_fft);
   std::size_t padded = signal_length;
   if (o.center) {
     const std::size_t half = n_fft / 2;
     if (o.pad_mode == PadMode::Reflect) {
-      CHATTERD_CHECK(signal_length > half, InvalidArgument,
-                     "stft: centred reflect framing with n_fft {} needs at least {} samples, got {}",
-                     o.n_fft, half + 1, signal_length);
+      CHATTERD_CHECK(
+          signal_length > half, InvalidArgument,
+          "stft: centred reflect framing with n_fft {} needs at least {} samples, got {}", o.n_fft,
+          half + 1, signal_length);
     }
     padded += 2 * half;
   }
@@ -64,7 +65,8 @@ std::vector<float> stft_spectrum(const ExecContext& ctx, std::span<const float> 
     auto in = ws.input();
     for (std::int64_t t = begin; t < end; ++t) {
       const float* frame = x.data() + t * o.hop;
-      for (int i = 0; i < o.n_fft; ++i) in[static_cast<std::size_t>(i)] = frame[i] * window[static_cast<std::size_t>(i)];
+      for (int i = 0; i < o.n_fft; ++i)
+        in[static_cast<std::size_t>(i)] = frame[i] * window[static_cast<std::size_t>(i)];
       fft.forward(ws);
       const auto spec = ws.output();
       float* row = out.data() + t * bins;
@@ -73,9 +75,15 @@ std::vector<float> stft_spectrum(const ExecContext& ctx, std::span<const float> 
         const float im = spec[static_cast<std::size_t>(k)].imag();
         const float p = re * re + im * im;
         switch (o.kind) {
-          case SpectrumKind::Power: row[k] = p; break;
-          case SpectrumKind::Magnitude: row[k] = std::sqrt(p); break;
-          case SpectrumKind::MagnitudeEps1e9: row[k] = std::sqrt(p + 1e-9f); break;
+          case SpectrumKind::Power:
+            row[k] = p;
+            break;
+          case SpectrumKind::Magnitude:
+            row[k] = std::sqrt(p);
+            break;
+          case SpectrumKind::MagnitudeEps1e9:
+            row[k] = std::sqrt(p + 1e-9f);
+            break;
         }
       }
     }
@@ -86,10 +94,11 @@ std::vector<float> stft_spectrum(const ExecContext& ctx, std::span<const float> 
 std::vector<float> apply_filterbank(const ExecContext& ctx, std::span<const float> spectrum,
                                     int frames, int bins, std::span<const float> filterbank,
                                     int n_mels) {
-  CHATTERD_CHECK(spectrum.size() == static_cast<std::size_t>(frames) * static_cast<std::size_t>(bins) &&
-                     filterbank.size() == static_cast<std::size_t>(n_mels) * static_cast<std::size_t>(bins),
-                 InvalidArgument, "apply_filterbank: sizes {} / {} do not match {}x{} and {}x{}",
-                 spectrum.size(), filterbank.size(), frames, bins, n_mels, bins);
+  CHATTERD_CHECK(
+      spectrum.size() == static_cast<std::size_t>(frames) * static_cast<std::size_t>(bins) &&
+          filterbank.size() == static_cast<std::size_t>(n_mels) * static_cast<std::size_t>(bins),
+      InvalidArgument, "apply_filterbank: sizes {} / {} do not match {}x{} and {}x{}",
+      spectrum.size(), filterbank.size(), frames, bins, n_mels, bins);
   std::vector<float> out(static_cast<std::size_t>(frames) * static_cast<std::size_t>(n_mels));
   // Row blocks of frames on the pool; each block is one GEMM against the transposed filterbank.
   ctx.parallel_for(frames, 64, [&](std::int64_t begin, std::int64_t end) {

@@ -18,15 +18,15 @@ enum class PadMode {
 };
 
 enum class SpectrumKind {
-  Power,             // re^2 + im^2
-  Magnitude,         // sqrt(re^2 + im^2)
-  MagnitudeEps1e9    // sqrt(re^2 + im^2 + 1e-9) (S3Gen's mel)
+  Power,           // re^2 + im^2
+  Magnitude,       // sqrt(re^2 + im^2)
+  MagnitudeEps1e9  // sqrt(re^2 + im^2 + 1e-9) (S3Gen's mel)
 };
 
 struct StftOptions {
   int n_fft = 400;
   int hop = 160;
-  bool center = true;                // pad n_fft/2 on both sides first (torch/librosa center=True)
+  bool center = true;  // pad n_fft/2 on both sides first (torch/librosa center=True)
   PadMode pad_mode = PadMode::Reflect;
   SpectrumKind kind = SpectrumKind::Power;
 };

@@ -10,7 +10,8 @@
 namespace chatterd::audio {
 
 TrimRange trim_silence(std::span<const float> signal, const TrimOptions& o) {
-  CHATTERD_CHECK(!signal.empty(), InvalidArgument, "trim_silence: empty signal (need at least 1 sample)");
+  CHATTERD_CHECK(!signal.empty(), InvalidArgument,
+                 "trim_silence: empty signal (need at least 1 sample)");
   CHATTERD_CHECK(o.frame_length >= 1 && o.hop_length >= 1, InvalidArgument,
                  "trim_silence: bad frame_length {} / hop_length {}", o.frame_length, o.hop_length);
   check_finite(signal, "trim_silence");
@@ -18,7 +19,8 @@ TrimRange trim_silence(std::span<const float> signal, const TrimOptions& o) {
   const std::int64_t half = o.frame_length / 2;
   // Frames over the zero-padded signal (pad frame_length/2 each side): 1 + n / hop.
   const std::int64_t padded = n + 2 * half;
-  const std::int64_t frames = padded >= o.frame_length ? 1 + (padded - o.frame_length) / o.hop_length : 0;
+  const std::int64_t frames =
+      padded >= o.frame_length ? 1 + (padded - o.frame_length) / o.hop_length : 0;
   std::vector<double> power(static_cast<std::size_t>(frames));
   double max_power = 0.0;
   for (std::int64_t f = 0; f < frames; ++f) {
@@ -39,7 +41,8 @@ TrimRange trim_silence(std::span<const float> signal, const TrimOptions& o) {
   std::int64_t first = -1;
   std::int64_t last = -1;
   for (std::int64_t f = 0; f < frames; ++f) {
-    const double db = 10.0 * std::log10(std::max(1e-10, power[static_cast<std::size_t>(f)])) - ref_db;
+    const double db =
+        10.0 * std::log10(std::max(1e-10, power[static_cast<std::size_t>(f)])) - ref_db;
     if (db > -o.top_db) {
       if (first < 0) first = f;
       last = f;

@@ -29,8 +29,8 @@ std::vector<double> read_f64_tensor(const std::filesystem::path& path, std::stri
     CHATTERD_THROW(ModelFormatError, "{}: bad safetensors header: {}", path.string(), e.what());
   }
   const std::string key(name);
-  CHATTERD_CHECK(header.is_object() && header.contains(key), ModelFormatError,
-                 "{}: no tensor '{}'", path.string(), key);
+  CHATTERD_CHECK(header.is_object() && header.contains(key), ModelFormatError, "{}: no tensor '{}'",
+                 path.string(), key);
   const auto& entry = header.at(key);
   CHATTERD_CHECK(entry.value("dtype", std::string()) == "F64", ModelFormatError,
                  "{}: tensor '{}' is {}, not F64", path.string(), key,

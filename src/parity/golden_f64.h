@@ -1,7 +1,7 @@
 #pragma once
 // F64 golden tensors (e.g. cond_pipeline's loudness/lufs, loudness/gain_linear). chatterd has no
-// F64 DType, so SafetensorsFile lists them in unsupported() and get() refuses them; this reads their
-// bytes through the same file mapping and header, without touching the weights reader.
+// F64 DType, so SafetensorsFile lists them in unsupported() and get() refuses them; this reads
+// their bytes through the same file mapping and header, without touching the weights reader.
 
 #include <filesystem>
 #include <string_view>

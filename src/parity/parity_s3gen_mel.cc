@@ -44,10 +44,10 @@ ParityReport run_s3gen_mel_parity(const std::filesystem::path& /*model_dir*/,
   for (const auto& c : cases) {
     const Tensor wav = file->get(c + ".wav");
     const Tensor expected = file->get(c + ".mel");
-    CHATTERD_CHECK(wav.rank() == 2 && wav.dim(0) == 1 && expected.rank() == 3 &&
-                       expected.dim(0) == 1,
-                   ModelFormatError, "{}: case '{}' expects wav (1, L) and mel (1, M, T), got {} {}",
-                   golden.string(), c, wav.to_string(), expected.to_string());
+    CHATTERD_CHECK(
+        wav.rank() == 2 && wav.dim(0) == 1 && expected.rank() == 3 && expected.dim(0) == 1,
+        ModelFormatError, "{}: case '{}' expects wav (1, L) and mel (1, M, T), got {} {}",
+        golden.string(), c, wav.to_string(), expected.to_string());
     n_mels = static_cast<int>(expected.dim(1));
     const std::span<const float> samples(wav.data<float>(), static_cast<std::size_t>(wav.numel()));
     const Tensor mel = audio::s3gen_mel(ctx, samples, n_mels);
@@ -56,8 +56,8 @@ ParityReport run_s3gen_mel_parity(const std::filesystem::path& /*model_dir*/,
   if (file->contains("const.mel_basis")) {
     const Tensor expected = file->get("const.mel_basis");
     const int n_fft = static_cast<int>((expected.dim(1) - 1) * 2);
-    const auto fb = audio::slaney_mel_filterbank(24000, n_fft, static_cast<int>(expected.dim(0)),
-                                                 0.0, 8000.0);
+    const auto fb =
+        audio::slaney_mel_filterbank(24000, n_fft, static_cast<int>(expected.dim(0)), 0.0, 8000.0);
     // Same float64 recipe and roundings as librosa: equal up to a libm ulp.
     report.compare("const.mel_basis", vector_tensor(fb, expected.shape()), expected, 1e-6);
   }

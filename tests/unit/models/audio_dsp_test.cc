@@ -21,7 +21,8 @@ namespace {
 std::vector<float> sine(double freq, int sr, std::size_t n, double amp = 0.5) {
   std::vector<float> x(n);
   for (std::size_t i = 0; i < n; ++i) {
-    x[i] = static_cast<float>(amp * std::sin(2.0 * std::numbers::pi * freq * static_cast<double>(i) / sr));
+    x[i] = static_cast<float>(
+        amp * std::sin(2.0 * std::numbers::pi * freq * static_cast<double>(i) / sr));
   }
   return x;
 }
@@ -45,7 +46,8 @@ TEST(RealFft, CosinePeakAndParseval) {
   RealFft::Workspace ws(fft);
   double energy = 0.0;
   for (int i = 0; i < n; ++i) {
-    const float v = static_cast<float>(std::cos(2.0 * std::numbers::pi * 7 * i / n) + 0.25 * std::sin(i * 0.9));
+    const float v =
+        static_cast<float>(std::cos(2.0 * std::numbers::pi * 7 * i / n) + 0.25 * std::sin(i * 0.9));
     ws.input()[static_cast<std::size_t>(i)] = v;
     energy += static_cast<double>(v) * v;
   }
@@ -77,22 +79,26 @@ TEST(RealFft, RejectsTinySizesAndSharesPlansAcrossThreads) {
     });
   }
   for (auto& th : threads) th.join();
-  for (int t = 2; t < 8; ++t) EXPECT_EQ(results[static_cast<std::size_t>(t)], results[static_cast<std::size_t>(t % 2)]);
+  for (int t = 2; t < 8; ++t)
+    EXPECT_EQ(results[static_cast<std::size_t>(t)], results[static_cast<std::size_t>(t % 2)]);
 }
 
 TEST(Window, TorchHannAndPovey) {
   const auto p = torch_hann_window(4, true);
   const std::vector<float> want_p{0.0f, 0.5f, 1.0f, 0.5f};
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(p[static_cast<std::size_t>(i)], want_p[static_cast<std::size_t>(i)], 1e-7);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NEAR(p[static_cast<std::size_t>(i)], want_p[static_cast<std::size_t>(i)], 1e-7);
   const auto s = torch_hann_window(5, false);
   const std::vector<float> want_s{0.0f, 0.5f, 1.0f, 0.5f, 0.0f};
-  for (int i = 0; i < 5; ++i) EXPECT_NEAR(s[static_cast<std::size_t>(i)], want_s[static_cast<std::size_t>(i)], 1e-7);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NEAR(s[static_cast<std::size_t>(i)], want_s[static_cast<std::size_t>(i)], 1e-7);
   const auto pov = povey_window(400);
   const auto hs = torch_hann_window(400, false);
   for (std::size_t i = 0; i < 400; ++i) EXPECT_FLOAT_EQ(pov[i], std::pow(hs[i], 0.85f));
   const auto lib = librosa_hann_window(400);
   const auto tor = torch_hann_window(400, true);
-  for (std::size_t i = 0; i < 400; ++i) EXPECT_NEAR(lib[i], tor[i], 1e-7);
+  // torch rounds the cosine argument to float: a few float ulps from the exact double window.
+  for (std::size_t i = 0; i < 400; ++i) EXPECT_NEAR(lib[i], tor[i], 4e-7);
 }
 
 TEST(Stft, ReflectPadAndFrameCounts) {
@@ -149,7 +155,8 @@ TEST(MelFilters, SlaneyScaleAndAreaNormalisation) {
   }
   // Nothing above fmax.
   for (int m = 0; m < 80; ++m) {
-    for (int k = static_cast<int>(8000.0 / bin_hz) + 1; k < bins; ++k) EXPECT_EQ(fb[static_cast<std::size_t>(m * bins + k)], 0.0f);
+    for (int k = static_cast<int>(8000.0 / bin_hz) + 1; k < bins; ++k)
+      EXPECT_EQ(fb[static_cast<std::size_t>(m * bins + k)], 0.0f);
   }
   EXPECT_THROW(slaney_mel_filterbank(16000, 400, 0), InvalidArgument);
 }
@@ -160,11 +167,12 @@ TEST(MelFilters, KaldiBanks) {
   ASSERT_EQ(banks.size(), 80u * cols);
   for (int b = 0; b < 80; ++b) {
     float peak = 0.0f;
-    for (int k = 0; k < cols; ++k) peak = std::max(peak, banks[static_cast<std::size_t>(b * cols + k)]);
+    for (int k = 0; k < cols; ++k)
+      peak = std::max(peak, banks[static_cast<std::size_t>(b * cols + k)]);
     EXPECT_LE(peak, 1.0f);
     EXPECT_GT(peak, 0.3f) << b;
     EXPECT_EQ(banks[static_cast<std::size_t>(b * cols + cols - 1)], 0.0f);  // padded column
-    EXPECT_EQ(banks[static_cast<std::size_t>(b * cols)], 0.0f);  // 0 Hz is below 20 Hz
+    EXPECT_EQ(banks[static_cast<std::size_t>(b * cols)], 0.0f);             // 0 Hz is below 20 Hz
   }
   EXPECT_THROW(kaldi_mel_banks(3, 512, 16000.0), InvalidArgument);
 }
@@ -184,7 +192,8 @@ TEST(Resample, TorchaudioLengthsAndKernel) {
   EXPECT_THROW(resample_torchaudio(std::vector<float>{}, 24000, 16000), InvalidArgument);
 }
 
-void expect_sine_preserved(const std::vector<float>& y, double freq, int sr, double amp, double tol) {
+void expect_sine_preserved(const std::vector<float>& y, double freq, int sr, double amp,
+                           double tol) {
   // Compare against the ideal sine away from the edges (filter transients).
   double worst = 0.0;
   for (std::size_t i = 200; i + 200 < y.size(); ++i) {
@@ -211,7 +220,8 @@ TEST(Resample, AboveNyquistIsRemoved) {
   const auto x = sine(10000.0, 24000, 24000);  // above the 8 kHz output nyquist
   for (const auto& y : {resample_torchaudio(x, 24000, 16000), resample_soxr(x, 24000, 16000)}) {
     double peak = 0.0;
-    for (std::size_t i = 200; i + 200 < y.size(); ++i) peak = std::max(peak, std::abs(static_cast<double>(y[i])));
+    for (std::size_t i = 200; i + 200 < y.size(); ++i)
+      peak = std::max(peak, std::abs(static_cast<double>(y[i])));
     EXPECT_LT(peak, 0.01);
   }
 }
