@@ -17,6 +17,12 @@
 namespace chatterd::parity {
 namespace {
 
+// The chained run feeds our f0 into SineGen's running phase: an f0 a few ULP away from the
+// reference's (f0 itself matches to ~4e-7) accumulates over 57600 samples into ~1.3e-4 of the
+// excitation and ~5e-4 of the waveform (measured on turbo-tiny). Every stage from its golden
+// input is held to kF32Tolerance; only the tensors downstream of the chained phase get this.
+constexpr double kChainedTolerance = 1e-3;
+
 // Compares every trace tensor whose name the golden also holds (suffix appended to the check
 // name); the SineGen output is recorded as its first N samples ("...sine_waves.head").
 void compare_trace(ParityReport& report, const WeightStore& golden, const hift::HiftTrace& trace,
@@ -27,10 +33,13 @@ void compare_trace(ParityReport& report, const WeightStore& golden, const hift::
       const Tensor expected = golden.get_any("hift.sinegen.sine_waves.head");
       Tensor head;
       ops::slice(ctx, tensor, 2, 0, std::min(expected.dim(2), tensor.dim(2)), head);
-      report.compare(name + ".head" + suffix, head, expected);
+      report.compare(name + ".head" + suffix, head, expected);  // first 0.2 s: little drift
       continue;
     }
-    if (golden.contains(name)) report.compare(name + suffix, tensor, golden.get_any(name));
+    if (!golden.contains(name)) continue;
+    const bool upstream = name == "hift.f0" || suffix != " [chained]";
+    report.compare(name + suffix, tensor, golden.get_any(name),
+                   upstream ? kF32Tolerance : kChainedTolerance);
   }
 }
 
@@ -58,7 +67,7 @@ ParityReport run_s3gen_hift_parity(const std::filesystem::path& model_dir,
   hift::HiftOutput out = model->infer(ctx, mel, noise, nullptr, &trace);
   hift::apply_trim_fade(out.wav);
   trace.put("output.wav", out.wav);
-  compare_trace(report, *g, trace, ctx, "");
+  compare_trace(report, *g, trace, ctx, " [chained]");
   if (g->contains("const.trim_fade")) {
     const Tensor expected = g->get_any("const.trim_fade");
     const auto w = hift::trim_fade_window();

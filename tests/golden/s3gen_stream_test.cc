@@ -14,7 +14,7 @@ TEST(S3GenStreamGolden, CacheSourceOneThread) {
   const ParityReport report =
       run_s3gen_stream_parity(kTurbo, kTurbo / "golden" / "s3gen_stream.safetensors", {1});
   EXPECT_TRUE(report.passed()) << report.to_string();
-  EXPECT_EQ(report.checks().size(), 2u);
+  EXPECT_EQ(report.checks().size(), 4u);
 }
 
 TEST(S3GenStreamGolden, CacheSourceTwoThreads) {

@@ -35,6 +35,9 @@ class Conv1dLayer {
   // x [1, in, T] -> out [1, out, T'] (resized)
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
   std::int64_t out_channels() const { return weight_.dim(0); }
+  const Tensor& weight() const { return weight_; }  // f32 [out, in, k], folded
+  const Tensor& bias() const { return bias_; }      // f32 [out]
+  const ops::Conv1dOptions& options() const { return options_; }
 
  private:
   Tensor weight_;
