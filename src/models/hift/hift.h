@@ -1,0 +1,89 @@
+#pragma once
+// HiFTGenerator (NSF + iSTFT HiFi-GAN vocoder): mel [1, 80, F] -> 24 kHz waveform [1, 480 F].
+// f0 predictor -> harmonic source -> source STFT; conv_pre -> per stage: leaky_relu, transposed
+// conv upsampling (+ a 1-sample left reflection pad at the last stage), source branch added,
+// mean of the ResBlocks -> leaky_relu(0.01) -> conv_post -> exp magnitude / sin phase -> iSTFT ->
+// clamp. The model is const and thread-safe; the randomness of a call is in HiftSourceNoise.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "chatterd/core/tensor.h"
+#include "core/rng.h"
+#include "models/hift/hift_conv.h"
+#include "models/hift/hift_f0_predictor.h"
+#include "models/hift/hift_resblock.h"
+#include "models/hift/hift_source.h"
+#include "models/hift/hift_stft.h"
+#include "models/s3gen/s3gen_config.h"
+#include "ops/exec_context.h"
+#include "weights/weight_store.h"
+
+namespace chatterd::hift {
+
+// Copies of the intermediate tensors of one call, keyed by the golden names ("hift.f0",
+// "hift.ups.0.out", "output.sources", ...). Only filled when a caller passes one.
+struct HiftTrace {
+  std::map<std::string, Tensor, std::less<>> tensors;
+  void put(const std::string& name, const Tensor& t) { tensors[name] = t.clone(); }
+  const Tensor* find(std::string_view name) const;
+};
+
+struct HiftOutput {
+  Tensor wav;     // f32 [1, samples_per_frame * F], clamped to +-audio_limit, no trim_fade
+  Tensor source;  // f32 [1, 1, samples_per_frame * F]: the excitation (after cache_source)
+};
+
+class Hift {
+ public:
+  // Reads every "<prefix>*" tensor of hift_tensor_specs (weight norm folded at load).
+  Hift(const WeightStore& store, const HiftConfig& config, const std::string& prefix = "mel2wav.");
+
+  const HiftConfig& config() const { return config_; }
+  std::int64_t samples_per_frame() const { return source_.upsample(); }
+  std::int64_t harmonics() const { return source_.harmonics(); }  // nb_harmonics + 1
+
+  // mel: f32 [1, in_channels, F]. noise: harmonics() rows of F * samples_per_frame() draws.
+  // cache_source (optional, f32 [1, 1, L], L <= output samples) overwrites the start of the
+  // excitation (streaming continuity). F = 0 gives empty outputs. Throws ShapeError on a wrong
+  // mel shape and InvalidArgument on a non-finite mel value.
+  HiftOutput infer(const ExecContext& ctx, const Tensor& mel, const HiftSourceNoise& noise,
+                   const Tensor* cache_source = nullptr, HiftTrace* trace = nullptr) const;
+  // Same, drawing the SineGen randomness from `rng`.
+  HiftOutput infer(const ExecContext& ctx, const Tensor& mel, Rng& rng,
+                   const Tensor* cache_source = nullptr, HiftTrace* trace = nullptr) const;
+
+  // The stages, public for stage-wise parity. mel [1, C, F] -> f0 [1, F].
+  void predict_f0(const ExecContext& ctx, const Tensor& mel, Tensor& f0) const;
+  // f0 [1, F] -> source [1, 1, F * samples_per_frame()] (sine_waves: see HiftSineSource).
+  void make_source(const ExecContext& ctx, const Tensor& f0, const HiftSourceNoise& noise,
+                   Tensor& source, Tensor* sine_waves = nullptr) const;
+  // mel [1, C, F] + source [1, 1, F * samples_per_frame()] -> wav [1, F * samples_per_frame()].
+  void decode(const ExecContext& ctx, const Tensor& mel, const Tensor& source, Tensor& wav,
+              HiftTrace* trace = nullptr) const;
+
+ private:
+  void check_mel(const Tensor& mel) const;
+
+  HiftConfig config_;
+  HiftF0Predictor f0_predictor_;
+  HiftSineSource source_;
+  SmallStft stft_;
+  Conv1dLayer conv_pre_;
+  std::vector<ConvTranspose1dLayer> ups_;
+  std::vector<Conv1dLayer> source_downs_;
+  std::vector<HiftResBlock> source_resblocks_;
+  std::vector<HiftResBlock> resblocks_;  // stage i uses [i * K, (i + 1) * K)
+  Conv1dLayer conv_post_;
+};
+
+// S3Gen.inference's trim_fade: `zeros` zeros then `fade` samples of (cos(linspace(pi, 0)) + 1)/2,
+// computed in f32 like the reference (default 480 + 480 at 24 kHz).
+std::vector<float> trim_fade_window(std::int64_t zeros = 480, std::int64_t fade = 480);
+// Multiplies the first min(window, T) samples of wav (f32 [1, T] or [T]) by trim_fade_window().
+// Only the first chunk of a stream gets it.
+void apply_trim_fade(Tensor& wav, std::int64_t zeros = 480, std::int64_t fade = 480);
+
+}  // namespace chatterd::hift
