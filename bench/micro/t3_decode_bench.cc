@@ -1,0 +1,143 @@
+// T3 (GPT-2 backbone) on synthetic weights of the real dimensions (synthetic:turbo,
+// synthetic:nano):
+//  - one decode step at a ~400-token context (the cache is truncated back after each step);
+//  - a prefill of 400 tokens.
+// Each decode row also reports the memory-bandwidth floor of that step: bytes of weights the step
+// reads / read bandwidth measured here (a multi-accumulator read-only sweep over 512 MiB with the
+// same thread count), i.e. the time the step would take if it only streamed its weights.
+// range(0): variant (0 = turbo, 1 = nano); range(1): threads (0 = all cores); range(2): dtype.
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "models/t3/t3_model.h"
+#include "models/t3/t3_synthetic.h"
+
+namespace chatterd {
+namespace {
+
+constexpr std::int64_t kContext = 400;
+
+std::shared_ptr<const T3Model> model_for(int variant, DType dtype) {
+  static std::map<std::pair<int, DType>, std::shared_ptr<const T3Model>> cache;
+  auto& m = cache[{variant, dtype}];
+  if (!m) m = make_synthetic_t3(variant == 0 ? Variant::Turbo : Variant::Nano, 1, dtype);
+  return m;
+}
+
+int thread_count(std::int64_t arg) {
+  return arg == 0 ? ThreadPool::hardware_threads() : static_cast<int>(arg);
+}
+
+// Read bandwidth in bytes/s with `threads` threads (best of 5 sweeps).
+double read_bandwidth(int threads) {
+  static std::map<int, double> measured;
+  if (const auto it = measured.find(threads); it != measured.end()) return it->second;
+  const std::size_t n = (std::size_t{512} << 20) / sizeof(float);
+  std::vector<float> buf(n, 1.0f);
+  ThreadPool pool(threads);
+  double best = 0.0;
+  for (int rep = 0; rep < 5; ++rep) {
+    std::vector<float> partial(static_cast<std::size_t>(threads) * 16, 0.0f);
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::int64_t chunks = threads * 8;
+    pool.parallel_for(chunks, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t c = b; c < e; ++c) {
+        const std::size_t lo = n * static_cast<std::size_t>(c) / static_cast<std::size_t>(chunks);
+        const std::size_t hi =
+            n * static_cast<std::size_t>(c + 1) / static_cast<std::size_t>(chunks);
+        float acc[16] = {};
+        std::size_t i = lo;
+        for (; i + 16 <= hi; i += 16) {
+          for (int j = 0; j < 16; ++j) acc[j] += buf[i + static_cast<std::size_t>(j)];
+        }
+        float s = 0.0f;
+        for (const float a : acc) s += a;
+        benchmark::DoNotOptimize(s);
+      }
+    });
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(n * sizeof(float)) / sec);
+  }
+  measured[threads] = best;
+  return best;
+}
+
+Tensor random_embeds(std::int64_t rows, std::int64_t d) {
+  Tensor t = Tensor::empty(Shape{rows, d}, DType::F32);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+const char* variant_label(std::int64_t v) {
+  return v == 0 ? "turbo" : "nano";
+}
+
+void BM_T3Decode(benchmark::State& state) {
+  const auto dtype = static_cast<DType>(state.range(2));
+  const auto model = model_for(static_cast<int>(state.range(0)), dtype);
+  const int threads = thread_count(state.range(1));
+  ThreadPool pool(threads);
+  const ExecContext ctx{threads > 1 ? &pool : nullptr};
+  const std::int64_t d = model->config().hidden_size;
+  T3State st = model->new_state(kContext + 1);
+  model->forward(ctx, random_embeds(kContext, d), st);
+  const Tensor step = random_embeds(1, d);
+  for (auto _ : state) {
+    model->forward(ctx, step, st);
+    benchmark::DoNotOptimize(st.logits.raw_data());
+    state.PauseTiming();
+    for (auto& c : st.caches) c.truncate(kContext);
+    state.ResumeTiming();
+  }
+  const double bytes = static_cast<double>(model->decode_weight_bytes());
+  const double bw = read_bandwidth(threads);
+  state.counters["weights_MB"] = bytes / 1e6;
+  state.counters["read_GB/s"] = bw / 1e9;
+  state.counters["floor_ms"] = bytes / bw * 1e3;
+  state.SetLabel(std::string(variant_label(state.range(0))) + " " + std::string(dtype_name(dtype)) +
+                 " threads=" + std::to_string(threads));
+}
+
+void BM_T3Prefill(benchmark::State& state) {
+  const auto dtype = static_cast<DType>(state.range(2));
+  const auto model = model_for(static_cast<int>(state.range(0)), dtype);
+  const int threads = thread_count(state.range(1));
+  ThreadPool pool(threads);
+  const ExecContext ctx{threads > 1 ? &pool : nullptr};
+  const Tensor embeds = random_embeds(kContext, model->config().hidden_size);
+  T3State st = model->new_state(kContext);
+  for (auto _ : state) {
+    model->reset_state(st, kContext);
+    model->forward(ctx, embeds, st);
+    benchmark::DoNotOptimize(st.logits.raw_data());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kContext), benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(variant_label(state.range(0))) + " " + std::string(dtype_name(dtype)) +
+                 " threads=" + std::to_string(threads));
+}
+
+void args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"variant", "threads", "dtype"});
+  for (const int v : {0, 1}) {
+    for (const int t : {1, 0}) b->Args({v, t, static_cast<int>(DType::F32)});
+  }
+  for (const int v : {0, 1}) b->Args({v, 0, static_cast<int>(DType::F16)});
+}
+
+BENCHMARK(BM_T3Decode)->Apply(args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_T3Prefill)->Apply(args)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace chatterd

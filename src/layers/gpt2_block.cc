@@ -1,0 +1,70 @@
+#include "layers/gpt2_block.h"
+
+#include <string>
+
+#include "core/check.h"
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+#include "ops/layout.h"
+
+namespace chatterd::layers {
+
+Gpt2Block::Gpt2Block(const WeightStore& store, std::string_view prefix,
+                     const Gpt2BlockConfig& config)
+    : config_(config) {
+  CHATTERD_CHECK(config.num_heads * config.head_dim == config.hidden_size, InvalidArgument,
+                 "Gpt2Block: num_heads {} x head_dim {} != hidden_size {}", config.num_heads,
+                 config.head_dim, config.hidden_size);
+  const std::string p(prefix);
+  const std::int64_t d = config.hidden_size;
+  const auto in_out = ops::WeightLayout::InOut;
+  ln_1_ = LayerNorm(store, p + ".ln_1", d, config.norm_eps);
+  c_attn_ = Linear(store, p + ".attn.c_attn", d, 3 * d, config.attn_bias, in_out);
+  attn_proj_ = Linear(store, p + ".attn.c_proj", d, d, config.attn_bias, in_out);
+  ln_2_ = LayerNorm(store, p + ".ln_2", d, config.norm_eps);
+  c_fc_ = Linear(store, p + ".mlp.c_fc", d, config.intermediate_size, config.mlp_bias, in_out);
+  mlp_proj_ =
+      Linear(store, p + ".mlp.c_proj", config.intermediate_size, d, config.mlp_bias, in_out);
+}
+
+void Gpt2Block::forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
+                        Gpt2BlockScratch& s) const {
+  const std::int64_t d = config_.hidden_size;
+  CHATTERD_CHECK(x.rank() == 2 && x.dim(1) == d, ShapeError, "Gpt2Block: x must be [T, {}], got {}",
+                 d, x.to_string());
+  const std::int64_t t = x.dim(0);
+  const Shape heads{t, config_.num_heads, config_.head_dim};
+
+  // Attention: c_attn packs q | k | v along its output axis.
+  ln_1_.forward(ctx, x, s.normed);
+  c_attn_.forward(ctx, s.normed, s.qkv);
+  ops::slice(ctx, s.qkv, 1, 0, d, s.q);
+  ops::slice(ctx, s.qkv, 1, d, 2 * d, s.k);
+  ops::slice(ctx, s.qkv, 1, 2 * d, 3 * d, s.v);
+  cache.append(ctx, s.k.reshape(heads), s.v.reshape(heads));
+  ops::AttentionOptions opt;
+  opt.causal = true;
+  ops::attention(ctx, s.q.reshape(heads), cache, opt, s.attn);
+  attn_proj_.forward(ctx, s.attn.reshape({t, d}), s.proj);
+  ops::add(ctx, x, s.proj, x);
+
+  // MLP.
+  ln_2_.forward(ctx, x, s.normed);
+  c_fc_.forward(ctx, s.normed, s.mlp);
+  ops::gelu_tanh(ctx, s.mlp, s.mlp);
+  mlp_proj_.forward(ctx, s.mlp, s.proj);
+  ops::add(ctx, x, s.proj, x);
+}
+
+std::size_t Gpt2Block::weight_bytes() const {
+  const std::int64_t d = config_.hidden_size;
+  std::size_t bytes = 0;
+  for (const Linear* l : {&c_attn_, &attn_proj_, &c_fc_, &mlp_proj_}) {
+    bytes += l->weight().nbytes() + static_cast<std::size_t>(l->out_features()) * sizeof(float);
+  }
+  bytes += 4 * static_cast<std::size_t>(d) * sizeof(float);  // two LayerNorms
+  return bytes;
+}
+
+}  // namespace chatterd::layers

@@ -1,0 +1,194 @@
+#include "models/t3/t3_model.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/check.h"
+#include "models/model_hparams.h"
+#include "ops/elementwise.h"
+#include "ops/embedding.h"
+#include "ops/layout.h"
+
+namespace chatterd {
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : "; ") + s;
+  return out;
+}
+
+}  // namespace
+
+T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& config)
+    : store_(std::move(store)), config_(config) {
+  CHATTERD_CHECK(store_ != nullptr, InvalidArgument, "T3Model: null weight store");
+  const auto problems = config_.validate();
+  CHATTERD_CHECK(problems.empty(), InvalidArgument, "T3Model: invalid config: {}", join(problems));
+  CHATTERD_CHECK(config_.backbone == T3Backbone::Gpt2, Unsupported,
+                 "T3Model: the {} backbone (English/Multilingual T3) is not implemented yet; only "
+                 "GPT-2 (Turbo/Nano) is",
+                 t3_backbone_name(config_.backbone));
+  const WeightStore& w = *store_;
+  const std::int64_t d = config_.hidden_size;
+
+  text_emb_ = w.get("text_emb.weight", Shape{config_.text_vocab_size, d});
+  speech_emb_ = w.get("speech_emb.weight", Shape{config_.speech_vocab_size, d});
+  spkr_enc_ = layers::Linear(w, "cond_enc.spkr_enc", config_.speaker_embed_size, d, true);
+  speech_head_ =
+      layers::Linear(w, "speech_head", d, config_.speech_vocab_size, config_.speech_head_bias);
+
+  wpe_ = w.get("tfmr.wpe.weight", Shape{config_.max_position_embeddings, d});
+  layers::Gpt2BlockConfig bc;
+  bc.hidden_size = d;
+  bc.num_heads = config_.num_heads;
+  bc.head_dim = config_.head_dim;
+  bc.intermediate_size = config_.intermediate_size;
+  bc.norm_eps = static_cast<float>(config_.norm_eps);
+  bc.attn_bias = config_.attn_bias;
+  bc.mlp_bias = config_.mlp_bias;
+  blocks_.reserve(static_cast<std::size_t>(config_.num_layers));
+  for (std::int64_t l = 0; l < config_.num_layers; ++l) {
+    blocks_.emplace_back(w, "tfmr.h." + std::to_string(l), bc);
+  }
+  ln_f_ = layers::LayerNorm(w, "tfmr.ln_f", d, bc.norm_eps);
+}
+
+std::shared_ptr<const T3Model> T3Model::load(const std::filesystem::path& model_dir) {
+  const Variant variant = detect_variant(model_dir);
+  const ModelHparams hp = load_hparams(model_dir, variant);
+  const auto store = WeightStore::open(model_dir / t3_file_name(variant));
+  return std::make_shared<const T3Model>(store, hp.t3);
+}
+
+std::int64_t T3Model::cond_length(const T3Cond& cond) const {
+  return 1 + static_cast<std::int64_t>(cond.prompt_tokens.size());
+}
+
+std::int64_t T3Model::prefill_length(const T3Cond& cond, std::int64_t n_text) const {
+  return cond_length(cond) + n_text + 1;
+}
+
+void T3Model::embed_ids(const ExecContext& ctx, const Tensor& table,
+                        std::span<const std::int64_t> ids, const char* what, T3State& state,
+                        Tensor& out) const {
+  const std::int64_t rows = table.dim(0);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    CHATTERD_CHECK(ids[i] >= 0 && ids[i] < rows, InvalidArgument,
+                   "T3: {} token {} at position {} is outside the vocabulary [0, {})", what, ids[i],
+                   i, rows);
+  }
+  const auto n = static_cast<std::int64_t>(ids.size());
+  state.ids.resize(Shape{n}, DType::I64);
+  std::copy(ids.begin(), ids.end(), state.ids.data<std::int64_t>());
+  out.resize(Shape{n, config_.hidden_size}, DType::F32);
+  ops::embedding(ctx, table, state.ids, out);
+}
+
+void T3Model::embed_text(const ExecContext& ctx, std::span<const std::int64_t> ids, T3State& state,
+                         Tensor& out) const {
+  embed_ids(ctx, text_emb_, ids, "text", state, out);
+}
+
+void T3Model::embed_speech(const ExecContext& ctx, std::span<const std::int64_t> ids,
+                           T3State& state, Tensor& out) const {
+  embed_ids(ctx, speech_emb_, ids, "speech", state, out);
+}
+
+void T3Model::embed_cond(const ExecContext& ctx, const T3Cond& cond, T3State& state,
+                         Tensor& out) const {
+  validate_t3_cond(cond, config_);
+  const std::int64_t p = cond_length(cond) - 1;
+  out.resize(Shape{1 + p, config_.hidden_size}, DType::F32);
+  Tensor spkr = out.narrow0(0, 1);
+  spkr_enc_.forward(ctx, cond.speaker_emb, spkr);
+  if (p == 0) return;
+  Tensor prompt = out.narrow0(1, p);
+  if (cond.prompt_emb.defined() && cond.prompt_emb.numel() > 0) {
+    ops::copy(ctx, cond.prompt_emb, prompt);  // the reference's cached cond_prompt_speech_emb
+  } else {
+    embed_speech(ctx, cond.prompt_tokens, state, prompt);
+  }
+}
+
+void T3Model::prefill_embeds(const ExecContext& ctx, const T3Cond& cond,
+                             std::span<const std::int64_t> text_ids, T3State& state,
+                             Tensor& out) const {
+  const std::int64_t c = cond_length(cond);
+  const auto n = static_cast<std::int64_t>(text_ids.size());
+  out.resize(Shape{c + n + 1, config_.hidden_size}, DType::F32);
+  Tensor cond_rows = out.narrow0(0, c);
+  embed_cond(ctx, cond, state, cond_rows);
+  if (n > 0) {
+    Tensor text_rows = out.narrow0(c, n);
+    embed_text(ctx, text_ids, state, text_rows);
+  }
+  Tensor bos = out.narrow0(c + n, 1);
+  const std::int64_t bos_id = config_.start_speech_token;
+  embed_speech(ctx, std::span<const std::int64_t>(&bos_id, 1), state, bos);
+}
+
+T3State T3Model::new_state(std::int64_t capacity) const {
+  T3State state;
+  reset_state(state, capacity);
+  return state;
+}
+
+void T3Model::reset_state(T3State& state, std::int64_t capacity) const {
+  const auto n_layers = static_cast<std::size_t>(config_.num_layers);
+  if (state.caches.size() != n_layers ||
+      (n_layers > 0 && (state.caches[0].n_kv_heads() != config_.num_heads ||
+                        state.caches[0].head_dim() != config_.head_dim))) {
+    state.caches.assign(n_layers, ops::KvCache(config_.num_heads, config_.head_dim, 0));
+  }
+  for (auto& cache : state.caches) {
+    cache.clear();
+    cache.reserve(capacity);
+  }
+}
+
+void T3Model::forward(const ExecContext& ctx, const Tensor& embeds, T3State& state) const {
+  const std::int64_t d = config_.hidden_size;
+  CHATTERD_CHECK(
+      embeds.dtype() == DType::F32 && embeds.rank() == 2 && embeds.dim(1) == d && embeds.dim(0) > 0,
+      ShapeError, "T3 forward: embeds must be f32 [T > 0, {}], got {}", d, embeds.to_string());
+  CHATTERD_CHECK(state.caches.size() == blocks_.size(), InvalidArgument,
+                 "T3 forward: state has {} caches for {} layers (use new_state/reset_state)",
+                 state.caches.size(), blocks_.size());
+  const std::int64_t t = embeds.dim(0);
+  const std::int64_t start = state.length();
+  CHATTERD_CHECK(start + t <= max_positions(), InvalidArgument,
+                 "T3: sequence of {} positions exceeds the model's {} (wpe rows): shorten the "
+                 "text or the number of speech tokens",
+                 start + t, max_positions());
+
+  // GPT-2 adds wpe at absolute positions, continuing with the cache length.
+  state.positions.resize(Shape{t}, DType::I64);
+  auto* pos = state.positions.data<std::int64_t>();
+  for (std::int64_t i = 0; i < t; ++i) pos[i] = start + i;
+  ops::embedding(ctx, wpe_, state.positions, state.pos_emb);
+  ops::add(ctx, embeds, state.pos_emb, state.x);
+
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    blocks_[l].forward(ctx, state.x, state.caches[l], state.gpt2);
+  }
+  const Tensor last = state.x.narrow0(t - 1, 1);
+  ln_f_.forward(ctx, last, state.hidden);
+  speech_head_.forward(ctx, state.hidden, state.logits);
+}
+
+std::size_t T3Model::decode_weight_bytes() const {
+  std::size_t bytes = 0;
+  for (const auto& b : blocks_) bytes += b.weight_bytes();
+  const auto d = static_cast<std::size_t>(config_.hidden_size);
+  bytes += 2 * d * sizeof(float);  // ln_f
+  bytes += speech_head_.weight().nbytes();
+  if (config_.speech_head_bias) {
+    bytes += static_cast<std::size_t>(config_.speech_vocab_size) * sizeof(float);
+  }
+  bytes += speech_emb_.nbytes() / static_cast<std::size_t>(speech_emb_.dim(0));  // one row
+  bytes += wpe_.nbytes() / static_cast<std::size_t>(wpe_.dim(0));
+  return bytes;
+}
+
+}  // namespace chatterd

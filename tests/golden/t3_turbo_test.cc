@@ -1,0 +1,39 @@
+// T3 Turbo golden parity on tests/fixtures/turbo-tiny, single- and multi-threaded.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "chatterd/core/error.h"
+#include "parity/parity.h"
+
+namespace chatterd::parity {
+namespace {
+
+const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
+
+class T3TurboParity : public ::testing::TestWithParam<int> {};
+
+TEST_P(T3TurboParity, MatchesReference) {
+  ParityOptions opt;
+  opt.n_threads = GetParam();
+  const auto dir = kFixtures / "turbo-tiny";
+  const ParityReport report = run_parity(dir, dir / "golden" / "t3_turbo.safetensors", opt);
+  EXPECT_TRUE(report.passed()) << report.to_string();
+  // Every stage is checked: cond, embeds, prefill, teacher-forced decode, greedy x2.
+  EXPECT_GE(report.checks().size(), 13u) << report.to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, T3TurboParity, ::testing::Values(1, 2));
+
+TEST(T3Parity, LlamaGoldenIsRefusedClearly) {
+  const auto dir = kFixtures / "english-tiny";
+  try {
+    run_parity(dir, dir / "golden" / "t3_english.safetensors");
+    FAIL() << "expected Unsupported";
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("Llama"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace chatterd::parity
