@@ -1,0 +1,104 @@
+// S3Gen flow at the real Turbo dimensions (synthetic weights): the encoder over a 10 s prompt
+// (250 prompt tokens = 500 frames) plus N seconds of speech (25 tokens/s), and one meanflow
+// estimator step over the same frames. range(0): seconds of generated audio, range(1): threads
+// (0 = all cores).
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/rng.h"
+#include "core/thread_pool.h"
+#include "models/s3gen/s3gen_flow.h"
+#include "models/synthetic_weights.h"
+
+namespace chatterd {
+namespace {
+
+constexpr std::int64_t kPromptTokens = 250;  // 10 s at 25 tokens/s
+constexpr std::int64_t kTokensPerSecond = 25;
+
+struct FlowFixture {
+  S3GenConfig config = S3GenConfig::defaults(Variant::Turbo);
+  std::shared_ptr<WeightStore> weights =
+      make_synthetic_weights(s3gen_flow_tensor_specs(config), 1, "synthetic:turbo");
+  S3GenFlow flow{*weights, config};
+};
+
+FlowFixture& fixture() {
+  static FlowFixture f;
+  return f;
+}
+
+S3GenPrompt prompt(const S3GenConfig& c, Rng& rng) {
+  S3GenPrompt p;
+  std::vector<std::int64_t> t(kPromptTokens);
+  for (auto& v : t) v = static_cast<std::int64_t>(rng.next_u64() % 6561);
+  p.tokens = Tensor::from_span<std::int64_t>(t, {1, kPromptTokens});
+  p.mel = Tensor::empty({1, 2 * kPromptTokens, c.mel_bins}, DType::F32);
+  rng.fill_normal(p.mel.data<float>(), p.mel.numel());
+  p.embedding = Tensor::empty({1, c.spk_embed_dim}, DType::F32);
+  rng.fill_normal(p.embedding.data<float>(), p.embedding.numel());
+  return p;
+}
+
+Tensor speech(std::int64_t seconds, Rng& rng) {
+  std::vector<std::int64_t> t(static_cast<std::size_t>(seconds * kTokensPerSecond));
+  for (auto& v : t) v = static_cast<std::int64_t>(rng.next_u64() % 6561);
+  return Tensor::from_span<std::int64_t>(t, {1, static_cast<std::int64_t>(t.size())});
+}
+
+std::unique_ptr<ThreadPool> make_pool(std::int64_t threads) {
+  const int n = threads == 0 ? ThreadPool::hardware_threads() : static_cast<int>(threads);
+  return std::make_unique<ThreadPool>(n);
+}
+
+void BM_S3GenFlowEncoder(benchmark::State& state) {
+  auto& f = fixture();
+  Rng rng(5);
+  const S3GenPrompt p = prompt(f.config, rng);
+  const Tensor tokens = speech(state.range(0), rng);
+  auto pool = make_pool(state.range(1));
+  ExecContext ctx;
+  ctx.pool = pool->size() > 1 ? pool.get() : nullptr;
+  for (auto _ : state) {
+    const FlowEncoding enc = f.flow.encode(ctx, tokens, p);
+    benchmark::DoNotOptimize(enc.mu.raw_data());
+  }
+  state.counters["frames"] = static_cast<double>(2 * (kPromptTokens + tokens.numel()));
+  state.counters["threads"] = pool->size();
+}
+
+void BM_S3GenFlowEstimatorStep(benchmark::State& state) {
+  auto& f = fixture();
+  Rng rng(5);
+  const S3GenPrompt p = prompt(f.config, rng);
+  const Tensor tokens = speech(state.range(0), rng);
+  auto pool = make_pool(state.range(1));
+  ExecContext ctx;
+  ctx.pool = pool->size() > 1 ? pool.get() : nullptr;
+  const FlowEncoding enc = f.flow.encode(ctx, tokens, p);
+  const Tensor z = f.flow.draw_noise(rng, enc.mu.dim(2), 2 * tokens.numel());
+  const std::vector<float> t = {0.0f}, r = {0.5f};
+  EstimatorInputs in{&z, &enc.mask, &enc.mu, &enc.spks, &enc.cond, t, r};
+  Tensor out;
+  for (auto _ : state) {
+    f.flow.estimate(ctx, in, out);
+    benchmark::DoNotOptimize(out.raw_data());
+  }
+  state.counters["frames"] = static_cast<double>(enc.mu.dim(2));
+  state.counters["threads"] = pool->size();
+}
+
+void flow_args(benchmark::internal::Benchmark* b) {
+  for (std::int64_t threads : {1, 0}) {
+    for (std::int64_t seconds : {1, 5, 10}) b->Args({seconds, threads});
+  }
+  b->ArgNames({"seconds", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+BENCHMARK(BM_S3GenFlowEncoder)->Apply(flow_args);
+BENCHMARK(BM_S3GenFlowEstimatorStep)->Apply(flow_args);
+
+}  // namespace
+}  // namespace chatterd

@@ -1,0 +1,25 @@
+#include "layers/padded_conv1d.h"
+
+#include <string>
+
+#include "ops/conv1d.h"
+
+namespace chatterd::layers {
+
+PaddedConv1d::PaddedConv1d(const WeightStore& store, std::string_view prefix, std::int64_t in,
+                           std::int64_t out, std::int64_t kernel, std::int64_t pad_left,
+                           std::int64_t pad_right, bool bias)
+    : has_bias_(bias), in_(in), out_(out), pad_left_(pad_left), pad_right_(pad_right) {
+  const std::string p(prefix);
+  weight_ = store.get_f32(p + ".weight", {out, in, kernel});
+  if (bias) bias_ = store.get_f32(p + ".bias", {out});
+}
+
+void PaddedConv1d::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
+  ops::Conv1dOptions o;
+  o.pad_left = pad_left_;
+  o.pad_right = pad_right_;
+  ops::conv1d(ctx, x, weight_, has_bias_ ? &bias_ : nullptr, o, out);
+}
+
+}  // namespace chatterd::layers

@@ -1,0 +1,60 @@
+#include "layers/transformer_block.h"
+
+#include <string>
+
+#include "core/check.h"
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+
+namespace chatterd::layers {
+
+TransformerBlock::TransformerBlock(const WeightStore& store, std::string_view prefix,
+                                   const TransformerBlockDims& dims)
+    : dims_(dims) {
+  const std::string p(prefix);
+  const std::int64_t inner = dims.heads * dims.head_dim;
+  norm1_ = LayerNorm(store, p + ".norm1", dims.dim, 1e-5f);
+  norm3_ = LayerNorm(store, p + ".norm3", dims.dim, 1e-5f);
+  to_q_ = Linear(store, p + ".attn1.to_q", dims.dim, inner, false);
+  to_k_ = Linear(store, p + ".attn1.to_k", dims.dim, inner, false);
+  to_v_ = Linear(store, p + ".attn1.to_v", dims.dim, inner, false);
+  to_out_ = Linear(store, p + ".attn1.to_out.0", inner, dims.dim, true);
+  ff_in_ = Linear(store, p + ".ff.net.0.proj", dims.dim, dims.ff_mult * dims.dim, true);
+  ff_out_ = Linear(store, p + ".ff.net.2", dims.ff_mult * dims.dim, dims.dim, true);
+}
+
+void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask) const {
+  CHATTERD_CHECK(x.rank() == 3 && x.dim(2) == dims_.dim, ShapeError,
+                 "transformer block: x {} must be [B, T, {}]", x.shape().to_string(), dims_.dim);
+  const std::int64_t b = x.dim(0);
+  const std::int64_t t = x.dim(1);
+  const std::int64_t inner = dims_.heads * dims_.head_dim;
+  Tensor h, q, k, v, a, y;
+  norm1_.forward(ctx, x, h);
+  to_q_.forward(ctx, h, q);
+  to_k_.forward(ctx, h, k);
+  to_v_.forward(ctx, h, v);
+  a.resize({b, t, inner}, DType::F32);
+  for (std::int64_t i = 0; i < b; ++i) {
+    const Shape s{t, dims_.heads, dims_.head_dim};
+    ops::AttentionOptions o;
+    Tensor mask_row;
+    if (key_mask != nullptr) {
+      mask_row = key_mask->select0(i);
+      o.key_padding_mask = &mask_row;
+    }
+    Tensor oi = a.select0(i).reshape(s);
+    ops::attention(ctx, q.select0(i).reshape(s), k.select0(i).reshape(s), v.select0(i).reshape(s),
+                   o, oi);
+  }
+  to_out_.forward(ctx, a, y);
+  ops::add(ctx, x, y, x);
+  norm3_.forward(ctx, x, h);
+  ff_in_.forward(ctx, h, a);
+  ops::gelu(ctx, a, a);
+  ff_out_.forward(ctx, a, y);
+  ops::add(ctx, x, y, x);
+}
+
+}  // namespace chatterd::layers

@@ -1,0 +1,199 @@
+#include "models/s3gen/conditional_decoder.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/check.h"
+#include "ops/activation.h"
+#include "ops/elementwise.h"
+#include "ops/layout.h"
+
+namespace chatterd {
+namespace {
+
+layers::TransformerBlockDims block_dims(const EstimatorConfig& c) {
+  layers::TransformerBlockDims d;
+  d.dim = c.channels;
+  d.heads = c.num_heads;
+  d.head_dim = c.attention_head_dim;
+  d.ff_mult = c.ff_mult;
+  return d;
+}
+
+std::vector<layers::TransformerBlock> make_blocks(const WeightStore& store, const std::string& p,
+                                                  const EstimatorConfig& c) {
+  std::vector<layers::TransformerBlock> blocks;
+  for (std::int64_t k = 0; k < c.n_blocks; ++k) {
+    blocks.emplace_back(store, fmt::format("{}.{}", p, k), block_dims(c));
+  }
+  return blocks;
+}
+
+void tap_prefixed(const FlowTap* tap, std::string_view name, const Tensor& v) {
+  emit_tap(tap, name, v);
+}
+
+}  // namespace
+
+Tensor sinusoidal_time_embedding(std::span<const float> t, std::int64_t dim) {
+  CHATTERD_CHECK(dim >= 4 && dim % 2 == 0, InvalidArgument,
+                 "sinusoidal_time_embedding: dim must be even and >= 4, got {}", dim);
+  const std::int64_t half = dim / 2;
+  const auto b = static_cast<std::int64_t>(t.size());
+  Tensor out = Tensor::empty({b, dim}, DType::F32);
+  float* o = out.data<float>();
+  // f32 throughout like the reference: w_k = exp(k * -c), arg = (1000 t) * w_k.
+  const auto neg_c = static_cast<float>(-(std::log(10000.0) / static_cast<double>(half - 1)));
+  for (std::int64_t i = 0; i < b; ++i) {
+    const float st = 1000.0f * t[static_cast<std::size_t>(i)];
+    for (std::int64_t k = 0; k < half; ++k) {
+      const float w = std::exp(static_cast<float>(k) * neg_c);
+      const double arg = static_cast<double>(st * w);
+      o[i * dim + k] = static_cast<float>(std::sin(arg));
+      o[i * dim + half + k] = static_cast<float>(std::cos(arg));
+    }
+  }
+  return out;
+}
+
+ConditionalDecoder::ConditionalDecoder(const WeightStore& store, std::string_view prefix,
+                                       const EstimatorConfig& config, bool meanflow)
+    : config_(config), meanflow_(meanflow) {
+  const std::string p(prefix);
+  const std::int64_t c = config.channels;
+  const std::int64_t td = config.time_embed_dim;
+  time_linear1_ = layers::Linear(store, p + ".time_mlp.linear_1", config.in_channels, td, true);
+  time_linear2_ = layers::Linear(store, p + ".time_mlp.linear_2", td, td, true);
+  if (meanflow) time_mixer_ = layers::Linear(store, p + ".time_embed_mixer", 2 * td, td, false);
+  down_resnet_ =
+      layers::CausalResnetBlock1D(store, p + ".down_blocks.0.0", config.in_channels, c, td);
+  down_tf_ = make_blocks(store, p + ".down_blocks.0.1", config);
+  down_conv_ = layers::PaddedConv1d(store, p + ".down_blocks.0.2", c, c, 3, 2, 0);
+  for (std::int64_t m = 0; m < config.num_mid_blocks; ++m) {
+    mid_resnets_.emplace_back(store, fmt::format("{}.mid_blocks.{}.0", p, m), c, c, td);
+    mid_tf_.push_back(make_blocks(store, fmt::format("{}.mid_blocks.{}.1", p, m), config));
+  }
+  up_resnet_ = layers::CausalResnetBlock1D(store, p + ".up_blocks.0.0", 2 * c, c, td);
+  up_tf_ = make_blocks(store, p + ".up_blocks.0.1", config);
+  up_conv_ = layers::PaddedConv1d(store, p + ".up_blocks.0.2", c, c, 3, 2, 0);
+  final_block_ = layers::CausalBlock1D(store, p + ".final_block", c, c);
+  final_proj_ = layers::PaddedConv1d(store, p + ".final_proj", c, config.out_channels, 1, 0, 0);
+}
+
+Tensor ConditionalDecoder::time_embedding(const ExecContext& ctx, const EstimatorInputs& in,
+                                          const FlowTap* tap) const {
+  auto embed = [&](std::span<const float> times, const char* which) {
+    Tensor s = sinusoidal_time_embedding(times, config_.in_channels);
+    tap_prefixed(tap, fmt::format("time_emb.{}", which), s);
+    Tensor h, e;
+    time_linear1_.forward(ctx, s, h);
+    ops::silu(ctx, h, h);
+    time_linear2_.forward(ctx, h, e);
+    tap_prefixed(tap, fmt::format("time_mlp.out_{}", which), e);
+    return e;
+  };
+  Tensor e = embed(in.t, "t");
+  if (meanflow_) {
+    CHATTERD_CHECK(in.r.size() == in.t.size(), InvalidArgument,
+                   "meanflow estimator needs one r per row: {} t, {} r", in.t.size(), in.r.size());
+    const Tensor er = embed(in.r, "r");
+    Tensor cat, mixed;
+    const Tensor parts[] = {e, er};
+    ops::concat(ctx, parts, 1, cat);
+    time_mixer_.forward(ctx, cat, mixed);
+    tap_prefixed(tap, "time_embed_mixer.out", mixed);
+    e = mixed;
+  }
+  Tensor m;
+  ops::mish(ctx, e, m);
+  return m;
+}
+
+void ConditionalDecoder::transformers(const ExecContext& ctx,
+                                      const std::vector<layers::TransformerBlock>& blocks,
+                                      const Tensor& x_nct, const Tensor* key_mask, Tensor& out_nct,
+                                      const FlowTap* tap, std::string_view tap_name) const {
+  Tensor x;
+  ops::transpose(ctx, x_nct, 1, 2, x);
+  for (const auto& b : blocks) b.forward(ctx, x, key_mask);
+  tap_prefixed(tap, tap_name, x);
+  ops::transpose(ctx, x, 1, 2, out_nct);
+}
+
+void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& in, Tensor& out,
+                                 const FlowTap* tap) const {
+  CHATTERD_CHECK(in.x && in.mask && in.mu && in.spks && in.cond, InvalidArgument,
+                 "ConditionalDecoder: every input (x, mask, mu, spks, cond) is required");
+  const Tensor& x = *in.x;
+  const std::int64_t mel = config_.out_channels;
+  CHATTERD_CHECK(x.rank() == 3 && x.dim(1) == mel, ShapeError,
+                 "ConditionalDecoder: x {} must be [B, {}, T]", x.shape().to_string(), mel);
+  const std::int64_t b = x.dim(0);
+  const std::int64_t t = x.dim(2);
+  check_shape(*in.mask, {b, 1, t}, "ConditionalDecoder: mask");
+  check_shape(*in.mu, {b, mel, t}, "ConditionalDecoder: mu");
+  check_shape(*in.spks, {b, mel}, "ConditionalDecoder: spks");
+  check_shape(*in.cond, {b, mel, t}, "ConditionalDecoder: cond");
+  CHATTERD_CHECK(static_cast<std::int64_t>(in.t.size()) == b, InvalidArgument,
+                 "ConditionalDecoder: {} times for a batch of {}", in.t.size(), b);
+  const Tensor& mask = *in.mask;
+
+  const Tensor t_emb = time_embedding(ctx, in, tap);
+
+  // Key padding for the transformer blocks, only when some frame is masked.
+  Tensor key_mask;
+  bool any_masked = false;
+  {
+    key_mask = Tensor::empty({b, t}, DType::Bool);
+    const float* m = mask.data<float>();
+    bool* k = key_mask.data<bool>();
+    for (std::int64_t i = 0; i < b * t; ++i) {
+      k[i] = m[i] > 0.5f;
+      any_masked = any_masked || !k[i];
+    }
+  }
+  const Tensor* km = any_masked ? &key_mask : nullptr;
+
+  Tensor spks_t, xin;
+  {
+    const Tensor s3 = in.spks->reshape({b, mel, 1});
+    spks_t = Tensor::zeros({b, mel, t}, DType::F32);
+    ops::add(ctx, spks_t, s3, spks_t);
+    const Tensor parts[] = {x, *in.mu, spks_t, *in.cond};
+    ops::concat(ctx, parts, 1, xin);
+  }
+
+  Tensor h, skip, tmp;
+  down_resnet_.forward(ctx, xin, mask, t_emb, h);
+  tap_prefixed(tap, "down0.resnet.out", h);
+  transformers(ctx, down_tf_, h, km, skip, tap, "down0.transformers.out");
+  ops::mul(ctx, skip, mask, tmp);
+  down_conv_.forward(ctx, tmp, h);
+  tap_prefixed(tap, "down0.downsample.out", h);
+
+  for (std::size_t m = 0; m < mid_resnets_.size(); ++m) {
+    mid_resnets_[m].forward(ctx, h, mask, t_emb, tmp);
+    transformers(ctx, mid_tf_[m], tmp, km, h, tap, fmt::format("mid{}.out", m));
+  }
+
+  {
+    const Tensor parts[] = {h, skip};
+    ops::concat(ctx, parts, 1, tmp);
+  }
+  up_resnet_.forward(ctx, tmp, mask, t_emb, h);
+  tap_prefixed(tap, "up0.resnet.out", h);
+  transformers(ctx, up_tf_, h, km, tmp, tap, "up0.transformers.out");
+  ops::mul(ctx, tmp, mask, h);
+  up_conv_.forward(ctx, h, tmp);
+  tap_prefixed(tap, "up0.upsample.out", tmp);
+  final_block_.forward(ctx, tmp, mask, h);
+  tap_prefixed(tap, "final_block.out", h);
+  ops::mul(ctx, h, mask, tmp);
+  final_proj_.forward(ctx, tmp, h);
+  tap_prefixed(tap, "final_proj.out", h);
+  ops::mul(ctx, h, mask, out);
+}
+
+}  // namespace chatterd

@@ -1,0 +1,104 @@
+#pragma once
+// S3Gen token -> mel ("flow": CausalMaskedDiffWithXvec + CausalConditionalCFM), CPU, batch 1.
+//   tokens = cat[prompt tokens, speech tokens] -> flow.input_embedding -> UpsampleConformerEncoder
+//   -> encoder_proj = mu [1, mel, T] (T = token_mel_ratio x tokens); spks = Linear(L2norm(xvec));
+//   cond = prompt mel in the first F1 frames; CFM from noise z over all T frames; the prompt's F1
+//   frames are cut from the result: mel [1, mel, T - F1].
+// Solvers (from the config): meanflow (Turbo/Nano) = Euler on a linear grid with (t, r) pairs,
+// batch 1, no CFG; otherwise Euler on the cosine grid 1 - cos(pi/2 s) with classifier-free
+// guidance: batch [cond; uncond (mu = spks = cond = 0)], v = (1 + rate) v_cond - rate v_uncond.
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "chatterd/core/tensor.h"
+#include "core/rng.h"
+#include "layers/linear.h"
+#include "models/s3gen/conditional_decoder.h"
+#include "models/s3gen/flow_tap.h"
+#include "models/s3gen/s3gen_config.h"
+#include "models/s3gen/upsample_conformer_encoder.h"
+#include "ops/exec_context.h"
+#include "weights/weight_store.h"
+
+namespace chatterd {
+
+// The voice prompt the flow is conditioned on (S3Gen's ref_dict / conds.pt "gen.*").
+struct S3GenPrompt {
+  Tensor tokens;  // i64 (or i32) [1, Tp] or [Tp]: S3 speech tokens of the reference (Tp may be 0)
+  Tensor mel;     // f32 [1, F1, mel_bins] (prompt_feat: frames x bins), F1 = ratio x Tp
+  Tensor embedding;  // f32 [1, spk_embed_dim] or [spk_embed_dim]: CAMPPlus x-vector
+
+  // gen.prompt_token, gen.prompt_feat and gen.embedding of a conds.pt store.
+  static S3GenPrompt from_conds(const WeightStore& conds);
+};
+
+// What the encoder hands to the CFM.
+struct FlowEncoding {
+  Tensor mu;                       // f32 [1, mel, T]
+  Tensor mask;                     // f32 [1, 1, T] (all ones: one unpadded utterance)
+  Tensor spks;                     // f32 [1, mel]
+  Tensor cond;                     // f32 [1, mel, T]
+  std::int64_t prompt_frames = 0;  // F1
+};
+
+struct S3GenFlowOptions {
+  std::int64_t n_timesteps = 0;  // solver steps; 0 = config n_cfm_timesteps (meanflow 2, CFG 10)
+  // false (streaming, non-final chunk): drop the last pre_lookahead_len x token_mel_ratio
+  // encoder frames, which still wait for look-ahead tokens; the decoder mask is trimmed with
+  // them (the reference forgets that and fails: architecture notes 6.2).
+  bool finalize = true;
+  const Tensor* noise = nullptr;  // injected initial z f32 [1, mel, T]; null: draw from the Rng
+  const FlowTap* tap = nullptr;   // intermediates for parity tests
+};
+
+class S3GenFlow {
+ public:
+  // Prompt + speech tokens per call. The encoder and estimator attend over the whole sequence
+  // (O(T^2) time and memory in the frame count), so longer inputs are refused with
+  // InvalidArgument: 4096 tokens = 8192 mel frames = about 164 s of prompt + speech.
+  static constexpr std::int64_t kMaxTokens = 4096;
+
+  // Reads flow.* from `store` (checked: names the missing or misshaped tensor).
+  S3GenFlow(const WeightStore& store, const S3GenConfig& config);
+
+  // Validates the inputs (InvalidArgument naming the problem) and runs embedding + encoder.
+  FlowEncoding encode(const ExecContext& ctx, const Tensor& speech_tokens,
+                      const S3GenPrompt& prompt, bool finalize = true,
+                      const FlowTap* tap = nullptr) const;
+  // One estimator evaluation (the velocity field).
+  void estimate(const ExecContext& ctx, const EstimatorInputs& in, Tensor& out,
+                const FlowTap* tap = nullptr) const;
+  // The ODE solve from z [1, mel, T] -> x [1, mel, T] (prompt frames included).
+  Tensor solve(const ExecContext& ctx, const FlowEncoding& enc, const Tensor& z,
+               std::int64_t n_timesteps, const FlowTap* tap = nullptr) const;
+  // The initial noise as the reference draws it, from `rng`: CFG: z ~ N(0, 1) [1, mel, T];
+  // meanflow: first noised ~ N(0, 1) [1, mel, n_speech_frames], then z ~ N(0, 1) [1, mel, T],
+  // and z's last n_speech_frames frames are replaced by noised (see compose_meanflow_noise).
+  Tensor draw_noise(Rng& rng, std::int64_t frames, std::int64_t speech_frames) const;
+
+  // encode + noise + solve + trim: mel f32 [1, mel, T - F1]. `rng` may be null when
+  // options.noise is given.
+  Tensor infer(const ExecContext& ctx, const Tensor& speech_tokens, const S3GenPrompt& prompt,
+               Rng* rng, const S3GenFlowOptions& options = {}) const;
+
+  const S3GenConfig& config() const { return config_; }
+
+ private:
+  S3GenConfig config_;
+  Tensor input_embedding_;
+  layers::Linear spk_affine_, encoder_proj_;
+  UpsampleConformerEncoder encoder_;
+  ConditionalDecoder estimator_;
+};
+
+// z [1, mel, T] with its last noised.dim(2) frames (all of them if noised is longer, from its
+// start) replaced by `noised` [1, mel, N]: the meanflow composition of S3Gen.flow_inference's two
+// draws (rng.cfm_z and rng.noised_mels in the goldens).
+Tensor compose_meanflow_noise(const Tensor& z, const Tensor& noised);
+
+// The solver's time grid: torch.linspace(0, 1, n + 1) in f32, then 1 - cos(s pi / 2) when cosine.
+std::vector<float> flow_time_grid(std::int64_t n_timesteps, bool cosine);
+
+}  // namespace chatterd

@@ -1,0 +1,30 @@
+#include "ops/upsample.h"
+
+#include "core/check.h"
+
+namespace chatterd::ops {
+
+void upsample_nearest1d(const ExecContext& ctx, const Tensor& x, std::int64_t factor, Tensor& out) {
+  check_dtype(x, DType::F32, "upsample_nearest1d: x");
+  CHATTERD_CHECK(x.rank() >= 1 && factor >= 1, InvalidArgument,
+                 "upsample_nearest1d: need rank >= 1 and factor >= 1, got {} and {}",
+                 x.shape().to_string(), factor);
+  const std::int64_t t = x.dim(-1);
+  Shape os = x.shape();
+  os.set(os.rank() - 1, t * factor);
+  out.resize(os, DType::F32);
+  const std::int64_t rows = t == 0 ? 0 : x.numel() / t;
+  const float* src = x.data<float>();
+  float* dst = out.data<float>();
+  ctx.parallel_for(rows, 16, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      const float* in = src + r * t;
+      float* o = dst + r * t * factor;
+      for (std::int64_t i = 0; i < t; ++i) {
+        for (std::int64_t k = 0; k < factor; ++k) o[i * factor + k] = in[i];
+      }
+    }
+  });
+}
+
+}  // namespace chatterd::ops
