@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -35,6 +36,7 @@ class VoiceNetworksGolden : public ::testing::TestWithParam<int> {
   }
   Tensor golden(const char* name) const { return golden_->get_any(name); }
   void expect_pass(const parity::ParityReport& report) const {
+    std::printf("%s\n", report.to_string().c_str());  // the measured errors, for the log
     EXPECT_TRUE(report.passed()) << report.to_string();
   }
 
