@@ -1,0 +1,65 @@
+#include "pipeline/engine_factory.h"
+
+#include <system_error>
+
+#include "chatterd/engine/tts_engine.h"
+#include "core/check.h"
+#include "engines/espeak/espeak_engine.h"
+
+namespace chatterd {
+namespace {
+
+constexpr std::string_view kEspeak = "espeak";
+constexpr std::string_view kEspeakPrefix = "espeak:";
+constexpr std::string_view kSyntheticPrefix = "synthetic:";
+constexpr int kMaxThreads = 1024;
+
+void check_threads(int n_threads) {
+  CHATTERD_CHECK(n_threads >= 0 && n_threads <= kMaxThreads, InvalidArgument,
+                 "n_threads must be in [0, {}] (0: one per core), got {}", kMaxThreads, n_threads);
+}
+
+}  // namespace
+
+ModelSpec parse_model_spec(std::string_view model) {
+  if (model == kEspeak) return EspeakModel{};
+  if (model.starts_with(kEspeakPrefix)) {
+    const std::string_view voice = model.substr(kEspeakPrefix.size());
+    CHATTERD_CHECK(
+        !voice.empty(), InvalidArgument,
+        "model '{}' names no voice: use 'espeak' or 'espeak:<voice>' (e.g. espeak:en-us)", model);
+    return EspeakModel{.voice = std::string(voice)};
+  }
+  if (model.starts_with(kSyntheticPrefix)) {
+    return SyntheticModel{.variant = parse_variant(model.substr(kSyntheticPrefix.size()))};
+  }
+  std::error_code ec;
+  const std::filesystem::path path(model);
+  CHATTERD_CHECK(!model.empty() && std::filesystem::is_directory(path, ec), InvalidArgument,
+                 "model '{}' is not 'espeak', 'espeak:<voice>', 'synthetic:<variant>' or an "
+                 "existing model directory",
+                 model);
+  return DirectoryModel{.path = path};
+}
+
+void EngineConfig::validate() const {
+  check_threads(n_threads);
+  (void)parse_model_spec(model);
+}
+
+std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
+  check_threads(config.n_threads);
+  const ModelSpec spec = parse_model_spec(config.model);
+  if (const auto* espeak = std::get_if<EspeakModel>(&spec)) {
+    // espeak-ng is single-threaded; n_threads does not apply to it.
+    espeak::EspeakEngineOptions options;
+    options.voice = espeak->voice;
+    return std::make_unique<espeak::EspeakEngine>(options);
+  }
+  CHATTERD_THROW(Unsupported,
+                 "model '{}': the Chatterbox pipeline is not wired yet (only 'espeak' and "
+                 "'espeak:<voice>' can be synthesised for now)",
+                 config.model);
+}
+
+}  // namespace chatterd

@@ -1,0 +1,95 @@
+#include "pipeline/engine_factory.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "chatterd/core/error.h"
+#include "chatterd/engine/tts_engine.h"
+#include "unit/pipeline/speech_compare.h"
+
+namespace chatterd {
+namespace {
+
+using ::testing::HasSubstr;
+
+SynthesisRequest req(std::string text, std::string voice = {}) {
+  SynthesisRequest r;
+  r.text = std::move(text);
+  r.voice = std::move(voice);
+  return r;
+}
+
+TEST(ParseModelSpec, Espeak) {
+  const ModelSpec plain = parse_model_spec("espeak");
+  ASSERT_TRUE(std::holds_alternative<EspeakModel>(plain));
+  EXPECT_EQ(std::get<EspeakModel>(plain).voice, "en");
+  const ModelSpec fr = parse_model_spec("espeak:fr");
+  ASSERT_TRUE(std::holds_alternative<EspeakModel>(fr));
+  EXPECT_EQ(std::get<EspeakModel>(fr).voice, "fr");
+  EXPECT_THROW(parse_model_spec("espeak:"), InvalidArgument);
+}
+
+TEST(ParseModelSpec, Directory) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  const ModelSpec spec = parse_model_spec(dir.string());
+  ASSERT_TRUE(std::holds_alternative<DirectoryModel>(spec));
+  EXPECT_EQ(std::get<DirectoryModel>(spec).path, dir);
+}
+
+TEST(ParseModelSpec, Synthetic) {
+  const ModelSpec spec = parse_model_spec("synthetic:turbo");
+  ASSERT_TRUE(std::holds_alternative<SyntheticModel>(spec));
+  EXPECT_EQ(std::get<SyntheticModel>(spec).variant, Variant::Turbo);
+  EXPECT_THROW(parse_model_spec("synthetic:bogus"), InvalidArgument);
+}
+
+TEST(ParseModelSpec, GarbageIsRejectedNamingTheForms) {
+  for (const char* bad : {"garbage", "", "Espeak", "espeak-ng", "/no/such/model/dir"}) {
+    try {
+      parse_model_spec(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const InvalidArgument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("espeak:<voice>")) << bad;
+      EXPECT_THAT(e.what(), HasSubstr("synthetic:<variant>")) << bad;
+    }
+  }
+}
+
+TEST(EngineConfig, Validate) {
+  EXPECT_NO_THROW(EngineConfig{}.validate());
+  EXPECT_NO_THROW((EngineConfig{.model = "synthetic:nano", .n_threads = 4}.validate()));
+  EXPECT_THROW((EngineConfig{.model = "espeak", .n_threads = -1}.validate()), InvalidArgument);
+  EXPECT_THROW((EngineConfig{.model = "nonsense", .n_threads = 0}.validate()), InvalidArgument);
+}
+
+TEST(CreateEngine, EspeakSpeaks) {
+  const std::unique_ptr<TtsEngine> engine = create_engine({});
+  EXPECT_EQ(engine->info().name, "espeak-ng");
+  EXPECT_EQ(engine->info().sample_rate_hz, 24000);
+  EXPECT_FALSE(engine->synthesize(req("Hello there.")).samples.empty());
+}
+
+TEST(CreateEngine, EspeakVoiceIsTheDefault) {
+  const std::unique_ptr<TtsEngine> fr = create_engine({.model = "espeak:fr", .n_threads = 0});
+  const std::unique_ptr<TtsEngine> en = create_engine({.model = "espeak", .n_threads = 0});
+  using testing_support::same_speech;
+  const std::string text = "The weather is lovely today, isn't it?";
+  EXPECT_FALSE(same_speech(fr->synthesize(req(text)).samples, en->synthesize(req(text)).samples));
+  EXPECT_TRUE(
+      same_speech(fr->synthesize(req(text)).samples, en->synthesize(req(text, "fr")).samples));
+  EXPECT_THROW(create_engine({.model = "espeak:klingon", .n_threads = 0}), InvalidArgument);
+}
+
+TEST(CreateEngine, ChatterboxModelsAreNotWiredYet) {
+  EXPECT_THROW(create_engine({.model = "synthetic:turbo", .n_threads = 0}), Unsupported);
+  EXPECT_THROW(
+      create_engine({.model = std::filesystem::temp_directory_path().string(), .n_threads = 0}),
+      Unsupported);
+  EXPECT_THROW(create_engine({.model = "garbage", .n_threads = 0}), InvalidArgument);
+  EXPECT_THROW(create_engine({.model = "espeak", .n_threads = -2}), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace chatterd

@@ -1,0 +1,125 @@
+// chatterd say: synthesise one utterance to a WAV file, or stream raw PCM to stdout.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chatterd/engine/tts_engine.h"
+#include "core/check.h"
+#include "io/audio_file.h"
+#include "tools/commands.h"
+
+namespace chatterd::tools {
+namespace {
+
+// Same quantisation as write_wav's PCM16: round(x * 32768), clamped.
+std::int16_t to_pcm16(float x) {
+  const float v = std::round(x * 32768.0f);
+  return static_cast<std::int16_t>(std::clamp(v, -32768.0f, 32767.0f));
+}
+
+// Raw little-endian PCM16 on stdout, written as each chunk arrives. Returns false (cancelling the
+// synthesis) when stdout is gone.
+bool write_pcm16_le(std::span<const float> samples) {
+  std::vector<unsigned char> bytes(samples.size() * 2);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const auto u = static_cast<std::uint16_t>(to_pcm16(samples[i]));
+    bytes[2 * i] = static_cast<unsigned char>(u & 0xFF);
+    bytes[2 * i + 1] = static_cast<unsigned char>(u >> 8);
+  }
+  return std::fwrite(bytes.data(), 1, bytes.size(), stdout) == bytes.size() &&
+         std::fflush(stdout) == 0;
+}
+
+// Fails before synthesising rather than after, for the common mistakes.
+void check_output_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  CHATTERD_CHECK(!std::filesystem::is_directory(path, ec), IoError,
+                 "cannot write '{}': it is a directory", path.string());
+  const std::filesystem::path parent =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  CHATTERD_CHECK(std::filesystem::is_directory(parent, ec), IoError,
+                 "cannot write '{}': directory '{}' does not exist", path.string(),
+                 parent.string());
+}
+
+std::string read_stdin() {
+  std::string text;
+  std::vector<char> buf(1 << 16);
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), stdin)) > 0) text.append(buf.data(), n);
+  CHATTERD_CHECK(std::ferror(stdin) == 0, IoError, "cannot read the text from stdin");
+  return text;
+}
+
+}  // namespace
+
+Command add_say_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "say", "Speak text: write a 24 kHz mono WAV, or stream raw PCM16 to stdout with -o -");
+  struct Args {
+    std::string text = "-";
+    std::string output;
+    std::string model = "espeak";
+    std::optional<std::uint64_t> seed;
+    int threads = 0;
+    bool float_wav = false;
+  };
+  auto args = std::make_shared<Args>();
+  sub->add_option("text", args->text, "UTF-8 text to speak; '-' or absent: read stdin");
+  sub->add_option("-o,--output", args->output,
+                  "output WAV file, or '-' for raw 16-bit little-endian PCM (24 kHz mono) on "
+                  "stdout")
+      ->required();
+  sub->add_option("--model", args->model,
+                  "espeak | espeak:VOICE (e.g. espeak:en-us, espeak:fr-fr) | model directory | "
+                  "synthetic:VARIANT")
+      ->capture_default_str();
+  sub->add_option("--seed", args->seed, "sampling seed (default: random; espeak ignores it)");
+  sub->add_option("--threads", args->threads, "CPU threads (0: one per core)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_flag("--float", args->float_wav, "write 32-bit float WAV instead of PCM16");
+  return {
+      sub, [args] {
+        const bool to_stdout = args->output == "-";
+        CHATTERD_CHECK(!(to_stdout && args->float_wav), InvalidArgument,
+                       "--float applies to WAV output, not to raw PCM on stdout (-o -)");
+        if (!to_stdout) check_output_path(args->output);
+        const EngineConfig config{.model = args->model, .n_threads = args->threads};
+        config.validate();
+        const std::unique_ptr<TtsEngine> engine = create_engine(config);
+
+        SynthesisRequest request;
+        request.text = args->text == "-" ? read_stdin() : args->text;
+        request.options.seed = args->seed;
+        ChunkCallback on_chunk;
+        if (to_stdout) {
+          on_chunk = [](const AudioChunk& c) { return write_pcm16_le(c.samples); };
+        }
+        const SynthesisResult result = engine->synthesize(request, on_chunk);
+        CHATTERD_CHECK(!result.cancelled, IoError,
+                       "stopped after {:.2f} s of audio: cannot write to stdout",
+                       result.stats.audio_seconds);
+        if (!to_stdout) {
+          AudioData audio{
+              .sample_rate_hz = result.sample_rate_hz, .channels = 1, .samples = result.samples};
+          write_wav(args->output, audio, args->float_wav ? WavFormat::Float32 : WavFormat::Pcm16);
+        }
+        const SynthesisStats& s = result.stats;
+        std::fprintf(stderr,
+                     "say: %.2f s of audio in %.1f ms (RTF %.3f, TTFA %.1f ms, %lld chunks, "
+                     "%s) -> %s\n",
+                     s.audio_seconds, s.total_ms, s.real_time_factor, s.time_to_first_audio_ms,
+                     static_cast<long long>(s.chunks), engine->info().name.c_str(),
+                     to_stdout ? "stdout" : args->output.c_str());
+        return 0;
+      }};
+}
+
+}  // namespace chatterd::tools
