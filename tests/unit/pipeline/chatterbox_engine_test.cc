@@ -125,7 +125,8 @@ TEST(ChatterboxEngine, StreamedChunksConcatenateToTheResult) {
   EXPECT_EQ(res.stats.chunks, static_cast<std::int64_t>(indices.size()));
 }
 
-// Enough words that the tiny context (1024 positions, 376 of conditioning) needs two requests.
+// Enough words that the tiny context (1024 positions, 376 of conditioning) needs two requests (~8
+// ids per sentence; at most 1024 text ids per request).
 std::string long_text() {
   std::string s;
   for (int i = 0; i < 40; ++i)
