@@ -1,0 +1,144 @@
+// Building a ChatterboxEngine: from a model directory, or from synthetic weights.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "models/model_dir.h"
+#include "models/synthetic_weights.h"
+#include "models/t3/t3_synthetic.h"
+#include "pipeline/chatterbox_engine.h"
+#include "text/gpt2_tokenizer.h"
+
+namespace chatterd {
+namespace {
+
+constexpr const char* kDefaultVoiceName = "default";
+
+// Synthetic default voice sizes: the real prompts (15 s of T3 prompt at 25 tokens/s; 10 s of
+// S3Gen prompt, 2 mel frames per token).
+constexpr std::int64_t kSyntheticT3PromptTokens = 375;
+constexpr std::int64_t kSyntheticGenPromptTokens = 250;
+
+void append_utf8(char32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// A byte-level GPT-2 tokenizer of the real vocabulary size: the 256 byte tokens, no merges, and
+// filler entries up to `vocab_size` (ids nothing maps to). Every byte of text becomes one id, so a
+// synthetic prefill carries ~4x the text rows of the real BPE -- small next to the 376
+// conditioning rows.
+text::Gpt2Tokenizer synthetic_tokenizer(std::int64_t vocab_size) {
+  text::Gpt2TokenizerFiles files;
+  for (int b = 0; b < 256; ++b) {
+    std::string token;
+    append_utf8(text::gpt2_byte_to_unicode(static_cast<std::uint8_t>(b)), token);
+    files.vocab.emplace(std::move(token), b);
+  }
+  for (std::int64_t id = 256; id < vocab_size; ++id) {
+    files.vocab.emplace("<synthetic_" + std::to_string(id) + ">", static_cast<std::int32_t>(id));
+  }
+  files.model_max_length = 1024;
+  return text::Gpt2Tokenizer(std::move(files));
+}
+
+ChatterboxVoice synthetic_voice(const ModelHparams& hp, std::uint64_t seed) {
+  Rng rng(seed ^ 0x766f696365ULL);  // "voice"
+  const auto speech_vocab = static_cast<std::uint64_t>(hp.s3gen.vocab_size);
+  ChatterboxVoice v;
+  v.name = kDefaultVoiceName;
+  v.t3.speaker_emb = Tensor::empty({1, hp.t3.speaker_embed_size}, DType::F32);
+  rng.fill_normal(v.t3.speaker_emb.data<float>(), v.t3.speaker_emb.numel());
+  v.t3.prompt_tokens.resize(static_cast<std::size_t>(kSyntheticT3PromptTokens));
+  for (auto& t : v.t3.prompt_tokens) t = static_cast<std::int64_t>(rng.next_u64() % speech_vocab);
+
+  std::vector<std::int64_t> gen_tokens(static_cast<std::size_t>(kSyntheticGenPromptTokens));
+  for (auto& t : gen_tokens) t = static_cast<std::int64_t>(rng.next_u64() % speech_vocab);
+  v.gen.tokens = Tensor::from_span<std::int64_t>(gen_tokens, {1, kSyntheticGenPromptTokens});
+  const std::int64_t frames = hp.s3gen.token_mel_ratio * kSyntheticGenPromptTokens;
+  v.gen.mel = Tensor::empty({1, frames, hp.s3gen.mel_bins}, DType::F32);
+  float* mel = v.gen.mel.data<float>();
+  // Log-mel-like values (speech sits around -5 .. 0).
+  for (std::int64_t i = 0; i < v.gen.mel.numel(); ++i) mel[i] = rng.next_normal() - 4.0f;
+  v.gen.embedding = Tensor::empty({1, hp.s3gen.spk_embed_dim}, DType::F32);
+  rng.fill_normal(v.gen.embedding.data<float>(), v.gen.embedding.numel());
+  return v;
+}
+
+void require_turbo_family(Variant variant, const std::string& what) {
+  CHATTERD_CHECK(is_turbo_family(variant), Unsupported,
+                 "{}: chatterbox {} is not supported yet (the Llama T3 of English/Multilingual is "
+                 "being ported); supported: turbo, nano",
+                 what, variant_name(variant));
+}
+
+}  // namespace
+
+std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::path& dir,
+                                                         int n_threads) {
+  const ModelDir files = ModelDir::open(dir);
+  const Variant variant = files.variant();
+  require_turbo_family(variant, dir.string());
+  std::vector<std::string> missing = files.missing_required();
+  // conds.pt is optional to the reference (a voice can be cloned per call) but it is the only
+  // voice this engine has until voice cloning lands.
+  const auto conds_path = files.find(ModelComponent::Conditionals);
+  if (!conds_path) missing.emplace_back("conds.pt");
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    CHATTERD_THROW(ModelFormatError, "{}: chatterbox {} model directory lacks {}", dir.string(),
+                   variant_name(variant), list);
+  }
+
+  Parts p;
+  p.hp = load_hparams(dir, variant);
+  p.name = "chatterbox-" + std::string(variant_name(variant));
+  p.t3 = T3Model::load(dir);
+  const auto s3gen = WeightStore::open(*files.find(ModelComponent::S3Gen));
+  p.s3gen_weights = s3gen;
+  p.flow = std::make_unique<S3GenFlow>(*s3gen, p.hp.s3gen);
+  p.hift = std::make_unique<hift::Hift>(*s3gen, p.hp.s3gen.hift);
+  p.text = std::make_unique<T3TextEncoder>(T3TextEncoder::from_dir(dir, p.t3->config()));
+
+  ChatterboxVoice voice;
+  voice.name = kDefaultVoiceName;
+  voice.t3 = load_t3_cond(*conds_path, p.t3->config());
+  voice.source = WeightStore::open(*conds_path);
+  voice.gen = S3GenPrompt::from_conds(*voice.source);
+  p.voices.push_back(std::move(voice));
+  return std::make_unique<ChatterboxEngine>(std::move(p), n_threads);
+}
+
+std::unique_ptr<ChatterboxEngine> ChatterboxEngine::synthetic(Variant variant, int n_threads,
+                                                              std::uint64_t seed) {
+  require_turbo_family(variant, "synthetic");
+  Parts p;
+  p.hp = ModelHparams::defaults(variant);
+  p.name = "chatterbox-" + std::string(variant_name(variant)) + " (synthetic)";
+  p.t3 = make_synthetic_t3(variant, seed);
+  std::vector<TensorSpec> specs = s3gen_flow_tensor_specs(p.hp.s3gen);
+  for (auto& s : hift_tensor_specs(p.hp.s3gen)) specs.push_back(std::move(s));
+  const auto s3gen =
+      make_synthetic_weights(specs, seed + 1, "synthetic:" + std::string(variant_name(variant)));
+  p.s3gen_weights = s3gen;
+  p.flow = std::make_unique<S3GenFlow>(*s3gen, p.hp.s3gen);
+  p.hift = std::make_unique<hift::Hift>(*s3gen, p.hp.s3gen.hift);
+  p.text =
+      std::make_unique<T3TextEncoder>(synthetic_tokenizer(p.hp.t3.text_vocab_size), p.t3->config());
+  p.voices.push_back(synthetic_voice(p.hp, seed));
+  p.forced_length = true;
+  return std::make_unique<ChatterboxEngine>(std::move(p), n_threads);
+}
+
+}  // namespace chatterd

@@ -1,0 +1,311 @@
+// ChatterboxEngine on the tiny Turbo fixture (random weights of tiny dimensions, real layout):
+// the pipeline contracts (lengths, determinism, threads, streaming, cancellation, errors).
+#include "pipeline/chatterbox_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chatterd/core/error.h"
+#include "models/model_hparams.h"
+
+namespace chatterd {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kTurboTiny = fs::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
+constexpr std::int64_t kSamplesPerToken = 960;  // 2 mel frames x 480 samples
+
+ChatterboxEngine& engine(int threads) {
+  static auto e1 = ChatterboxEngine::load(kTurboTiny, 1);
+  static auto e2 = ChatterboxEngine::load(kTurboTiny, 2);
+  return threads == 1 ? *e1 : *e2;
+}
+
+SynthesisRequest request(std::string text, std::uint64_t seed, int max_tokens = 40) {
+  SynthesisRequest r;
+  r.text = std::move(text);
+  r.options.seed = seed;
+  r.options.max_speech_tokens = max_tokens;
+  return r;
+}
+
+TEST(ChatterboxEngine, InfoNamesTheVariantAndVoices) {
+  const EngineInfo& info = engine(1).info();
+  EXPECT_EQ(info.name, "chatterbox-turbo");
+  EXPECT_EQ(info.sample_rate_hz, 24000);
+  EXPECT_EQ(info.voices, std::vector<std::string>{"default"});
+  EXPECT_EQ(engine(1).variant(), Variant::Turbo);
+}
+
+TEST(ChatterboxEngine, SamplesPerTokenFollowFromTheConfig) {
+  const ModelHparams hp = load_hparams(kTurboTiny, Variant::Turbo);
+  std::int64_t per_frame = hp.s3gen.hift.istft_hop;
+  for (const auto r : hp.s3gen.hift.upsample_rates) per_frame *= r;
+  EXPECT_EQ(hp.s3gen.token_mel_ratio * per_frame, kSamplesPerToken);
+}
+
+TEST(ChatterboxEngine, HelloThereGivesOneChunkOf960SamplesPerToken) {
+  SynthesisRequest r;
+  r.text = "Hello there.";
+  r.options.seed = 7;  // default generation budget: stops on EOS or the context limit
+  const SynthesisResult res = engine(1).synthesize(r);
+  EXPECT_FALSE(res.cancelled);
+  EXPECT_EQ(res.sample_rate_hz, 24000);
+  EXPECT_EQ(res.stats.chunks, 1);
+  // At least the first sampled token plus the 3 silence tokens.
+  ASSERT_GE(res.stats.speech_tokens, 4);
+  EXPECT_EQ(static_cast<std::int64_t>(res.samples.size()),
+            kSamplesPerToken * res.stats.speech_tokens);
+  for (const float s : res.samples) {
+    ASSERT_TRUE(std::isfinite(s));
+    ASSERT_LE(std::fabs(s), 0.99f);
+  }
+  // trim_fade: the first 480 samples are silenced.
+  for (int i = 0; i < 480; ++i) ASSERT_EQ(res.samples[static_cast<std::size_t>(i)], 0.0f);
+  EXPECT_NEAR(res.stats.audio_seconds, static_cast<double>(res.samples.size()) / 24000.0, 1e-9);
+  EXPECT_GT(res.stats.total_ms, 0.0);
+  EXPECT_GT(res.stats.time_to_first_audio_ms, 0.0);
+  EXPECT_LE(res.stats.time_to_first_audio_ms, res.stats.total_ms);
+  EXPECT_NEAR(res.stats.real_time_factor, res.stats.total_ms / 1000.0 / res.stats.audio_seconds,
+              1e-9);
+}
+
+TEST(ChatterboxEngine, MaxSpeechTokensCapsTheTokens) {
+  const SynthesisResult res = engine(1).synthesize(request("Hello there.", 3, 5));
+  // <= 5 generated, every one kept unless >= 6561, plus 3 silence tokens.
+  EXPECT_LE(res.stats.speech_tokens, 5 + 3);
+  EXPECT_EQ(static_cast<std::int64_t>(res.samples.size()),
+            kSamplesPerToken * res.stats.speech_tokens);
+}
+
+TEST(ChatterboxEngine, SameSeedSameAudioOtherSeedOtherAudio) {
+  const auto a = engine(1).synthesize(request("Hello there.", 11));
+  const auto b = engine(1).synthesize(request("Hello there.", 11));
+  const auto c = engine(1).synthesize(request("Hello there.", 12));
+  EXPECT_EQ(a.samples, b.samples);
+  EXPECT_NE(a.samples, c.samples);
+}
+
+TEST(ChatterboxEngine, ThreadCountDoesNotChangeTheAudio) {
+  const auto a = engine(1).synthesize(request("Hello there.", 21));
+  const auto b = engine(2).synthesize(request("Hello there.", 21));
+  EXPECT_EQ(engine(2).n_threads(), 2);
+  EXPECT_EQ(a.samples, b.samples);
+}
+
+TEST(ChatterboxEngine, StreamedChunksConcatenateToTheResult) {
+  std::vector<float> streamed;
+  std::vector<std::int64_t> indices;
+  int last_count = 0;
+  const auto res =
+      engine(1).synthesize(request("Hello there. How are you today?", 5), [&](const AudioChunk& c) {
+        EXPECT_EQ(c.sample_rate_hz, 24000);
+        streamed.insert(streamed.end(), c.samples.begin(), c.samples.end());
+        indices.push_back(c.index);
+        last_count += c.is_last ? 1 : 0;
+        return true;
+      });
+  EXPECT_FALSE(res.cancelled);
+  EXPECT_EQ(streamed, res.samples);
+  ASSERT_FALSE(indices.empty());
+  for (std::size_t i = 0; i < indices.size(); ++i)
+    EXPECT_EQ(indices[i], static_cast<std::int64_t>(i));
+  EXPECT_EQ(last_count, 1);
+  EXPECT_EQ(res.stats.chunks, static_cast<std::int64_t>(indices.size()));
+}
+
+// Enough words that the tiny context (1024 positions, 376 of conditioning) needs two requests (~8
+// ids per sentence; at most 1024 text ids per request).
+std::string long_text() {
+  std::string s;
+  for (int i = 0; i < 40; ++i)
+    s += "This sentence number " + std::to_string(i) + " is quite long. ";
+  return s;
+}
+
+TEST(ChatterboxEngine, LongTextIsSplitIntoSeveralChunks) {
+  int calls = 0;
+  const auto res = engine(1).synthesize(request(long_text(), 9, 8), [&](const AudioChunk&) {
+    ++calls;
+    return true;
+  });
+  EXPECT_GE(res.stats.chunks, 2);
+  EXPECT_EQ(calls, res.stats.chunks);
+  EXPECT_EQ(static_cast<std::int64_t>(res.samples.size()),
+            kSamplesPerToken * res.stats.speech_tokens);
+}
+
+TEST(ChatterboxEngine, CancelAfterTheFirstChunkStops) {
+  const auto full = engine(1).synthesize(request(long_text(), 4, 8));
+  ASSERT_GE(full.stats.chunks, 2);
+  int calls = 0;
+  std::size_t first_size = 0;
+  const auto res = engine(1).synthesize(request(long_text(), 4, 8), [&](const AudioChunk& c) {
+    ++calls;
+    first_size = c.samples.size();
+    return false;
+  });
+  EXPECT_TRUE(res.cancelled);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(res.stats.chunks, 1);
+  EXPECT_EQ(res.samples.size(), first_size);
+  EXPECT_LT(res.samples.size(), full.samples.size());
+  // The first chunk is the same audio as in the full run.
+  EXPECT_TRUE(std::equal(res.samples.begin(), res.samples.end(), full.samples.begin()));
+}
+
+TEST(ChatterboxEngine, ConcurrentRequestsMatchSequentialOnes) {
+  ChatterboxEngine& e = engine(2);
+  const auto a = e.synthesize(request("Hello there.", 31));
+  const auto b = e.synthesize(request("How are you today?", 32));
+  SynthesisResult ca, cb;
+  std::thread ta([&] { ca = e.synthesize(request("Hello there.", 31)); });
+  std::thread tb([&] { cb = e.synthesize(request("How are you today?", 32)); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(ca.samples, a.samples);
+  EXPECT_EQ(cb.samples, b.samples);
+}
+
+TEST(ChatterboxEngine, EmptyTextSpeaksTheReferenceSentence) {
+  const auto res = engine(1).synthesize(request("", 1, 6));
+  EXPECT_GT(res.samples.size(), 0u);
+}
+
+TEST(ChatterboxEngine, BadInputIsInvalidArgument) {
+  EXPECT_THROW(engine(1).synthesize(request("caf\xC3", 1)), InvalidArgument);
+  SynthesisRequest r = request("Hello.", 1);
+  r.voice = "alice";
+  try {
+    engine(1).synthesize(r);
+    FAIL() << "unknown voice accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("alice"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("default"), std::string::npos) << e.what();
+  }
+  r.voice = "default";
+  EXPECT_NO_THROW(engine(1).synthesize(r));
+  r = request("Hello.", 1);
+  r.options.max_speech_tokens = 0;
+  EXPECT_THROW(engine(1).synthesize(r), InvalidArgument);
+  r = request("Hello.", 1);
+  r.options.temperature = -1.0f;
+  r.options.top_p = 2.0f;
+  EXPECT_THROW(engine(1).synthesize(r), InvalidArgument);
+  r = request("Hello.", 1);
+  r.options.language = "fr";
+  EXPECT_THROW(engine(1).synthesize(r), InvalidArgument);
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            ("chatterbox_engine_test_" +
+             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string load_error(const fs::path& dir) {
+  try {
+    ChatterboxEngine::load(dir, 1);
+  } catch (const ModelFormatError& e) {
+    return e.what();
+  }
+  return "(no ModelFormatError)";
+}
+
+TEST(ChatterboxEngine, MissingFilesAreNamed) {
+  for (const char* missing : {"conds.pt", "s3gen_meanflow.safetensors", "merges.txt"}) {
+    TempDir d;
+    for (const auto& entry : fs::directory_iterator(kTurboTiny)) {
+      if (entry.is_regular_file() && entry.path().filename() != missing) {
+        fs::create_symlink(entry.path(), d.path() / entry.path().filename());
+      }
+    }
+    EXPECT_NE(load_error(d.path()).find(missing), std::string::npos)
+        << missing << ": " << load_error(d.path());
+  }
+}
+
+TEST(ChatterboxEngine, EnglishIsUnsupportedForNow) {
+  const fs::path english = fs::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
+  EXPECT_THROW(ChatterboxEngine::load(english, 1), Unsupported);
+  EXPECT_THROW(ChatterboxEngine::synthetic(Variant::English, 1, 0), Unsupported);
+}
+
+TEST(ChatterboxEngine, SyntheticTokenCountIsTenPerWord) {
+  EXPECT_EQ(synthetic_token_count("Hello there."), 20);
+  EXPECT_EQ(synthetic_token_count("  a b  c "), 30);
+  EXPECT_EQ(synthetic_token_count(""), 10);
+}
+
+// Real Nano dimensions: a few seconds in Release, far more under sanitizers; opt in with
+// CHATTERD_SYNTHETIC_SMOKE=1 (the benchmark covers synthetic engines otherwise).
+TEST(ChatterboxEngine, SyntheticNanoSmoke) {
+  if (std::getenv("CHATTERD_SYNTHETIC_SMOKE") == nullptr) {
+    GTEST_SKIP() << "set CHATTERD_SYNTHETIC_SMOKE=1 to run";
+  }
+  auto e = create_synthetic_chatterbox_engine(Variant::Nano, 2, 1);
+  SynthesisRequest r;
+  r.text = "Hi there.";
+  r.options.seed = 1;
+  const auto res = e->synthesize(r);
+  // Forced length: 10 tokens per word -> 20 tokens + 3 silence.
+  EXPECT_EQ(res.stats.speech_tokens, 23);
+  EXPECT_EQ(static_cast<std::int64_t>(res.samples.size()), kSamplesPerToken * 23);
+  for (const float s : res.samples) ASSERT_TRUE(std::isfinite(s));
+}
+
+// Timing of synthetic:turbo on the design's short text (opt in: CHATTERD_PIPELINE_TIMING=1):
+// wall and process CPU time, time to first audio, RTF and the per-stage breakdown.
+TEST(ChatterboxEngine, SyntheticTurboTiming) {
+  if (std::getenv("CHATTERD_PIPELINE_TIMING") == nullptr) {
+    GTEST_SKIP() << "set CHATTERD_PIPELINE_TIMING=1 to run";
+  }
+  for (const int threads : {1, 2}) {
+    auto e = ChatterboxEngine::synthetic(Variant::Turbo, threads, 1);
+    SynthesisRequest r;
+    r.text = "Hi, this is Sarah from customer service. How can I help you today?";
+    for (int rep = 0; rep < 2; ++rep) {
+      r.options.seed = static_cast<std::uint64_t>(rep);
+      ChatterboxStageTimes t;
+      const std::clock_t c0 = std::clock();
+      const auto res = e->synthesize(r, {}, t);
+      const double cpu_ms = 1000.0 * static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+      std::printf(
+          "synthetic:turbo threads=%d rep=%d: tokens=%lld audio=%.2fs wall=%.0fms cpu=%.0fms "
+          "ttfa=%.0fms rtf=%.3f | text=%.1fms t3_prefill=%.0fms t3_decode=%.0fms "
+          "(%.2fms/token x %lld) flow_encoder=%.0fms flow_solver=%.0fms hift=%.0fms\n",
+          threads, rep, static_cast<long long>(res.stats.speech_tokens), res.stats.audio_seconds,
+          res.stats.total_ms, cpu_ms, res.stats.time_to_first_audio_ms, res.stats.real_time_factor,
+          t.text_ms, t.t3_prefill_ms, t.t3_decode_ms, t.t3_decode_ms_per_token(),
+          static_cast<long long>(t.t3_decode_steps), t.flow_encoder_ms, t.flow_solver_ms,
+          t.hift_ms);
+      EXPECT_EQ(res.stats.speech_tokens, 130 + 3);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace chatterd
