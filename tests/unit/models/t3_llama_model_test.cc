@@ -11,6 +11,7 @@
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
 #include "models/t3/logits_processors.h"
+#include "models/t3/sampler.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_generate.h"
 #include "models/t3/t3_model.h"
