@@ -3,7 +3,6 @@
 
 #include <filesystem>
 
-#include "chatterd/core/error.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
@@ -24,16 +23,6 @@ TEST_P(T3TurboParity, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, T3TurboParity, ::testing::Values(1, 2));
-
-TEST(T3Parity, LlamaGoldenIsRefusedClearly) {
-  const auto dir = kFixtures / "english-tiny";
-  try {
-    run_parity(dir, dir / "golden" / "t3_english.safetensors");
-    FAIL() << "expected Unsupported";
-  } catch (const Unsupported& e) {
-    EXPECT_NE(std::string(e.what()).find("Llama"), std::string::npos) << e.what();
-  }
-}
 
 }  // namespace
 }  // namespace chatterd::parity

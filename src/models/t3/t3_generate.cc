@@ -14,6 +14,84 @@ bool all_neg_inf(std::span<const float> v) {
                      [](float x) { return x == -std::numeric_limits<float>::infinity(); });
 }
 
+void validate_llama_options(const T3GenerateOptions& o) {
+  CHATTERD_CHECK(o.cfg_weight >= 0.0f && o.cfg_weight <= T3GenerateOptions::kMaxCfgWeight,
+                 InvalidArgument, "T3 generate: cfg_weight must be in [0, {}], got {}",
+                 T3GenerateOptions::kMaxCfgWeight, o.cfg_weight);
+  if (o.exaggeration) {
+    const float e = *o.exaggeration;
+    CHATTERD_CHECK(e >= 0.0f && e <= T3GenerateOptions::kMaxExaggeration, InvalidArgument,
+                   "T3 generate: exaggeration must be in [0, {}], got {}",
+                   T3GenerateOptions::kMaxExaggeration, e);
+  }
+  // The English chain divides by the temperature whenever it is not 1.
+  CHATTERD_CHECK(o.sampling.temperature > 0.0f, InvalidArgument,
+                 "T3 generate: temperature must be > 0 for English/Multilingual, got {}",
+                 o.sampling.temperature);
+}
+
+// English/Multilingual T3.inference with the CFG pair.
+T3GenerateResult generate_llama(const ExecContext& ctx, const T3Model& model, const T3Cond& cond_in,
+                                std::span<const std::int64_t> text_ids,
+                                const T3GenerateOptions& options, T3State& state,
+                                const SpeechTokenCallback& on_token) {
+  validate_llama_options(options);
+  const T3Config& cfg = model.config();
+  T3Cond cond = cond_in;
+  if (options.exaggeration) cond.emotion_adv = *options.exaggeration;
+
+  T3GenerateResult result;
+  result.prefill_length = model.prefill_length(cond, static_cast<std::int64_t>(text_ids.size()));
+  CHATTERD_CHECK(result.prefill_length <= model.max_positions(), InvalidArgument,
+                 "T3 generate: prefill of {} positions exceeds the model's {}",
+                 result.prefill_length, model.max_positions());
+  const std::int64_t max_new = std::min(options.max_gen_len, model.max_fed_speech_tokens());
+  const std::int64_t batch = options.cfg_weight > 0.0f ? 2 : 1;
+  model.reset_state(state, std::min(result.prefill_length + max_new, model.max_positions()), batch);
+
+  t3::Sampler sampler(options.sampling.seed);
+  std::vector<float> scores;
+  std::vector<std::int64_t> history{cfg.start_speech_token};
+  auto& tokens = result.tokens;
+  tokens.reserve(static_cast<std::size_t>(max_new));
+
+  model.prefill_embeds(ctx, cond, text_ids, state, state.embeds);
+  model.forward(ctx, state.embeds, state);
+  const float w = options.cfg_weight;
+  for (std::int64_t i = 0; i < max_new; ++i) {
+    const std::int64_t v = state.logits.dim(1);
+    const float* c = state.logits.data<float>();
+    scores.assign(c, c + v);
+    if (batch == 2) {
+      const float* u = c + v;
+      for (std::int64_t j = 0; j < v; ++j)
+        scores[static_cast<std::size_t>(j)] = c[j] + w * (c[j] - u[j]);
+    }
+    t3::process_logits(scores, history, options.sampling, t3::ProcessorChain::English);
+    if (all_neg_inf(scores)) {
+      result.all_filtered = true;
+      break;
+    }
+    const std::int64_t token =
+        options.sampling.greedy ? t3::Sampler::argmax(scores) : sampler.sample(scores);
+    tokens.push_back(token);
+    history.push_back(token);
+    if (token == cfg.stop_speech_token) {
+      result.hit_eos = true;
+      break;
+    }
+    if (on_token && !on_token(token)) {
+      result.cancelled = true;
+      break;
+    }
+    if (i + 1 == max_new) break;  // the reference's last feed is never read
+    if (state.length() >= model.max_positions()) break;
+    model.decode_embeds(ctx, token, i, state, state.embeds);
+    model.forward(ctx, state.embeds, state);
+  }
+  return result;
+}
+
 }  // namespace
 
 T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& model,
@@ -24,6 +102,7 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
   CHATTERD_CHECK(options.max_gen_len >= 0, InvalidArgument,
                  "T3 generate: max_gen_len must be >= 0, got {}", options.max_gen_len);
   CHATTERD_CHECK(!text_ids.empty(), InvalidArgument, "T3 generate: no text tokens");
+  if (model.is_llama()) return generate_llama(ctx, model, cond, text_ids, options, state, on_token);
   const T3Config& cfg = model.config();
   const std::int64_t eos = cfg.stop_speech_token;
 
@@ -99,6 +178,22 @@ std::vector<std::int64_t> speech_tokens_for_s3gen(std::span<const std::int64_t> 
     if (t >= 0 && t < config.start_speech_token) out.push_back(t);
   }
   out.insert(out.end(), kS3GenSilenceCount, kS3GenSilenceToken);
+  return out;
+}
+
+std::vector<std::int64_t> drop_invalid_speech_tokens(std::span<const std::int64_t> tokens,
+                                                     const T3Config& config) {
+  // Both searched over the whole sequence, as the reference does (an EOS before the SOS: empty).
+  auto begin = tokens.begin();
+  const auto sos = std::find(tokens.begin(), tokens.end(), config.start_speech_token);
+  if (sos != tokens.end()) begin = sos + 1;
+  const auto end = std::find(tokens.begin(), tokens.end(), config.stop_speech_token);
+  std::vector<std::int64_t> out;
+  if (end < begin) return out;
+  out.reserve(static_cast<std::size_t>(end - begin));
+  for (auto it = begin; it != end; ++it) {
+    if (*it >= 0 && *it < config.start_speech_token) out.push_back(*it);
+  }
   return out;
 }
 

@@ -7,9 +7,20 @@
 //   3. drop a trailing EOS.
 // Processor chain: temperature -> top-k -> top-p -> repetition penalty (logits_processors.h).
 // speech_tokens_for_s3gen() is the separate post-processing before S3Gen.
+//
+// English/Multilingual (T3.inference), Llama backbone:
+//   1. prefill the CFG pair (row 0 cond, row 1 uncond = text embeddings zeroed) with
+//      [cond | text | BOS | BOS]; with cfg_weight == 0 only row 0 is run (exact: logits = cond;
+//      the reference crashes there);
+//   2. up to max_new_tokens steps: l = cond + cfg_weight * (cond - uncond); English chain
+//      (repetition penalty -> temperature -> min-p -> top-p) with history [BOS] + generated;
+//      sample (or argmax); stop when the token is EOS (6562, kept in `tokens` as the reference
+//      does); else feed speech_emb(token) + speech_pos_emb(i + 1) to both rows.
+//   Post-processing: drop_invalid_tokens() then keep ids < 6561 (speech_tokens_for_s3gen_llama).
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -25,16 +36,27 @@ struct T3GenerateOptions {
   t3::SamplingOptions sampling;  // temperature/top_k/top_p/repetition_penalty, greedy, seed
   // Decode steps after the first token (the reference's max_gen_len): at most max_gen_len + 1
   // tokens come out.
+  // English/Multilingual: the number of tokens generated at most (the reference's
+  // max_new_tokens) -- the same field, read as max_new_tokens there.
   std::int64_t max_gen_len = 1000;
+  // English/Multilingual only (Turbo/Nano ignore them, as the reference does).
+  // Classifier-free guidance weight, in [0, 3]; 0 runs a single (conditional) row.
+  float cfg_weight = 0.5f;
+  // Exaggeration (emotion_adv) in [0, 2]; unset: the value carried by the conditioning.
+  std::optional<float> exaggeration;
+
+  // Valid ranges (besides `sampling`'s own).
+  static constexpr float kMaxCfgWeight = 3.0f;
+  static constexpr float kMaxExaggeration = 2.0f;
 };
 
-// Called with each generated token that is kept (not the dropped trailing EOS), in order; return
+// Called with each generated token that is kept (not the trailing EOS), in order; return
 // false to stop generating (the tokens so far are returned, `cancelled` set). Tokens may include
 // ids >= 6561 (e.g. a sampled BOS); speech_tokens_for_s3gen() removes them.
 using SpeechTokenCallback = std::function<bool(std::int64_t token)>;
 
 struct T3GenerateResult {
-  std::vector<std::int64_t> tokens;  // trailing EOS removed
+  std::vector<std::int64_t> tokens;  // Turbo: trailing EOS removed; English: EOS kept
   bool hit_eos = false;              // stopped on the stop token
   bool all_filtered = false;         // stopped because every processed score was -inf
   bool cancelled = false;            // the callback asked to stop
@@ -54,5 +76,12 @@ inline constexpr std::int64_t kS3GenSilenceToken = 4299;
 inline constexpr int kS3GenSilenceCount = 3;
 std::vector<std::int64_t> speech_tokens_for_s3gen(std::span<const std::int64_t> tokens,
                                                   const T3Config& config);
+
+// English/Multilingual (tts.py / mtl_tts.py): drop_invalid_tokens -- keep what follows the first
+// start_speech_token (6561) if any, up to the first stop_speech_token (6562) if any -- then keep
+// ids < 6561. The multilingual reference skips that last filter, but ids 6563..8193 would index
+// past S3Gen's token table, so it is applied to both. No silence tokens are appended.
+std::vector<std::int64_t> drop_invalid_speech_tokens(std::span<const std::int64_t> tokens,
+                                                     const T3Config& config);
 
 }  // namespace chatterd

@@ -25,10 +25,6 @@ T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& confi
   CHATTERD_CHECK(store_ != nullptr, InvalidArgument, "T3Model: null weight store");
   const auto problems = config_.validate();
   CHATTERD_CHECK(problems.empty(), InvalidArgument, "T3Model: invalid config: {}", join(problems));
-  CHATTERD_CHECK(config_.backbone == T3Backbone::Gpt2, Unsupported,
-                 "T3Model: the {} backbone (English/Multilingual T3) is not implemented yet; only "
-                 "GPT-2 (Turbo/Nano) is",
-                 t3_backbone_name(config_.backbone));
   const WeightStore& w = *store_;
   const std::int64_t d = config_.hidden_size;
 
@@ -37,6 +33,10 @@ T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& confi
   spkr_enc_ = layers::Linear(w, "cond_enc.spkr_enc", config_.speaker_embed_size, d, true);
   speech_head_ =
       layers::Linear(w, "speech_head", d, config_.speech_vocab_size, config_.speech_head_bias);
+  if (is_llama()) {
+    load_llama();
+    return;
+  }
 
   wpe_ = w.get("tfmr.wpe.weight", Shape{config_.max_position_embeddings, d});
   layers::Gpt2BlockConfig bc;
@@ -62,11 +62,20 @@ std::shared_ptr<const T3Model> T3Model::load(const std::filesystem::path& model_
 }
 
 std::int64_t T3Model::cond_length(const T3Cond& cond) const {
-  return 1 + static_cast<std::int64_t>(cond.prompt_tokens.size());
+  const auto p = static_cast<std::int64_t>(cond.prompt_tokens.size());
+  if (!is_llama()) return 1 + p;
+  // An empty prompt contributes no rows (the perceiver is not run on nothing).
+  const std::int64_t prompt_rows =
+      p == 0 ? 0 : (config_.use_perceiver ? perceiver_.num_queries() : p);
+  return 1 + prompt_rows + (config_.emotion_adv ? 1 : 0);
 }
 
 std::int64_t T3Model::prefill_length(const T3Cond& cond, std::int64_t n_text) const {
-  return cond_length(cond) + n_text + 1;
+  return cond_length(cond) + n_text + (is_llama() ? 2 : 1);
+}
+
+std::int64_t T3Model::max_fed_speech_tokens() const {
+  return is_llama() && config_.learned_pos_emb ? config_.speech_pos_emb_rows - 1 : max_positions();
 }
 
 void T3Model::embed_ids(const ExecContext& ctx, const Tensor& table,
@@ -98,6 +107,10 @@ void T3Model::embed_speech(const ExecContext& ctx, std::span<const std::int64_t>
 void T3Model::embed_cond(const ExecContext& ctx, const T3Cond& cond, T3State& state,
                          Tensor& out) const {
   validate_t3_cond(cond, config_);
+  if (is_llama()) {
+    embed_cond_llama(ctx, cond, state, out);
+    return;
+  }
   const std::int64_t p = cond_length(cond) - 1;
   out.resize(Shape{1 + p, config_.hidden_size}, DType::F32);
   Tensor spkr = out.narrow0(0, 1);
@@ -114,6 +127,10 @@ void T3Model::embed_cond(const ExecContext& ctx, const T3Cond& cond, T3State& st
 void T3Model::prefill_embeds(const ExecContext& ctx, const T3Cond& cond,
                              std::span<const std::int64_t> text_ids, T3State& state,
                              Tensor& out) const {
+  if (is_llama()) {
+    prefill_embeds_llama(ctx, cond, text_ids, state, out);
+    return;
+  }
   const std::int64_t c = cond_length(cond);
   const auto n = static_cast<std::int64_t>(text_ids.size());
   out.resize(Shape{c + n + 1, config_.hidden_size}, DType::F32);
@@ -128,18 +145,45 @@ void T3Model::prefill_embeds(const ExecContext& ctx, const T3Cond& cond,
   embed_speech(ctx, std::span<const std::int64_t>(&bos_id, 1), state, bos);
 }
 
-T3State T3Model::new_state(std::int64_t capacity) const {
+void T3Model::decode_embeds(const ExecContext& ctx, std::int64_t token, std::int64_t index,
+                            T3State& state, Tensor& out) const {
+  const std::int64_t d = config_.hidden_size;
+  if (!is_llama()) {
+    embed_speech(ctx, std::span<const std::int64_t>(&token, 1), state, out);
+    return;
+  }
+  CHATTERD_CHECK(index >= 0 && index < max_fed_speech_tokens(), InvalidArgument,
+                 "T3: generated token {} cannot be fed back: speech_pos_emb has {} rows", index,
+                 config_.speech_pos_emb_rows);
+  out.resize(Shape{state.batch, 1, d}, DType::F32);
+  Tensor row0 = out.select0(0);
+  embed_speech(ctx, std::span<const std::int64_t>(&token, 1), state, row0);
+  if (config_.learned_pos_emb)
+    add_positions(ctx, speech_pos_emb_, index + 1, "speech", state, row0);
+  for (std::int64_t b = 1; b < state.batch; ++b)
+    std::copy_n(row0.data<float>(), d, out.data<float>() + b * d);
+}
+
+T3State T3Model::new_state(std::int64_t capacity, std::int64_t batch) const {
   T3State state;
-  reset_state(state, capacity);
+  reset_state(state, capacity, batch);
   return state;
 }
 
-void T3Model::reset_state(T3State& state, std::int64_t capacity) const {
-  const auto n_layers = static_cast<std::size_t>(config_.num_layers);
-  if (state.caches.size() != n_layers ||
-      (n_layers > 0 && (state.caches[0].n_kv_heads() != config_.num_heads ||
+void T3Model::reset_state(T3State& state, std::int64_t capacity, std::int64_t batch) const {
+  CHATTERD_CHECK(batch == 1 || (is_llama() && batch == 2), InvalidArgument,
+                 "T3: batch {} is not supported by the {} backbone (1{})", batch,
+                 t3_backbone_name(config_.backbone), is_llama() ? ", or 2 for CFG" : "");
+  const auto n_caches = static_cast<std::size_t>(config_.num_layers * batch);
+  const std::int64_t kv_heads = is_llama() ? config_.num_kv_heads : config_.num_heads;
+  if (state.caches.size() != n_caches ||
+      (n_caches > 0 && (state.caches[0].n_kv_heads() != kv_heads ||
                         state.caches[0].head_dim() != config_.head_dim))) {
-    state.caches.assign(n_layers, ops::KvCache(config_.num_heads, config_.head_dim, 0));
+    state.caches.assign(n_caches, ops::KvCache(kv_heads, config_.head_dim, 0));
+  }
+  state.batch = batch;
+  if (is_llama() && state.rope.n_positions() < capacity) {
+    state.rope = ops::build_rope_table(rope_, std::min(capacity, max_positions()));
   }
   for (auto& cache : state.caches) {
     cache.clear();
@@ -148,6 +192,12 @@ void T3Model::reset_state(T3State& state, std::int64_t capacity) const {
 }
 
 void T3Model::forward(const ExecContext& ctx, const Tensor& embeds, T3State& state) const {
+  if (is_llama()) {
+    forward_llama(ctx, embeds, state);
+    return;
+  }
+  CHATTERD_CHECK(state.batch == 1, InvalidArgument, "T3 forward: GPT-2 runs batch 1, state has {}",
+                 state.batch);
   const std::int64_t d = config_.hidden_size;
   CHATTERD_CHECK(
       embeds.dtype() == DType::F32 && embeds.rank() == 2 && embeds.dim(1) == d && embeds.dim(0) > 0,
@@ -180,14 +230,17 @@ void T3Model::forward(const ExecContext& ctx, const Tensor& embeds, T3State& sta
 std::size_t T3Model::decode_weight_bytes() const {
   std::size_t bytes = 0;
   for (const auto& b : blocks_) bytes += b.weight_bytes();
+  for (const auto& b : llama_blocks_) bytes += b.weight_bytes();
   const auto d = static_cast<std::size_t>(config_.hidden_size);
-  bytes += 2 * d * sizeof(float);  // ln_f
+  bytes += (is_llama() ? 1 : 2) * d * sizeof(float);  // final norm
   bytes += speech_head_.weight().nbytes();
   if (config_.speech_head_bias) {
     bytes += static_cast<std::size_t>(config_.speech_vocab_size) * sizeof(float);
   }
   bytes += speech_emb_.nbytes() / static_cast<std::size_t>(speech_emb_.dim(0));  // one row
-  bytes += wpe_.nbytes() / static_cast<std::size_t>(wpe_.dim(0));
+  const Tensor& pos = is_llama() ? speech_pos_emb_ : wpe_;
+  if (pos.defined() && pos.rank() == 2)
+    bytes += pos.nbytes() / static_cast<std::size_t>(pos.dim(0));
   return bytes;
 }
 

@@ -2,25 +2,37 @@
 // Per-request T3 state: one KvCache per layer, sized from the request (prefill length + max new
 // tokens), plus the scratch buffers the forward pass reuses at every step. A T3Model is const and
 // shared between requests; everything that changes during a request lives here.
+//
+// Llama (English/Multilingual) with CFG runs `batch` = 2 sequences (row 0 conditional, row 1
+// unconditional) at the same positions. Cache layout: caches[layer * batch + row], one KvCache per
+// (layer, row); each decode step projects both rows together (M = 2) and attends per row.
 
 #include <cstdint>
 #include <vector>
 
 #include "chatterd/core/tensor.h"
 #include "layers/gpt2_block.h"
+#include "layers/llama_block.h"
+#include "models/t3/perceiver.h"
 #include "ops/kv_cache.h"
+#include "ops/rope.h"
 
 namespace chatterd {
 
 struct T3State {
-  std::vector<ops::KvCache> caches;  // one per layer
+  std::vector<ops::KvCache> caches;  // GPT-2: one per layer; Llama: [layer * batch + row]
+  std::int64_t batch = 1;            // sequences run together (Llama CFG: 2)
   layers::Gpt2BlockScratch gpt2;     // block scratch (GPT-2 backbone)
-  Tensor x;                          // [T, d] residual stream of the current call
+  layers::LlamaBlockScratch llama;   // block scratch (Llama backbone)
+  ops::RopeTable rope;               // Llama cos/sin, grown on demand
+  PerceiverScratch perceiver;        // conditioning scratch (Llama variants)
+  Tensor prompt;                     // [P, d] perceiver input
+  Tensor x;                          // [batch * T, d] residual stream of the current call
   Tensor positions;                  // i64 [T] absolute positions of the current call
   Tensor pos_emb;                    // [T, d]
-  Tensor last;                       // [1, d] last row before the final norm
-  Tensor hidden;                     // [1, d] final-norm hidden state of the last position
-  Tensor logits;                     // [1, V] speech_head(hidden)
+  Tensor last;                       // [batch, d] last row of each sequence before the final norm
+  Tensor hidden;                     // [batch, d] final-norm hidden state of the last position
+  Tensor logits;                     // [batch, V] speech_head(hidden)
   Tensor embeds;                     // [T, d] input embeddings being assembled
   Tensor part;                       // [n, d] a piece of them
   Tensor ids;                        // i64 [n] ids being embedded

@@ -1,7 +1,9 @@
 #pragma once
-// `synthetic:turbo` / `synthetic:nano`: a T3 of the real dimensions with seeded random weights
+// `synthetic:turbo` / `synthetic:nano` / `synthetic:english` / `synthetic:multilingual`: a T3 of
+// the real dimensions with seeded random weights
 // (make_synthetic_weights over t3_tensor_specs), for benchmarks on machines without the
-// checkpoints. Tensors the model never reads (tfmr.wte, text_head) are left out.
+// checkpoints. Tensors the model never reads (tfmr.wte, tfmr.embed_tokens, text_head) are left
+// out.
 
 #include <cstdint>
 #include <memory>
@@ -12,8 +14,7 @@
 
 namespace chatterd {
 
-// `float_dtype`: how weights are stored (f32, f16 or bf16). Throws Unsupported for variants whose
-// backbone is not implemented yet (English/Multilingual).
+// `float_dtype`: how weights are stored (f32, f16 or bf16).
 std::shared_ptr<const T3Model> make_synthetic_t3(Variant variant, std::uint64_t seed = 0,
                                                  DType float_dtype = DType::F32);
 

@@ -100,9 +100,8 @@ TEST(T3Cond, MalformedEntriesAreRejected) {
   EXPECT_EQ(t3_cond_from_file(ok, cfg, "conds.pt").prompt_tokens.size(), 3u);
 }
 
-TEST(T3Model, LlamaCheckpointIsUnsupported) {
-  EXPECT_THROW(T3Model::load(std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny"),
-               Unsupported);
+TEST(T3Model, Gpt2RefusesACfgBatch) {
+  EXPECT_THROW(turbo_model()->new_state(8, 2), InvalidArgument);
 }
 
 TEST(T3Model, CachedDecodeMatchesOneShotForward) {

@@ -1,0 +1,107 @@
+#include "layers/llama_block.h"
+
+#include <string>
+
+#include "core/check.h"
+#include "ops/activation.h"
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+#include "ops/norm.h"
+
+namespace chatterd::layers {
+
+LlamaBlock::LlamaBlock(const WeightStore& store, std::string_view prefix,
+                       const LlamaBlockConfig& config)
+    : config_(config) {
+  CHATTERD_CHECK(config.num_heads > 0 && config.num_kv_heads > 0 && config.head_dim > 0 &&
+                     config.head_dim % 2 == 0 && config.num_heads % config.num_kv_heads == 0,
+                 InvalidArgument,
+                 "LlamaBlock: need num_kv_heads {} dividing num_heads {} and an even head_dim {}",
+                 config.num_kv_heads, config.num_heads, config.head_dim);
+  const std::string p(prefix);
+  const std::int64_t d = config.hidden_size;
+  const std::int64_t q = config.num_heads * config.head_dim;
+  const std::int64_t kv = config.num_kv_heads * config.head_dim;
+  const std::int64_t f = config.intermediate_size;
+  input_norm_ = store.get_f32(p + ".input_layernorm.weight", Shape{d});
+  post_norm_ = store.get_f32(p + ".post_attention_layernorm.weight", Shape{d});
+  q_proj_ = Linear(store, p + ".self_attn.q_proj", d, q, config.attn_bias);
+  k_proj_ = Linear(store, p + ".self_attn.k_proj", d, kv, config.attn_bias);
+  v_proj_ = Linear(store, p + ".self_attn.v_proj", d, kv, config.attn_bias);
+  o_proj_ = Linear(store, p + ".self_attn.o_proj", q, d, config.attn_bias);
+  gate_proj_ = Linear(store, p + ".mlp.gate_proj", d, f, config.mlp_bias);
+  up_proj_ = Linear(store, p + ".mlp.up_proj", d, f, config.mlp_bias);
+  down_proj_ = Linear(store, p + ".mlp.down_proj", f, d, config.mlp_bias);
+}
+
+void LlamaBlock::forward(const ExecContext& ctx, Tensor& x, std::span<ops::KvCache> caches,
+                         std::int64_t start, const ops::RopeTable& rope,
+                         LlamaBlockScratch& s) const {
+  const std::int64_t d = config_.hidden_size;
+  const auto batch = static_cast<std::int64_t>(caches.size());
+  CHATTERD_CHECK(batch > 0 && x.rank() == 2 && x.dim(1) == d && x.dim(0) % batch == 0, ShapeError,
+                 "LlamaBlock: x must be [{} * T, {}], got {}", batch, d, x.to_string());
+  const std::int64_t t = x.dim(0) / batch;
+  CHATTERD_CHECK(rope.n_positions() >= start + t && rope.head_dim == config_.head_dim,
+                 InvalidArgument,
+                 "LlamaBlock: RoPE table has {} positions of head_dim {}, need {} of {}",
+                 rope.n_positions(), rope.head_dim, start + t, config_.head_dim);
+  const std::int64_t hq = config_.num_heads;
+  const std::int64_t hkv = config_.num_kv_heads;
+  const std::int64_t hd = config_.head_dim;
+  const auto eps = config_.norm_eps;
+
+  // Attention: projections over all rows at once (one weight read for the CFG pair).
+  ops::rms_norm(ctx, x, &input_norm_, s.normed, eps);
+  q_proj_.forward(ctx, s.normed, s.q);
+  k_proj_.forward(ctx, s.normed, s.k);
+  v_proj_.forward(ctx, s.normed, s.v);
+  s.attn.resize(Shape{batch * t, hq * hd}, DType::F32);
+  ops::AttentionOptions opt;
+  opt.causal = true;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    ops::KvCache& cache = caches[static_cast<std::size_t>(b)];
+    CHATTERD_CHECK(cache.length() == start, InvalidArgument,
+                   "LlamaBlock: cache {} holds {} tokens, expected {}", b, cache.length(), start);
+    Tensor qb = s.q.narrow0(b * t, t).reshape({t, hq, hd});
+    Tensor kb = s.k.narrow0(b * t, t).reshape({t, hkv, hd});
+    const Tensor vb = s.v.narrow0(b * t, t).reshape({t, hkv, hd});
+    ops::apply_rope(ctx, qb, start, rope);
+    ops::apply_rope(ctx, kb, start, rope);
+    cache.append(ctx, kb, vb);
+    Tensor ob = s.attn.narrow0(b * t, t).reshape({t, hq, hd});
+    ops::attention(ctx, qb, cache, opt, ob);
+  }
+  o_proj_.forward(ctx, s.attn, s.proj);
+  ops::add(ctx, x, s.proj, x);
+
+  // SwiGLU MLP.
+  ops::rms_norm(ctx, x, &post_norm_, s.normed, eps);
+  gate_proj_.forward(ctx, s.normed, s.gate);
+  up_proj_.forward(ctx, s.normed, s.up);
+  ops::silu(ctx, s.gate, s.gate);
+  ops::mul(ctx, s.gate, s.up, s.gate);
+  down_proj_.forward(ctx, s.gate, s.proj);
+  ops::add(ctx, x, s.proj, x);
+}
+
+std::size_t LlamaBlock::weight_bytes() const {
+  std::size_t bytes = 0;
+  for (const Linear* l :
+       {&q_proj_, &k_proj_, &v_proj_, &o_proj_, &gate_proj_, &up_proj_, &down_proj_}) {
+    bytes += l->weight().nbytes();
+  }
+  const auto sz = sizeof(float);
+  if (config_.attn_bias) {
+    bytes += static_cast<std::size_t>(2 * config_.num_heads * config_.head_dim +
+                                      2 * config_.num_kv_heads * config_.head_dim) *
+             sz;
+  }
+  if (config_.mlp_bias) {
+    bytes += static_cast<std::size_t>(2 * config_.intermediate_size + config_.hidden_size) * sz;
+  }
+  bytes += 2 * static_cast<std::size_t>(config_.hidden_size) * sz;  // two RMSNorms
+  return bytes;
+}
+
+}  // namespace chatterd::layers
