@@ -1,5 +1,7 @@
 #include "pipeline/engine_factory.h"
 
+#include "pipeline/chatterbox_engine.h"
+
 #include <system_error>
 
 #include "chatterd/engine/tts_engine.h"
@@ -56,10 +58,11 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
     options.voice = espeak->voice;
     return std::make_unique<espeak::EspeakEngine>(options);
   }
-  CHATTERD_THROW(Unsupported,
-                 "model '{}': the Chatterbox pipeline is not wired yet (only 'espeak' and "
-                 "'espeak:<voice>' can be synthesised for now)",
-                 config.model);
+  if (const auto* dir = std::get_if<DirectoryModel>(&spec)) {
+    return create_chatterbox_engine(dir->path, config.n_threads);
+  }
+  const auto& synthetic = std::get<SyntheticModel>(spec);
+  return create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads);
 }
 
 }  // namespace chatterd

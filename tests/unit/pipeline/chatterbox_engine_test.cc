@@ -125,11 +125,11 @@ TEST(ChatterboxEngine, StreamedChunksConcatenateToTheResult) {
   EXPECT_EQ(res.stats.chunks, static_cast<std::int64_t>(indices.size()));
 }
 
-// Enough words that the tiny context (1024 positions, 376 of conditioning) needs two requests (~8
-// ids per sentence; at most 1024 text ids per request).
+// Enough words that the tiny context needs two requests: 1024 positions - 376 of conditioning - BOS
+// - 8 speech tokens leaves 639 text ids per request; each sentence is ~8 ids, 120 of them ~960.
 std::string long_text() {
   std::string s;
-  for (int i = 0; i < 40; ++i)
+  for (int i = 0; i < 120; ++i)
     s += "This sentence number " + std::to_string(i) + " is quite long. ";
   return s;
 }
@@ -258,53 +258,6 @@ TEST(ChatterboxEngine, SyntheticTokenCountIsTenPerWord) {
   EXPECT_EQ(synthetic_token_count("Hello there."), 20);
   EXPECT_EQ(synthetic_token_count("  a b  c "), 30);
   EXPECT_EQ(synthetic_token_count(""), 10);
-}
-
-// Real Nano dimensions: a few seconds in Release, far more under sanitizers; opt in with
-// CHATTERD_SYNTHETIC_SMOKE=1 (the benchmark covers synthetic engines otherwise).
-TEST(ChatterboxEngine, SyntheticNanoSmoke) {
-  if (std::getenv("CHATTERD_SYNTHETIC_SMOKE") == nullptr) {
-    GTEST_SKIP() << "set CHATTERD_SYNTHETIC_SMOKE=1 to run";
-  }
-  auto e = create_synthetic_chatterbox_engine(Variant::Nano, 2, 1);
-  SynthesisRequest r;
-  r.text = "Hi there.";
-  r.options.seed = 1;
-  const auto res = e->synthesize(r);
-  // Forced length: 10 tokens per word -> 20 tokens + 3 silence.
-  EXPECT_EQ(res.stats.speech_tokens, 23);
-  EXPECT_EQ(static_cast<std::int64_t>(res.samples.size()), kSamplesPerToken * 23);
-  for (const float s : res.samples) ASSERT_TRUE(std::isfinite(s));
-}
-
-// Timing of synthetic:turbo on the design's short text (opt in: CHATTERD_PIPELINE_TIMING=1):
-// wall and process CPU time, time to first audio, RTF and the per-stage breakdown.
-TEST(ChatterboxEngine, SyntheticTurboTiming) {
-  if (std::getenv("CHATTERD_PIPELINE_TIMING") == nullptr) {
-    GTEST_SKIP() << "set CHATTERD_PIPELINE_TIMING=1 to run";
-  }
-  for (const int threads : {1, 2}) {
-    auto e = ChatterboxEngine::synthetic(Variant::Turbo, threads, 1);
-    SynthesisRequest r;
-    r.text = "Hi, this is Sarah from customer service. How can I help you today?";
-    for (int rep = 0; rep < 2; ++rep) {
-      r.options.seed = static_cast<std::uint64_t>(rep);
-      ChatterboxStageTimes t;
-      const std::clock_t c0 = std::clock();
-      const auto res = e->synthesize(r, {}, t);
-      const double cpu_ms = 1000.0 * static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
-      std::printf(
-          "synthetic:turbo threads=%d rep=%d: tokens=%lld audio=%.2fs wall=%.0fms cpu=%.0fms "
-          "ttfa=%.0fms rtf=%.3f | text=%.1fms t3_prefill=%.0fms t3_decode=%.0fms "
-          "(%.2fms/token x %lld) flow_encoder=%.0fms flow_solver=%.0fms hift=%.0fms\n",
-          threads, rep, static_cast<long long>(res.stats.speech_tokens), res.stats.audio_seconds,
-          res.stats.total_ms, cpu_ms, res.stats.time_to_first_audio_ms, res.stats.real_time_factor,
-          t.text_ms, t.t3_prefill_ms, t.t3_decode_ms, t.t3_decode_ms_per_token(),
-          static_cast<long long>(t.t3_decode_steps), t.flow_encoder_ms, t.flow_solver_ms,
-          t.hift_ms);
-      EXPECT_EQ(res.stats.speech_tokens, 130 + 3);
-    }
-  }
 }
 
 }  // namespace
