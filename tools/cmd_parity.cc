@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "chatterd/core/error.h"
 #include "parity/parity.h"
 #include "tools/commands.h"
 
@@ -24,11 +25,17 @@ Command add_parity_command(CLI::App& app) {
   return {sub, [args] {
             int failures = 0;
             for (const std::string& g : args->goldens) {
-              const parity::ParityReport report =
-                  parity::run_parity(args->model, g, {.n_threads = args->threads});
-              std::fputs(report.to_string().c_str(), stdout);
-              if (!report.passed()) ++failures;
+              try {
+                const parity::ParityReport report =
+                    parity::run_parity(args->model, g, {.n_threads = args->threads});
+                std::fputs(report.to_string().c_str(), stdout);
+                if (!report.passed()) ++failures;
+              } catch (const Error& e) {  // one unreadable golden must not hide the others
+                std::printf("%s\nFAIL: %s\n", g.c_str(), e.what());
+                ++failures;
+              }
             }
+            std::printf("%zu golden file(s), %d failed\n", args->goldens.size(), failures);
             return failures == 0 ? 0 : 1;
           }};
 }
