@@ -11,9 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   chatterd::AudioReadOptions options;
   options.max_seconds = 30.0;  // keeps forged lengths from exhausting the fuzzer's memory limit
   try {
-    const chatterd::AudioData audio =
-        chatterd::read_audio(std::span(reinterpret_cast<const std::byte*>(data), size),
-                             "fuzz.wav", options);
+    const chatterd::AudioData audio = chatterd::read_audio(
+        std::span(reinterpret_cast<const std::byte*>(data), size), "fuzz.wav", options);
     (void)chatterd::mix_to_mono(audio);
   } catch (const chatterd::Error&) {
   }

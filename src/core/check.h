@@ -6,11 +6,11 @@
 
 #include "chatterd/core/error.h"
 
-#define CHATTERD_CHECK(cond, ErrorType, ...)            \
-  do {                                                  \
-    if (!(cond)) [[unlikely]] {                         \
-      throw ErrorType(fmt::format(__VA_ARGS__));        \
-    }                                                   \
+#define CHATTERD_CHECK(cond, ErrorType, ...)     \
+  do {                                           \
+    if (!(cond)) [[unlikely]] {                  \
+      throw ErrorType(fmt::format(__VA_ARGS__)); \
+    }                                            \
   } while (false)
 
 #define CHATTERD_THROW(ErrorType, ...) throw ErrorType(fmt::format(__VA_ARGS__))

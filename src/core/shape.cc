@@ -25,7 +25,9 @@ int Shape::normalize_axis(int axis) const {
   return a;
 }
 
-std::int64_t Shape::dim(int i) const { return dims_[static_cast<std::size_t>(normalize_axis(i))]; }
+std::int64_t Shape::dim(int i) const {
+  return dims_[static_cast<std::size_t>(normalize_axis(i))];
+}
 
 std::int64_t Shape::numel() const {
   std::int64_t n = 1;

@@ -78,7 +78,9 @@ template Tensor Tensor::from_span<std::int8_t>(std::span<const std::int8_t>, con
 template Tensor Tensor::from_span<std::int32_t>(std::span<const std::int32_t>, const Shape&);
 template Tensor Tensor::from_span<std::int64_t>(std::span<const std::int64_t>, const Shape&);
 
-std::size_t Tensor::nbytes() const { return storage_bytes(dtype_, shape_.numel()); }
+std::size_t Tensor::nbytes() const {
+  return storage_bytes(dtype_, shape_.numel());
+}
 
 void Tensor::check_access(DType want) const {
   CHATTERD_CHECK(dtype_ == want, DTypeError, "tensor {} accessed as {}", to_string(),

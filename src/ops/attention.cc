@@ -1,14 +1,13 @@
 #include "ops/attention.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "backends/cpu/attention_kernels.h"
-#include "core/check.h"
 #include "backends/cpu/blas.h"
+#include "core/check.h"
 
 namespace chatterd::ops {
 namespace {
@@ -82,7 +81,8 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
       float* s = scores.data();
 
       if (rows >= kMinGemmRows && n_keys > 0) {
-        cpu::sgemm(false, true, rows, n_keys, D, scale, qh, q_row, kh, kv.row_stride, 0.0f, s, n_keys);
+        cpu::sgemm(false, true, rows, n_keys, D, scale, qh, q_row, kh, kv.row_stride, 0.0f, s,
+                   n_keys);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t end = key_end(i0 + r);
@@ -111,7 +111,8 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
         }
       }
       if (rows >= kMinGemmRows && n_keys > 0 && dead_rows < rows) {
-        cpu::sgemm(false, false, rows, D, n_keys, 1.0f, s, n_keys, vh, kv.row_stride, 0.0f, oh, q_row);
+        cpu::sgemm(false, false, rows, D, n_keys, 1.0f, s, n_keys, vh, kv.row_stride, 0.0f, oh,
+                   q_row);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           float* orow = oh + r * q_row;

@@ -1,11 +1,10 @@
 #include "ops/conv1d.h"
 
-
 #include <algorithm>
 #include <vector>
 
-#include "core/check.h"
 #include "backends/cpu/blas.h"
+#include "core/check.h"
 
 namespace chatterd::ops {
 namespace {

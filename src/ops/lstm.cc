@@ -1,6 +1,5 @@
 #include "ops/lstm.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,8 +7,8 @@
 #include <vector>
 
 #include "backends/cpu/attention_kernels.h"
-#include "core/check.h"
 #include "backends/cpu/blas.h"
+#include "core/check.h"
 
 namespace chatterd::ops {
 namespace {
@@ -80,7 +79,8 @@ void lstm(const ExecContext& ctx, const Tensor& x, std::span<const LstmLayerWeig
         for (std::int64_t r = 0; r < nr; ++r) {
           for (std::int64_t j = 0; j < G4; ++j) g[r * G4 + j] = bih[j] + bhh[j];
         }
-        cpu::sgemm(false, true, nr, G4, in_size, 1.0f, in + r0 * in_size, in_size, wih, in_size, 1.0f, g, G4);
+        cpu::sgemm(false, true, nr, G4, in_size, 1.0f, in + r0 * in_size, in_size, wih, in_size,
+                   1.0f, g, G4);
       }
     });
 

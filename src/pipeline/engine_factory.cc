@@ -1,12 +1,11 @@
 #include "pipeline/engine_factory.h"
 
-#include "pipeline/chatterbox_engine.h"
-
 #include <system_error>
 
 #include "chatterd/engine/tts_engine.h"
 #include "core/check.h"
 #include "engines/espeak/espeak_engine.h"
+#include "pipeline/chatterbox_engine.h"
 
 namespace chatterd {
 namespace {

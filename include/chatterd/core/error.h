@@ -32,7 +32,8 @@ class Unsupported : public Error {
   using Error::Error;
 };
 
-// A model, weight or audio file that is missing, truncated, corrupt or not what the variant expects.
+// A model, weight or audio file that is missing, truncated, corrupt or not what the variant
+// expects.
 class ModelFormatError : public Error {
  public:
   using Error::Error;

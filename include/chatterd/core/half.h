@@ -64,7 +64,7 @@ inline Half float_to_half(float f) {
     h.bits = static_cast<std::uint16_t>(sign | 0x7c00u);
     return h;
   }
-  if (abs < 0x38800000u) {  // result is subnormal or zero
+  if (abs < 0x38800000u) {                                  // result is subnormal or zero
     const float magic = std::bit_cast<float>(0x3f000000u);  // 0.5: shifts mantissa into place
     const float r = std::bit_cast<float>(abs) + magic;
     h.bits = static_cast<std::uint16_t>(sign | (std::bit_cast<std::uint32_t>(r) - 0x3f000000u));

@@ -22,7 +22,9 @@ class Shape {
   std::int64_t dim(int i) const;
   std::int64_t operator[](int i) const { return dims_[static_cast<std::size_t>(i)]; }
   std::int64_t numel() const;
-  std::span<const std::int64_t> dims() const { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
+  std::span<const std::int64_t> dims() const {
+    return {dims_.data(), static_cast<std::size_t>(rank_)};
+  }
 
   // Product of dims before `axis` / after `axis` (axis may be negative).
   std::int64_t outer(int axis) const;

@@ -1,6 +1,7 @@
 #pragma once
-// Which SIMD instruction set the CPU kernels use. Detected once; CHATTERD_CPU_ISA=scalar|avx2|avx512
-// may force a lower one (diagnostics and tests; see docs/environment_variables.md).
+// Which SIMD instruction set the CPU kernels use. Detected once;
+// CHATTERD_CPU_ISA=scalar|avx2|avx512 may force a lower one (diagnostics and tests; see
+// docs/environment_variables.md).
 
 #include <string_view>
 #include <vector>

@@ -103,7 +103,7 @@ TEST(Half, RoundTripsAndRounding) {
     EXPECT_NEAR(back, f, std::abs(f) * 1e-3f + 1e-7f) << f;
   }
   EXPECT_EQ(float_to_half(1.0f).bits, 0x3c00);
-  EXPECT_EQ(float_to_half(65520.0f).bits, 0x7c00);  // overflow rounds to inf
+  EXPECT_EQ(float_to_half(65520.0f).bits, 0x7c00);               // overflow rounds to inf
   EXPECT_EQ(float_to_half(1.0f + 1.0f / 2048.0f).bits, 0x3c00);  // tie to even
   EXPECT_EQ(float_to_half(1.0f + 3.0f / 2048.0f).bits, 0x3c02);
   // Every half value survives half -> float -> half exactly.

@@ -36,7 +36,8 @@ TEST(ThreadPool, NestedCallsRunInline) {
   std::atomic<int> count{0};
   pool.parallel_for(8, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) {
-      pool.parallel_for(4, 1, [&](std::int64_t b2, std::int64_t e2) { count += static_cast<int>(e2 - b2); });
+      pool.parallel_for(
+          4, 1, [&](std::int64_t b2, std::int64_t e2) { count += static_cast<int>(e2 - b2); });
     }
   });
   EXPECT_EQ(count.load(), 32);

@@ -1,3 +1,5 @@
+#include "text/gpt2_tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,10 +9,9 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
-#include "text/gpt2_pretokenize.h"
-#include "text/gpt2_tokenizer.h"
-#include "text/punc_norm.h"
 #include "golden_util.h"
+#include "text/gpt2_pretokenize.h"
+#include "text/punc_norm.h"
 
 namespace chatterd::text {
 namespace {

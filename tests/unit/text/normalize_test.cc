@@ -3,12 +3,12 @@
 #include <string>
 
 #include "chatterd/core/error.h"
+#include "golden_util.h"
 #include "text/language.h"
 #include "text/punc_norm.h"
 #include "text/text_prep.h"
 #include "text/unicode.h"
 #include "text/utf8.h"
-#include "golden_util.h"
 
 namespace chatterd::text {
 namespace {

@@ -17,9 +17,9 @@ using K = PickleValue::Kind;
 
 TEST(Pickle, Protocol4OpcodesBuildTheValueTree) {
   PickleWriter p;
-  p.proto(4).op(static_cast<unsigned char>(0x95)).raw(0, 8);  // FRAME
-  p.op('}').op(static_cast<unsigned char>(0x94));              // MEMOIZE -> 0
-  p.op(static_cast<unsigned char>(0x8c)).raw(1, 1).op('a');   // SHORT_BINUNICODE 'a'
+  p.proto(4).op(static_cast<unsigned char>(0x95)).raw(0, 8);        // FRAME
+  p.op('}').op(static_cast<unsigned char>(0x94));                   // MEMOIZE -> 0
+  p.op(static_cast<unsigned char>(0x8c)).raw(1, 1).op('a');         // SHORT_BINUNICODE 'a'
   p.op(static_cast<unsigned char>(0x8a)).raw(2, 1).raw(0xff7f, 2);  // LONG1 -129
   p.op('s');
   p.str("b").op('G').raw(0x000000000000f83fULL, 8);  // BINFLOAT 1.5, big-endian bytes
@@ -27,7 +27,7 @@ TEST(Pickle, Protocol4OpcodesBuildTheValueTree) {
   p.str("c").str("collections").str("OrderedDict").op(static_cast<unsigned char>(0x93));
   p.op(')').op('R').op('s');  // STACK_GLOBAL + REDUCE -> empty dict
   p.str("d").op(']').op('(').integer(-5).integer(70000).op(static_cast<unsigned char>(0x88));
-  p.op('e').op('s');  // [-5, 70000, True]
+  p.op('e').op('s');                                                          // [-5, 70000, True]
   p.str("e").op('h').raw(0, 1).op(static_cast<unsigned char>(0x85)).op('s');  // (memo 0,)
   p.op('.');
   const Bytes b = p.bytes();
