@@ -20,5 +20,6 @@ int run_selected(const std::vector<Command>& commands);
 // One per subcommand (see tools/cmd_*.cc).
 Command add_inspect_command(CLI::App& app);
 Command add_parity_command(CLI::App& app);
+Command add_voice_command(CLI::App& app);
 
 }  // namespace chatterd::tools
