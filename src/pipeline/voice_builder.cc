@@ -144,10 +144,11 @@ Voice build_voice(const ExecContext& ctx, const VoiceModels& models, const Audio
   v.builder_version = kVoiceBuilderVersion;
 
   // S3Gen.embed_ref: prompt mel at 24 kHz; torchaudio 16k -> x-vector and tokens.
-  v.gen_feat = with_batch(audio::s3gen_prompt_feat(ctx, dec, models.hp.s3gen.mel_bins));
+  v.gen_feat =
+      with_batch(audio::s3gen_prompt_feat(ctx, dec, static_cast<int>(models.hp.s3gen.mel_bins)));
   const std::vector<float> ta16 =
       audio::resample_torchaudio(dec, kVoiceSampleRate, kVoiceTokenRate);
-  const Tensor fbank = audio::kaldi_fbank(ctx, ta16, models.hp.campplus.feat_dim);
+  const Tensor fbank = audio::kaldi_fbank(ctx, ta16, static_cast<int>(models.hp.campplus.feat_dim));
   v.gen_embedding = models.campplus->embed(ctx, fbank).clone();
   const Tensor ref_mel =
       audio::s3tokenizer_log_mel(ctx, ta16, static_cast<int>(models.hp.s3tokenizer.n_mels));
