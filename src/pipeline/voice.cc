@@ -41,6 +41,14 @@ Tensor normalize(const Tensor& t, DType dtype, int rank, const std::string& labe
   CHATTERD_CHECK(want_float ? dtype_is_float(x.dtype()) : is_int, ModelFormatError,
                  "{}: '{}' must be {}, got {}", label, key, want_float ? "float" : "integer",
                  t.to_string());
+  if (!want_float) {
+    Tensor out = Tensor::empty(x.shape(), DType::I64);
+    for (std::int64_t i = 0; i < x.numel(); ++i) {
+      out.data<std::int64_t>()[i] =
+          x.dtype() == DType::I32 ? x.data<std::int32_t>()[i] : x.data<std::int64_t>()[i];
+    }
+    return out;
+  }
   Tensor out;
   ops::convert(ExecContext{}, x, dtype, out);
   if (out.raw_data() == x.raw_data()) out = out.clone();
