@@ -193,7 +193,7 @@ TEST_F(CorruptVoiceFile, MissingExtraOrMistypedTensors) {
   c = good();
   c.tensors["gen.prompt_token"] = Tensor::zeros(Shape({1, 150}), DType::I32);
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"gen.prompt_token", "I64"});
+  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"gen.prompt_token", "i64"});
 }
 
 TEST_F(CorruptVoiceFile, BadValues) {
