@@ -13,6 +13,8 @@
 #include "chatterd/engine/tts_engine.h"
 #include "core/check.h"
 #include "io/audio_file.h"
+#include "pipeline/chatterbox_engine.h"
+#include "pipeline/voice_builder.h"
 #include "tools/commands.h"
 
 namespace chatterd::tools {
@@ -70,6 +72,9 @@ Command add_say_command(CLI::App& app) {
     std::optional<std::uint64_t> seed;
     int threads = 0;
     bool float_wav = false;
+    std::string voice;
+    std::string voices = default_voice_store();
+    std::string ref;
   };
   auto args = std::make_shared<Args>();
   sub->add_option("text", args->text, "UTF-8 text to speak; '-' or absent: read stdin");
@@ -85,17 +90,38 @@ Command add_say_command(CLI::App& app) {
   sub->add_option("--threads", args->threads, "CPU threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
   sub->add_flag("--float", args->float_wav, "write 32-bit float WAV instead of PCM16");
+  sub->add_option("--voice", args->voice,
+                  "voice name: the model's built-in 'default' or one saved with `chatterd voice "
+                  "add` (Chatterbox models)");
+  sub->add_option("--voices", args->voices,
+                  "saved-voice folder (default $CHATTERD_VOICE_STORE or ./chatterd-voices)");
+  sub->add_option("--ref", args->ref,
+                  "clone the voice of this clip for this utterance (model directory only)");
   return {
       sub, [args] {
         const bool to_stdout = args->output == "-";
         CHATTERD_CHECK(!(to_stdout && args->float_wav), InvalidArgument,
                        "--float applies to WAV output, not to raw PCM on stdout (-o -)");
         if (!to_stdout) check_output_path(args->output);
-        const EngineConfig config{.model = args->model, .n_threads = args->threads};
+        const EngineConfig config{
+            .model = args->model, .n_threads = args->threads, .voice_store = args->voices};
         config.validate();
         const std::unique_ptr<TtsEngine> engine = create_engine(config);
 
         SynthesisRequest request;
+        request.voice = args->voice;
+        if (!args->ref.empty()) {
+          auto* chatterbox = dynamic_cast<ChatterboxEngine*>(engine.get());
+          CHATTERD_CHECK(chatterbox != nullptr, InvalidArgument,
+                         "--ref needs a Chatterbox model directory (--model DIR), not '{}'",
+                         args->model);
+          CHATTERD_CHECK(args->voice.empty(), InvalidArgument, "use either --voice or --ref");
+          const VoiceModels models = VoiceModels::load(args->model, chatterbox->variant());
+          ThreadPool pool(args->threads);
+          const ExecContext ctx{.pool = &pool};
+          chatterbox->add_voice(build_voice(ctx, models, read_voice_clip(args->ref), "ref"));
+          request.voice = "ref";
+        }
         request.text = args->text == "-" ? read_stdin() : args->text;
         request.options.seed = args->seed;
         ChunkCallback on_chunk;

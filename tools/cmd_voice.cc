@@ -12,22 +12,11 @@
 #include "tools/commands.h"
 
 namespace chatterd::tools {
-namespace {
-
-std::string default_store() {
-  if (const char* env = std::getenv("CHATTERD_VOICE_STORE"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  return "chatterd-voices";
-}
-
-}  // namespace
-
 Command add_voice_command(CLI::App& app) {
   auto* sub = app.add_subcommand("voice", "Build and list cloned voices");
   sub->require_subcommand(1);
   struct Args {
-    std::string name, clip, model, store = default_store();
+    std::string name, clip, model, store = default_voice_store();
     int threads = 1;
   };
   auto args = std::make_shared<Args>();

@@ -1,6 +1,15 @@
 #include "tools/commands.h"
 
+#include <cstdlib>
+
 namespace chatterd::tools {
+
+std::string default_voice_store() {
+  if (const char* env = std::getenv("CHATTERD_VOICE_STORE"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return "chatterd-voices";
+}
 
 std::vector<Command> register_commands(CLI::App& app) {
   return {add_inspect_command(app), add_parity_command(app), add_say_command(app),

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace chatterd::tools {
@@ -16,6 +17,10 @@ struct Command {
 std::vector<Command> register_commands(CLI::App& app);
 // Runs whichever subcommand was parsed.
 int run_selected(const std::vector<Command>& commands);
+
+// Where saved voices live unless --voices/--store says otherwise: $CHATTERD_VOICE_STORE, else
+// ./chatterd-voices.
+std::string default_voice_store();
 
 // One per subcommand (see tools/cmd_*.cc).
 Command add_inspect_command(CLI::App& app);

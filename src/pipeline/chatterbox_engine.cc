@@ -11,6 +11,7 @@
 #include "models/model_dir.h"
 #include "models/t3/t3_generate.h"
 #include "ops/layout.h"
+#include "pipeline/voice_store.h"
 
 namespace chatterd {
 namespace {
@@ -100,7 +101,25 @@ ChatterboxEngine::ChatterboxEngine(Parts parts, int n_threads)
   for (const auto& v : parts_.voices) info_.voices.push_back(v.name);
 }
 
-const ChatterboxVoice& ChatterboxEngine::find_voice(const std::string& name) const {
+void ChatterboxEngine::add_voice(const Voice& voice) {
+  check_voice_fits(voice, parts_.hp);
+  ChatterboxVoice v;
+  v.name = voice.name;
+  v.t3 = voice.t3_cond();
+  v.gen = voice.s3gen_prompt();
+  const std::unique_lock<std::shared_mutex> lock(voices_mutex_);
+  for (auto& existing : parts_.voices) {
+    if (existing.name == v.name) {
+      existing = std::move(v);
+      return;
+    }
+  }
+  parts_.voices.push_back(std::move(v));
+  info_.voices.push_back(voice.name);
+}
+
+ChatterboxVoice ChatterboxEngine::find_voice(const std::string& name) const {
+  const std::shared_lock<std::shared_mutex> lock(voices_mutex_);
   if (name.empty()) return parts_.voices.front();
   for (const auto& v : parts_.voices) {
     if (v.name == name) return v;
@@ -108,8 +127,7 @@ const ChatterboxVoice& ChatterboxEngine::find_voice(const std::string& name) con
   std::string known;
   for (const auto& v : parts_.voices) known += (known.empty() ? "" : ", ") + v.name;
   CHATTERD_THROW(InvalidArgument,
-                 "{}: unknown voice \"{}\" (available: {}; voice cloning is not "
-                 "supported yet)",
+                 "{}: unknown voice \"{}\" (available: {}; add one with `chatterd voice add`)",
                  info_.name, name, known);
 }
 
@@ -131,7 +149,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
                  "chatterbox: variant {} is not supported yet", variant_name(variant));
   const SynthesisOptions& opt = request.options;
   validate_options(opt, variant);
-  const ChatterboxVoice& voice = find_voice(request.voice);
+  const ChatterboxVoice voice = find_voice(request.voice);  // a copy: add_voice may run meanwhile
   const T3Model& t3 = *parts_.t3;
   const S3GenFlow& flow = *parts_.flow;
   const hift::Hift& vocoder = *parts_.hift;
@@ -233,9 +251,18 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   return result;
 }
 
-std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir,
-                                                    int n_threads) {
-  return ChatterboxEngine::load(dir, n_threads);
+std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir, int n_threads,
+                                                    const std::filesystem::path& voice_store) {
+  auto engine = ChatterboxEngine::load(dir, n_threads);
+  if (!voice_store.empty() && std::filesystem::is_directory(voice_store)) {
+    const VoiceStore store(nullptr, voice_store, ExecContext{});  // read-only: no models needed
+    const VoiceFamily family = voice_family(engine->variant());
+    for (const std::string& name : store.list()) {
+      const std::optional<Voice> voice = store.get(name);
+      if (voice && voice->family == family) engine->add_voice(*voice);
+    }
+  }
+  return engine;
 }
 
 std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(Variant variant, int n_threads,

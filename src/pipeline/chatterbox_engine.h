@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "models/t3/t3_model.h"
 #include "models/t3/t3_text.h"
 #include "models/variant.h"
+#include "pipeline/voice.h"
 #include "weights/weight_store.h"
 
 namespace chatterd {
@@ -79,7 +81,7 @@ class ChatterboxEngine final : public TtsEngine {
   ChatterboxEngine(Parts parts, int n_threads);
 
   // A Hugging Face model directory (Turbo/Nano layout). Throws ModelFormatError naming every
-  // missing file (conds.pt included: it is the only voice until voice cloning lands), IoError
+  // missing file (conds.pt included: it is the default voice), IoError
   // for an unreadable directory and Unsupported for English/Multilingual.
   static std::unique_ptr<ChatterboxEngine> load(const std::filesystem::path& dir, int n_threads);
   // Seeded random weights of the real dimensions and a random default voice (`synthetic:<v>`).
@@ -95,11 +97,19 @@ class ChatterboxEngine final : public TtsEngine {
 
   Variant variant() const { return parts_.hp.variant; }
   int n_threads() const { return pool_.size(); }
+  const ModelHparams& hparams() const { return parts_.hp; }
+
+  // Adds (or replaces) a cloned voice (pipeline/voice.h) under voice.name. Throws InvalidArgument
+  // when it was built for another model family or does not fit this model's dimensions. Safe to
+  // call while other threads synthesise; info().voices is updated too, so servers that read
+  // info() concurrently must add voices before they start (or through their owner loop).
+  void add_voice(const Voice& voice);
 
  private:
-  const ChatterboxVoice& find_voice(const std::string& name) const;
+  ChatterboxVoice find_voice(const std::string& name) const;
 
-  Parts parts_;
+  Parts parts_;  // parts_.voices is guarded by voices_mutex_ (add_voice may run concurrently)
+  mutable std::shared_mutex voices_mutex_;
   EngineInfo info_;
   ThreadPool pool_;
 };
@@ -108,9 +118,10 @@ class ChatterboxEngine final : public TtsEngine {
 // 10 per word (about 2.5 words/s of speech at 25 tokens/s), at least 10.
 std::int64_t synthetic_token_count(const std::string& text);
 
-// The factories create_engine() uses. n_threads: 0 = one per hardware core.
-std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir,
-                                                    int n_threads);
+// The factories create_engine() uses. n_threads: 0 = one per hardware core. `voice_store`: a
+// VoiceStore directory whose saved voices of this model's family are added (empty: none).
+std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir, int n_threads,
+                                                    const std::filesystem::path& voice_store = {});
 std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(Variant variant, int n_threads,
                                                               std::uint64_t seed = 0);
 

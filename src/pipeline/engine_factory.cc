@@ -58,7 +58,7 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
     return std::make_unique<espeak::EspeakEngine>(options);
   }
   if (const auto* dir = std::get_if<DirectoryModel>(&spec)) {
-    return create_chatterbox_engine(dir->path, config.n_threads);
+    return create_chatterbox_engine(dir->path, config.n_threads, config.voice_store);
   }
   const auto& synthetic = std::get<SyntheticModel>(spec);
   return create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads);

@@ -86,7 +86,8 @@ class TtsEngine {
 // directory (Hugging Face layout), or "synthetic:<variant>" (random weights, real dimensions).
 struct EngineConfig {
   std::string model = "espeak";
-  int n_threads = 0;  // 0: one per hardware core
+  int n_threads = 0;        // 0: one per hardware core
+  std::string voice_store;  // directory of saved voices (`chatterd voice add`); "" = none
   void validate() const;
 };
 

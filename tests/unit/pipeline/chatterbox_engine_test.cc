@@ -17,6 +17,8 @@
 
 #include "chatterd/core/error.h"
 #include "models/model_hparams.h"
+#include "pipeline/voice.h"
+#include "pipeline/voice_store.h"
 
 namespace chatterd {
 namespace {
@@ -258,6 +260,35 @@ TEST(ChatterboxEngine, SyntheticTokenCountIsTenPerWord) {
   EXPECT_EQ(synthetic_token_count("Hello there."), 20);
   EXPECT_EQ(synthetic_token_count("  a b  c "), 30);
   EXPECT_EQ(synthetic_token_count(""), 10);
+}
+
+TEST(ChatterboxEngine, ClonedVoicesAreAddedAndUsed) {
+  // The fixture's conds.pt imported as a named voice must speak exactly like the default voice.
+  auto e = ChatterboxEngine::load(kTurboTiny, 1);
+  e->add_voice(load_voice_from_conds(kTurboTiny / "conds.pt", Variant::Turbo, "alice"));
+  EXPECT_NE(std::find(e->info().voices.begin(), e->info().voices.end(), "alice"),
+            e->info().voices.end());
+  SynthesisRequest r = request("Hello there.", 5, 12);
+  const auto by_default = e->synthesize(r);
+  r.voice = "alice";
+  EXPECT_EQ(e->synthesize(r).samples, by_default.samples);
+  // A voice built for the standard (English) family does not fit a Turbo model.
+  Voice english = load_voice_from_conds(kTurboTiny / "conds.pt", Variant::English, "bob");
+  EXPECT_THROW(e->add_voice(english), InvalidArgument);
+}
+
+TEST(ChatterboxEngine, VoiceStoreFolderIsLoadedByTheFactory) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("chatterd_engine_voices_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    VoiceStore store(nullptr, dir, ExecContext{});
+    store.put(load_voice_from_conds(kTurboTiny / "conds.pt", Variant::Turbo, "carol"));
+  }
+  const auto e = create_chatterbox_engine(kTurboTiny, 1, dir);
+  const auto& voices = e->info().voices;
+  EXPECT_NE(std::find(voices.begin(), voices.end(), "carol"), voices.end());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
