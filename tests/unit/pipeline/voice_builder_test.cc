@@ -169,7 +169,5 @@ TEST(BuildVoice, LongClipsAreCutWhereTheReferenceCutsThem) {
 }  // namespace chatterd
 
 namespace chatterd {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 }  // namespace chatterd
