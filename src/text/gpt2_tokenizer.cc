@@ -164,7 +164,9 @@ Gpt2Tokenizer::Gpt2Tokenizer(Gpt2TokenizerFiles files)
 
   merges_.reserve(files.merges.size());
   for (std::size_t rank = 0; rank < files.merges.size(); ++rank) {
-    const auto& [a, b] = files.merges[rank];
+    // Named references, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const std::string& a = files.merges[rank].first;
+    const std::string& b = files.merges[rank].second;
     auto find = [&](const std::string& s) {
       const auto it = token_to_id_.find(s);
       CHATTERD_CHECK(it != token_to_id_.end(), ModelFormatError,
