@@ -21,5 +21,6 @@ int run_selected(const std::vector<Command>& commands);
 Command add_inspect_command(CLI::App& app);
 Command add_parity_command(CLI::App& app);
 Command add_say_command(CLI::App& app);
+Command add_serve_command(CLI::App& app);
 
 }  // namespace chatterd::tools
