@@ -7,7 +7,10 @@
 namespace chatterd::serving {
 
 Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
-    : config_(std::move(config)), engine_(std::move(engine)), acceptor_(ioc_) {
+    : config_(std::move(config)),
+      engine_(std::move(engine)),
+      work_(net::make_work_guard(ioc_)),
+      acceptor_(ioc_) {
   config_.validate();
   CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
   scheduler_ = std::make_unique<Scheduler>(*engine_, config_.max_queue, metrics_);
@@ -70,6 +73,7 @@ void Server::shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   scheduler_->stop();
+  work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

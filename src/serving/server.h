@@ -48,6 +48,8 @@ class Server {
   std::unique_ptr<TtsEngine> engine_;
   Metrics metrics_;
   net::io_context ioc_;
+  // Keeps run() going while a session's only pending work is a synthesis on the Scheduler.
+  net::executor_work_guard<net::io_context::executor_type> work_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ServerState> state_;
   tcp::acceptor acceptor_;

@@ -27,17 +27,20 @@ class FakeEngine : public TtsEngine {
     }
     SynthesisResult result;
     const std::vector<float> chunk(static_cast<std::size_t>(samples_per_chunk), 0.25f);
-    for (int i = 0; i < n_chunks; ++i) {
+    // "short" always takes 3 undelayed chunks: a quick request beside a slow one.
+    const bool quick = request.text == "short";
+    const int total = quick ? 3 : n_chunks;
+    for (int i = 0; i < total; ++i) {
       if (i == 1 && gated) {
         std::unique_lock lock(mutex_);
         started_ = true;
         started_cv_.notify_all();
         gate_cv_.wait(lock, [this] { return open_; });
       }
-      if (i > 0 && chunk_delay.count() > 0) std::this_thread::sleep_for(chunk_delay);
+      if (i > 0 && !quick && chunk_delay.count() > 0) std::this_thread::sleep_for(chunk_delay);
       result.samples.insert(result.samples.end(), chunk.begin(), chunk.end());
       const AudioChunk c{
-          .samples = chunk, .sample_rate_hz = 24000, .index = i, .is_last = i + 1 == n_chunks};
+          .samples = chunk, .sample_rate_hz = 24000, .index = i, .is_last = i + 1 == total};
       if (on_chunk && !on_chunk(c)) {
         result.cancelled = true;
         ++cancellations;
