@@ -10,7 +10,7 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
     : config_(std::move(config)),
       engine_(std::move(engine)),
       work_(net::make_work_guard(ioc_)),
-      acceptor_(ioc_) {
+      acceptor_(net::make_strand(ioc_)) {
   config_.validate();
   CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
   scheduler_ = std::make_unique<Scheduler>(*engine_, config_.max_queue, metrics_);
@@ -62,7 +62,7 @@ void Server::shutdown() {
   const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
   state_->shutting_down.store(true);
   scheduler_->close();
-  net::post(ioc_, [this] {
+  net::post(acceptor_.get_executor(), [this] {  // the acceptor's strand: no race with do_accept
     beast::error_code ec;
     acceptor_.close(ec);
   });

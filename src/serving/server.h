@@ -52,7 +52,7 @@ class Server {
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ServerState> state_;
-  tcp::acceptor acceptor_;
+  tcp::acceptor acceptor_;  // on its own strand (accept handlers vs. the shutdown close)
   std::uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::mutex shutdown_mutex_;
