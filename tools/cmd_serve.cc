@@ -48,7 +48,9 @@ Command add_serve_command(CLI::App& app) {
             config.shutdown_grace = std::chrono::seconds(args->grace_s);
             if (!args->api_key.empty()) {
               config.api_key = args->api_key;
-            } else if (const char* env = std::getenv("CHATTERD_API_KEY"); env && *env) {
+            } else if (const char* env = std::getenv(
+                           "CHATTERD_API_KEY");  // NOLINT(concurrency-mt-unsafe): before any thread
+                       env && *env) {
               config.api_key = std::string(env);
             }
             config.validate();

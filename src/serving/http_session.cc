@@ -124,7 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return true;
       };
     }
-    job.on_done = [self](SynthesisResult result, std::exception_ptr error) {
+    job.on_done = [self](SynthesisResult result, const std::exception_ptr& error) {
       net::post(self->stream_.get_executor(), [self, r = std::move(result), error]() mutable {
         self->on_synthesis_done(std::move(r), error);
       });
@@ -142,7 +142,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void on_synthesis_done(SynthesisResult result, std::exception_ptr error) {
+  void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error) {
     int status = 200;
     std::string message;
     if (error) {
