@@ -27,5 +27,6 @@ Command add_inspect_command(CLI::App& app);
 Command add_parity_command(CLI::App& app);
 Command add_say_command(CLI::App& app);
 Command add_voice_command(CLI::App& app);
+Command add_serve_command(CLI::App& app);
 
 }  // namespace chatterd::tools

@@ -1,0 +1,154 @@
+#include "serving/api_request.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "text/utf8.h"
+
+namespace chatterd::serving {
+namespace {
+
+using nlohmann::json;
+
+// Parses `body` as one JSON object; errors name the problem (nlohmann's message has the offset).
+std::variant<json, ApiError> parse_object(std::string_view body) {
+  const std::size_t bad = text::find_invalid_utf8(body);
+  if (bad != std::string_view::npos) {
+    return ApiError{400, fmt::format("request body is not valid UTF-8 (byte offset {})", bad)};
+  }
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    return ApiError{400, fmt::format("malformed JSON: {}", e.what())};
+  }
+  if (!j.is_object()) {
+    return ApiError{400, fmt::format("request body must be a JSON object, got {}", j.type_name())};
+  }
+  return j;
+}
+
+std::optional<ApiError> wrong_type(const json& j, const char* key, const char* expected) {
+  return ApiError{
+      400, fmt::format("field '{}' must be {}, got {}", key, expected, j.at(key).type_name())};
+}
+
+std::optional<ApiError> get_string(const json& j, const char* key, std::string& out) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  if (!j.at(key).is_string()) return wrong_type(j, key, "a string");
+  out = j.at(key).get<std::string>();
+  return std::nullopt;
+}
+
+std::optional<ApiError> get_bool(const json& j, const char* key, bool& out) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  if (!j.at(key).is_boolean()) return wrong_type(j, key, "a boolean");
+  out = j.at(key).get<bool>();
+  return std::nullopt;
+}
+
+std::optional<ApiError> check_number(const json& j, const char* key) {
+  if (!j.contains(key) || j.at(key).is_null() || j.at(key).is_number()) return std::nullopt;
+  return wrong_type(j, key, "a number");
+}
+
+std::optional<ApiError> get_text(const json& j, const char* key, const RequestLimits& limits,
+                                 std::string& out) {
+  if (!j.contains(key)) return ApiError{400, fmt::format("missing required field '{}'", key)};
+  if (!j.at(key).is_string()) return wrong_type(j, key, "a string");
+  out = j.at(key).get<std::string>();
+  if (std::all_of(out.begin(), out.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; })) {
+    return ApiError{400, fmt::format("field '{}' is empty", key)};
+  }
+  // Code points: UTF-8 continuation bytes are 10xxxxxx.
+  const auto chars = static_cast<std::size_t>(std::count_if(out.begin(), out.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+  if (chars > limits.max_text_chars) {
+    return ApiError{413, fmt::format("field '{}' has {} characters; the limit is {}", key, chars,
+                                     limits.max_text_chars)};
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> get_format(const json& j, AudioFormat& out) {
+  std::string f = "wav";
+  if (auto e = get_string(j, "response_format", f)) return e;
+  if (f == "wav") {
+    out = AudioFormat::Wav;
+  } else if (f == "pcm") {
+    out = AudioFormat::Pcm;
+  } else {
+    return ApiError{400,
+                    fmt::format("response_format '{}' is not supported; supported: wav, pcm", f)};
+  }
+  return std::nullopt;
+}
+
+// Unknown or "default" voices take the engine's default (documented in docs/api.md): OpenAI
+// clients send names such as "alloy" that no local engine has.
+std::string resolve_voice(const std::string& voice, const EngineInfo& engine) {
+  const bool known =
+      std::find(engine.voices.begin(), engine.voices.end(), voice) != engine.voices.end();
+  return known ? voice : std::string();
+}
+
+}  // namespace
+
+std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
+                                                       const EngineInfo& engine,
+                                                       const RequestLimits& limits) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const json& j = std::get<json>(parsed);
+  SpeechCall call;
+  std::string model;
+  std::string voice;
+  if (auto e = get_text(j, "input", limits, call.request.text)) return *e;
+  if (auto e = get_string(j, "model", model)) return *e;
+  if (auto e = get_string(j, "voice", voice)) return *e;
+  if (auto e = get_format(j, call.format)) return *e;
+  if (auto e = check_number(j, "speed")) return *e;
+  if (auto e = get_bool(j, "stream", call.stream)) return *e;
+  call.request.voice = resolve_voice(voice, engine);
+  return call;
+}
+
+std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const EngineInfo& engine,
+                                                    const RequestLimits& limits) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const json& j = std::get<json>(parsed);
+  SpeechCall call;
+  std::string voice;
+  bool ignored = false;
+  if (auto e = get_text(j, "text", limits, call.request.text)) return *e;
+  if (auto e = get_string(j, "voice", voice)) return *e;
+  if (auto e = get_bool(j, "streaming", call.stream)) return *e;
+  if (auto e = get_bool(j, "enable_batching", ignored)) return *e;
+  if (auto e = check_number(j, "priority")) return *e;
+  if (auto e = get_format(j, call.format)) return *e;
+  if (j.contains("chunk_size") && !j.at("chunk_size").is_null()) {
+    const json& c = j.at("chunk_size");
+    if (!c.is_number_integer()) return *wrong_type(j, "chunk_size", "an integer");
+    const auto v = c.get<std::int64_t>();
+    if (v < 25 || v > 200) {
+      return ApiError{400, fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v)};
+    }
+    call.request.options.chunk_tokens = static_cast<int>(v);
+  }
+  if (j.contains("seed") && !j.at("seed").is_null()) {
+    const json& s = j.at("seed");
+    if (!s.is_number_unsigned()) return *wrong_type(j, "seed", "a non-negative integer");
+    call.request.options.seed = s.get<std::uint64_t>();
+  }
+  call.request.voice = resolve_voice(voice, engine);
+  return call;
+}
+
+}  // namespace chatterd::serving

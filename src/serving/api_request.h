@@ -1,0 +1,40 @@
+#pragma once
+// JSON bodies of the synthesis endpoints -> SynthesisRequest, or the HTTP error to answer.
+// Pure functions: no I/O, so every rule is unit-tested without a socket.
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "chatterd/engine/tts_engine.h"
+#include "serving/audio_encoding.h"
+
+namespace chatterd::serving {
+
+struct ApiError {
+  int status = 400;
+  std::string message;
+};
+
+struct SpeechCall {
+  SynthesisRequest request;
+  AudioFormat format = AudioFormat::Wav;
+  bool stream = false;
+};
+
+struct RequestLimits {
+  std::size_t max_text_chars = 5000;
+};
+
+// POST /v1/audio/speech (OpenAI): input (required string), model (any string, ignored: the
+// server has one model), voice (a name from engine.voices, else the engine's default voice),
+// response_format ("wav" default, "pcm"), speed (number, ignored), stream (bool).
+std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
+                                                       const EngineInfo& engine,
+                                                       const RequestLimits& limits);
+// POST /synthesize: text (required), voice, streaming (bool), chunk_size (25..200 speech tokens),
+// seed (unsigned integer), response_format ("wav"/"pcm"). priority/enable_batching accepted.
+std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const EngineInfo& engine,
+                                                    const RequestLimits& limits);
+
+}  // namespace chatterd::serving

@@ -1,0 +1,356 @@
+#include "serving/http_session.h"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "chatterd/core/error.h"
+#include "serving/api_request.h"
+#include "serving/audio_encoding.h"
+
+namespace chatterd::serving {
+namespace {
+
+// A streamed client that falls this far behind is cut off (about 5.5 min of 24 kHz PCM16).
+constexpr std::size_t kMaxQueuedStreamBytes = 16u << 20;
+
+using StringResponse = http::response<http::string_body>;
+
+std::string error_json(const std::string& message, int status) {
+  return nlohmann::json{{"error", {{"message", message}, {"code", status}}}}.dump() + "\n";
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, ServerState& state) : stream_(std::move(socket)), state_(state) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  // ---- reading and routing ----
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(state_.config.max_body_bytes);
+    stream_.expires_after(state_.config.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec == http::error::body_limit) {
+      begin_request(false, 11);
+      send_error(http::status::payload_too_large,
+                 fmt::format("request body exceeds {} bytes", state_.config.max_body_bytes), false);
+      return;
+    }
+    if (ec) return do_close();  // end of stream, timeout, reset, malformed HTTP
+    http::request<http::string_body> req = parser_->release();
+    begin_request(req.keep_alive(), req.version());
+    try {
+      route(req);
+    } catch (const std::exception& e) {  // handlers should not throw; one net for strays
+      send_error(http::status::internal_server_error, e.what(), keep_alive_);
+    }
+  }
+
+  void route(const http::request<http::string_body>& req) {
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    const bool is_get = req.method() == http::verb::get;
+    const bool is_post = req.method() == http::verb::post;
+    if (state_.config.api_key && path != "/health") {
+      const auto auth = req[http::field::authorization];
+      if (std::string_view(auth.data(), auth.size()) != "Bearer " + *state_.config.api_key) {
+        return send_error(http::status::unauthorized, "missing or wrong API key", keep_alive_);
+      }
+    }
+    if (path == "/health") {
+      if (!is_get) return send_method_not_allowed("GET");
+      const nlohmann::json body{{"status", state_.shutting_down.load() ? "shutting_down" : "ok"},
+                                {"model", state_.engine_info.name},
+                                {"sample_rate", state_.engine_info.sample_rate_hz}};
+      return send_text(http::status::ok, "application/json", body.dump() + "\n");
+    }
+    if (path == "/metrics") {
+      if (!is_get) return send_method_not_allowed("GET");
+      return send_text(http::status::ok, "text/plain; version=0.0.4", state_.metrics.render());
+    }
+    if (path == "/v1/audio/speech" || path == "/synthesize") {
+      if (!is_post) return send_method_not_allowed("POST");
+      const RequestLimits limits{.max_text_chars = state_.config.max_text_chars};
+      auto call = path == "/synthesize"
+                      ? parse_synthesize(req.body(), state_.engine_info, limits)
+                      : parse_openai_speech(req.body(), state_.engine_info, limits);
+      if (const auto* e = std::get_if<ApiError>(&call)) {
+        return send_error(static_cast<http::status>(e->status), e->message, keep_alive_);
+      }
+      return submit(std::move(std::get<SpeechCall>(call)));
+    }
+    send_error(http::status::not_found, fmt::format("no such path: {}", path), keep_alive_);
+  }
+
+  // ---- synthesis ----
+  void submit(SpeechCall call) {
+    if (state_.shutting_down.load()) {
+      return send_error(http::status::service_unavailable, "server is shutting down", false);
+    }
+    format_ = call.format;
+    streaming_ = call.stream;
+    cancelled_ = std::make_shared<std::atomic<bool>>(false);
+    queued_bytes_.store(0);
+    SynthesisJob job;
+    job.request = std::move(call.request);
+    job.cancelled = cancelled_;
+    auto self = shared_from_this();
+    if (streaming_) {
+      job.on_chunk = [self, format = format_, first = true](const AudioChunk& c) mutable {
+        std::string bytes;
+        if (first && format == AudioFormat::Wav)
+          bytes = wav_header(c.sample_rate_hz, kUnknownWavSize);
+        first = false;
+        append_pcm16(bytes, c.samples);
+        if (bytes.empty()) return true;
+        if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes)
+          return false;
+        net::post(self->stream_.get_executor(),
+                  [self, b = std::move(bytes)]() mutable { self->enqueue_chunk(std::move(b)); });
+        return true;
+      };
+    }
+    job.on_done = [self](SynthesisResult result, const std::exception_ptr& error) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(result), error]() mutable {
+        self->on_synthesis_done(std::move(r), error);
+      });
+    };
+    switch (state_.scheduler.submit(std::move(job))) {
+      case Admission::Accepted:
+        return;
+      case Admission::QueueFull:
+        return send_error(
+            http::status::too_many_requests,
+            fmt::format("queue full ({} requests); retry later", state_.config.max_queue),
+            keep_alive_, /*retry_after=*/true);
+      case Admission::ShuttingDown:
+        return send_error(http::status::service_unavailable, "server is shutting down", false);
+    }
+  }
+
+  void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error) {
+    int status = 200;
+    std::string message;
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const InvalidArgument& e) {
+        status = 400;
+        message = e.what();
+      } catch (const std::exception& e) {
+        status = 500;
+        message = e.what();
+      }
+    } else if (result.cancelled && !stream_failed_) {
+      status = 503;
+      message = "synthesis cancelled (server shutting down or client too slow)";
+    }
+    if (!streaming_) {
+      if (status != 200) return send_error(static_cast<http::status>(status), message, keep_alive_);
+      std::string body;
+      if (format_ == AudioFormat::Wav) {
+        body = wav_header(result.sample_rate_hz,
+                          static_cast<std::uint32_t>(result.samples.size() * 2));
+      }
+      append_pcm16(body, result.samples);
+      return send_text(http::status::ok, content_type(format_), std::move(body));
+    }
+    if (stream_failed_) return;  // the write error already ended the request
+    if (!header_sent_) {
+      // Nothing was streamed: a plain answer (an error, or empty audio) is still possible.
+      if (status != 200) return send_error(static_cast<http::status>(status), message, keep_alive_);
+      if (format_ == AudioFormat::Wav)
+        enqueue_chunk(wav_header(result.sample_rate_hz, kUnknownWavSize));
+    }
+    // A failure after audio went out cannot change the status: the chunked body just ends early
+    // (no terminating chunk), which clients see as a truncated transfer.
+    stream_status_ = status;
+    stream_done_ = true;
+    if (!writing_) write_next();
+  }
+
+  // ---- chunked streaming: one write in flight, FIFO ----
+  void enqueue_chunk(std::string bytes) {
+    if (stream_failed_) return;
+    pending_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    writing_ = true;
+    stream_.expires_after(state_.config.request_timeout);
+    auto self = shared_from_this();
+    if (!header_sent_) {
+      header_sent_ = true;
+      stream_res_.emplace(http::status::ok, version_);
+      stream_res_->set(http::field::server, "chatterd");
+      stream_res_->set(http::field::content_type, content_type(format_));
+      stream_res_->keep_alive(keep_alive_);
+      stream_res_->chunked(true);
+      stream_sr_.emplace(*stream_res_);
+      return http::async_write_header(
+          stream_, *stream_sr_,
+          beast::bind_front_handler(&Session::on_stream_write, self, std::size_t{0}));
+    }
+    if (!pending_.empty()) {
+      const std::string& data = pending_.front();
+      framed_ = fmt::format("{:x}\r\n", data.size());
+      framed_ += data;
+      framed_ += "\r\n";
+      return net::async_write(
+          stream_, net::buffer(framed_),
+          beast::bind_front_handler(&Session::on_stream_write, self, data.size()));
+    }
+    if (stream_done_) {
+      if (stream_status_ != 200) {  // truncate: see on_synthesis_done
+        end_request(stream_status_);
+        return do_close();
+      }
+      framed_ = "0\r\n\r\n";
+      return net::async_write(stream_, net::buffer(framed_),
+                              beast::bind_front_handler(&Session::on_stream_end, self));
+    }
+    writing_ = false;
+  }
+
+  void on_stream_write(std::size_t payload, beast::error_code ec, std::size_t /*bytes*/) {
+    if (payload > 0) {
+      pending_.pop_front();
+      queued_bytes_.fetch_sub(payload);
+    }
+    if (ec) return fail_stream();
+    write_next();
+  }
+
+  void on_stream_end(beast::error_code ec, std::size_t /*bytes*/) {
+    writing_ = false;
+    end_request(ec ? 0 : 200);
+    if (ec || !keep_alive_) return do_close();
+    do_read();
+  }
+
+  // The client is gone: stop the synthesis, drop what is queued, end the request once.
+  void fail_stream() {
+    writing_ = false;
+    stream_failed_ = true;
+    cancelled_->store(true);
+    pending_.clear();
+    end_request(0);
+    do_close();
+  }
+
+  // ---- plain responses ----
+  void send_method_not_allowed(const char* allow) {
+    StringResponse res{http::status::method_not_allowed, version_};
+    res.set(http::field::allow, allow);
+    set_error_body(res, fmt::format("method not allowed; use {}", allow));
+    send(std::move(res));
+  }
+
+  void send_error(http::status status, const std::string& message, bool keep_alive,
+                  bool retry_after = false) {
+    StringResponse res{status, version_};
+    if (retry_after) res.set(http::field::retry_after, "1");
+    keep_alive_ = keep_alive;
+    set_error_body(res, message);
+    send(std::move(res));
+  }
+
+  void set_error_body(StringResponse& res, const std::string& message) {
+    res.set(http::field::content_type, "application/json");
+    res.body() = error_json(message, static_cast<int>(res.result_int()));
+  }
+
+  void send_text(http::status status, const char* type, std::string body) {
+    StringResponse res{status, version_};
+    res.set(http::field::content_type, type);
+    res.body() = std::move(body);
+    send(std::move(res));
+  }
+
+  void send(StringResponse res) {
+    res.set(http::field::server, "chatterd");
+    res.keep_alive(keep_alive_);
+    res.prepare_payload();
+    response_ = std::make_shared<StringResponse>(std::move(res));
+    stream_.expires_after(state_.config.request_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t /*bytes*/) {
+    const int status = response_->result_int();
+    response_.reset();
+    end_request(ec ? 0 : status);
+    if (ec || !keep_alive_) return do_close();
+    do_read();
+  }
+
+  // ---- bookkeeping ----
+  void begin_request(bool keep_alive, unsigned version) {
+    keep_alive_ = keep_alive;
+    version_ = version;
+    request_open_ = true;
+    header_sent_ = stream_done_ = stream_failed_ = writing_ = streaming_ = false;
+    stream_status_ = 200;
+    state_.metrics.in_flight.fetch_add(1);
+  }
+
+  void end_request(int status) {
+    if (!request_open_) return;
+    request_open_ = false;
+    state_.metrics.count_response(status);
+    state_.metrics.in_flight.fetch_sub(1);
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  ServerState& state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<StringResponse> response_;
+  bool keep_alive_ = false;
+  unsigned version_ = 11;
+  bool request_open_ = false;
+  // The current synthesis (strand-only, except the atomics that on_chunk uses).
+  AudioFormat format_ = AudioFormat::Wav;
+  bool streaming_ = false;
+  std::shared_ptr<std::atomic<bool>> cancelled_;
+  std::atomic<std::size_t> queued_bytes_{0};
+  std::optional<http::response<http::empty_body>> stream_res_;
+  std::optional<http::response_serializer<http::empty_body>> stream_sr_;
+  std::deque<std::string> pending_;
+  std::string framed_;
+  bool header_sent_ = false;
+  bool writing_ = false;
+  bool stream_done_ = false;
+  bool stream_failed_ = false;
+  int stream_status_ = 200;
+};
+
+}  // namespace
+
+void start_http_session(tcp::socket socket, ServerState& state) {
+  std::make_shared<Session>(std::move(socket), state)->start();
+}
+
+}  // namespace chatterd::serving

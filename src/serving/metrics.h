@@ -1,0 +1,49 @@
+#pragma once
+// Server counters, written from I/O threads and the engine worker, rendered as Prometheus text.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace chatterd::serving {
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double value);
+  // Appends the _bucket/_sum/_count lines of `name`.
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+
+ private:
+  std::vector<double> bounds_;
+  mutable std::mutex mutex_;  // guards counts_/sum_/count_ (tiny critical section)
+  std::vector<std::uint64_t> counts_;
+  double sum_ = 0.0;
+  std::uint64_t count_ = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  void count_response(int http_status);
+  void add_audio_seconds(double seconds);
+
+  std::atomic<std::int64_t> in_flight{0};    // requests being handled (any path)
+  std::atomic<std::int64_t> queue_depth{0};  // synthesis jobs admitted, not yet finished
+  Histogram time_to_first_audio;             // seconds
+  Histogram real_time_factor;
+
+  std::string render() const;
+  std::uint64_t responses(int http_status) const;
+
+ private:
+  static constexpr std::array<int, 11> kStatuses{200, 400, 401, 404, 405, 408,
+                                                 413, 429, 500, 503, 0};
+  std::array<std::atomic<std::uint64_t>, kStatuses.size()> responses_{};
+  std::atomic<std::uint64_t> audio_millis_{0};
+};
+
+}  // namespace chatterd::serving

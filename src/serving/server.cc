@@ -1,0 +1,82 @@
+#include "serving/server.h"
+
+#include <chrono>
+
+#include "core/check.h"
+
+namespace chatterd::serving {
+
+Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
+    : config_(std::move(config)),
+      engine_(std::move(engine)),
+      work_(net::make_work_guard(ioc_)),
+      acceptor_(net::make_strand(ioc_)) {
+  config_.validate();
+  CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
+  scheduler_ = std::make_unique<Scheduler>(*engine_, config_.max_queue, metrics_);
+  state_ = std::unique_ptr<ServerState>(
+      new ServerState{config_, engine_->info(), *scheduler_, metrics_, {}});
+  beast::error_code ec;
+  const auto address = net::ip::make_address(config_.host, ec);
+  CHATTERD_CHECK(!ec, InvalidArgument, "host '{}' is not an IP address: {}", config_.host,
+                 ec.message());
+  const tcp::endpoint endpoint{address, config_.port};
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  CHATTERD_CHECK(!ec, IoError, "cannot listen on {}:{}: {}", config_.host, config_.port,
+                 ec.message());
+  port_ = acceptor_.local_endpoint().port();
+}
+
+std::unique_ptr<Server> Server::create(const ServerConfig& config) {
+  config.validate();
+  const EngineConfig engine_config{.model = config.model, .n_threads = config.n_threads};
+  engine_config.validate();
+  return std::make_unique<Server>(config, create_engine(engine_config));
+}
+
+Server::~Server() {
+  shutdown();
+}
+
+void Server::start() {
+  do_accept();
+  threads_.reserve(static_cast<std::size_t>(config_.io_threads));
+  for (int i = 0; i < config_.io_threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+}
+
+void Server::do_accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) start_http_session(std::move(socket), *state_);
+    do_accept();
+  });
+}
+
+void Server::shutdown() {
+  const std::lock_guard lock(shutdown_mutex_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
+  state_->shutting_down.store(true);
+  scheduler_->close();
+  net::post(acceptor_.get_executor(), [this] {  // the acceptor's strand: no race with do_accept
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  // Admitted work finishes, then its responses drain to the clients.
+  scheduler_->drain(deadline);
+  while (metrics_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline &&
+         !threads_.empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  scheduler_->stop();
+  work_.reset();
+  ioc_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace chatterd::serving

@@ -1,0 +1,62 @@
+#pragma once
+// `chatterd serve`: an HTTP/1.1 server over one TtsEngine. I/O threads run the io_context (a strand
+// per connection); one Scheduler worker runs the engine.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "chatterd/engine/tts_engine.h"
+#include "serving/http_session.h"
+#include "serving/metrics.h"
+#include "serving/net.h"
+#include "serving/scheduler.h"
+#include "serving/server_config.h"
+
+namespace chatterd::serving {
+
+class Server {
+ public:
+  // Validates `config`, binds and listens (throws IoError when the address cannot be bound).
+  // Serving starts with start().
+  Server(ServerConfig config, std::unique_ptr<TtsEngine> engine);
+  // Builds the engine from config.model / config.n_threads.
+  static std::unique_ptr<Server> create(const ServerConfig& config);
+  ~Server();  // shutdown()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  // The bound port (the ephemeral one when config.port was 0).
+  std::uint16_t port() const { return port_; }
+  // Graceful: stop accepting, answer 503 to new requests, let admitted syntheses and their
+  // responses finish within config.shutdown_grace, then cancel the rest and join every thread.
+  // Blocks; call it from a thread that is not an I/O thread. Idempotent.
+  void shutdown();
+
+  Metrics& metrics() { return metrics_; }
+  const ServerConfig& config() const { return config_; }
+  const EngineInfo& engine_info() const { return engine_->info(); }
+
+ private:
+  void do_accept();
+
+  ServerConfig config_;
+  std::unique_ptr<TtsEngine> engine_;
+  Metrics metrics_;
+  net::io_context ioc_;
+  // Keeps run() going while a session's only pending work is a synthesis on the Scheduler.
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<ServerState> state_;
+  tcp::acceptor acceptor_;  // on its own strand (accept handlers vs. the shutdown close)
+  std::uint16_t port_ = 0;
+  std::vector<std::thread> threads_;
+  std::mutex shutdown_mutex_;
+  bool shut_down_ = false;
+};
+
+}  // namespace chatterd::serving

@@ -1,0 +1,89 @@
+#pragma once
+// A scripted TtsEngine for the server tests: fixed chunks, an optional gate that holds the
+// synthesis after the first chunk, and a record of cancellations.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "chatterd/engine/tts_engine.h"
+
+namespace chatterd::serving::testing {
+
+class FakeEngine : public TtsEngine {
+ public:
+  FakeEngine() { info_ = {.name = "fake", .sample_rate_hz = 24000, .voices = {"v1"}}; }
+  const EngineInfo& info() const override { return info_; }
+
+  SynthesisResult synthesize(const SynthesisRequest& request,
+                             const ChunkCallback& on_chunk) override {
+    ++calls;
+    {
+      const std::lock_guard lock(mutex_);
+      last_voice_ = request.voice;
+    }
+    SynthesisResult result;
+    const std::vector<float> chunk(static_cast<std::size_t>(samples_per_chunk), 0.25f);
+    // "short" always takes 3 undelayed chunks: a quick request beside a slow one.
+    const bool quick = request.text == "short";
+    const int total = quick ? 3 : n_chunks;
+    for (int i = 0; i < total; ++i) {
+      if (i == 1 && gated) {
+        std::unique_lock lock(mutex_);
+        started_ = true;
+        started_cv_.notify_all();
+        gate_cv_.wait(lock, [this] { return open_; });
+      }
+      if (i > 0 && !quick && chunk_delay.count() > 0) std::this_thread::sleep_for(chunk_delay);
+      result.samples.insert(result.samples.end(), chunk.begin(), chunk.end());
+      const AudioChunk c{
+          .samples = chunk, .sample_rate_hz = 24000, .index = i, .is_last = i + 1 == total};
+      if (on_chunk && !on_chunk(c)) {
+        result.cancelled = true;
+        ++cancellations;
+        break;
+      }
+    }
+    result.stats.audio_seconds = static_cast<double>(result.samples.size()) / 24000.0;
+    result.stats.total_ms = 1.0;
+    result.stats.time_to_first_audio_ms = 0.5;
+    result.stats.real_time_factor = 0.01;
+    return result;
+  }
+
+  void open_gate() {
+    const std::lock_guard lock(mutex_);
+    open_ = true;
+    gate_cv_.notify_all();
+  }
+  // Waits until a synthesis is held at the gate.
+  void wait_started() {
+    std::unique_lock lock(mutex_);
+    started_cv_.wait(lock, [this] { return started_; });
+  }
+  std::string last_voice() {
+    const std::lock_guard lock(mutex_);
+    return last_voice_;
+  }
+
+  // Set before the server starts.
+  int n_chunks = 3;
+  int samples_per_chunk = 2400;
+  bool gated = false;
+  std::chrono::milliseconds chunk_delay{0};
+  std::atomic<int> calls{0};
+  std::atomic<int> cancellations{0};
+
+ private:
+  EngineInfo info_;
+  std::mutex mutex_;
+  std::condition_variable gate_cv_, started_cv_;
+  bool open_ = false;
+  bool started_ = false;
+  std::string last_voice_;
+};
+
+}  // namespace chatterd::serving::testing
