@@ -155,6 +155,15 @@ TEST(BuildVoice, NonAudioFileIsAFormatError) {
   EXPECT_VOICE_ERROR(read_voice_clip(dir.path() / "missing.wav"), IoError, {"missing.wav"});
 }
 
+TEST(BuildVoice, HugeFilesAreRefusedBeforeReading) {
+  // A sparse file just over the bound: refused from its size, without decoding (or allocating).
+  TempDir dir;
+  const auto p = dir.path() / "huge.wav";
+  std::ofstream(p) << "RIFF";
+  std::filesystem::resize_file(p, kMaxClipFileBytes + 1);
+  EXPECT_VOICE_ERROR(read_voice_clip(p), InvalidArgument, {"huge.wav", "bytes"});
+}
+
 TEST(BuildVoice, LongClipsAreCutWhereTheReferenceCutsThem) {
   AudioData a = ref_clip();
   const std::vector<float> one = a.samples;
