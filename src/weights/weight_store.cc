@@ -1,7 +1,8 @@
 #include "weights/weight_store.h"
 
-#include "chatterd/core/half.h"
 #include "core/check.h"
+#include "ops/convert.h"
+#include "ops/exec_context.h"
 
 namespace chatterd {
 
@@ -63,27 +64,13 @@ Tensor WeightStore::get(std::string_view name, const Shape& shape) const {
 
 Tensor WeightStore::get_f32(std::string_view name, const Shape& shape) const {
   Tensor t = get(name, shape);
-  switch (t.dtype()) {
-    case DType::F32:
-      return t;
-    case DType::F16: {
-      Tensor out = Tensor::empty(shape, DType::F32);
-      const Half* src = t.data<Half>();
-      float* dst = out.data<float>();
-      for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = half_to_float(src[i]);
-      return out;
-    }
-    case DType::BF16: {
-      Tensor out = Tensor::empty(shape, DType::F32);
-      const BFloat16* src = t.data<BFloat16>();
-      float* dst = out.data<float>();
-      for (std::int64_t i = 0; i < t.numel(); ++i) dst[i] = bf16_to_float(src[i]);
-      return out;
-    }
-    default:
-      CHATTERD_THROW(ModelFormatError, "{}: tensor '{}' is {}, expected a float dtype", label_,
-                     name, dtype_name(t.dtype()));
-  }
+  if (t.dtype() == DType::F32) return t;
+  CHATTERD_CHECK(t.dtype() == DType::F16 || t.dtype() == DType::BF16, ModelFormatError,
+                 "{}: tensor '{}' is {}, expected a float dtype", label_, name,
+                 dtype_name(t.dtype()));
+  Tensor out;
+  ops::convert(ExecContext{}, t, DType::F32, out);  // the SIMD convert kernels, one thread
+  return out;
 }
 
 Tensor WeightStore::get_any(std::string_view name) const {
