@@ -57,6 +57,43 @@ void Gpt2Block::forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
   ops::add(ctx, x, s.proj, x);
 }
 
+void Gpt2Block::forward_rows(const ExecContext& ctx, Tensor& x,
+                             std::span<ops::KvCache* const> caches, Gpt2BlockScratch& s) const {
+  const std::int64_t d = config_.hidden_size;
+  const auto batch = static_cast<std::int64_t>(caches.size());
+  CHATTERD_CHECK(batch > 0 && x.rank() == 2 && x.dim(0) == batch && x.dim(1) == d, ShapeError,
+                 "Gpt2Block: x must be [{}, {}] (one row per cache), got {}", batch, d,
+                 x.to_string());
+  const std::int64_t hq = config_.num_heads;
+  const std::int64_t hd = config_.head_dim;
+
+  ln_1_.forward(ctx, x, s.normed);
+  c_attn_.forward(ctx, s.normed, s.qkv);
+  ops::slice(ctx, s.qkv, 1, 0, d, s.q);
+  ops::slice(ctx, s.qkv, 1, d, 2 * d, s.k);
+  ops::slice(ctx, s.qkv, 1, 2 * d, 3 * d, s.v);
+  s.attn.resize(Shape{batch, d}, DType::F32);
+  ops::AttentionOptions opt;
+  opt.causal = true;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    ops::KvCache* cache = caches[static_cast<std::size_t>(b)];
+    CHATTERD_CHECK(cache != nullptr, InvalidArgument, "Gpt2Block: cache {} is null", b);
+    const Tensor qb = s.q.narrow0(b, 1).reshape({1, hq, hd});
+    cache->append(ctx, s.k.narrow0(b, 1).reshape({1, hq, hd}),
+                  s.v.narrow0(b, 1).reshape({1, hq, hd}));
+    Tensor ob = s.attn.narrow0(b, 1).reshape({1, hq, hd});
+    ops::attention(ctx, qb, *cache, opt, ob);
+  }
+  attn_proj_.forward(ctx, s.attn, s.proj);
+  ops::add(ctx, x, s.proj, x);
+
+  ln_2_.forward(ctx, x, s.normed);
+  c_fc_.forward(ctx, s.normed, s.mlp);
+  ops::gelu_tanh(ctx, s.mlp, s.mlp);
+  mlp_proj_.forward(ctx, s.mlp, s.proj);
+  ops::add(ctx, x, s.proj, x);
+}
+
 std::size_t Gpt2Block::weight_bytes() const {
   const std::int64_t d = config_.hidden_size;
   std::size_t bytes = 0;

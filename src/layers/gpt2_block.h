@@ -7,6 +7,7 @@
 // serves prefill (T rows) and decode (1 row) alike.
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "chatterd/core/tensor.h"
@@ -50,6 +51,12 @@ class Gpt2Block {
   // x: f32 [T, d], updated in place. The T rows are the positions cache.length() .. + T - 1.
   void forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
                Gpt2BlockScratch& scratch) const;
+
+  // Continuous batching: x f32 [B, d], row b is ONE new position of an independent sequence whose
+  // keys/values go to *caches[b] (each at its own length). The projections run over all B rows
+  // together (each weight read once), attention runs per row over its own cache.
+  void forward_rows(const ExecContext& ctx, Tensor& x, std::span<ops::KvCache* const> caches,
+                    Gpt2BlockScratch& scratch) const;
 
   const Gpt2BlockConfig& config() const { return config_; }
   // Bytes of weights one forward streams (all six matrices, the norms and biases).

@@ -227,6 +227,50 @@ void T3Model::forward(const ExecContext& ctx, const Tensor& embeds, T3State& sta
   speech_head_.forward(ctx, state.hidden, state.logits);
 }
 
+void T3Model::forward_batch(const ExecContext& ctx, const Tensor& embeds,
+                            std::span<T3State* const> states, T3BatchScratch& s) const {
+  CHATTERD_CHECK(!is_llama(), InvalidArgument,
+                 "T3 forward_batch: only the GPT-2 backbone batches streams (Llama runs its CFG "
+                 "pair through forward())");
+  const std::int64_t d = config_.hidden_size;
+  const auto batch = static_cast<std::int64_t>(states.size());
+  CHATTERD_CHECK(batch > 0 && embeds.dtype() == DType::F32 && embeds.rank() == 2 &&
+                     embeds.dim(0) == batch && embeds.dim(1) == d,
+                 ShapeError, "T3 forward_batch: embeds must be f32 [{}, {}], got {}", batch, d,
+                 embeds.to_string());
+  s.positions.resize(Shape{batch}, DType::I64);
+  auto* pos = s.positions.data<std::int64_t>();
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const T3State* st = states[static_cast<std::size_t>(b)];
+    CHATTERD_CHECK(st != nullptr && st->batch == 1 && st->caches.size() == blocks_.size(),
+                   InvalidArgument,
+                   "T3 forward_batch: state {} must be a batch-1 state of {} layers (new_state)", b,
+                   blocks_.size());
+    pos[b] = st->length();
+    CHATTERD_CHECK(pos[b] + 1 <= max_positions(), InvalidArgument,
+                   "T3 forward_batch: sequence {} is full ({} of {} positions)", b, pos[b],
+                   max_positions());
+  }
+  ops::embedding(ctx, wpe_, s.positions, s.pos_emb);
+  ops::add(ctx, embeds, s.pos_emb, s.x);
+
+  s.caches.resize(static_cast<std::size_t>(batch));
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    for (std::size_t b = 0; b < s.caches.size(); ++b) s.caches[b] = &states[b]->caches[l];
+    blocks_[l].forward_rows(ctx, s.x, s.caches, s.gpt2);
+  }
+  ln_f_.forward(ctx, s.x, s.hidden);
+  speech_head_.forward(ctx, s.hidden, s.logits);
+  const std::int64_t v = s.logits.dim(1);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    T3State& st = *states[static_cast<std::size_t>(b)];
+    st.hidden.resize(Shape{1, d}, DType::F32);
+    st.logits.resize(Shape{1, v}, DType::F32);
+    std::copy_n(s.hidden.data<float>() + b * d, d, st.hidden.data<float>());
+    std::copy_n(s.logits.data<float>() + b * v, v, st.logits.data<float>());
+  }
+}
+
 std::size_t T3Model::decode_weight_bytes() const {
   std::size_t bytes = 0;
   for (const auto& b : blocks_) bytes += b.weight_bytes();

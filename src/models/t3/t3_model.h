@@ -102,6 +102,15 @@ class T3Model {
   // when the positions run past max_positions().
   void forward(const ExecContext& ctx, const Tensor& embeds, T3State& state) const;
 
+  // Continuous batching (GPT-2 backbone): ONE decode step for B independent sequences. embeds f32
+  // [B, d] holds the next input of each (decode_embeds); row b continues states[b] at its own
+  // position (wpe[states[b]->length()]). Every weight is read once for all rows; attention runs
+  // per row. Each state's hidden [1, d] and logits [1, V] are set as forward() would set them, so
+  // per-stream sampling continues unchanged. Throws InvalidArgument for Llama configs, batch-2
+  // states or a state at max_positions().
+  void forward_batch(const ExecContext& ctx, const Tensor& embeds, std::span<T3State* const> states,
+                     T3BatchScratch& scratch) const;
+
   // Bytes of weights one decode step reads (blocks, final norm, speech head, one embedding row).
   std::size_t decode_weight_bytes() const;
 

@@ -41,4 +41,15 @@ struct T3State {
   std::int64_t length() const { return caches.empty() ? 0 : caches.front().length(); }
 };
 
+// Scratch of T3Model::forward_batch, owned by the batch scheduler and reused every step.
+struct T3BatchScratch {
+  layers::Gpt2BlockScratch gpt2;
+  std::vector<ops::KvCache*> caches;  // one layer's caches, one per row
+  Tensor positions;                   // i64 [B]
+  Tensor pos_emb;                     // [B, d]
+  Tensor x;                           // [B, d]
+  Tensor hidden;                      // [B, d]
+  Tensor logits;                      // [B, V]
+};
+
 }  // namespace chatterd
