@@ -44,6 +44,12 @@ class IoError : public Error {
   using Error::Error;
 };
 
+// Temporarily out of capacity (a full queue, a stopping loop): retry later. Servers answer 429/503.
+class Unavailable : public Error {
+ public:
+  using Error::Error;
+};
+
 // A broken internal invariant: a bug in chatterd, not in the caller's input.
 class Internal : public Error {
  public:

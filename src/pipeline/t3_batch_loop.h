@@ -1,0 +1,103 @@
+#pragma once
+// The owner loop of continuous T3 batching (llama.cpp style: one thread owns the model state,
+// callers only submit). Requests from any number of threads join a bounded queue; the loop admits
+// them between decode steps -- at most one prefill per step while others run, so running streams
+// stall for one prefill at most -- runs T3BatchGenerator steps over everyone, and retires streams
+// as they finish. Tokens reach each caller through its own channel, so the caller's per-token
+// work (the vocoder) runs on the caller's thread and never stalls the loop.
+//
+// Cancellation: the caller's callback returning false, or stop(), makes the stream leave at the
+// next step (within one decode step).
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "models/t3/t3_batch_generate.h"
+#include "ops/exec_context.h"
+
+namespace chatterd {
+
+struct T3BatchLoopConfig {
+  std::int64_t max_batch = 8;  // streams decoded together
+  std::size_t max_queue = 64;  // waiting streams beyond max_batch (>= 1); more are refused
+  void validate() const;
+};
+
+struct T3BatchLoopStats {
+  std::int64_t steps = 0;
+  std::int64_t rows = 0;  // rows / steps = mean batch size
+  std::int64_t admitted = 0;
+  std::int64_t completed = 0;
+  std::int64_t refused = 0;
+  std::int64_t max_running = 0;
+};
+
+class T3BatchLoop {
+ public:
+  // `model` and the pool behind `ctx` must outlive the loop.
+  T3BatchLoop(const T3Model& model, ExecContext ctx, T3BatchLoopConfig config);
+  ~T3BatchLoop();  // stop()
+  T3BatchLoop(const T3BatchLoop&) = delete;
+  T3BatchLoop& operator=(const T3BatchLoop&) = delete;
+
+  // Generates on the loop, calling `on_token` on THIS thread for each token (return false to
+  // cancel), and returns when the stream is finished: the same result generate_speech_tokens()
+  // gives. Throws what generation throws (InvalidArgument for bad input), Unavailable when the
+  // queue is full or the loop is stopping.
+  T3GenerateResult generate(const T3Cond& cond, std::span<const std::int64_t> text_ids,
+                            const T3GenerateOptions& options,
+                            const SpeechTokenCallback& on_token = {});
+
+  // Cancels every stream (running ones leave at the next step) and joins the loop. Idempotent.
+  void stop();
+
+  T3BatchLoopStats stats() const;
+  std::size_t queued() const;  // admitted to the queue, not yet running
+
+ private:
+  // What a caller waits on: tokens in order, then the end.
+  struct Channel {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::int64_t> tokens;
+    bool done = false;
+    T3GenerateResult result;
+    std::exception_ptr error;
+    std::atomic<bool> cancel{false};
+  };
+  struct Pending {
+    T3Cond cond;
+    std::vector<std::int64_t> text_ids;
+    T3GenerateOptions options;
+    std::shared_ptr<Channel> channel;
+  };
+
+  void run();
+  void admit(Pending job);
+  static void finish(Channel& ch, T3GenerateResult result, std::exception_ptr error);
+
+  const T3Model& model_;
+  ExecContext ctx_;
+  T3BatchLoopConfig config_;
+  std::unique_ptr<T3BatchGenerator> generator_;  // rebuilt if a step throws
+  std::atomic<bool> stop_flag_{false};           // stopping_, readable without the mutex
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  T3BatchLoopStats stats_;
+  std::map<T3BatchGenerator::StreamId, std::shared_ptr<Channel>> running_;  // loop thread only
+  std::thread thread_;
+};
+
+}  // namespace chatterd
