@@ -8,7 +8,8 @@
 // bounds are set between the design and its broken variants, measured on this fixture:
 //  - flow mel, streamed vs one call, defaults (P 50, C 12, O 4, R 3): 18.7 dB; without prompt and
 //    context (P 0, C 0): 3.3 dB; with the position noise misaligned (a bug found on the way):
-//    -1.4 dB. Bound: 12 dB.
+//    -1.4 dB. Bound: 12 dB. Part of the mel is the shared initial noise, so the same SNR is also
+//    taken on the flow's change to the noise (mel - z): 13.4 dB vs -2.0 dB (P 0, C 0); bound 8 dB.
 //  - StreamHift on an identical mel, pieces vs one call: 83 dB (float rounding of the carried
 //    phase); hold 8 frames: 26 dB; no phase carry (HiftStream-style restart): ~5 dB. Bound: 60 dB.
 //  - The waveform SNR of streamed vs one-call engine audio is ~0 dB on this fixture and is not
@@ -124,6 +125,26 @@ std::vector<std::int64_t> random_tokens(int n) {
   return tokens;
 }
 
+// The initial noise of speech frames [0, frames) for flow seed 1234 (frame-major, like the
+// logged mel): SNR relative to it measures the flow's own contribution, not the shared noise.
+std::vector<float> speech_noise(std::size_t values, std::int64_t bins) {
+  std::vector<float> z;
+  for (std::int64_t f = 0; static_cast<std::size_t>(f * bins) < values; ++f) {
+    Rng rng(position_seed(1234, f));
+    for (std::int64_t b = 0; b < bins; ++b) z.push_back(rng.next_normal());
+  }
+  return z;
+}
+
+// 10 log10(|ref - z|^2 / |ref - x|^2).
+double contribution_snr_db(const std::vector<float>& ref, const std::vector<float>& x,
+                           const std::vector<float>& z) {
+  std::vector<float> r(ref.size()), y(x.size());
+  for (std::size_t i = 0; i < ref.size(); ++i) r[i] = ref[i] - z[i];
+  for (std::size_t i = 0; i < x.size(); ++i) y[i] = x[i] - z[i];
+  return snr_db(r, y);
+}
+
 TEST(StreamSynthesis, PiecesConcatenateExactlyAndChunkSizesAreHonoured) {
   const StreamVocoderOptions& o = engine().stream_options();
   const Streamed s = run(engine(), request(3, 120, 25, 16));
@@ -192,16 +213,24 @@ TEST(StreamSynthesis, StreamedMelMatchesOneCallMel) {
   EXPECT_EQ(one.audio.size(), streamed.audio.size());
   EXPECT_EQ(streamed.stats.flow_calls, 7);  // 16, then 5 x 25 while streaming, then the rest
   const double snr = snr_db(one.mel, streamed.mel);
-  std::printf("flow mel, streamed (defaults) vs one call: %.2f dB\n", snr);
+  const std::vector<float> z = speech_noise(one.mel.size(), engine().flow().config().mel_bins);
+  std::printf(
+      "flow mel, streamed (defaults) vs one call: %.2f dB (%.2f dB of the flow's change "
+      "to the noise)\n",
+      snr, contribution_snr_db(one.mel, streamed.mel, z));
   EXPECT_GT(snr, 12.0);
+  EXPECT_GT(contribution_snr_db(one.mel, streamed.mel, z), 8.0);
   // The bound separates the design from a window without prompt or context.
   StreamVocoderOptions bare;
   bare.prompt_tokens = 0;
   bare.context_tokens = 0;
   bare.overlap_frames = 0;
-  const double bare_snr = snr_db(one.mel, vocoder_run(tokens, bare, true).mel);
-  std::printf("flow mel, streamed (P 0, C 0) vs one call: %.2f dB\n", bare_snr);
+  const VocoderRun bare_run = vocoder_run(tokens, bare, true);
+  const double bare_snr = snr_db(one.mel, bare_run.mel);
+  std::printf("flow mel, streamed (P 0, C 0) vs one call: %.2f dB (%.2f dB of the change)\n",
+              bare_snr, contribution_snr_db(one.mel, bare_run.mel, z));
   EXPECT_LT(bare_snr, 12.0);
+  EXPECT_LT(contribution_snr_db(one.mel, bare_run.mel, z), 8.0);
 }
 
 TEST(StreamSynthesis, StreamHiftMatchesOneCall) {
