@@ -243,8 +243,8 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     StreamVocoder vocoder(*parts_.flow, *parts_.hift, voice.gen,
                           streaming ? stream_options_ : one_call, flow_seed, hift_seed);
 
-    // The chunking: first chunk (fixed or adaptive, decided at kMinFirstChunkTokens), then
-    // chunk_tokens each.
+    // The chunking: a first chunk (fixed, or adaptive: decided once the least first chunk's
+    // tokens exist), then chunk_tokens each; the rest when T3 stops.
     std::int64_t next_size = opt.first_chunk_tokens > 0 ? opt.first_chunk_tokens : 0;
     const std::int64_t max_gen = max_gen_len(budget, chunk, opt, parts_.forced_length);
     const std::int64_t expected = std::min<std::int64_t>(
@@ -272,8 +272,9 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
       vocoder.vocode(ctx, next_size, result.samples);
       const double ms = ms_since(tv);
       vocoder_ms_in_t3 += ms;
-      vocoder_ms_per_token_.store(0.8 * vocoder_ms_per_token_.load() +
-                                  0.2 * ms / static_cast<double>(next_size));
+      const double per_token = ms / static_cast<double>(next_size);
+      const double mean = vocoder_ms_per_token_.load();
+      vocoder_ms_per_token_.store(mean > 0.0 ? 0.8 * mean + 0.2 * per_token : per_token);
       next_size = opt.chunk_tokens;
       return emit(false);
     };
