@@ -16,7 +16,7 @@
 // Of the window's output only mel frames [2a - O, 2b) are used: the first O are cross-faded
 // (raised cosine) with the previous window's held-back last O frames, the last O are held back
 // for the next window (the last window holds nothing back). The mel goes to StreamHift, which
-// re-vocodes `hift_cache_frames` frames of left context and cross-fades the audio again.
+// re-vocodes `hift_context_frames` frames of left context and holds back `hift_hold_frames`.
 //
 // Noise: the CFM's initial z is a function of ABSOLUTE frame position: frame k (speech frames
 // 0, 1, ...; prompt frames -F1 .. -1 counted back from the speech, whatever P keeps) gets the
