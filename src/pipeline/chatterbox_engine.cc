@@ -51,6 +51,11 @@ void validate_options(const SynthesisOptions& o, Variant variant) {
                  "max_speech_tokens must be >= 1, got {}", o.max_speech_tokens.value_or(0));
   CHATTERD_CHECK(o.chunk_tokens >= 25 && o.chunk_tokens <= 200, InvalidArgument,
                  "chunk_tokens must be in [25, 200], got {}", o.chunk_tokens);
+  CHATTERD_CHECK(o.first_chunk_tokens == 0 || (o.first_chunk_tokens >= kMinFirstChunkTokens &&
+                                               o.first_chunk_tokens <= o.chunk_tokens),
+                 InvalidArgument,
+                 "first_chunk_tokens must be 0 (adaptive) or in [{}, chunk_tokens = {}], got {}",
+                 kMinFirstChunkTokens, o.chunk_tokens, o.first_chunk_tokens);
   // Turbo/Nano speak English only; min_p, cfg_weight and exaggeration are accepted and ignored,
   // as the reference's turbo generate() does.
   if (is_turbo_family(variant)) {
@@ -72,6 +77,20 @@ t3::SamplingOptions sampling_options(const T3Config& config, const SynthesisOpti
   s.seed = seed;
   s.validate();
   return s;
+}
+
+// Expected speech tokens per text id (English BPE: ~3.75 ids and 25 speech tokens per second of
+// speech), for the adaptive first chunk.
+constexpr std::int64_t kTokensPerTextId = 6;
+
+// The decode steps of one text chunk (the reference's max_gen_len).
+// Synthetic weights never sample EOS: `forced` caps the length (synthetic_token_count).
+std::int64_t max_gen_len(const Budget& budget, const T3TextChunk& chunk,
+                         const SynthesisOptions& opt, bool forced) {
+  const auto text_len = static_cast<std::int64_t>(chunk.ids.size());
+  std::int64_t n = std::min(budget.max_gen_len, budget.room - text_len - 1);
+  if (forced && !opt.max_speech_tokens) n = std::min(n, synthetic_token_count(chunk.text) - 1);
+  return n;
 }
 
 std::uint64_t fresh_seed() {
@@ -137,6 +156,22 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   return synthesize(request, on_chunk, times);
 }
 
+T3GenerateResult ChatterboxEngine::generate_tokens(
+    const ExecContext& ctx, const ChatterboxVoice& voice, const T3TextChunk& chunk,
+    const SynthesisOptions& opt, std::int64_t max_gen, std::uint64_t seed, T3State& state,
+    const SpeechTokenCallback& on_token) const {
+  const T3Model& t3 = *parts_.t3;
+  T3GenerateOptions gen;
+  gen.sampling = sampling_options(t3.config(), opt, seed);
+  gen.max_gen_len = max_gen;
+  return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
+}
+
+void ChatterboxEngine::set_stream_options(const StreamVocoderOptions& options) {
+  options.validate();
+  stream_options_ = options;
+}
+
 SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
                                              const ChunkCallback& on_chunk,
                                              ChatterboxStageTimes& times) {
@@ -144,15 +179,14 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   times = {};
   const Variant variant = parts_.hp.variant;
   // English/Multilingual plug in here: their text encoder (SOT/EOT, language tags) and their
-  // CFG token generation replace the two turbo-family steps below.
+  // CFG token generation (generate_tokens) replace the turbo-family steps.
   CHATTERD_CHECK(is_turbo_family(variant), Unsupported,
                  "chatterbox: variant {} is not supported yet", variant_name(variant));
   const SynthesisOptions& opt = request.options;
   validate_options(opt, variant);
   const ChatterboxVoice voice = find_voice(request.voice);  // a copy: add_voice may run meanwhile
   const T3Model& t3 = *parts_.t3;
-  const S3GenFlow& flow = *parts_.flow;
-  const hift::Hift& vocoder = *parts_.hift;
+  const bool streaming = on_chunk && opt.streaming;
 
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
@@ -168,79 +202,114 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   Rng request_rng(opt.seed ? *opt.seed : fresh_seed());
   T3State state;
   std::int64_t next_index = 0;
-
-  for (std::size_t c = 0; c < chunks.size(); ++c) {
-    const T3TextChunk& chunk = chunks[c];
-    const std::uint64_t t3_seed = request_rng.next_u64();
-    Rng flow_rng(request_rng.next_u64());
-    Rng hift_rng(request_rng.next_u64());
-
-    // 1. T3: text -> speech tokens.
-    T3GenerateOptions gen;
-    gen.sampling = sampling_options(t3.config(), opt, t3_seed);
-    const auto text_len = static_cast<std::int64_t>(chunk.ids.size());
-    gen.max_gen_len = std::min(budget.max_gen_len, budget.room - text_len - 1);
-    if (parts_.forced_length && !opt.max_speech_tokens) {
-      gen.max_gen_len = std::min(gen.max_gen_len, synthetic_token_count(chunk.text) - 1);
-    }
-    t0 = Clock::now();
-    auto t_first = t0;
-    std::int64_t n_generated = 0;
-    const T3GenerateResult tokens =
-        generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, [&](std::int64_t) {
-          if (n_generated++ == 0) t_first = Clock::now();
-          return true;
-        });
-    const auto t_t3_end = Clock::now();
-    times.t3_prefill_ms += std::chrono::duration<double, std::milli>(t_first - t0).count();
-    times.t3_decode_ms += std::chrono::duration<double, std::milli>(t_t3_end - t_first).count();
-    times.t3_decode_steps += std::max<std::int64_t>(0, n_generated - 1);
-
-    // 2. S3Gen flow: tokens (+ 3 silence tokens) -> mel [1, 80, 2 N].
-    const std::vector<std::int64_t> s3_tokens = speech_tokens_for_s3gen(tokens.tokens, t3.config());
-    result.stats.speech_tokens += static_cast<std::int64_t>(s3_tokens.size());
-    const Tensor token_tensor = Tensor::from_span<std::int64_t>(
-        s3_tokens, {1, static_cast<std::int64_t>(s3_tokens.size())});
-    t0 = Clock::now();
-    const FlowEncoding enc = flow.encode(ctx, token_tensor, voice.gen);
-    times.flow_encoder_ms += ms_since(t0);
-    t0 = Clock::now();
-    // Exactly S3GenFlow::infer's steps, split to time the encoder and the solver apart.
-    const std::int64_t frames = enc.mu.dim(2);
-    const Tensor z =
-        flow.draw_noise(flow_rng, frames, flow.config().token_mel_ratio * token_tensor.numel());
-    const Tensor x = flow.solve(ctx, enc, z, flow.config().n_cfm_timesteps);
-    Tensor mel;
-    ops::slice(ctx, x, 2, enc.prompt_frames, frames, mel);
-    times.flow_solver_ms += ms_since(t0);
-
-    // 3. HiFT: mel -> wav. Every text chunk is an independent S3Gen call that starts from
-    // silence, like one reference generate() call, so each gets trim_fade (which silences the
-    // vocoder's onset artifact); token-level streaming pieces within a chunk will not.
-    t0 = Clock::now();
-    hift::HiftOutput out = vocoder.infer(ctx, mel, hift_rng);
-    hift::apply_trim_fade(out.wav);
-    times.hift_ms += ms_since(t0);
-
-    const float* wav = out.wav.data<float>();
-    const std::size_t old_size = result.samples.size();
-    result.samples.insert(result.samples.end(), wav, wav + out.wav.numel());
+  bool stopped = false;
+  // Audio appended to result.samples since the last emitted piece goes out as one AudioChunk.
+  std::size_t piece_start = 0;
+  auto emit = [&](bool is_last) {
+    const std::size_t size = result.samples.size();
+    if (size == piece_start && !is_last) return true;
     ++result.stats.chunks;
-    if (next_index == 0) result.stats.time_to_first_audio_ms = ms_since(t_start);
-    // Token-level streaming will emit several pieces per text chunk from here.
+    if (next_index == 0) {
+      result.stats.time_to_first_audio_ms = ms_since(t_start);
+      times.time_to_first_chunk_ms = result.stats.time_to_first_audio_ms;
+    }
+    bool go_on = true;
     if (on_chunk) {
       AudioChunk piece;
-      piece.samples = std::span<const float>(result.samples).subspan(old_size);
+      piece.samples = std::span<const float>(result.samples).subspan(piece_start);
       piece.sample_rate_hz = result.sample_rate_hz;
       piece.index = next_index;
-      piece.is_last = c + 1 == chunks.size();
-      if (!on_chunk(piece)) {
-        result.cancelled = !piece.is_last;
-        ++next_index;
-        break;
-      }
+      piece.is_last = is_last;
+      go_on = on_chunk(piece);
+      if (!go_on && !is_last) result.cancelled = true;
     }
     ++next_index;
+    piece_start = size;
+    return go_on;
+  };
+  const S3GenConfig& s3 = parts_.hp.s3gen;
+  const double tokens_per_second =
+      static_cast<double>(info_.sample_rate_hz) /
+      static_cast<double>(s3.token_mel_ratio * parts_.hift->samples_per_frame());
+  StreamVocoderOptions one_call = stream_options_;
+  one_call.prompt_tokens = StreamVocoderOptions::kWholePrompt;
+
+  for (std::size_t c = 0; c < chunks.size() && !stopped; ++c) {
+    const T3TextChunk& chunk = chunks[c];
+    const bool last_text_chunk = c + 1 == chunks.size();
+    const std::uint64_t t3_seed = request_rng.next_u64();
+    const std::uint64_t flow_seed = request_rng.next_u64();
+    const std::uint64_t hift_seed = request_rng.next_u64();
+    StreamVocoder vocoder(*parts_.flow, *parts_.hift, voice.gen,
+                          streaming ? stream_options_ : one_call, flow_seed, hift_seed);
+
+    // The chunking: a first chunk (fixed, or adaptive: decided once the least first chunk's
+    // tokens exist), then chunk_tokens each; the rest when T3 stops.
+    std::int64_t next_size = opt.first_chunk_tokens > 0 ? opt.first_chunk_tokens : 0;
+    const std::int64_t max_gen = max_gen_len(budget, chunk, opt, parts_.forced_length);
+    const std::int64_t expected = std::min<std::int64_t>(
+        kTokensPerTextId * static_cast<std::int64_t>(chunk.ids.size()), max_gen + 1);
+    double vocoder_ms_in_t3 = 0.0;  // vocoder time spent inside the token callback
+    Clock::time_point t_first{};
+    std::int64_t n_generated = 0;
+    auto on_token = [&](std::int64_t token) {
+      if (n_generated++ == 0) t_first = Clock::now();
+      if (token < 0 || token >= t3.config().start_speech_token) return true;  // not S3 vocab
+      vocoder.push_tokens(std::span<const std::int64_t>(&token, 1));
+      if (!streaming) return true;
+      const std::int64_t least =
+          std::max(kMinFirstChunkTokens, vocoder.lag_tokens() + kFirstAudioTokens);
+      if (next_size == 0 && vocoder.tokens() >= least) {
+        const double t3_ms_per_token =
+            n_generated > 1 ? ms_since(t_first) / static_cast<double>(n_generated - 1) : 0.0;
+        const double rho =
+            (t3_ms_per_token + vocoder_ms_per_token_.load()) * tokens_per_second / 1000.0;
+        next_size = adaptive_first_chunk(opt.chunk_tokens, expected, rho, vocoder.lag_tokens());
+      }
+      if (next_size == 0 || !vocoder.ready(next_size)) return true;
+      const auto tv = Clock::now();
+      if (times.first_chunk_tokens == 0) times.first_chunk_tokens = next_size;
+      vocoder.vocode(ctx, next_size, result.samples);
+      const double ms = ms_since(tv);
+      vocoder_ms_in_t3 += ms;
+      const double per_token = ms / static_cast<double>(next_size);
+      const double mean = vocoder_ms_per_token_.load();
+      vocoder_ms_per_token_.store(mean > 0.0 ? 0.8 * mean + 0.2 * per_token : per_token);
+      next_size = opt.chunk_tokens;
+      return emit(false);
+    };
+
+    // 1. T3: text -> speech tokens, handed to the vocoder as they are sampled.
+    t0 = Clock::now();
+    t_first = t0;
+    const T3GenerateResult tokens =
+        generate_tokens(ctx, voice, chunk, opt, max_gen, t3_seed, state, on_token);
+    const auto t_t3_end = Clock::now();
+    times.t3_prefill_ms += std::chrono::duration<double, std::milli>(t_first - t0).count();
+    times.t3_decode_ms +=
+        std::chrono::duration<double, std::milli>(t_t3_end - t_first).count() - vocoder_ms_in_t3;
+    times.t3_decode_steps += std::max<std::int64_t>(0, n_generated - 1);
+
+    if (tokens.cancelled) {
+      stopped = true;
+    } else {
+      // 2.-3. The remaining tokens + S3Gen's silence tokens -> mel -> wav (the whole text chunk
+      // when not streaming). Every text chunk is an independent S3Gen stream that starts from
+      // silence, like one reference generate() call, so each gets trim_fade.
+      const std::vector<std::int64_t> silence(kS3GenSilenceCount, kS3GenSilenceToken);
+      vocoder.push_tokens(silence);
+      vocoder.finish(ctx, result.samples);
+      stopped = !emit(last_text_chunk);
+    }
+    result.stats.speech_tokens += vocoder.tokens();
+    const StreamVocoderStats& vs = vocoder.stats();
+    times.flow_encoder_ms += vs.flow_encoder_ms;
+    times.flow_solver_ms += vs.flow_solver_ms;
+    times.hift_ms += vs.hift_ms;
+    times.flow_calls += vs.flow_calls;
+    times.flow_frames += vs.flow_frames;
+    times.emitted_frames += vs.emitted_frames;
+    times.hift_frames += vs.hift_frames;
   }
 
   SynthesisStats& s = result.stats;

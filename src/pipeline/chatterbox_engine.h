@@ -13,11 +13,23 @@
 // plug in at the two variant-specific steps (text encoding and token generation, see
 // chatterbox_engine.cc) and are refused with Unsupported until that T3 lands.
 //
+// Streaming (SynthesisOptions::streaming with an on_chunk callback): T3's tokens go to a
+// per-request StreamVocoder (pipeline/stream_vocoder.h) in chunks as they are sampled: a first
+// chunk of first_chunk_tokens (adaptive by default, see adaptive_first_chunk), then chunk_tokens
+// each; every chunk is a flow window over [prompt tail | context | chunk | lookahead] and goes
+// out as one AudioChunk as soon as it is vocoded. Otherwise the same vocoder runs one window over
+// the whole prompt and all tokens of the text chunk. Returning false from on_chunk stops T3 and
+// the vocoder before the next chunk.
+//
 // Randomness (documented contract: the same seed gives the same audio on any machine and any
-// thread count): one Rng(seed) per request; for each text chunk, in order, three u64 are drawn
-// from it: the T3 sampler seed, the flow noise seed and the HiFT source-noise seed, each seeding
-// its own Rng. A chunk's streams therefore do not depend on how many draws another stage made.
+// thread count; streamed audio also depends on the chunking, i.e. on first_chunk_tokens, which is
+// timing-dependent when adaptive): one Rng(seed) per request; for each text chunk, in order,
+// three u64 are drawn from it: the T3 sampler seed, the flow noise seed and the HiFT seed. The
+// T3 sampler is Rng(t3 seed). The flow's initial noise and HiFT's source noise are functions of
+// absolute position (frame index) and of their seed (StreamVocoder, StreamHift), so a streamed
+// and a non-streamed run of the same request sample the same tokens and use the same noise.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -32,9 +44,11 @@
 #include "models/model_hparams.h"
 #include "models/s3gen/s3gen_flow.h"
 #include "models/t3/t3_cond.h"
+#include "models/t3/t3_generate.h"
 #include "models/t3/t3_model.h"
 #include "models/t3/t3_text.h"
 #include "models/variant.h"
+#include "pipeline/stream_vocoder.h"
 #include "pipeline/voice.h"
 #include "weights/weight_store.h"
 
@@ -57,6 +71,19 @@ struct ChatterboxStageTimes {
   double flow_encoder_ms = 0.0;  // S3Gen embedding + conformer encoder
   double flow_solver_ms = 0.0;   // noise + ODE solve + prompt trim
   double hift_ms = 0.0;
+  // Streaming work counters (StreamVocoderStats summed over text chunks).
+  std::int64_t flow_calls = 0;          // flow windows solved
+  std::int64_t flow_frames = 0;         // mel frames through the flow (prompt + context + new)
+  std::int64_t emitted_frames = 0;      // speech mel frames produced
+  std::int64_t hift_frames = 0;         // mel frames through HiFT (incl. re-vocoded context)
+  std::int64_t first_chunk_tokens = 0;  // of the first streamed chunk (0: not streamed)
+  double time_to_first_chunk_ms = 0.0;
+  // Waste: mel frames processed by the flow per frame emitted (1 + prompt/speech when one call).
+  double flow_frames_per_emitted() const {
+    return emitted_frames > 0
+               ? static_cast<double>(flow_frames) / static_cast<double>(emitted_frames)
+               : 0.0;
+  }
   double t3_decode_ms_per_token() const {
     return t3_decode_steps > 0 ? t3_decode_ms / static_cast<double>(t3_decode_steps) : 0.0;
   }
@@ -95,6 +122,16 @@ class ChatterboxEngine final : public TtsEngine {
   SynthesisResult synthesize(const SynthesisRequest& request, const ChunkCallback& on_chunk,
                              ChatterboxStageTimes& times);
 
+  // The windowing of streamed requests (P, C, O; see StreamVocoderOptions). Validated; set it
+  // before requests run (not synchronised with synthesize()).
+  void set_stream_options(const StreamVocoderOptions& options);
+  const StreamVocoderOptions& stream_options() const { return stream_options_; }
+
+  // The models and voices, for benchmarks and tests that drive a StreamVocoder directly.
+  const S3GenFlow& flow() const { return *parts_.flow; }
+  const hift::Hift& vocoder() const { return *parts_.hift; }
+  ChatterboxVoice voice(const std::string& name) const { return find_voice(name); }
+
   Variant variant() const { return parts_.hp.variant; }
   int n_threads() const { return pool_.size(); }
   const ModelHparams& hparams() const { return parts_.hp; }
@@ -107,11 +144,20 @@ class ChatterboxEngine final : public TtsEngine {
 
  private:
   ChatterboxVoice find_voice(const std::string& name) const;
+  // Step 1 of a text chunk, T3: text ids -> speech tokens, each handed to `on_token` as it is
+  // sampled (return false to stop). English/Multilingual add their CFG generation here.
+  T3GenerateResult generate_tokens(const ExecContext& ctx, const ChatterboxVoice& voice,
+                                   const T3TextChunk& chunk, const SynthesisOptions& opt,
+                                   std::int64_t max_gen, std::uint64_t seed, T3State& state,
+                                   const SpeechTokenCallback& on_token) const;
 
   Parts parts_;  // parts_.voices is guarded by voices_mutex_ (add_voice may run concurrently)
   mutable std::shared_mutex voices_mutex_;
   EngineInfo info_;
   ThreadPool pool_;
+  StreamVocoderOptions stream_options_;
+  // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).
+  std::atomic<double> vocoder_ms_per_token_{0.0};
 };
 
 // Speech tokens a synthetic engine generates for a text chunk when max_speech_tokens is unset:

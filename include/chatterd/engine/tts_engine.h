@@ -25,6 +25,13 @@ struct SynthesisOptions {
   std::optional<float> exaggeration;     // English/Multilingual emotion control
   std::optional<int> max_speech_tokens;  // cap on generated speech tokens
   int chunk_tokens = 50;                 // streaming: speech tokens per audio chunk (25..200)
+  // Streaming (only with an on_chunk callback): token-level chunks as the speech tokens are
+  // produced. false: one chunk per text chunk (the best quality; first audio after the whole
+  // text chunk). Without a callback synthesis is never streamed.
+  bool streaming = true;
+  // Tokens of the first streamed chunk (10..chunk_tokens); 0 = adaptive (engine-specific rule:
+  // small when the engine is slow or the text short). Fixing it makes streamed audio repeatable.
+  int first_chunk_tokens = 0;
   std::string language;                  // Multilingual: ISO code ("en", "fr", ...); else empty
 };
 
