@@ -32,8 +32,9 @@ class AddedMatcher {
   }
   void finish() {
     for (auto& list : by_byte_) {
-      std::stable_sort(list.begin(), list.end(),
-                       [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+      std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+        return a.first.size() > b.first.size();
+      });
     }
   }
   bool empty() const {
@@ -181,10 +182,10 @@ HfTokenizer HfTokenizer::from_json(std::string_view json_text, std::string_view 
     CHATTERD_CHECK(root.at("added_tokens").is_array(), ModelFormatError,
                    "{}: added_tokens must be an array", source);
     for (const json& a : root.at("added_tokens")) {
-      CHATTERD_CHECK(a.is_object() && a.contains("content") && a.at("content").is_string() &&
-                         a.contains("id"),
-                     ModelFormatError, "{}: added token without content/id: {}", source,
-                     a.dump().substr(0, 80));
+      CHATTERD_CHECK(
+          a.is_object() && a.contains("content") && a.at("content").is_string() && a.contains("id"),
+          ModelFormatError, "{}: added token without content/id: {}", source,
+          a.dump().substr(0, 80));
       AddedToken tok;
       tok.content = a.at("content").get<std::string>();
       CHATTERD_CHECK(!tok.content.empty(), ModelFormatError, "{}: empty added token", source);
@@ -255,9 +256,9 @@ HfTokenizer HfTokenizer::from_json(std::string_view json_text, std::string_view 
       const auto ia = t.vocab_.find(a);
       const auto ib = t.vocab_.find(b);
       const auto im = t.vocab_.find(a + b);
-      CHATTERD_CHECK(ia != t.vocab_.end() && ib != t.vocab_.end() && im != t.vocab_.end(),
-                     ModelFormatError, "{}: merge {} (\"{}\" + \"{}\") uses a token not in the vocab",
-                     source, rank, a, b);
+      CHATTERD_CHECK(
+          ia != t.vocab_.end() && ib != t.vocab_.end() && im != t.vocab_.end(), ModelFormatError,
+          "{}: merge {} (\"{}\" + \"{}\") uses a token not in the vocab", source, rank, a, b);
       // A repeated pair keeps its first (best) rank.
       t.merges_.emplace(pair_key(ia->second, ib->second), Merge{rank, im->second});
       ++rank;
@@ -334,7 +335,7 @@ void HfTokenizer::encode_plain(std::string_view text, Encoding& out) const {
   while (pos < text.size()) {
     const std::size_t start = pos;
     const char32_t cp = next_code_point(text, pos);
-    const Kind kind = is_regex_word(cp)           ? Kind::kWord
+    const Kind kind = is_regex_word(cp)            ? Kind::kWord
                       : is_unicode_white_space(cp) ? Kind::kSpace
                                                    : Kind::kOther;
     if (kind != run) {

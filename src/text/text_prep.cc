@@ -94,8 +94,8 @@ std::string multilingual_tokenizer_input(std::string_view normalized, Language l
       while (pos < s.size()) {
         const char32_t cp = next_code_point(s, pos);
         if (is_kanji(cp)) {
-          refuse(language, fmt::format("; the text holds kanji U+{:04X}",
-                                       static_cast<std::uint32_t>(cp)));
+          refuse(language,
+                 fmt::format("; the text holds kanji U+{:04X}", static_cast<std::uint32_t>(cp)));
         }
       }
       break;

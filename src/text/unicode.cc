@@ -1,11 +1,11 @@
 #include "text/unicode.h"
 
-#include <cstdint>
-
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
+
+#include <cstdint>
 
 #include "core/check.h"
 

@@ -1,5 +1,7 @@
 // HfTokenizer: every tokenizer.json feature the Chatterbox English/multilingual files use, on
 // synthetic files written here, plus the refusals of the features they do not use.
+#include "text/hf_tokenizer.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,7 +13,6 @@
 
 #include "chatterd/core/error.h"
 #include "golden_util.h"
-#include "text/hf_tokenizer.h"
 #include "text/language.h"
 #include "text/text_prep.h"
 #include "text/unicode.h"
@@ -25,8 +26,8 @@ using Ids = std::vector<std::int32_t>;
 
 json added(std::int32_t id, const std::string& content, bool special = true,
            bool normalized = false) {
-  return {{"id", id},           {"content", content}, {"single_word", false}, {"lstrip", false},
-          {"rstrip", false},    {"special", special}, {"normalized", normalized}};
+  return {{"id", id},        {"content", content}, {"single_word", false},    {"lstrip", false},
+          {"rstrip", false}, {"special", special}, {"normalized", normalized}};
 }
 
 // Shaped like the real English tokenizer.json: [STOP] 0, [UNK] 1, [SPACE] 2, characters, merges,
@@ -34,8 +35,9 @@ json added(std::int32_t id, const std::string& content, bool special = true,
 json base_file() {
   json vocab = {{"[STOP]", 0}, {"[UNK]", 1}, {"[SPACE]", 2}};
   std::int32_t id = 3;
-  for (const char* t : {"t", "h", "e", "r", "a", "b", "c", "d", ",", "!", "?", ".", "x", "y", "z",
-                        "\u0301", "th", "the", "he", "er", "re", "ee", "!?", "b,", "e\u0301"}) {
+  for (const char* t :
+       {"t", "h", "e",      "r",  "a",   "b",  "c",  "d",  ",",  "!",  "?",  ".",      "x",
+        "y", "z", "\u0301", "th", "the", "he", "er", "re", "ee", "!?", "b,", "e\u0301"}) {
     vocab[t] = id++;
   }
   vocab["[START]"] = 255;
@@ -58,14 +60,14 @@ json base_file() {
             {"end_of_word_suffix", nullptr},
             {"fuse_unk", false},
             {"vocab", vocab},
-            {"merges",
-             {"t h", "th e", "h e", "e r", "r e", "e e", "! ?", "b ,", "e \u0301"}}}}};
+            {"merges", {"t h", "th e", "h e", "e r", "r e", "e e", "! ?", "b ,", "e \u0301"}}}}};
 }
 
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
   std::string out;
   std::size_t pos = 0;
-  for (std::size_t hit; (hit = s.find(from, pos)) != std::string_view::npos; pos = hit + from.size()) {
+  for (std::size_t hit; (hit = s.find(from, pos)) != std::string_view::npos;
+       pos = hit + from.size()) {
     out.append(s.substr(pos, hit - pos));
     out.append(to);
   }
@@ -180,7 +182,7 @@ TEST(HfTokenizer, IgnoreMerges) {
   j["model"]["ignore_merges"] = true;
   j["model"]["vocab"]["her"] = 400;
   const HfTokenizer t = make(j);
-  EXPECT_EQ(t.encode("her").ids, Ids({400}));               // whole word in the vocab
+  EXPECT_EQ(t.encode("her").ids, Ids({400}));                  // whole word in the vocab
   EXPECT_EQ(t.encode("there").ids, ids_of(t, {"the", "re"}));  // otherwise BPE
 }
 
