@@ -12,6 +12,7 @@
 #include "models/t3/t3_generate.h"
 #include "ops/layout.h"
 #include "pipeline/voice_store.h"
+#include "text/language.h"
 
 namespace chatterd {
 namespace {
@@ -32,17 +33,22 @@ struct Budget {
   std::int64_t room = 0;             // positions after cond + BOS
 };
 
-Budget make_budget(const T3Model& t3, const T3TextEncoder& text, const T3Cond& cond,
+Budget make_budget(const ChatterboxEngine::Parts& parts, const T3Cond& cond,
                    const SynthesisOptions& options) {
+  const T3Model& t3 = *parts.t3;
+  const bool llama = t3.is_llama();
   Budget b;
-  b.max_gen_len = options.max_speech_tokens ? *options.max_speech_tokens - 1
+  // Turbo's max_gen_len counts the steps after the first token; English/Multilingual's
+  // max_new_tokens counts every token.
+  b.max_gen_len = options.max_speech_tokens ? *options.max_speech_tokens - (llama ? 0 : 1)
                                             : t3.config().generate.max_new_tokens;
-  b.room = t3.max_positions() - t3.cond_length(cond) - 1;
+  b.room = t3.max_positions() - t3.cond_length(cond) - (llama ? 2 : 1);
   CHATTERD_CHECK(b.room >= 2, InvalidArgument,
                  "chatterbox: the voice's conditioning ({} rows) leaves no room in {} positions",
                  t3.cond_length(cond), t3.max_positions());
   const std::int64_t reserve = std::min(b.max_gen_len, (b.room - 1) / 2);
-  b.max_text_tokens = text.max_text_tokens(t3.cond_length(cond), reserve);
+  b.max_text_tokens = llama ? parts.cfg_text->max_text_tokens(t3.cond_length(cond), reserve)
+                            : parts.text->max_text_tokens(t3.cond_length(cond), reserve);
   return b;
 }
 
@@ -53,10 +59,29 @@ void validate_options(const SynthesisOptions& o, Variant variant) {
                  "chunk_tokens must be in [25, 200], got {}", o.chunk_tokens);
   // Turbo/Nano speak English only; min_p, cfg_weight and exaggeration are accepted and ignored,
   // as the reference's turbo generate() does.
-  if (is_turbo_family(variant)) {
+  if (is_turbo_family(variant) || variant == Variant::English) {
     CHATTERD_CHECK(o.language.empty() || o.language == "en", InvalidArgument,
-                   "chatterbox-{} speaks English only: language \"{}\" (use \"\" or \"en\")",
-                   variant_name(variant), o.language);
+                   "chatterbox-{} speaks English only: language \"{}\" (use \"\" or \"en\"; the "
+                   "multilingual model speaks {})",
+                   variant_name(variant), o.language, text::supported_language_codes());
+    if (is_turbo_family(variant)) return;
+  } else {
+    // The reference's language_id is a required argument; no silent default.
+    CHATTERD_CHECK(!o.language.empty(), InvalidArgument,
+                   "chatterbox-{} needs a language: one of {}", variant_name(variant),
+                   text::supported_language_codes());
+    (void)text::Language::parse(o.language);  // InvalidArgument naming it and the supported ones
+  }
+  if (o.cfg_weight) {
+    CHATTERD_CHECK(*o.cfg_weight >= 0.0f && *o.cfg_weight <= T3GenerateOptions::kMaxCfgWeight,
+                   InvalidArgument, "cfg_weight must be in [0, {}], got {}",
+                   T3GenerateOptions::kMaxCfgWeight, *o.cfg_weight);
+  }
+  if (o.exaggeration) {
+    CHATTERD_CHECK(
+        *o.exaggeration >= 0.0f && *o.exaggeration <= T3GenerateOptions::kMaxExaggeration,
+        InvalidArgument, "exaggeration must be in [0, {}], got {}",
+        T3GenerateOptions::kMaxExaggeration, *o.exaggeration);
   }
 }
 
@@ -94,7 +119,8 @@ std::int64_t synthetic_token_count(const std::string& text) {
 
 ChatterboxEngine::ChatterboxEngine(Parts parts, int n_threads)
     : parts_(std::move(parts)), pool_(n_threads) {
-  CHATTERD_CHECK(parts_.t3 && parts_.flow && parts_.hift && parts_.text && !parts_.voices.empty(),
+  CHATTERD_CHECK(parts_.t3 && parts_.flow && parts_.hift && !parts_.voices.empty() &&
+                     (parts_.t3->is_llama() ? parts_.cfg_text != nullptr : parts_.text != nullptr),
                  InvalidArgument, "ChatterboxEngine: incomplete parts");
   info_.name = parts_.name;
   info_.sample_rate_hz = static_cast<int>(parts_.hp.s3gen.hift.sampling_rate_hz);
@@ -131,6 +157,33 @@ ChatterboxVoice ChatterboxEngine::find_voice(const std::string& name) const {
                  info_.name, name, known);
 }
 
+std::vector<T3TextChunk> ChatterboxEngine::encode_text(const SynthesisRequest& request,
+                                                       std::int64_t max_text_tokens) const {
+  if (!parts_.t3->is_llama()) return parts_.text->encode(request.text, max_text_tokens);
+  std::optional<text::Language> language;
+  if (parts_.cfg_text->multilingual()) language = text::Language::parse(request.options.language);
+  return parts_.cfg_text->encode(request.text, language, max_text_tokens);
+}
+
+T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const ChatterboxVoice& voice,
+                                          const T3TextChunk& chunk, const SynthesisOptions& opt,
+                                          std::int64_t max_gen_len, std::uint64_t seed,
+                                          T3State& state,
+                                          const SpeechTokenCallback& on_token) const {
+  const T3Model& t3 = *parts_.t3;
+  T3GenerateOptions gen;
+  gen.sampling = sampling_options(t3.config(), opt, seed);
+  gen.max_gen_len = max_gen_len;
+  if (t3.is_llama()) {
+    const T3GenerateDefaults& d = t3.config().generate;
+    gen.cfg_weight = opt.cfg_weight.value_or(d.cfg_weight);
+    // The reference's generate(exaggeration=0.5) replaces the voice's emotion_adv whenever it
+    // differs, so the default is the generate() default, not the voice's value.
+    gen.exaggeration = opt.exaggeration.value_or(d.exaggeration);
+  }
+  return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
+}
+
 SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
                                              const ChunkCallback& on_chunk) {
   ChatterboxStageTimes times;
@@ -143,10 +196,6 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   const auto t_start = Clock::now();
   times = {};
   const Variant variant = parts_.hp.variant;
-  // English/Multilingual plug in here: their text encoder (SOT/EOT, language tags) and their
-  // CFG token generation replace the two turbo-family steps below.
-  CHATTERD_CHECK(is_turbo_family(variant), Unsupported,
-                 "chatterbox: variant {} is not supported yet", variant_name(variant));
   const SynthesisOptions& opt = request.options;
   validate_options(opt, variant);
   const ChatterboxVoice voice = find_voice(request.voice);  // a copy: add_voice may run meanwhile
@@ -157,10 +206,10 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
 
-  const Budget budget = make_budget(t3, *parts_.text, voice.t3, opt);
+  const Budget budget = make_budget(parts_, voice.t3, opt);
   auto t0 = Clock::now();
   // Invalid UTF-8 -> InvalidArgument; empty text -> the reference's stand-in sentence.
-  const std::vector<T3TextChunk> chunks = parts_.text->encode(request.text, budget.max_text_tokens);
+  const std::vector<T3TextChunk> chunks = encode_text(request, budget.max_text_tokens);
   times.text_ms = ms_since(t0);
 
   SynthesisResult result;
@@ -176,18 +225,16 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     Rng hift_rng(request_rng.next_u64());
 
     // 1. T3: text -> speech tokens.
-    T3GenerateOptions gen;
-    gen.sampling = sampling_options(t3.config(), opt, t3_seed);
     const auto text_len = static_cast<std::int64_t>(chunk.ids.size());
-    gen.max_gen_len = std::min(budget.max_gen_len, budget.room - text_len - 1);
+    std::int64_t max_gen_len = std::min(budget.max_gen_len, budget.room - text_len - 1);
     if (parts_.forced_length && !opt.max_speech_tokens) {
-      gen.max_gen_len = std::min(gen.max_gen_len, synthetic_token_count(chunk.text) - 1);
+      max_gen_len = std::min(max_gen_len, synthetic_token_count(chunk.text) - 1);
     }
     t0 = Clock::now();
     auto t_first = t0;
     std::int64_t n_generated = 0;
     const T3GenerateResult tokens =
-        generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, [&](std::int64_t) {
+        run_t3(ctx, voice, chunk, opt, max_gen_len, t3_seed, state, [&](std::int64_t) {
           if (n_generated++ == 0) t_first = Clock::now();
           return true;
         });
@@ -197,7 +244,9 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     times.t3_decode_steps += std::max<std::int64_t>(0, n_generated - 1);
 
     // 2. S3Gen flow: tokens (+ 3 silence tokens) -> mel [1, 80, 2 N].
-    const std::vector<std::int64_t> s3_tokens = speech_tokens_for_s3gen(tokens.tokens, t3.config());
+    const std::vector<std::int64_t> s3_tokens =
+        t3.is_llama() ? drop_invalid_speech_tokens(tokens.tokens, t3.config())
+                      : speech_tokens_for_s3gen(tokens.tokens, t3.config());
     result.stats.speech_tokens += static_cast<std::int64_t>(s3_tokens.size());
     const Tensor token_tensor = Tensor::from_span<std::int64_t>(
         s3_tokens, {1, static_cast<std::int64_t>(s3_tokens.size())});
