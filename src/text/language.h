@@ -48,8 +48,7 @@ inline constexpr std::array<LanguageInfo, 23> kLanguages{{
     {"hi", "Hindi"},
     {"it", "Italian"},
     {"ja", "Japanese", LanguageFrontEnd::kJapanese, FrontEndSupport::kPartial,
-     "a kanji-to-hiragana reading converter (the reference uses pykakasi); text without kanji "
-     "works"},
+     "a kanji-to-hiragana reading converter (pykakasi in the reference)"},
     {"ko", "Korean", LanguageFrontEnd::kKorean, FrontEndSupport::kExact, {}},
     {"ms", "Malay"},
     {"nl", "Dutch"},

@@ -94,8 +94,11 @@ std::string multilingual_tokenizer_input(std::string_view normalized, Language l
       while (pos < s.size()) {
         const char32_t cp = next_code_point(s, pos);
         if (is_kanji(cp)) {
-          refuse(language,
-                 fmt::format("; the text holds kanji U+{:04X}", static_cast<std::uint32_t>(cp)));
+          std::string detail =
+              fmt::format(" to read kanji U+{:04X} '", static_cast<std::uint32_t>(cp));
+          append_utf8(detail, cp);
+          detail += "' (kana-only text works)";
+          refuse(language, detail);
         }
       }
       break;
