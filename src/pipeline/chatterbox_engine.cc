@@ -228,7 +228,9 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     const auto text_len = static_cast<std::int64_t>(chunk.ids.size());
     std::int64_t max_gen_len = std::min(budget.max_gen_len, budget.room - text_len - 1);
     if (parts_.forced_length && !opt.max_speech_tokens) {
-      max_gen_len = std::min(max_gen_len, synthetic_token_count(chunk.text) - 1);
+      // Turbo's budget counts the steps after the first token, the Llama one every token.
+      max_gen_len =
+          std::min(max_gen_len, synthetic_token_count(chunk.text) - (t3.is_llama() ? 0 : 1));
     }
     t0 = Clock::now();
     auto t_first = t0;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "models/t3/t3_text_cfg.h"
 #include "pipeline/chatterbox_engine.h"
 #include "pipeline/engine_factory.h"
 #include "text/language.h"
@@ -79,7 +80,9 @@ json tokenizer_json(bool multilingual, std::int64_t start_id = 255) {
   if (multilingual) {
     for (char32_t c = 0x1100; c <= 0x11FF; ++c) add_char(c);
     for (const text::LanguageInfo& l : text::kLanguages) {
-      const std::string tag = "[" + std::string(l.code) + "]";
+      std::string tag = "[";
+      tag.append(l.code);
+      tag.push_back(']');
       vocab[tag] = id;
       tokens.push_back(added(id++, tag, false));
     }
@@ -329,6 +332,61 @@ TEST(ChatterboxCfgEngine, TokenizerMustFitTheCheckpoint) {
     const std::string msg = load_error(d.path());
     EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
   }
+}
+
+T3CfgTextEncoder encoder(bool multilingual) {
+  return T3CfgTextEncoder(
+      text::HfTokenizer::from_json(tokenizer_json(multilingual).dump(), "test"),
+      T3Config::defaults(multilingual ? Variant::MultilingualV2 : Variant::English));
+}
+
+TEST(T3CfgTextEncoder, WrapsIdsInStartAndStop) {
+  const T3CfgTextEncoder en = encoder(false);
+  EXPECT_EQ(en.max_text_tokens(34, 1000), 2050);  // text_pos_emb rows
+  const auto chunks = en.encode("hello there", std::nullopt, 2050);
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].text, "Hello there.");  // tts.punc_norm
+  const auto& ids = chunks[0].ids;
+  EXPECT_EQ(ids.front(), 255);
+  EXPECT_EQ(ids.back(), 0);
+  const auto body = en.tokenizer().encode("Hello[SPACE]there.").ids;
+  EXPECT_EQ(std::vector<std::int64_t>(ids.begin() + 1, ids.end() - 1),
+            std::vector<std::int64_t>(body.begin(), body.end()));
+
+  const T3CfgTextEncoder mtl = encoder(true);
+  const auto fr = mtl.encode("Bonjour.", text::Language::parse("fr"), 2050);
+  ASSERT_EQ(fr.size(), 1u);
+  EXPECT_EQ(fr[0].ids[0], 255);
+  EXPECT_EQ(fr[0].ids[1], *mtl.tokenizer().token_to_id("[fr]"));
+  EXPECT_THROW(mtl.encode("Bonjour.", std::nullopt, 2050), InvalidArgument);
+  EXPECT_THROW(en.encode("Hi.", std::nullopt, 2), InvalidArgument);
+}
+
+TEST(T3CfgTextEncoder, LongTextIsSplitIntoRequestsThatFit) {
+  const T3CfgTextEncoder mtl = encoder(true);
+  const std::string text = "One two three. Four five six! Seven eight nine?";
+  const std::int64_t max = 20;  // each sentence fits, two do not
+  const auto chunks = mtl.encode(text, text::Language::parse("en"), max);
+  ASSERT_EQ(chunks.size(), 3u);
+  const std::string expected[] = {"One two three.", "Four five six!", "Seven eight nine?"};
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ(chunks[i].text, expected[i]);
+    EXPECT_LE(static_cast<std::int64_t>(chunks[i].ids.size()), max);
+    EXPECT_EQ(chunks[i].ids.front(), 255);
+    EXPECT_EQ(chunks[i].ids[1], *mtl.tokenizer().token_to_id("[en]"));  // every request tagged
+    EXPECT_EQ(chunks[i].ids.back(), 0);
+  }
+  // One word longer than the limit is cut between tokens, each piece wrapped.
+  const auto word = encoder(false).encode("abcdefghijklmnopqrstuvwxyz", std::nullopt, 10);
+  ASSERT_GE(word.size(), 3u);
+  std::size_t body = 0;
+  for (const auto& c : word) {
+    EXPECT_LE(c.ids.size(), 10u);
+    EXPECT_EQ(c.ids.front(), 255);
+    EXPECT_EQ(c.ids.back(), 0);
+    body += c.ids.size() - 2;
+  }
+  EXPECT_EQ(body, 27u);  // 26 letters + the '.' punc_norm adds
 }
 
 }  // namespace
