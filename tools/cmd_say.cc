@@ -75,6 +75,10 @@ Command add_say_command(CLI::App& app) {
     std::string voice;
     std::string voices = default_voice_store();
     std::string ref;
+    std::string language;
+    std::optional<float> cfg_weight;
+    std::optional<float> exaggeration;
+    std::optional<float> temperature;
   };
   auto args = std::make_shared<Args>();
   sub->add_option("text", args->text, "UTF-8 text to speak; '-' or absent: read stdin");
@@ -97,6 +101,14 @@ Command add_say_command(CLI::App& app) {
                   "saved-voice folder (default $CHATTERD_VOICE_STORE or ./chatterd-voices)");
   sub->add_option("--ref", args->ref,
                   "clone the voice of this clip for this utterance (model directory only)");
+  sub->add_option("--language", args->language,
+                  "language code for the multilingual model (ar da de el en es fi fr he hi it ja "
+                  "ko ms nl no pl pt ru sv sw tr zh); English-only models accept '' or 'en'");
+  sub->add_option("--cfg-weight", args->cfg_weight,
+                  "classifier-free guidance weight, 0..3 (English/Multilingual; default 0.5)");
+  sub->add_option("--exaggeration", args->exaggeration,
+                  "emotion exaggeration, 0..2 (English/Multilingual; default 0.5)");
+  sub->add_option("--temperature", args->temperature, "sampling temperature (default: model's)");
   return {
       sub, [args] {
         const bool to_stdout = args->output == "-";
@@ -124,6 +136,10 @@ Command add_say_command(CLI::App& app) {
         }
         request.text = args->text == "-" ? read_stdin() : args->text;
         request.options.seed = args->seed;
+        request.options.language = args->language;
+        request.options.cfg_weight = args->cfg_weight;
+        request.options.exaggeration = args->exaggeration;
+        request.options.temperature = args->temperature;
         ChunkCallback on_chunk;
         if (to_stdout) {
           on_chunk = [](const AudioChunk& c) { return write_pcm16_le(c.samples); };

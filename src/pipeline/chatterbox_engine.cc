@@ -12,6 +12,7 @@
 #include "models/t3/t3_generate.h"
 #include "ops/layout.h"
 #include "pipeline/voice_store.h"
+#include "text/language.h"
 
 namespace chatterd {
 namespace {
@@ -32,17 +33,22 @@ struct Budget {
   std::int64_t room = 0;             // positions after cond + BOS
 };
 
-Budget make_budget(const T3Model& t3, const T3TextEncoder& text, const T3Cond& cond,
+Budget make_budget(const ChatterboxEngine::Parts& parts, const T3Cond& cond,
                    const SynthesisOptions& options) {
+  const T3Model& t3 = *parts.t3;
+  const bool llama = t3.is_llama();
   Budget b;
-  b.max_gen_len = options.max_speech_tokens ? *options.max_speech_tokens - 1
+  // Turbo's max_gen_len counts the steps after the first token; English/Multilingual's
+  // max_new_tokens counts every token.
+  b.max_gen_len = options.max_speech_tokens ? *options.max_speech_tokens - (llama ? 0 : 1)
                                             : t3.config().generate.max_new_tokens;
-  b.room = t3.max_positions() - t3.cond_length(cond) - 1;
+  b.room = t3.max_positions() - t3.cond_length(cond) - (llama ? 2 : 1);
   CHATTERD_CHECK(b.room >= 2, InvalidArgument,
                  "chatterbox: the voice's conditioning ({} rows) leaves no room in {} positions",
                  t3.cond_length(cond), t3.max_positions());
   const std::int64_t reserve = std::min(b.max_gen_len, (b.room - 1) / 2);
-  b.max_text_tokens = text.max_text_tokens(t3.cond_length(cond), reserve);
+  b.max_text_tokens = llama ? parts.cfg_text->max_text_tokens(t3.cond_length(cond), reserve)
+                            : parts.text->max_text_tokens(t3.cond_length(cond), reserve);
   return b;
 }
 
@@ -58,10 +64,29 @@ void validate_options(const SynthesisOptions& o, Variant variant) {
                  kMinFirstChunkTokens, o.chunk_tokens, o.first_chunk_tokens);
   // Turbo/Nano speak English only; min_p, cfg_weight and exaggeration are accepted and ignored,
   // as the reference's turbo generate() does.
-  if (is_turbo_family(variant)) {
+  if (is_turbo_family(variant) || variant == Variant::English) {
     CHATTERD_CHECK(o.language.empty() || o.language == "en", InvalidArgument,
-                   "chatterbox-{} speaks English only: language \"{}\" (use \"\" or \"en\")",
-                   variant_name(variant), o.language);
+                   "chatterbox-{} speaks English only: language \"{}\" (use \"\" or \"en\"; the "
+                   "multilingual model speaks {})",
+                   variant_name(variant), o.language, text::supported_language_codes());
+    if (is_turbo_family(variant)) return;
+  } else {
+    // The reference's language_id is a required argument; no silent default.
+    CHATTERD_CHECK(!o.language.empty(), InvalidArgument,
+                   "chatterbox-{} needs a language: one of {}", variant_name(variant),
+                   text::supported_language_codes());
+    (void)text::Language::parse(o.language);  // InvalidArgument naming it and the supported ones
+  }
+  if (o.cfg_weight) {
+    CHATTERD_CHECK(*o.cfg_weight >= 0.0f && *o.cfg_weight <= T3GenerateOptions::kMaxCfgWeight,
+                   InvalidArgument, "cfg_weight must be in [0, {}], got {}",
+                   T3GenerateOptions::kMaxCfgWeight, *o.cfg_weight);
+  }
+  if (o.exaggeration) {
+    CHATTERD_CHECK(
+        *o.exaggeration >= 0.0f && *o.exaggeration <= T3GenerateOptions::kMaxExaggeration,
+        InvalidArgument, "exaggeration must be in [0, {}], got {}",
+        T3GenerateOptions::kMaxExaggeration, *o.exaggeration);
   }
 }
 
@@ -86,10 +111,13 @@ constexpr std::int64_t kTokensPerTextId = 6;
 // The decode steps of one text chunk (the reference's max_gen_len).
 // Synthetic weights never sample EOS: `forced` caps the length (synthetic_token_count).
 std::int64_t max_gen_len(const Budget& budget, const T3TextChunk& chunk,
-                         const SynthesisOptions& opt, bool forced) {
+                         const SynthesisOptions& opt, bool forced, bool llama) {
   const auto text_len = static_cast<std::int64_t>(chunk.ids.size());
   std::int64_t n = std::min(budget.max_gen_len, budget.room - text_len - 1);
-  if (forced && !opt.max_speech_tokens) n = std::min(n, synthetic_token_count(chunk.text) - 1);
+  if (forced && !opt.max_speech_tokens) {
+    // Turbo's budget counts the steps after the first token, the Llama one every token.
+    n = std::min(n, synthetic_token_count(chunk.text) - (llama ? 0 : 1));
+  }
   return n;
 }
 
@@ -113,7 +141,8 @@ std::int64_t synthetic_token_count(const std::string& text) {
 
 ChatterboxEngine::ChatterboxEngine(Parts parts, int n_threads)
     : parts_(std::move(parts)), pool_(n_threads) {
-  CHATTERD_CHECK(parts_.t3 && parts_.flow && parts_.hift && parts_.text && !parts_.voices.empty(),
+  CHATTERD_CHECK(parts_.t3 && parts_.flow && parts_.hift && !parts_.voices.empty() &&
+                     (parts_.t3->is_llama() ? parts_.cfg_text != nullptr : parts_.text != nullptr),
                  InvalidArgument, "ChatterboxEngine: incomplete parts");
   info_.name = parts_.name;
   info_.sample_rate_hz = static_cast<int>(parts_.hp.s3gen.hift.sampling_rate_hz);
@@ -150,21 +179,37 @@ ChatterboxVoice ChatterboxEngine::find_voice(const std::string& name) const {
                  info_.name, name, known);
 }
 
+std::vector<T3TextChunk> ChatterboxEngine::encode_text(const SynthesisRequest& request,
+                                                       std::int64_t max_text_tokens) const {
+  if (!parts_.t3->is_llama()) return parts_.text->encode(request.text, max_text_tokens);
+  std::optional<text::Language> language;
+  if (parts_.cfg_text->multilingual()) language = text::Language::parse(request.options.language);
+  return parts_.cfg_text->encode(request.text, language, max_text_tokens);
+}
+
+T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const ChatterboxVoice& voice,
+                                          const T3TextChunk& chunk, const SynthesisOptions& opt,
+                                          std::int64_t max_gen_len, std::uint64_t seed,
+                                          T3State& state,
+                                          const SpeechTokenCallback& on_token) const {
+  const T3Model& t3 = *parts_.t3;
+  T3GenerateOptions gen;
+  gen.sampling = sampling_options(t3.config(), opt, seed);
+  gen.max_gen_len = max_gen_len;
+  if (t3.is_llama()) {
+    const T3GenerateDefaults& d = t3.config().generate;
+    gen.cfg_weight = opt.cfg_weight.value_or(d.cfg_weight);
+    // The reference's generate(exaggeration=0.5) replaces the voice's emotion_adv whenever it
+    // differs, so the default is the generate() default, not the voice's value.
+    gen.exaggeration = opt.exaggeration.value_or(d.exaggeration);
+  }
+  return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
+}
+
 SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
                                              const ChunkCallback& on_chunk) {
   ChatterboxStageTimes times;
   return synthesize(request, on_chunk, times);
-}
-
-T3GenerateResult ChatterboxEngine::generate_tokens(
-    const ExecContext& ctx, const ChatterboxVoice& voice, const T3TextChunk& chunk,
-    const SynthesisOptions& opt, std::int64_t max_gen, std::uint64_t seed, T3State& state,
-    const SpeechTokenCallback& on_token) const {
-  const T3Model& t3 = *parts_.t3;
-  T3GenerateOptions gen;
-  gen.sampling = sampling_options(t3.config(), opt, seed);
-  gen.max_gen_len = max_gen;
-  return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
 }
 
 void ChatterboxEngine::set_stream_options(const StreamVocoderOptions& options) {
@@ -178,10 +223,6 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   const auto t_start = Clock::now();
   times = {};
   const Variant variant = parts_.hp.variant;
-  // English/Multilingual plug in here: their text encoder (SOT/EOT, language tags) and their
-  // CFG token generation (generate_tokens) replace the turbo-family steps.
-  CHATTERD_CHECK(is_turbo_family(variant), Unsupported,
-                 "chatterbox: variant {} is not supported yet", variant_name(variant));
   const SynthesisOptions& opt = request.options;
   validate_options(opt, variant);
   const ChatterboxVoice voice = find_voice(request.voice);  // a copy: add_voice may run meanwhile
@@ -191,10 +232,10 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
 
-  const Budget budget = make_budget(t3, *parts_.text, voice.t3, opt);
+  const Budget budget = make_budget(parts_, voice.t3, opt);
   auto t0 = Clock::now();
   // Invalid UTF-8 -> InvalidArgument; empty text -> the reference's stand-in sentence.
-  const std::vector<T3TextChunk> chunks = parts_.text->encode(request.text, budget.max_text_tokens);
+  const std::vector<T3TextChunk> chunks = encode_text(request, budget.max_text_tokens);
   times.text_ms = ms_since(t0);
 
   SynthesisResult result;
@@ -246,7 +287,8 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     // The chunking: a first chunk (fixed, or adaptive: decided once the least first chunk's
     // tokens exist), then chunk_tokens each; the rest when T3 stops.
     std::int64_t next_size = opt.first_chunk_tokens > 0 ? opt.first_chunk_tokens : 0;
-    const std::int64_t max_gen = max_gen_len(budget, chunk, opt, parts_.forced_length);
+    const std::int64_t max_gen =
+        max_gen_len(budget, chunk, opt, parts_.forced_length, t3.is_llama());
     const std::int64_t expected = std::min<std::int64_t>(
         kTokensPerTextId * static_cast<std::int64_t>(chunk.ids.size()), max_gen + 1);
     double vocoder_ms_in_t3 = 0.0;  // vocoder time spent inside the token callback
@@ -283,7 +325,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     t0 = Clock::now();
     t_first = t0;
     const T3GenerateResult tokens =
-        generate_tokens(ctx, voice, chunk, opt, max_gen, t3_seed, state, on_token);
+        run_t3(ctx, voice, chunk, opt, max_gen, t3_seed, state, on_token);
     const auto t_t3_end = Clock::now();
     times.t3_prefill_ms += std::chrono::duration<double, std::milli>(t_first - t0).count();
     times.t3_decode_ms +=
@@ -296,9 +338,17 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
       // 2.-3. The remaining tokens + S3Gen's silence tokens -> mel -> wav (the whole text chunk
       // when not streaming). Every text chunk is an independent S3Gen stream that starts from
       // silence, like one reference generate() call, so each gets trim_fade.
-      const std::vector<std::int64_t> silence(kS3GenSilenceCount, kS3GenSilenceToken);
-      vocoder.push_tokens(silence);
-      vocoder.finish(ctx, result.samples);
+      // Turbo/Nano append S3Gen's silence tokens (tts_turbo.py); English/Multilingual do not.
+      // Their token filter (drop_invalid_speech_tokens) is applied token by token in on_token:
+      // ids >= start_speech_token are skipped, and EOS ends generation before it is reported.
+      // One difference from the reference, forced by streaming: a start token sampled mid-way
+      // does not retract the audio of the tokens before it.
+      if (!t3.is_llama()) {
+        const std::vector<std::int64_t> silence(kS3GenSilenceCount, kS3GenSilenceToken);
+        vocoder.push_tokens(silence);
+      }
+      // T3 may stop before any speech token (EOS first): no S3Gen call for nothing.
+      if (vocoder.tokens() > 0) vocoder.finish(ctx, result.samples);
       stopped = !emit(last_text_chunk);
     }
     result.stats.speech_tokens += vocoder.tokens();

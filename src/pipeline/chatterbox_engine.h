@@ -9,9 +9,9 @@
 // which serialises parallel regions (ThreadPool::parallel_for takes one submission at a time):
 // concurrent requests interleave region by region instead of oversubscribing the cores.
 //
-// Variants: Turbo and Nano (GPT-2 T3, meanflow S3Gen). English/Multilingual (Llama T3 with CFG)
-// plug in at the two variant-specific steps (text encoding and token generation, see
-// chatterbox_engine.cc) and are refused with Unsupported until that T3 lands.
+// Variants: Turbo and Nano (GPT-2 T3, meanflow S3Gen), English and Multilingual (Llama T3 with
+// classifier-free guidance, 10-step CFG S3Gen). The variant-specific part is the T3 step (text
+// encoding + speech-token generation, run_t3()); S3Gen and HiFT are shared.
 //
 // Streaming (SynthesisOptions::streaming with an on_chunk callback): T3's tokens go to a
 // per-request StreamVocoder (pipeline/stream_vocoder.h) in chunks as they are sampled: a first
@@ -47,6 +47,7 @@
 #include "models/t3/t3_generate.h"
 #include "models/t3/t3_model.h"
 #include "models/t3/t3_text.h"
+#include "models/t3/t3_text_cfg.h"
 #include "models/variant.h"
 #include "pipeline/stream_vocoder.h"
 #include "pipeline/voice.h"
@@ -98,18 +99,19 @@ class ChatterboxEngine final : public TtsEngine {
     std::shared_ptr<const WeightStore> s3gen_weights;  // keeps the flow/HiFT tensors alive
     std::unique_ptr<S3GenFlow> flow;
     std::unique_ptr<hift::Hift> hift;
-    std::unique_ptr<T3TextEncoder> text;
-    std::vector<ChatterboxVoice> voices;  // voices[0] is the default
-    std::string name;                     // EngineInfo::name
+    std::unique_ptr<T3TextEncoder> text;         // Turbo/Nano (GPT-2 BPE)
+    std::unique_ptr<T3CfgTextEncoder> cfg_text;  // English/Multilingual (tokenizer.json)
+    std::vector<ChatterboxVoice> voices;         // voices[0] is the default
+    std::string name;                            // EngineInfo::name
     // Synthetic weights never sample EOS: force a token count (see synthetic_token_count()).
     bool forced_length = false;
   };
 
   ChatterboxEngine(Parts parts, int n_threads);
 
-  // A Hugging Face model directory (Turbo/Nano layout). Throws ModelFormatError naming every
-  // missing file (conds.pt included: it is the default voice), IoError
-  // for an unreadable directory and Unsupported for English/Multilingual.
+  // A Hugging Face model directory of any variant (model_dir.h lists the files). Throws
+  // ModelFormatError naming every missing file (conds.pt included: it is the default voice) or a
+  // tokenizer that does not fit the checkpoint, IoError for an unreadable directory.
   static std::unique_ptr<ChatterboxEngine> load(const std::filesystem::path& dir, int n_threads);
   // Seeded random weights of the real dimensions and a random default voice (`synthetic:<v>`).
   static std::unique_ptr<ChatterboxEngine> synthetic(Variant variant, int n_threads,
@@ -144,12 +146,15 @@ class ChatterboxEngine final : public TtsEngine {
 
  private:
   ChatterboxVoice find_voice(const std::string& name) const;
-  // Step 1 of a text chunk, T3: text ids -> speech tokens, each handed to `on_token` as it is
-  // sampled (return false to stop). English/Multilingual add their CFG generation here.
-  T3GenerateResult generate_tokens(const ExecContext& ctx, const ChatterboxVoice& voice,
-                                   const T3TextChunk& chunk, const SynthesisOptions& opt,
-                                   std::int64_t max_gen, std::uint64_t seed, T3State& state,
-                                   const SpeechTokenCallback& on_token) const;
+  // The T3 step of one request, variant-specific: text -> T3 requests (chunks).
+  std::vector<T3TextChunk> encode_text(const SynthesisRequest& request,
+                                       std::int64_t max_text_tokens) const;
+  // The T3 step of one chunk: speech tokens, each reported to `on_token` as it is generated
+  // (return false to stop). Options were validated by synthesize().
+  T3GenerateResult run_t3(const ExecContext& ctx, const ChatterboxVoice& voice,
+                          const T3TextChunk& chunk, const SynthesisOptions& options,
+                          std::int64_t max_gen_len, std::uint64_t seed, T3State& state,
+                          const SpeechTokenCallback& on_token) const;
 
   Parts parts_;  // parts_.voices is guarded by voices_mutex_ (add_voice may run concurrently)
   mutable std::shared_mutex voices_mutex_;

@@ -1,4 +1,5 @@
 // Building a ChatterboxEngine: from a model directory, or from synthetic weights.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,8 @@
 #include "models/t3/t3_synthetic.h"
 #include "pipeline/chatterbox_engine.h"
 #include "text/gpt2_tokenizer.h"
+#include "text/hf_tokenizer.h"
+#include "text/language.h"
 
 namespace chatterd {
 namespace {
@@ -59,7 +62,8 @@ ChatterboxVoice synthetic_voice(const ModelHparams& hp, std::uint64_t seed) {
   v.name = kDefaultVoiceName;
   v.t3.speaker_emb = Tensor::empty({1, hp.t3.speaker_embed_size}, DType::F32);
   rng.fill_normal(v.t3.speaker_emb.data<float>(), v.t3.speaker_emb.numel());
-  v.t3.prompt_tokens.resize(static_cast<std::size_t>(kSyntheticT3PromptTokens));
+  v.t3.prompt_tokens.resize(static_cast<std::size_t>(
+      is_turbo_family(hp.variant) ? kSyntheticT3PromptTokens : hp.t3.speech_cond_prompt_len));
   for (auto& t : v.t3.prompt_tokens) t = static_cast<std::int64_t>(rng.next_u64() % speech_vocab);
 
   std::vector<std::int64_t> gen_tokens(static_cast<std::size_t>(kSyntheticGenPromptTokens));
@@ -75,11 +79,39 @@ ChatterboxVoice synthetic_voice(const ModelHparams& hp, std::uint64_t seed) {
   return v;
 }
 
-void require_turbo_family(Variant variant, const std::string& what) {
-  CHATTERD_CHECK(is_turbo_family(variant), Unsupported,
-                 "{}: chatterbox {} is not supported yet (the Llama T3 of English/Multilingual is "
-                 "being ported); supported: turbo, nano",
-                 what, variant_name(variant));
+// A tokenizer.json-style tokenizer for synthetic English/Multilingual engines: the real special
+// ids ([STOP] 0, [UNK] 1, [SPACE] 2, [START] 255), printable ASCII from id 3, the language tags
+// after it, filler up to the real vocabulary size. Unknown characters are allowed (they become
+// [UNK]) so any text runs.
+T3CfgTextEncoder synthetic_cfg_text(const T3Config& config) {
+  nlohmann::json vocab = nlohmann::json::object();
+  vocab["[STOP]"] = 0;
+  vocab["[UNK]"] = 1;
+  vocab["[SPACE]"] = 2;
+  std::int64_t id = 3;
+  for (char c = '!'; c <= '~'; ++c) vocab[std::string(1, c)] = id++;
+  vocab["[START]"] = config.start_text_token;
+  nlohmann::json added = nlohmann::json::array();
+  for (const char* special : {"[STOP]", "[UNK]", "[SPACE]", "[START]"}) {
+    added.push_back({{"id", vocab[special]}, {"content", special}, {"special", true}});
+  }
+  id = 300;
+  for (const text::LanguageInfo& l : text::kLanguages) {
+    const std::string tag = "[" + std::string(l.code) + "]";
+    vocab[tag] = id;
+    added.push_back({{"id", id}, {"content", tag}, {"special", false}});
+    ++id;
+  }
+  for (; id < config.text_vocab_size; ++id) vocab["<synthetic_" + std::to_string(id) + ">"] = id;
+  const nlohmann::json file = {{"added_tokens", added},
+                               {"pre_tokenizer", {{"type", "Whitespace"}}},
+                               {"model",
+                                {{"type", "BPE"},
+                                 {"unk_token", "[UNK]"},
+                                 {"vocab", vocab},
+                                 {"merges", nlohmann::json::array()}}}};
+  return T3CfgTextEncoder(text::HfTokenizer::from_json(file.dump(), "synthetic tokenizer"), config,
+                          /*allow_unknown=*/true);
 }
 
 }  // namespace
@@ -88,7 +120,6 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::
                                                          int n_threads) {
   const ModelDir files = ModelDir::open(dir);
   const Variant variant = files.variant();
-  require_turbo_family(variant, dir.string());
   std::vector<std::string> missing = files.missing_required();
   // conds.pt is optional to the reference (a voice can be cloned per call) but it is the only
   // voice this engine has until voice cloning lands.
@@ -109,7 +140,12 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::
   p.s3gen_weights = s3gen;
   p.flow = std::make_unique<S3GenFlow>(*s3gen, p.hp.s3gen);
   p.hift = std::make_unique<hift::Hift>(*s3gen, p.hp.s3gen.hift);
-  p.text = std::make_unique<T3TextEncoder>(T3TextEncoder::from_dir(dir, p.t3->config()));
+  if (p.t3->is_llama()) {
+    p.cfg_text = std::make_unique<T3CfgTextEncoder>(
+        T3CfgTextEncoder::from_file(*files.find(ModelComponent::Tokenizer), p.t3->config()));
+  } else {
+    p.text = std::make_unique<T3TextEncoder>(T3TextEncoder::from_dir(dir, p.t3->config()));
+  }
 
   ChatterboxVoice voice;
   voice.name = kDefaultVoiceName;
@@ -122,7 +158,6 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::
 
 std::unique_ptr<ChatterboxEngine> ChatterboxEngine::synthetic(Variant variant, int n_threads,
                                                               std::uint64_t seed) {
-  require_turbo_family(variant, "synthetic");
   Parts p;
   p.hp = ModelHparams::defaults(variant);
   p.name = "chatterbox-" + std::string(variant_name(variant)) + " (synthetic)";
@@ -134,8 +169,12 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::synthetic(Variant variant, i
   p.s3gen_weights = s3gen;
   p.flow = std::make_unique<S3GenFlow>(*s3gen, p.hp.s3gen);
   p.hift = std::make_unique<hift::Hift>(*s3gen, p.hp.s3gen.hift);
-  p.text =
-      std::make_unique<T3TextEncoder>(synthetic_tokenizer(p.hp.t3.text_vocab_size), p.t3->config());
+  if (p.t3->is_llama()) {
+    p.cfg_text = std::make_unique<T3CfgTextEncoder>(synthetic_cfg_text(p.t3->config()));
+  } else {
+    p.text = std::make_unique<T3TextEncoder>(synthetic_tokenizer(p.hp.t3.text_vocab_size),
+                                             p.t3->config());
+  }
   p.voices.push_back(synthetic_voice(p.hp, seed));
   p.forced_length = true;
   return std::make_unique<ChatterboxEngine>(std::move(p), n_threads);

@@ -1,10 +1,17 @@
 #include "text/language.h"
 
-#include <fmt/ranges.h>
-
 #include "core/check.h"
 
 namespace chatterd::text {
+
+std::string supported_language_codes() {
+  std::string s;
+  for (const LanguageInfo& l : kLanguages) {
+    if (!s.empty()) s.push_back(' ');
+    s.append(l.code);
+  }
+  return s;
+}
 
 Language Language::parse(std::string_view code) {
   if (code.size() == 2) {
@@ -12,12 +19,12 @@ Language Language::parse(std::string_view code) {
     for (char& c : lower) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
-    for (std::string_view supported : kSupportedLanguages) {
-      if (supported == lower) return Language(supported);
+    for (const LanguageInfo& l : kLanguages) {
+      if (l.code == lower) return Language(l);
     }
   }
   CHATTERD_THROW(InvalidArgument, "unsupported language '{}': expected one of {}", code,
-                 fmt::join(kSupportedLanguages, " "));
+                 supported_language_codes());
 }
 
 }  // namespace chatterd::text

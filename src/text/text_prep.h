@@ -1,6 +1,6 @@
 #pragma once
-// The exact strings the reference hands to the English and multilingual tokenizers (their vocab
-// files are not available here, so encoding stops at the tokenizer's input).
+// The exact strings the reference hands to the English and multilingual tokenizers
+// (EnTokenizer.encode / MTLTokenizer.encode before `tokenizers` runs).
 
 #include <string>
 #include <string_view>
@@ -14,13 +14,17 @@ inline constexpr std::string_view kSpaceToken = "[SPACE]";
 
 // tts.punc_norm, then EnTokenizer.encode's ' ' -> "[SPACE]".
 std::string english_encode_input(std::string_view raw_text);
+// The same without punc_norm (for text already normalised, e.g. one sentence of it).
+std::string english_tokenizer_input(std::string_view normalized);
 
 // mtl_tts.punc_norm, then MTLTokenizer.encode's preprocessing: lower(), NFKD, the language
 // front-end, the "[<lang>]" prefix, then ' ' -> "[SPACE]".
-// Language front-ends: only "ko" (Hangul syllable -> Jamo, then strip) is done; zh (Cangjie),
-// ja (pykakasi hiragana), he (diacritics) and ru (stress marks) are NOT implemented: those texts
-// pass through unchanged, which is also what the reference does when their optional packages are
-// missing, except zh/ja whose packages the reference requires.
+// Language front-ends (see LanguageInfo in language.h): ko exact (Hangul syllable -> Jamo, then
+// strip); he and ru skipped, as the reference does without its optional packages; ja exact for
+// text without kanji, kanji refused; zh refused. Refusals throw Unsupported:
+// "language ja (Japanese) needs ...".
 std::string multilingual_encode_input(std::string_view raw_text, Language language);
+// The same without punc_norm.
+std::string multilingual_tokenizer_input(std::string_view normalized, Language language);
 
 }  // namespace chatterd::text

@@ -5,6 +5,8 @@
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 
+#include <cstdint>
+
 #include "core/check.h"
 
 namespace chatterd::text {
@@ -36,6 +38,16 @@ bool is_letter(char32_t cp) {
 bool is_number(char32_t cp) {
   if (cp < 0x80) return cp >= '0' && cp <= '9';
   return (U_GET_GC_MASK(to_uchar32(cp)) & U_GC_N_MASK) != 0;
+}
+
+bool is_regex_word(char32_t cp) {
+  if (cp < 0x80) {
+    return ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || (cp >= '0' && cp <= '9') || cp == '_';
+  }
+  const UChar32 c = to_uchar32(cp);
+  constexpr std::uint32_t kMask = U_GC_M_MASK | U_GC_ND_MASK | U_GC_PC_MASK;
+  return (U_GET_GC_MASK(c) & kMask) != 0 || u_hasBinaryProperty(c, UCHAR_ALPHABETIC) != 0 ||
+         u_hasBinaryProperty(c, UCHAR_JOIN_CONTROL) != 0;
 }
 
 bool is_unicode_white_space(char32_t cp) {

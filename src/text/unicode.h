@@ -11,6 +11,9 @@ namespace chatterd::text {
 bool is_letter(char32_t cp);
 // General category N* (regex \p{N}).
 bool is_number(char32_t cp);
+// Rust regex's Unicode \w (UTS #18 Annex C: Alphabetic, marks, decimal digits, connector
+// punctuation, Join_Control): the Hugging Face `tokenizers` Whitespace pre-tokenizer's \w.
+bool is_regex_word(char32_t cp);
 // Unicode White_Space: what the `regex` module's \s matches (GPT-2 pre-tokenisation).
 bool is_unicode_white_space(char32_t cp);
 // Python str.isspace(): category Zs or bidi class WS, B or S (a superset of White_Space that also

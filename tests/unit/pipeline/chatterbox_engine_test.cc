@@ -252,12 +252,6 @@ TEST(ChatterboxEngine, MissingFilesAreNamed) {
   }
 }
 
-TEST(ChatterboxEngine, EnglishIsUnsupportedForNow) {
-  const fs::path english = fs::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
-  EXPECT_THROW(ChatterboxEngine::load(english, 1), Unsupported);
-  EXPECT_THROW(ChatterboxEngine::synthetic(Variant::English, 1, 0), Unsupported);
-}
-
 TEST(ChatterboxEngine, SyntheticTokenCountIsTenPerWord) {
   EXPECT_EQ(synthetic_token_count("Hello there."), 20);
   EXPECT_EQ(synthetic_token_count("  a b  c "), 30);

@@ -95,8 +95,6 @@ TEST(CreateEngine, ChatterboxDirectoriesAndSyntheticModels) {
   EXPECT_THROW(
       create_engine({.model = std::filesystem::temp_directory_path().string(), .n_threads = 0}),
       ModelFormatError);
-  // The Llama variants are not wired into the pipeline yet.
-  EXPECT_THROW(create_engine({.model = "synthetic:english", .n_threads = 1}), Unsupported);
   EXPECT_THROW(create_engine({.model = "garbage", .n_threads = 0}), InvalidArgument);
   EXPECT_THROW(create_engine({.model = "espeak", .n_threads = -2}), InvalidArgument);
 }

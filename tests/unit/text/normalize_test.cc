@@ -81,10 +81,52 @@ TEST(TextPrep, MultilingualLowerAndNfkd) {
   EXPECT_EQ(multilingual_encode_input("\uD55C", Language::parse("ko")), "[ko]\u1112\u1161\u11AB.");
 }
 
+TEST(TextPrep, LanguageFrontEnds) {
+  // Japanese without kanji: pykakasi keeps kana as they are, so the output is exact (NFKD splits
+  // the voiced mark of "ga" into U+304B U+3099 as the reference's preprocess does).
+  EXPECT_EQ(multilingual_encode_input("\u304C\u30AB", Language::parse("ja")),
+            "[ja]\u304B\u3099\u30AB.");
+  // Kanji need a reading converter we do not have.
+  try {
+    multilingual_encode_input("\u65E5\u672C", Language::parse("ja"));
+    FAIL();
+  } catch (const Unsupported& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("language ja (Japanese) needs"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("pykakasi"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("U+65E5"), std::string::npos) << msg;
+  }
+  // Chinese needs pkuseg + the Cangjie table: refused, even for text without Han characters.
+  try {
+    multilingual_encode_input("\u4F60\u597D", Language::parse("zh"));
+    FAIL();
+  } catch (const Unsupported& e) {
+    EXPECT_NE(std::string(e.what()).find("language zh (Chinese) needs"), std::string::npos);
+  }
+  EXPECT_THROW(multilingual_encode_input("abc", Language::parse("zh")), Unsupported);
+  // Hebrew and Russian: the reference skips diacritics/stress without its optional packages.
+  EXPECT_EQ(multilingual_encode_input("\u05E9\u05DC\u05D5\u05DD", Language::parse("he")),
+            "[he]\u05E9\u05DC\u05D5\u05DD.");
+  EXPECT_EQ(multilingual_encode_input("\u041F\u0440\u0438\u0432\u0435\u0442 \u043C\u0438\u0440",
+                                      Language::parse("ru")),
+            "[ru]\u043F\u0440\u0438\u0432\u0435\u0442[SPACE]\u043C\u0438\u0440.");
+  // Korean multi-syllable: initial + medial (+ final) Jamo per syllable.
+  EXPECT_EQ(multilingual_encode_input("\uD55C\uAD6D\uC5B4", Language::parse("ko")),
+            "[ko]\u1112\u1161\u11AB\u1100\u116E\u11A8\u110B\u1165.");
+}
+
 TEST(Language, ParseAndValidate) {
   EXPECT_EQ(Language::parse("en").code(), "en");
   EXPECT_EQ(Language::parse("ZH").code(), "zh");
-  for (std::string_view code : kSupportedLanguages) EXPECT_EQ(Language::parse(code).code(), code);
+  for (const LanguageInfo& l : kLanguages) {
+    EXPECT_EQ(Language::parse(l.code).code(), l.code);
+    EXPECT_EQ(&Language::parse(l.code).info(), &l);
+    // Whatever is refused says what it needs.
+    EXPECT_EQ(l.support == FrontEndSupport::kPartial || l.support == FrontEndSupport::kRefused,
+              !l.needs.empty())
+        << l.code;
+  }
+  EXPECT_EQ(supported_language_codes().size(), 23u * 3 - 1);
   EXPECT_THROW(Language::parse("xx"), InvalidArgument);
   EXPECT_THROW(Language::parse(""), InvalidArgument);
   EXPECT_THROW(Language::parse("eng"), InvalidArgument);
