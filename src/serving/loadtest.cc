@@ -342,7 +342,10 @@ json to_json(const LoadTestReport& r) {
   for (const LevelResult& l : r.levels) {
     total += l.requests;
     errors += l.requests - l.ok;
-    if (l.ok == l.requests && l.ttfc_ms && l.ttfc_ms->p95 < 400.0) best = l.concurrency;
+    if (l.ok == l.requests && l.ttfc_ms && l.ttfc_ms->p95 < 400.0 &&
+        (best.is_null() || l.concurrency > best.get<int>())) {
+      best = l.concurrency;
+    }
     levels.push_back({{"concurrency", l.concurrency},
                       {"requests", l.requests},
                       {"ok", l.ok},
