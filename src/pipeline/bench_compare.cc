@@ -126,7 +126,7 @@ Comparison compare_bench_reports(const BenchReport& before, const BenchReport& a
 std::string format_comparison(const Comparison& c) {
   std::string out;
   for (const std::string& n : c.notes) out += "note: " + n + "\n";
-  out += fmt::format("{:<18} {:<16} {:>12} {:>12} {:>9} {:>8}  {}\n", "text", "metric", "before",
+  out += fmt::format("{:<18} {:<20} {:>12} {:>12} {:>9} {:>8}  {}\n", "text", "metric", "before",
                      "after", "change", "target", "pass/miss");
   const auto verdict = [](bool pass) { return pass ? "pass" : "miss"; };
   for (const CompareRow& r : c.rows) {
@@ -134,7 +134,7 @@ std::string format_comparison(const Comparison& c) {
     const std::string target = r.target ? fmt::format("<{:g}", *r.target) : "";
     const std::string pass =
         r.target ? fmt::format("{} -> {}", verdict(r.before_pass), verdict(r.after_pass)) : "";
-    out += fmt::format("{:<18} {:<16} {:>12.3f} {:>12.3f} {:>9} {:>8}  {}\n", r.text, r.metric,
+    out += fmt::format("{:<18} {:<20} {:>12.3f} {:>12.3f} {:>9} {:>8}  {}\n", r.text, r.metric,
                        r.before, r.after, change, target, pass);
   }
   return out;
