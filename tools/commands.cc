@@ -13,7 +13,8 @@ std::string default_voice_store() {
 
 std::vector<Command> register_commands(CLI::App& app) {
   return {add_inspect_command(app), add_parity_command(app), add_say_command(app),
-          add_voice_command(app), add_serve_command(app)};
+          add_voice_command(app),   add_serve_command(app),  add_bench_command(app),
+          add_loadtest_command(app)};
 }
 
 int run_selected(const std::vector<Command>& commands) {

@@ -28,5 +28,10 @@ Command add_parity_command(CLI::App& app);
 Command add_say_command(CLI::App& app);
 Command add_voice_command(CLI::App& app);
 Command add_serve_command(CLI::App& app);
+Command add_bench_command(CLI::App& app);
+Command add_loadtest_command(CLI::App& app);
+
+// "0.1.0 (git describe)" as known when the tool was configured (tools/cmd_bench.cc).
+std::string chatterd_version_string();
 
 }  // namespace chatterd::tools

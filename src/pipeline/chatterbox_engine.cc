@@ -367,6 +367,12 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   s.audio_seconds =
       static_cast<double>(result.samples.size()) / static_cast<double>(result.sample_rate_hz);
   s.real_time_factor = s.audio_seconds > 0.0 ? s.total_ms / 1000.0 / s.audio_seconds : 0.0;
+  s.stages = {{"text", times.text_ms},
+              {"t3_prefill", times.t3_prefill_ms},
+              {"t3_decode", times.t3_decode_ms},
+              {"flow_encoder", times.flow_encoder_ms},
+              {"flow_solver", times.flow_solver_ms},
+              {"hift", times.hift_ms}};
   return result;
 }
 

@@ -52,6 +52,13 @@ struct AudioChunk {
 // Return false to cancel the synthesis (the engine stops at its next step).
 using ChunkCallback = std::function<bool(const AudioChunk&)>;
 
+// Time one stage of a request took (benchmarks). Stage names are the engine's own ("t3_decode",
+// "hift", "espeak", ...): engines differ in their stages.
+struct StageTime {
+  std::string name;
+  double ms = 0.0;
+};
+
 struct SynthesisStats {
   double time_to_first_audio_ms = 0.0;
   double total_ms = 0.0;
@@ -59,6 +66,7 @@ struct SynthesisStats {
   double real_time_factor = 0.0;  // total time / audio duration
   std::int64_t speech_tokens = 0;
   std::int64_t chunks = 0;
+  std::vector<StageTime> stages;  // where total_ms went, in pipeline order; empty if not measured
 };
 
 struct SynthesisResult {

@@ -1,0 +1,195 @@
+// chatterd bench: the standard texts through one engine in-process, results as JSON + SVG under
+// benchmarks/results/; `chatterd bench compare A.json B.json` prints the before/after table.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "chatterd/engine/tts_engine.h"
+#include "core/check.h"
+#include "pipeline/bench_compare.h"
+#include "pipeline/bench_runner.h"
+#include "pipeline/chatterbox_engine.h"
+#include "pipeline/engine_factory.h"
+#include "pipeline/system_info.h"
+#include "tools/commands.h"
+
+#ifndef CHATTERD_VERSION
+#define CHATTERD_VERSION "unknown"
+#endif
+#ifndef CHATTERD_GIT_DESCRIBE
+#define CHATTERD_GIT_DESCRIBE "unknown"
+#endif
+
+namespace chatterd::tools {
+
+std::string chatterd_version_string() {
+  return std::string(CHATTERD_VERSION) + " (" + CHATTERD_GIT_DESCRIBE + ")";
+}
+
+namespace {
+
+// The synthetic default voice (chatterbox_engine_load.cc kSynthetic*PromptTokens): the sizes a
+// 10 s reference clip gives.
+constexpr const char* kSyntheticVoice =
+    "synthetic default voice, the size of a 10 s clip: T3 prompt 375 speech tokens, S3Gen prompt "
+    "250 tokens / 500 mel frames";
+
+bench::BenchReport configured_report(const std::string& model, const TtsEngine& engine,
+                                     int threads_requested, double load_ms,
+                                     const std::string& note) {
+  bench::BenchReport r;
+  r.metadata.kind = "bench";
+  r.metadata.timestamp = bench::utc_timestamp_now();
+  r.metadata.note = note;
+  bench::BenchConfiguration& c = r.configuration;
+  c.device = bench::read_machine_info();
+  c.chatterd_version = chatterd_version_string();
+  c.model = model;
+  c.engine = engine.info().name;
+  const auto* chatterbox = dynamic_cast<const ChatterboxEngine*>(&engine);
+  c.threads = chatterbox != nullptr ? chatterbox->n_threads() : threads_requested;
+  c.dtype = "f32";
+  c.optimisations = {"cpu kernels: " + c.device.isa, "blas: openblas"};
+  if (const char* isa = std::getenv("CHATTERD_CPU_ISA"); isa != nullptr && *isa != '\0') {
+    c.optimisations.push_back(std::string("CHATTERD_CPU_ISA=") + isa);
+  }
+  c.batch_size = 1;
+  const ModelSpec spec = parse_model_spec(model);
+  if (std::holds_alternative<SyntheticModel>(spec)) {
+    c.voice = kSyntheticVoice;
+  } else if (std::holds_alternative<EspeakModel>(spec)) {
+    c.voice = "espeak voice " + std::get<EspeakModel>(spec).voice;
+  } else {
+    c.voice = "the model's default voice (conds.pt)";
+  }
+  c.load_ms = load_ms;
+  c.rss_after_load_kib = bench::read_memory_usage().rss_kib;
+  return r;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char ch : s + ",") {
+    if (ch == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (ch != ' ') {
+      cur += ch;
+    }
+  }
+  return out;
+}
+
+void print_result(const bench::TextResult& r) {
+  std::fprintf(stderr,
+               "%-18s words %3lld audio %7.0f ms | latency mean %8.1f p50 %8.1f p95 %8.1f ms | "
+               "TTFC p50 %8.1f ms | RTF %.3f | CPU %8.1f ms | peak RSS %.0f MiB\n",
+               r.name.c_str(), static_cast<long long>(r.words), r.audio_ms, r.latency_ms.mean,
+               r.latency_ms.p50, r.latency_ms.p95, r.ttfc_ms.p50, r.rtf.mean, r.cpu_ms.mean,
+               static_cast<double>(r.peak_rss_kib) / 1024.0);
+  for (const bench::StageResult& s : r.stages) {
+    std::fprintf(stderr, "    %-14s %8.1f ms %5.1f %%\n", s.name.c_str(), s.mean_ms,
+                 100.0 * s.share);
+  }
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto* sub = app.add_subcommand(
+      "bench",
+      "Benchmark the standard texts in-process; JSON + SVG under benchmarks/results/ "
+      "(`bench compare A.json B.json` compares two results)");
+  struct Args {
+    std::string model = "espeak";
+    int warmup = 5;
+    int runs = 20;
+    std::string texts;
+    int threads = 0;
+    std::string out_dir = "benchmarks/results";
+    std::uint64_t seed = 42;
+    std::string note;
+    bool quiet = false;
+    std::string before;
+    std::string after;
+  };
+  auto args = std::make_shared<Args>();
+  sub->add_option("--model", args->model,
+                  "espeak | espeak:VOICE | model directory | synthetic:VARIANT (synthetic models "
+                  "generate a fixed round(words / 2.6 * 25) speech tokens per text)")
+      ->capture_default_str();
+  sub->add_option("--warmup", args->warmup, "warm-up runs per text")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  sub->add_option("--runs", args->runs, "measured runs per text")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  sub->add_option("--texts", args->texts,
+                  "comma-separated subset of ultra_short,short,medium,long,telephony_typical "
+                  "(default: all)");
+  sub->add_option("--threads", args->threads, "engine CPU threads (0: one per core)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_option("--out-dir", args->out_dir, "where the JSON and SVG go")->capture_default_str();
+  sub->add_option("--seed", args->seed, "sampling seed of every run")->capture_default_str();
+  sub->add_option("--note", args->note,
+                  "free text stored in metadata.note (e.g. 'machine contended')");
+  sub->add_flag("--quiet", args->quiet, "no per-run progress lines");
+
+  auto* compare = sub->add_subcommand(
+      "compare",
+      "Before/after table of two `chatterd bench` results with pass/miss against the "
+      "design targets");
+  compare->add_option("before", args->before, "results JSON (before)")->required();
+  compare->add_option("after", args->after, "results JSON (after)")->required();
+  sub->require_subcommand(0, 1);
+
+  return {sub, [args, compare] {
+            if (compare->parsed()) {
+              const bench::BenchReport a = bench::load_bench_report(args->before);
+              const bench::BenchReport b = bench::load_bench_report(args->after);
+              const bench::Comparison c = bench::compare_bench_reports(a, b);
+              std::fputs(bench::format_comparison(c).c_str(), stdout);
+              return 0;
+            }
+            bench::BenchOptions options;
+            options.warmup = args->warmup;
+            options.runs = args->runs;
+            options.texts = split_commas(args->texts);
+            options.seed = args->seed;
+            options.fixed_speech_tokens =
+                std::holds_alternative<SyntheticModel>(parse_model_spec(args->model));
+            options.validate();
+
+            const EngineConfig config{.model = args->model, .n_threads = args->threads};
+            config.validate();
+            const auto t0 = std::chrono::steady_clock::now();
+            const std::unique_ptr<TtsEngine> engine = create_engine(config);
+            const double load_ms =
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
+            bench::BenchReport report =
+                configured_report(args->model, *engine, args->threads, load_ms, args->note);
+            std::fprintf(stderr, "chatterd bench: %s (%s), %d threads, loaded in %.0f ms\n",
+                         args->model.c_str(), report.configuration.engine.c_str(),
+                         report.configuration.threads, load_ms);
+            bench::BenchProgress progress;
+            if (!args->quiet) {
+              progress = [](const std::string& line) {
+                std::fprintf(stderr, "  %s\n", line.c_str());
+              };
+            }
+            report = bench::run_bench(*engine, options, std::move(report), progress);
+            for (const bench::TextResult& r : report.results) print_result(r);
+            const bench::WrittenFiles files = bench::write_bench_outputs(report, args->out_dir);
+            std::printf("%s\n%s\n", files.json.c_str(), files.svg.c_str());
+            return 0;
+          }};
+}
+
+}  // namespace chatterd::tools
