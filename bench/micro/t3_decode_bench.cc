@@ -5,9 +5,14 @@
 // Each decode row also reports the memory-bandwidth floor of that step: bytes of weights the step
 // reads / read bandwidth measured here (a multi-accumulator read-only sweep over 512 MiB with the
 // same thread count), i.e. the time the step would take if it only streamed its weights.
-// range(0): variant (0 = turbo, 1 = nano); range(1): threads (0 = all cores); range(2): dtype.
+// range(0): variant (0 = turbo, 1 = nano); range(1): threads (0 = all cores); range(2): dtype of
+// the matrices (f32/f16 stored as such; bf16 and q8_0 converted at load as `--dtype bf16|int8`
+// does, from bf16 / f16 synthetic weights to keep the benchmark's memory down).
+// Besides Google Benchmark's columns (wall; CPU of the main thread), proc_cpu_ms is the process
+// CPU time per step (all threads): the machine is shared, so wall times are upper bounds.
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,10 +32,27 @@ namespace {
 constexpr std::int64_t kContext = 400;
 
 std::shared_ptr<const T3Model> model_for(int variant, DType dtype) {
-  static std::map<std::pair<int, DType>, std::shared_ptr<const T3Model>> cache;
-  auto& m = cache[{variant, dtype}];
-  if (!m) m = make_synthetic_t3(variant == 0 ? Variant::Turbo : Variant::Nano, 1, dtype);
-  return m;
+  // One model at a time: a turbo in every dtype at once would not fit a small machine.
+  static std::pair<int, DType> key{-1, DType::F32};
+  static std::shared_ptr<const T3Model> model;
+  if (!model || key != std::pair{variant, dtype}) {
+    model.reset();
+    const Variant v = variant == 0 ? Variant::Turbo : Variant::Nano;
+    if (dtype == DType::BF16 || dtype == DType::Q8_0) {
+      model = make_synthetic_t3(v, 1, dtype == DType::BF16 ? DType::BF16 : DType::F16, dtype);
+    } else {
+      model = make_synthetic_t3(v, 1, dtype);
+    }
+    key = {variant, dtype};
+  }
+  return model;
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 int thread_count(std::int64_t arg) {
@@ -93,13 +115,19 @@ void BM_T3Decode(benchmark::State& state) {
   T3State st = model->new_state(kContext + 1);
   model->forward(ctx, random_embeds(kContext, d), st);
   const Tensor step = random_embeds(1, d);
+  model->forward(ctx, step, st);  // warm the per-thread scratch
+  for (auto& c : st.caches) c.truncate(kContext);
+  double cpu = 0.0;
   for (auto _ : state) {
+    const double c0 = process_cpu_seconds();
     model->forward(ctx, step, st);
     benchmark::DoNotOptimize(st.logits.raw_data());
+    cpu += process_cpu_seconds() - c0;
     state.PauseTiming();
     for (auto& c : st.caches) c.truncate(kContext);
     state.ResumeTiming();
   }
+  state.counters["proc_cpu_ms"] = cpu * 1e3 / static_cast<double>(state.iterations());
   const double bytes = static_cast<double>(model->decode_weight_bytes());
   const double bw = read_bandwidth(threads);
   state.counters["weights_MB"] = bytes / 1e6;
@@ -134,6 +162,11 @@ void args(benchmark::internal::Benchmark* b) {
     for (const int t : {1, 0}) b->Args({v, t, static_cast<int>(DType::F32)});
   }
   for (const int v : {0, 1}) b->Args({v, 0, static_cast<int>(DType::F16)});
+  for (const DType dt : {DType::BF16, DType::Q8_0}) {
+    for (const int v : {0, 1}) {
+      for (const int t : {1, 2}) b->Args({v, t, static_cast<int>(dt)});
+    }
+  }
 }
 
 BENCHMARK(BM_T3Decode)->Apply(args)->UseRealTime()->Unit(benchmark::kMillisecond);
