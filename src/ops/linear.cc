@@ -80,21 +80,6 @@ void decode_q8_q8(const ExecContext& ctx, const float* x, std::int64_t m, std::i
   });
 }
 
-// bf16 weight [n, k] on AVX512_BF16: x split once into three bf16 parts for vdpbf16ps.
-void decode_bf16_split(const ExecContext& ctx, cpu::DotBf16SplitKernel kernel, const float* x,
-                       std::int64_t m, std::int64_t k, const BFloat16* w, std::int64_t n,
-                       const float* bias, float* y) {
-  thread_local std::vector<BFloat16> split_buf;
-  BFloat16* parts = scratch(split_buf, 3 * m * k);
-  cpu::split_bf16(x, parts, m * k);
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, kMinChunkMacs / std::max<std::int64_t>(1, k * m));
-  ctx.parallel_for(n, grain, [&](std::int64_t r0, std::int64_t r1) {
-    kernel(parts, m, k, w, r0, r1, y, n);
-    add_bias(bias, m, n, r0, r1, y);
-  });
-}
-
 // Converts weight features [c0, c1) to an f32 tile: [nc, k] for OutIn, [k, nc] for InOut.
 void weight_tile_to_f32(cpu::CpuIsa isa, const Tensor& w, WeightLayout layout, std::int64_t k,
                         std::int64_t n, std::int64_t c0, std::int64_t c1, float* tile) {
@@ -190,9 +175,7 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
         }
         return;
       case DType::BF16:
-        if (const auto split = cpu::dot_bf16_split_kernel(ctx.isa); out_in && split != nullptr) {
-          decode_bf16_split(ctx, split, px, m, k, static_cast<const BFloat16*>(pw), n, pbias, py);
-        } else if (out_in) {
+        if (out_in) {
           decode_dot(ctx, lin.dot_bf16, px, m, k, static_cast<const BFloat16*>(pw), n, pbias, py);
         } else {
           decode_axpy(ctx, lin.axpy_bf16, px, m, k, static_cast<const BFloat16*>(pw), n, pbias, py);

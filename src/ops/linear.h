@@ -5,8 +5,8 @@
 //    stored weights (memory-bandwidth bound: the weight is read once), split over output features;
 //    q8_0 "out x in" weights quantise the activation rows to q8_0 first (per block of 32, scale
 //    absmax / 127) and use int8 dot products (AVX512-VNNI / AVX2 maddubs): the result is exactly
-//    dequant(q8_0(x)) . dequant(w) up to f32 summation order. bf16 "out x in" weights use
-//    vdpbf16ps on an exact three-part bf16 split of x where the CPU has AVX512_BF16;
+//    dequant(q8_0(x)) . dequant(w) up to f32 summation order. bf16 uses the shift-convert
+//    kernels (vdpbf16ps on an exact split of x measured 1.5x slower on Zen 4; see qdot_kernels.h);
 //  - more rows (prefill): weight tiles are converted to f32 and multiplied with OpenBLAS sgemm,
 //    tiles split over the pool.
 

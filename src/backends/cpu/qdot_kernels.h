@@ -7,7 +7,10 @@
 //  - bf16 split (AVX512_BF16 vdpbf16ps): the f32 activation is split into three bf16 parts
 //    (x = hi + mid + lo exactly: 3 x 8 mantissa bits, outside the denormal range) and each is
 //    dotted with the bf16 weight, so the result is f32 x times bf16 w accumulated in f32 like the
-//    shift-convert kernels, not a product with a bf16-rounded x.
+//    shift-convert kernels, not a product with a bf16-rounded x. Not used by ops::linear: on
+//    Zen 4 the T3 decode step ran 1.5x slower with it than with the AVX-512 shift-convert
+//    kernel (three vdpbf16ps and six activation loads per 32 weights); kept, tested, for CPUs
+//    and shapes where it wins.
 // Each call computes output features [begin, end) of y (row stride ldy), overwriting them.
 //
 // Variants are chosen at run time from cpuid (never from compile flags): the best variant for an
