@@ -79,6 +79,7 @@ Command add_say_command(CLI::App& app) {
     std::optional<float> cfg_weight;
     std::optional<float> exaggeration;
     std::optional<float> temperature;
+    std::string dtype = "f32";
   };
   auto args = std::make_shared<Args>();
   sub->add_option("text", args->text, "UTF-8 text to speak; '-' or absent: read stdin");
@@ -93,6 +94,11 @@ Command add_say_command(CLI::App& app) {
   sub->add_option("--seed", args->seed, "sampling seed (default: random; espeak ignores it)");
   sub->add_option("--threads", args->threads, "CPU threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
+  sub->add_option("--dtype", args->dtype,
+                  "T3 matrix weights in memory, converted at load: f32 | f16 | bf16 | int8 "
+                  "(q8_0 blocks; Chatterbox models)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8"}))
+      ->capture_default_str();
   sub->add_flag("--float", args->float_wav, "write 32-bit float WAV instead of PCM16");
   sub->add_option("--voice", args->voice,
                   "voice name: the model's built-in 'default' or one saved with `chatterd voice "
@@ -115,8 +121,10 @@ Command add_say_command(CLI::App& app) {
         CHATTERD_CHECK(!(to_stdout && args->float_wav), InvalidArgument,
                        "--float applies to WAV output, not to raw PCM on stdout (-o -)");
         if (!to_stdout) check_output_path(args->output);
-        const EngineConfig config{
-            .model = args->model, .n_threads = args->threads, .voice_store = args->voices};
+        const EngineConfig config{.model = args->model,
+                                  .n_threads = args->threads,
+                                  .voice_store = args->voices,
+                                  .t3_dtype = parse_weight_dtype(args->dtype)};
         config.validate();
         const std::unique_ptr<TtsEngine> engine = create_engine(config);
 

@@ -5,9 +5,16 @@
 // Each decode row also reports the memory-bandwidth floor of that step: bytes of weights the step
 // reads / read bandwidth measured here (a multi-accumulator read-only sweep over 512 MiB with the
 // same thread count), i.e. the time the step would take if it only streamed its weights.
-// range(0): variant (0 = turbo, 1 = nano); range(1): threads (0 = all cores); range(2): dtype.
+// range(0): variant (0 = turbo, 1 = nano); range(1): threads (0 = all cores); range(2): dtype of
+// the matrices (f32/f16 stored as such; bf16 and q8_0 converted at load as `--dtype bf16|int8`
+// does, from bf16 / f16 synthetic weights to keep the benchmark's memory down).
+// Besides Google Benchmark's columns (wall; CPU of the main thread), proc_cpu_ms is the process
+// CPU time per step (all threads): the machine is shared, so wall times are upper bounds.
+// cpu_floor_ms is the floor on the same footing (the sweep's bytes per CPU second per thread):
+// on a shared machine, % of floor = cpu_floor_ms / (proc_cpu_ms / threads).
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,26 +34,50 @@ namespace {
 constexpr std::int64_t kContext = 400;
 
 std::shared_ptr<const T3Model> model_for(int variant, DType dtype) {
-  static std::map<std::pair<int, DType>, std::shared_ptr<const T3Model>> cache;
-  auto& m = cache[{variant, dtype}];
-  if (!m) m = make_synthetic_t3(variant == 0 ? Variant::Turbo : Variant::Nano, 1, dtype);
-  return m;
+  // One model at a time: a turbo in every dtype at once would not fit a small machine.
+  static std::pair<int, DType> key{-1, DType::F32};
+  static std::shared_ptr<const T3Model> model;
+  if (!model || key != std::pair{variant, dtype}) {
+    model.reset();
+    const Variant v = variant == 0 ? Variant::Turbo : Variant::Nano;
+    if (dtype == DType::BF16 || dtype == DType::Q8_0) {
+      model = make_synthetic_t3(v, 1, dtype == DType::BF16 ? DType::BF16 : DType::F16, dtype);
+    } else {
+      model = make_synthetic_t3(v, 1, dtype);
+    }
+    key = {variant, dtype};
+  }
+  return model;
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 int thread_count(std::int64_t arg) {
   return arg == 0 ? ThreadPool::hardware_threads() : static_cast<int>(arg);
 }
 
-// Read bandwidth in bytes/s with `threads` threads (best of 5 sweeps).
-double read_bandwidth(int threads) {
-  static std::map<int, double> measured;
+struct Bandwidth {
+  double wall = 0.0;  // bytes per wall second
+  double cpu = 0.0;   // bytes per CPU second per thread: what a running thread streams, which
+                      // stays meaningful when the machine is shared (descheduled time excluded)
+};
+
+// Read bandwidth with `threads` threads (best of 5 sweeps).
+Bandwidth read_bandwidth(int threads) {
+  static std::map<int, Bandwidth> measured;
   if (const auto it = measured.find(threads); it != measured.end()) return it->second;
   const std::size_t n = (std::size_t{512} << 20) / sizeof(float);
   std::vector<float> buf(n, 1.0f);
   ThreadPool pool(threads);
-  double best = 0.0;
+  Bandwidth best;
   for (int rep = 0; rep < 5; ++rep) {
     std::vector<float> partial(static_cast<std::size_t>(threads) * 16, 0.0f);
+    const double c0 = process_cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     const std::int64_t chunks = threads * 8;
     pool.parallel_for(chunks, 1, [&](std::int64_t b, std::int64_t e) {
@@ -65,7 +96,10 @@ double read_bandwidth(int threads) {
       }
     });
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(n * sizeof(float)) / sec);
+    const double cpu = (process_cpu_seconds() - c0) / threads;
+    const auto bytes = static_cast<double>(n * sizeof(float));
+    best.wall = std::max(best.wall, bytes / sec);
+    if (cpu > 0.0) best.cpu = std::max(best.cpu, bytes / cpu);
   }
   measured[threads] = best;
   return best;
@@ -93,18 +127,27 @@ void BM_T3Decode(benchmark::State& state) {
   T3State st = model->new_state(kContext + 1);
   model->forward(ctx, random_embeds(kContext, d), st);
   const Tensor step = random_embeds(1, d);
+  model->forward(ctx, step, st);  // warm the per-thread scratch
+  for (auto& c : st.caches) c.truncate(kContext);
+  double cpu = 0.0;
   for (auto _ : state) {
+    const double c0 = process_cpu_seconds();
     model->forward(ctx, step, st);
     benchmark::DoNotOptimize(st.logits.raw_data());
+    cpu += process_cpu_seconds() - c0;
     state.PauseTiming();
     for (auto& c : st.caches) c.truncate(kContext);
     state.ResumeTiming();
   }
+  state.counters["proc_cpu_ms"] = cpu * 1e3 / static_cast<double>(state.iterations());
   const double bytes = static_cast<double>(model->decode_weight_bytes());
-  const double bw = read_bandwidth(threads);
+  const Bandwidth bw = read_bandwidth(threads);
   state.counters["weights_MB"] = bytes / 1e6;
-  state.counters["read_GB/s"] = bw / 1e9;
-  state.counters["floor_ms"] = bytes / bw * 1e3;
+  state.counters["read_GB/s"] = bw.wall / 1e9;
+  state.counters["floor_ms"] = bytes / bw.wall * 1e3;
+  // The same on CPU time: compare with proc_cpu_ms / threads.
+  state.counters["cpu_read_GB/s"] = bw.cpu / 1e9;
+  state.counters["cpu_floor_ms"] = bytes / bw.cpu * 1e3;
   state.SetLabel(std::string(variant_label(state.range(0))) + " " + std::string(dtype_name(dtype)) +
                  " threads=" + std::to_string(threads));
 }
@@ -134,6 +177,11 @@ void args(benchmark::internal::Benchmark* b) {
     for (const int t : {1, 0}) b->Args({v, t, static_cast<int>(DType::F32)});
   }
   for (const int v : {0, 1}) b->Args({v, 0, static_cast<int>(DType::F16)});
+  for (const DType dt : {DType::BF16, DType::Q8_0}) {
+    for (const int v : {0, 1}) {
+      for (const int t : {1, 2}) b->Args({v, t, static_cast<int>(dt)});
+    }
+  }
 }
 
 BENCHMARK(BM_T3Decode)->Apply(args)->UseRealTime()->Unit(benchmark::kMillisecond);

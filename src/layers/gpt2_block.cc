@@ -94,6 +94,10 @@ void Gpt2Block::forward_rows(const ExecContext& ctx, Tensor& x,
   ops::add(ctx, x, s.proj, x);
 }
 
+void Gpt2Block::convert_weights(const ExecContext& ctx, DType dtype) {
+  for (Linear* l : {&c_attn_, &attn_proj_, &c_fc_, &mlp_proj_}) l->convert_weight(ctx, dtype);
+}
+
 std::size_t Gpt2Block::weight_bytes() const {
   const std::int64_t d = config_.hidden_size;
   std::size_t bytes = 0;

@@ -59,6 +59,8 @@ class Gpt2Block {
                     Gpt2BlockScratch& scratch) const;
 
   const Gpt2BlockConfig& config() const { return config_; }
+  // Converts the block's matrices (Linear::convert_weight), once after loading.
+  void convert_weights(const ExecContext& ctx, DType dtype);
   // Bytes of weights one forward streams (all six matrices, the norms and biases).
   std::size_t weight_bytes() const;
 

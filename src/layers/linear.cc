@@ -2,6 +2,10 @@
 
 #include <string>
 
+#include "core/check.h"
+#include "ops/convert.h"
+#include "ops/layout.h"
+
 namespace chatterd::layers {
 
 Linear::Linear(const WeightStore& store, std::string_view prefix, std::int64_t in, std::int64_t out,
@@ -11,6 +15,36 @@ Linear::Linear(const WeightStore& store, std::string_view prefix, std::int64_t i
   const Shape shape = layout == ops::WeightLayout::OutIn ? Shape{out, in} : Shape{in, out};
   weight_ = store.get(p + ".weight", shape);
   if (bias) bias_ = store.get_f32(p + ".bias", Shape{out});
+}
+
+DType Linear::convert_weight(const ExecContext& ctx, DType dtype) {
+  CHATTERD_CHECK(
+      dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 || dtype == DType::Q8_0,
+      InvalidArgument, "Linear::convert_weight: no {} weights", dtype_name(dtype));
+  if (dtype == DType::Q8_0 && in_ % kQ8BlockSize != 0) dtype = DType::BF16;
+  const bool to_out_in =
+      (dtype == DType::BF16 || dtype == DType::Q8_0) && layout_ == ops::WeightLayout::InOut;
+  if (weight_.dtype() == dtype && !to_out_in) return dtype;
+  Tensor src = weight_;
+  if (src.dtype() == DType::Q8_0) {
+    Tensor f;
+    ops::dequantize_q8_0(ctx, src, f);
+    src = std::move(f);
+  }
+  if (to_out_in) {
+    Tensor t;
+    ops::transpose(ctx, src, 0, 1, t);
+    src = std::move(t);
+    layout_ = ops::WeightLayout::OutIn;
+  }
+  Tensor out;
+  if (dtype == DType::Q8_0) {
+    ops::quantize_q8_0(ctx, src, out);
+  } else {
+    ops::convert(ctx, src, dtype, out);
+  }
+  weight_ = std::move(out);
+  return dtype;
 }
 
 void Linear::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {

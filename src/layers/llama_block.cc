@@ -85,6 +85,11 @@ void LlamaBlock::forward(const ExecContext& ctx, Tensor& x, std::span<ops::KvCac
   ops::add(ctx, x, s.proj, x);
 }
 
+void LlamaBlock::convert_weights(const ExecContext& ctx, DType dtype) {
+  for (Linear* l : {&q_proj_, &k_proj_, &v_proj_, &o_proj_, &gate_proj_, &up_proj_, &down_proj_})
+    l->convert_weight(ctx, dtype);
+}
+
 std::size_t LlamaBlock::weight_bytes() const {
   std::size_t bytes = 0;
   for (const Linear* l :

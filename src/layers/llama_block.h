@@ -60,6 +60,8 @@ class LlamaBlock {
                std::int64_t start, const ops::RopeTable& rope, LlamaBlockScratch& scratch) const;
 
   const LlamaBlockConfig& config() const { return config_; }
+  // Converts the block's matrices (Linear::convert_weight), once after loading.
+  void convert_weights(const ExecContext& ctx, DType dtype);
   // Bytes of weights one forward streams (seven matrices, biases, two norms).
   std::size_t weight_bytes() const;
 

@@ -66,7 +66,8 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
   ctx.parallel_for(Hq * n_blocks, 1, [&](std::int64_t item0, std::int64_t item1) {
-    std::vector<float> scores;
+    // Per thread and kept: it reaches its largest size once, so decode steps do not allocate.
+    thread_local std::vector<float> scores;
     for (std::int64_t item = item0; item < item1; ++item) {
       const std::int64_t h = item / n_blocks;
       const std::int64_t i0 = (item % n_blocks) * kQueryBlock;

@@ -2,6 +2,8 @@
 // What an op needs besides its operands: where to run and with which threads. Passed explicitly
 // (no thread-locals); the CUDA stream joins it when that backend lands.
 
+#include <functional>
+
 #include "backends/cpu/cpu_features.h"
 #include "core/thread_pool.h"
 
@@ -18,7 +20,9 @@ struct ExecContext {
       if (n > 0) fn(std::int64_t{0}, n);
       return;
     }
-    pool->parallel_for(n, grain, fn);
+    // By reference: a std::function holding a lambda with several captures would allocate on
+    // every call (a decode step makes hundreds); one holding a reference_wrapper does not.
+    pool->parallel_for(n, grain, std::ref(fn));
   }
 };
 

@@ -3,6 +3,10 @@
 // f32; W is f32, f16, bf16 or q8_0 and is always accumulated in f32.
 //  - few rows (M <= kLinearGemvMaxRows, the T3 decode step): SIMD dot products straight from the
 //    stored weights (memory-bandwidth bound: the weight is read once), split over output features;
+//    q8_0 "out x in" weights quantise the activation rows to q8_0 first (per block of 32, scale
+//    absmax / 127) and use int8 dot products (AVX512-VNNI / AVX2 maddubs): the result is exactly
+//    dequant(q8_0(x)) . dequant(w) up to f32 summation order. bf16 uses the shift-convert
+//    kernels (vdpbf16ps on an exact split of x measured 1.5x slower on Zen 4; see qdot_kernels.h);
 //  - more rows (prefill): weight tiles are converted to f32 and multiplied with OpenBLAS sgemm,
 //    tiles split over the pool.
 

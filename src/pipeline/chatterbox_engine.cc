@@ -377,8 +377,9 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
 }
 
 std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir, int n_threads,
-                                                    const std::filesystem::path& voice_store) {
-  auto engine = ChatterboxEngine::load(dir, n_threads);
+                                                    const std::filesystem::path& voice_store,
+                                                    WeightDType t3_dtype) {
+  auto engine = ChatterboxEngine::load(dir, n_threads, t3_dtype);
   if (!voice_store.empty() && std::filesystem::is_directory(voice_store)) {
     const VoiceStore store(nullptr, voice_store, ExecContext{});  // read-only: no models needed
     const VoiceFamily family = voice_family(engine->variant());
@@ -391,8 +392,9 @@ std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path&
 }
 
 std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(Variant variant, int n_threads,
-                                                              std::uint64_t seed) {
-  return ChatterboxEngine::synthetic(variant, n_threads, seed);
+                                                              std::uint64_t seed,
+                                                              WeightDType t3_dtype) {
+  return ChatterboxEngine::synthetic(variant, n_threads, seed, t3_dtype);
 }
 
 }  // namespace chatterd

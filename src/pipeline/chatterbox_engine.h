@@ -112,10 +112,13 @@ class ChatterboxEngine final : public TtsEngine {
   // A Hugging Face model directory of any variant (model_dir.h lists the files). Throws
   // ModelFormatError naming every missing file (conds.pt included: it is the default voice) or a
   // tokenizer that does not fit the checkpoint, IoError for an unreadable directory.
-  static std::unique_ptr<ChatterboxEngine> load(const std::filesystem::path& dir, int n_threads);
+  // `t3_dtype`: the T3 matrices are converted to it at load (T3Model).
+  static std::unique_ptr<ChatterboxEngine> load(const std::filesystem::path& dir, int n_threads,
+                                                WeightDType t3_dtype = WeightDType::F32);
   // Seeded random weights of the real dimensions and a random default voice (`synthetic:<v>`).
   static std::unique_ptr<ChatterboxEngine> synthetic(Variant variant, int n_threads,
-                                                     std::uint64_t seed);
+                                                     std::uint64_t seed,
+                                                     WeightDType t3_dtype = WeightDType::F32);
 
   const EngineInfo& info() const override { return info_; }
   SynthesisResult synthesize(const SynthesisRequest& request,
@@ -172,8 +175,12 @@ std::int64_t synthetic_token_count(const std::string& text);
 // The factories create_engine() uses. n_threads: 0 = one per hardware core. `voice_store`: a
 // VoiceStore directory whose saved voices of this model's family are added (empty: none).
 std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir, int n_threads,
-                                                    const std::filesystem::path& voice_store = {});
-std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(Variant variant, int n_threads,
-                                                              std::uint64_t seed = 0);
+                                                    const std::filesystem::path& voice_store = {},
+                                                    WeightDType t3_dtype = WeightDType::F32);
+std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(
+    Variant variant, int n_threads, std::uint64_t seed = 0,
+    WeightDType t3_dtype = WeightDType::F32);
+// The tensor dtype a WeightDType stores (Int8 -> q8_0).
+DType weight_dtype_storage(WeightDType dtype);
 
 }  // namespace chatterd

@@ -116,8 +116,22 @@ T3CfgTextEncoder synthetic_cfg_text(const T3Config& config) {
 
 }  // namespace
 
+DType weight_dtype_storage(WeightDType dtype) {
+  switch (dtype) {
+    case WeightDType::F32:
+      return DType::F32;
+    case WeightDType::F16:
+      return DType::F16;
+    case WeightDType::BF16:
+      return DType::BF16;
+    case WeightDType::Int8:
+      return DType::Q8_0;
+  }
+  CHATTERD_THROW(InvalidArgument, "bad WeightDType {}", static_cast<int>(dtype));
+}
+
 std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::path& dir,
-                                                         int n_threads) {
+                                                         int n_threads, WeightDType t3_dtype) {
   const ModelDir files = ModelDir::open(dir);
   const Variant variant = files.variant();
   std::vector<std::string> missing = files.missing_required();
@@ -135,7 +149,7 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::
   Parts p;
   p.hp = load_hparams(dir, variant);
   p.name = "chatterbox-" + std::string(variant_name(variant));
-  p.t3 = T3Model::load(dir);
+  p.t3 = T3Model::load(dir, weight_dtype_storage(t3_dtype));
   const auto s3gen = WeightStore::open(*files.find(ModelComponent::S3Gen));
   p.s3gen_weights = s3gen;
   p.flow = std::make_unique<S3GenFlow>(*s3gen, p.hp.s3gen);
@@ -157,11 +171,12 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::load(const std::filesystem::
 }
 
 std::unique_ptr<ChatterboxEngine> ChatterboxEngine::synthetic(Variant variant, int n_threads,
-                                                              std::uint64_t seed) {
+                                                              std::uint64_t seed,
+                                                              WeightDType t3_dtype) {
   Parts p;
   p.hp = ModelHparams::defaults(variant);
   p.name = "chatterbox-" + std::string(variant_name(variant)) + " (synthetic)";
-  p.t3 = make_synthetic_t3(variant, seed);
+  p.t3 = make_synthetic_t3(variant, seed, DType::F32, weight_dtype_storage(t3_dtype));
   std::vector<TensorSpec> specs = s3gen_flow_tensor_specs(p.hp.s3gen);
   for (auto& s : hift_tensor_specs(p.hp.s3gen)) specs.push_back(std::move(s));
   const auto s3gen =

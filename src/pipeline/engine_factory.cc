@@ -43,6 +43,28 @@ ModelSpec parse_model_spec(std::string_view model) {
   return DirectoryModel{.path = path};
 }
 
+std::string_view weight_dtype_name(WeightDType dtype) {
+  switch (dtype) {
+    case WeightDType::F32:
+      return "f32";
+    case WeightDType::F16:
+      return "f16";
+    case WeightDType::BF16:
+      return "bf16";
+    case WeightDType::Int8:
+      return "int8";
+  }
+  return "?";
+}
+
+WeightDType parse_weight_dtype(std::string_view name) {
+  for (const WeightDType d :
+       {WeightDType::F32, WeightDType::F16, WeightDType::BF16, WeightDType::Int8}) {
+    if (name == weight_dtype_name(d)) return d;
+  }
+  CHATTERD_THROW(InvalidArgument, "weight dtype '{}': expected f32, f16, bf16 or int8", name);
+}
+
 void EngineConfig::validate() const {
   check_threads(n_threads);
   (void)parse_model_spec(model);
@@ -58,10 +80,12 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
     return std::make_unique<espeak::EspeakEngine>(options);
   }
   if (const auto* dir = std::get_if<DirectoryModel>(&spec)) {
-    return create_chatterbox_engine(dir->path, config.n_threads, config.voice_store);
+    return create_chatterbox_engine(dir->path, config.n_threads, config.voice_store,
+                                    config.t3_dtype);
   }
   const auto& synthetic = std::get<SyntheticModel>(spec);
-  return create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads);
+  return create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads, 0,
+                                            config.t3_dtype);
 }
 
 }  // namespace chatterd

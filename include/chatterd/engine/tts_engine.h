@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chatterd {
@@ -99,10 +100,19 @@ class TtsEngine {
 
 // Which engine to build. `model` is parsed once, here: "espeak", "espeak:<voice>", a model
 // directory (Hugging Face layout), or "synthetic:<variant>" (random weights, real dimensions).
+// How the T3 transformer's big matrices (attention, MLP, speech head) are held for inference;
+// converted once at load. Int8 is q8_0 (blocks of 32 with an f32 scale; activations are
+// quantised the same way per call). Other models and tensors keep their stored dtype.
+enum class WeightDType { F32, F16, BF16, Int8 };
+std::string_view weight_dtype_name(WeightDType dtype);  // "f32", "f16", "bf16", "int8"
+// Parses a name of weight_dtype_name; throws InvalidArgument naming the accepted values.
+WeightDType parse_weight_dtype(std::string_view name);
+
 struct EngineConfig {
   std::string model = "espeak";
   int n_threads = 0;        // 0: one per hardware core
   std::string voice_store;  // directory of saved voices (`chatterd voice add`); "" = none
+  WeightDType t3_dtype = WeightDType::F32;
   void validate() const;
 };
 

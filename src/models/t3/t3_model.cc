@@ -20,7 +20,8 @@ std::string join(const std::vector<std::string>& items) {
 
 }  // namespace
 
-T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& config)
+T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& config,
+                 std::optional<DType> matrix_dtype)
     : store_(std::move(store)), config_(config) {
   CHATTERD_CHECK(store_ != nullptr, InvalidArgument, "T3Model: null weight store");
   const auto problems = config_.validate();
@@ -35,8 +36,22 @@ T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& confi
       layers::Linear(w, "speech_head", d, config_.speech_vocab_size, config_.speech_head_bias);
   if (is_llama()) {
     load_llama();
-    return;
+  } else {
+    load_gpt2();
   }
+  if (matrix_dtype) convert_matrices(*matrix_dtype);
+}
+
+void T3Model::convert_matrices(DType dtype) {
+  const ExecContext ctx;  // once at load; single-threaded keeps the constructor pool-free
+  for (auto& b : blocks_) b.convert_weights(ctx, dtype);
+  for (auto& b : llama_blocks_) b.convert_weights(ctx, dtype);
+  speech_head_.convert_weight(ctx, dtype);
+}
+
+void T3Model::load_gpt2() {
+  const WeightStore& w = *store_;
+  const std::int64_t d = config_.hidden_size;
 
   wpe_ = w.get("tfmr.wpe.weight", Shape{config_.max_position_embeddings, d});
   layers::Gpt2BlockConfig bc;
@@ -54,11 +69,12 @@ T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& confi
   ln_f_ = layers::LayerNorm(w, "tfmr.ln_f", d, bc.norm_eps);
 }
 
-std::shared_ptr<const T3Model> T3Model::load(const std::filesystem::path& model_dir) {
+std::shared_ptr<const T3Model> T3Model::load(const std::filesystem::path& model_dir,
+                                             std::optional<DType> matrix_dtype) {
   const Variant variant = detect_variant(model_dir);
   const ModelHparams hp = load_hparams(model_dir, variant);
   const auto store = WeightStore::open(model_dir / t3_file_name(variant));
-  return std::make_shared<const T3Model>(store, hp.t3);
+  return std::make_shared<const T3Model>(store, hp.t3, matrix_dtype);
 }
 
 std::int64_t T3Model::cond_length(const T3Cond& cond) const {

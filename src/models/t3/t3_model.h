@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -44,11 +45,16 @@ class T3Model {
   // Every tensor the config needs is read and checked (shape, name); big tables and matrices are
   // used as stored (f32/f16/bf16; q8_0 for matrices). Throws ModelFormatError for a bad store and
   // InvalidArgument for an invalid config.
-  T3Model(std::shared_ptr<const WeightStore> store, const T3Config& config);
+  // `matrix_dtype` (f32, f16, bf16 or q8_0; nullopt = as stored): the transformer's matrices
+  // (attention, MLP) and speech_head are converted to it once here (layers::Linear::
+  // convert_weight); embeddings, norms, biases and the conditioning stay as stored.
+  T3Model(std::shared_ptr<const WeightStore> store, const T3Config& config,
+          std::optional<DType> matrix_dtype = std::nullopt);
 
   // The T3 of a model directory: variant detected from the T3 file name, hyper-parameters from the
   // built-in defaults + hparams.json.
-  static std::shared_ptr<const T3Model> load(const std::filesystem::path& model_dir);
+  static std::shared_ptr<const T3Model> load(const std::filesystem::path& model_dir,
+                                             std::optional<DType> matrix_dtype = std::nullopt);
 
   const T3Config& config() const { return config_; }
   const WeightStore& weights() const { return *store_; }
@@ -121,6 +127,8 @@ class T3Model {
   void add_positions(const ExecContext& ctx, const Tensor& table, std::int64_t first,
                      const char* what, T3State& state, Tensor& out) const;
   void load_llama();
+  void load_gpt2();
+  void convert_matrices(DType dtype);
   void embed_cond_llama(const ExecContext& ctx, const T3Cond& cond, T3State& state,
                         Tensor& out) const;
   void prefill_embeds_llama(const ExecContext& ctx, const T3Cond& cond,

@@ -8,7 +8,8 @@
 namespace chatterd {
 
 std::shared_ptr<const T3Model> make_synthetic_t3(Variant variant, std::uint64_t seed,
-                                                 DType float_dtype) {
+                                                 DType float_dtype,
+                                                 std::optional<DType> matrix_dtype) {
   const T3Config config = T3Config::defaults(variant);
   std::vector<TensorSpec> specs;
   for (auto& s : t3_tensor_specs(config)) {
@@ -17,7 +18,7 @@ std::shared_ptr<const T3Model> make_synthetic_t3(Variant variant, std::uint64_t 
   }
   auto store = make_synthetic_weights(
       specs, seed, "synthetic:" + std::string(variant_name(variant)), float_dtype);
-  return std::make_shared<const T3Model>(store, config);
+  return std::make_shared<const T3Model>(store, config, matrix_dtype);
 }
 
 }  // namespace chatterd

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "chatterd/core/dtype.h"
 #include "models/t3/t3_model.h"
@@ -14,8 +15,9 @@
 
 namespace chatterd {
 
-// `float_dtype`: how weights are stored (f32, f16 or bf16).
+// `float_dtype`: how weights are stored (f32, f16 or bf16); `matrix_dtype`: see T3Model.
 std::shared_ptr<const T3Model> make_synthetic_t3(Variant variant, std::uint64_t seed = 0,
-                                                 DType float_dtype = DType::F32);
+                                                 DType float_dtype = DType::F32,
+                                                 std::optional<DType> matrix_dtype = std::nullopt);
 
 }  // namespace chatterd

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/qdot_kernels.h"
 #include "core/thread_pool.h"
 #include "ops/matmul.h"
 #include "ops_test_util.h"
@@ -55,6 +56,19 @@ Tensor make_weight(const Tensor& w, DType dtype, std::vector<float>& deq) {
   }
   ADD_FAILURE() << "bad dtype";
   return {};
+}
+
+// x [m, k] (k % 32 == 0) as the q8_0 decode path sees it: quantised per block, dequantised.
+Tensor quantized_activation(const Tensor& x) {
+  const std::int64_t nb = x.numel() / kQ8BlockSize;
+  std::vector<BlockQ8> q(static_cast<std::size_t>(nb));
+  cpu::quantize_row_q8_0(x.data<float>(), q.data(), nb);
+  Tensor out = Tensor::empty(x.shape(), DType::F32);
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const BlockQ8& b = q[static_cast<std::size_t>(i / kQ8BlockSize)];
+    out.data<float>()[i] = b.scale * static_cast<float>(b.q[i % kQ8BlockSize]);
+  }
+  return out;
 }
 
 // Double-precision reference, plus the per-output sum of |x*w| that scales the tolerance.
@@ -127,6 +141,11 @@ TEST(Linear, AllDtypesLayoutsIsasAndRowCounts) {
               const Tensor w = make_weight(wf, dtype, deq);
               const Tensor x = random_f32(Shape{m, k}, seed++);
               const Tensor bias = random_f32(Shape{n}, seed++);
+              // q8_0 [out, in] decode quantises x to q8_0 too: the exact semantics are
+              // dequant(q8_0(x)) . dequant(w).
+              const bool quant_x = dtype == DType::Q8_0 && layout == WeightLayout::OutIn &&
+                                   m <= ops::kLinearGemvMaxRows;
+              const Tensor xref = quant_x ? quantized_activation(x) : x;
               for (const bool with_bias : {false, true}) {
                 const Tensor* b = with_bias ? &bias : nullptr;
                 Tensor out;
@@ -134,7 +153,7 @@ TEST(Linear, AllDtypesLayoutsIsasAndRowCounts) {
                 ASSERT_EQ(out.shape(), (Shape{m, n}));
                 std::vector<double> ref;
                 std::vector<double> mag;
-                reference_linear(x, deq, b, layout, k, n, ref, mag);
+                reference_linear(xref, deq, b, layout, k, n, ref, mag);
                 expect_linear_close(out, ref, mag, k,
                                     fmt::format("{} {} {} m={} k={} n={} bias={}",
                                                 cpu::isa_name(isa), dtype_label(dtype),
