@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -50,7 +51,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- reading and routing ----
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(state_.config.max_body_bytes);
+    // Checked per path once the header is in (on_header); until then the larger bound.
+    parser_->body_limit(std::max(state_.config.max_body_bytes, state_.config.max_upload_bytes));
     stream_.expires_after(state_.config.request_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -58,26 +60,33 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // The body limit depends on the path: voice uploads carry audio.
   void on_header(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec == http::error::body_limit) return refuse_body(false);
     if (ec) return do_close();
     const auto target = parser_->get().target();
-    if (path_of(std::string_view(target.data(), target.size())) == "/v1/voices") {
-      parser_->body_limit(state_.config.max_upload_bytes);
+    const bool upload = path_of(std::string_view(target.data(), target.size())) == "/v1/voices";
+    const std::size_t limit =
+        upload ? state_.config.max_upload_bytes : state_.config.max_body_bytes;
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      return refuse_body(upload);
     }
+    parser_->body_limit(limit);  // chunked bodies are checked as they arrive
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
+  // 413 and close: the unread body cannot be skipped cheaply.
+  void refuse_body(bool upload) {
+    begin_request(false, 11);
+    send_error(http::status::payload_too_large,
+               fmt::format("request body exceeds {} bytes",
+                           upload ? state_.config.max_upload_bytes : state_.config.max_body_bytes),
+               false);
+  }
+
   void on_read(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec == http::error::body_limit) {
-      begin_request(false, 11);
       const auto target = parser_->get().target();
-      const bool upload = path_of(std::string_view(target.data(), target.size())) == "/v1/voices";
-      send_error(
-          http::status::payload_too_large,
-          fmt::format("request body exceeds {} bytes",
-                      upload ? state_.config.max_upload_bytes : state_.config.max_body_bytes),
-          false);
-      return;
+      return refuse_body(path_of(std::string_view(target.data(), target.size())) == "/v1/voices");
     }
     if (ec) return do_close();  // end of stream, timeout, reset, malformed HTTP
     http::request<http::string_body> req = parser_->release();
@@ -388,10 +397,11 @@ class Session : public std::enable_shared_from_this<Session> {
       if (done_) return finish_synthesis();
       return;
     }
-    if (ec) {  // the client is gone
+    if (ec) {  // the client is gone: stop the job, end the request now
       client_gone_ = true;
       cancelled_->store(true);
-      if (done_) return finish_synthesis();
+      end_request(0);
+      do_close();
       return;
     }
     if (done_) return finish_synthesis();
@@ -414,10 +424,7 @@ class Session : public std::enable_shared_from_this<Session> {
     done_ = false;
     SynthesisResult result = std::move(done_result_);
     const std::exception_ptr error = std::move(done_error_);
-    if (client_gone_) {
-      end_request(0);
-      return do_close();
-    }
+    if (client_gone_) return;  // on_watch already ended the request
     int status = 200;
     std::string message;
     if (error) {

@@ -53,7 +53,9 @@ VoiceAdded VoiceService::add(const std::string& name, std::span<const std::byte>
   AudioData audio;
   try {
     audio = read_voice_clip(clip, name);
-  } catch (const IoError& e) {  // the client's bytes, not the server's files
+  } catch (const InvalidArgument&) {
+    throw;
+  } catch (const std::exception& e) {  // decoding the client's bytes: their problem, not ours
     CHATTERD_THROW(InvalidArgument, "the uploaded clip cannot be decoded as audio: {}", e.what());
   }
   const VoiceStore::AddResult r = store_->add(name, audio);

@@ -24,6 +24,28 @@ struct WsContextLog {
   std::int64_t flushes_done = 0;
 };
 
+// The status of a bare WebSocket upgrade request to `target` (101, or 429 when refused), read
+// as plain HTTP so the refusal's headers can be checked; the socket is closed after.
+inline std::pair<int, std::string> upgrade_status(std::uint16_t port,
+                                                  const std::string& target = "/v1/stream") {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::connection, "Upgrade");
+  req.set(http::field::upgrade, "websocket");
+  req.set(http::field::sec_websocket_version, "13");
+  req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.skip(false);
+  http::read_header(socket, buffer, parser);
+  const auto& res = parser.get();
+  return {static_cast<int>(res.result_int()), std::string(res[http::field::retry_after])};
+}
+
 class WsClient {
  public:
   explicit WsClient(std::uint16_t port, const std::string& target = "/v1/stream") : ws_(ioc_) {
@@ -60,13 +82,14 @@ class WsClient {
       return true;
     }
     const nlohmann::json e = nlohmann::json::parse(data);
-    const std::string id = e.value("context_id", std::string());
-    WsContextLog& log = logs[id];
+    const auto id_it = e.find("context_id");
+    const std::string id = id_it == e.end() ? std::string() : id_it->dump();
+    WsContextLog& log = logs[id.empty() ? id : id.substr(1, id.size() - 2)];  // unquote
     log.events.push_back(e);
     const std::string type = e.at("type").get<std::string>();
     if (type == "done") {
       log.done = true;
-      log.cancelled = e.value("cancelled", false);
+      log.cancelled = e.contains("cancelled") && e.at("cancelled") == nlohmann::json(true);
     } else if (type == "error") {
       log.errors.push_back(e.at("status").get<int>());
     } else if (type == "flush_done") {
