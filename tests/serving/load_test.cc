@@ -144,7 +144,12 @@ TEST(ServingLoad, ConcurrentStreamsCompleteOrGet429AndMemoryReturns) {
   const std::size_t after = rss_bytes();
   std::printf("RSS baseline %.1f MiB, after %.1f MiB\n", double(baseline) / 1048576.0,
               double(after) / 1048576.0);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // ASan's quarantine (256 MiB) and TSan's shadow keep freed memory resident by design.
+  std::printf("RSS bound not checked under a sanitizer\n");
+#else
   EXPECT_LT(after, baseline + (16u << 20));
+#endif
 }
 
 }  // namespace
