@@ -1,10 +1,13 @@
-// chatterd serve: the HTTP server (docs/api.md). Prints the effective config, serves until SIGINT
-// or SIGTERM, then shuts down gracefully.
+// chatterd serve: the HTTP/WebSocket server (docs/api.md). Settings come from, later winning:
+// built-in defaults < --config FILE (JSON) < CHATTERD_* environment < flags. Prints the effective
+// config (API key redacted), serves until SIGINT or SIGTERM, then shuts down gracefully.
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <memory>
-#include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "serving/net.h"
@@ -12,46 +15,71 @@
 #include "tools/commands.h"
 
 namespace chatterd::tools {
+namespace {
+
+const char* help_for(std::string_view key) {
+  static const std::map<std::string_view, const char*> kHelp{
+      {"host", "address to listen on"},
+      {"port", "TCP port (0: any free port)"},
+      {"model", "espeak | espeak:VOICE | model directory | synthetic:VARIANT"},
+      {"threads", "engine CPU threads (0: one per core)"},
+      {"io_threads", "HTTP I/O threads"},
+      {"max_text_chars", "longest text accepted (code points)"},
+      {"max_queue", "synthesis jobs admitted at once; more get 429"},
+      {"max_body_bytes", "largest request body / WebSocket message"},
+      {"max_upload_bytes", "largest voice clip upload"},
+      {"max_streams", "open WebSocket streams + streamed responses; more get 429"},
+      {"max_contexts", "open contexts per WebSocket"},
+      {"timeout", "seconds per request read / response write"},
+      {"stream_idle_timeout", "seconds a WebSocket may stay silent"},
+      {"shutdown_grace", "seconds in-flight work gets on SIGTERM"},
+      {"chunk_size", "default speech tokens per streamed chunk (25..200)"},
+      {"max_speech_tokens", "default cap on speech tokens per request (0: the model's)"},
+      {"max_speech_tokens_limit", "largest max_speech_tokens a request may ask for"},
+      {"voice_store", "folder for uploaded voices (empty: memory only)"},
+      {"api_key", "require 'Authorization: Bearer KEY'"}};
+  const auto it = kHelp.find(key);
+  return it == kHelp.end() ? "" : it->second;
+}
+
+}  // namespace
 
 Command add_serve_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("serve", "Serve text-to-speech over HTTP (see docs/api.md)");
+  auto* sub = app.add_subcommand(
+      "serve",
+      "Serve text-to-speech over HTTP and WebSocket (see docs/api.md). Precedence: defaults < "
+      "--config FILE < CHATTERD_* environment < flags");
   struct Args {
-    serving::ServerConfig config;
-    int timeout_s = 60;
-    int grace_s = 10;
-    std::string api_key;
+    std::string config_file;
+    std::map<std::string, std::string, std::less<>> values;
+    std::map<std::string, CLI::Option*, std::less<>> options;
   };
   auto args = std::make_shared<Args>();
-  serving::ServerConfig& c = args->config;
-  sub->add_option("--host", c.host, "address to listen on")->capture_default_str();
-  sub->add_option("--port", c.port, "TCP port (0: any free port)")->capture_default_str();
-  sub->add_option("--model", c.model, "espeak | espeak:VOICE | model directory | synthetic:VARIANT")
-      ->capture_default_str();
-  sub->add_option("--threads", c.n_threads, "engine CPU threads (0: one per core)")
-      ->check(CLI::Range(0, 1024));
-  sub->add_option("--io-threads", c.io_threads, "HTTP I/O threads")->capture_default_str();
-  sub->add_option("--max-queue", c.max_queue, "requests admitted at once; more get 429")
-      ->capture_default_str();
-  sub->add_option("--max-text-chars", c.max_text_chars, "longest text accepted (code points)")
-      ->capture_default_str();
-  sub->add_option("--max-body-bytes", c.max_body_bytes, "largest request body")
-      ->capture_default_str();
-  sub->add_option("--timeout", args->timeout_s, "seconds per request read / response write")
-      ->capture_default_str();
-  sub->add_option("--shutdown-grace", args->grace_s, "seconds in-flight work gets on SIGTERM")
-      ->capture_default_str();
-  sub->add_option("--api-key", args->api_key,
-                  "require 'Authorization: Bearer KEY' (default: env CHATTERD_API_KEY, else none)");
+  sub->add_option("--config", args->config_file,
+                  "JSON object of settings (keys as the flags, '_')");
+  const nlohmann::json defaults = nlohmann::json::parse(serving::ServerConfig{}.to_json());
+  for (std::string_view key : serving::config_keys()) {
+    const std::string k(key);
+    const nlohmann::json& d = defaults.at(k);
+    std::string help = help_for(key);
+    if (key != "api_key") {
+      help += " [default: " + (d.is_string() ? d.get<std::string>() : d.dump()) + "; env " +
+              serving::env_name(key) + "]";
+    } else {
+      help += " [env " + serving::env_name(key) + "]";
+    }
+    args->options[k] = sub->add_option(serving::flag_name(key), args->values[k], help);
+  }
   return {sub, [args] {
-            serving::ServerConfig config = args->config;
-            config.request_timeout = std::chrono::seconds(args->timeout_s);
-            config.shutdown_grace = std::chrono::seconds(args->grace_s);
-            if (!args->api_key.empty()) {
-              config.api_key = args->api_key;
-            } else if (const char* env = std::getenv(
-                           "CHATTERD_API_KEY");  // NOLINT(concurrency-mt-unsafe): before any thread
-                       env && *env) {
-              config.api_key = std::string(env);
+            serving::ServerConfig config;
+            if (!args->config_file.empty()) serving::apply_config_file(config, args->config_file);
+            // NOLINTNEXTLINE(concurrency-mt-unsafe): before any thread starts
+            serving::apply_config_env(config, [](const char* name) { return std::getenv(name); });
+            for (const auto& [key, option] : args->options) {
+              if (option->count() > 0) {
+                serving::set_config_value(config, key, args->values.at(key),
+                                          "flag " + serving::flag_name(key));
+              }
             }
             config.validate();
             const std::unique_ptr<serving::Server> server = serving::Server::create(config);

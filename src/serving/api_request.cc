@@ -100,6 +100,38 @@ std::string resolve_voice(const std::string& voice, const EngineInfo& engine) {
 
 }  // namespace
 
+std::optional<ApiError> parse_common_options(const json& j, const RequestLimits& limits,
+                                             SynthesisOptions& out) {
+  out.chunk_tokens = limits.default_chunk_tokens;
+  if (limits.default_max_speech_tokens > 0)
+    out.max_speech_tokens = limits.default_max_speech_tokens;
+  if (j.contains("chunk_size") && !j.at("chunk_size").is_null()) {
+    const json& c = j.at("chunk_size");
+    if (!c.is_number_integer()) return wrong_type(j, "chunk_size", "an integer");
+    const auto v = c.get<std::int64_t>();
+    if (v < 25 || v > 200) {
+      return ApiError{400, fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v)};
+    }
+    out.chunk_tokens = static_cast<int>(v);
+  }
+  if (j.contains("seed") && !j.at("seed").is_null()) {
+    const json& s = j.at("seed");
+    if (!s.is_number_unsigned()) return wrong_type(j, "seed", "a non-negative integer");
+    out.seed = s.get<std::uint64_t>();
+  }
+  if (j.contains("max_speech_tokens") && !j.at("max_speech_tokens").is_null()) {
+    const json& m = j.at("max_speech_tokens");
+    if (!m.is_number_integer()) return wrong_type(j, "max_speech_tokens", "an integer");
+    const auto v = m.get<std::int64_t>();
+    if (v < 1 || v > limits.max_speech_tokens_limit) {
+      return ApiError{400, fmt::format("max_speech_tokens must be in 1..{}, got {}",
+                                       limits.max_speech_tokens_limit, v)};
+    }
+    out.max_speech_tokens = static_cast<int>(v);
+  }
+  return std::nullopt;
+}
+
 std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
                                                        const EngineInfo& engine,
                                                        const RequestLimits& limits) {
@@ -115,6 +147,7 @@ std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
   if (auto e = get_format(j, call.format)) return *e;
   if (auto e = check_number(j, "speed")) return *e;
   if (auto e = get_bool(j, "stream", call.stream)) return *e;
+  if (auto e = parse_common_options(j, limits, call.request.options)) return *e;
   call.request.voice = resolve_voice(voice, engine);
   return call;
 }
@@ -133,20 +166,7 @@ std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const
   if (auto e = get_bool(j, "enable_batching", ignored)) return *e;
   if (auto e = check_number(j, "priority")) return *e;
   if (auto e = get_format(j, call.format)) return *e;
-  if (j.contains("chunk_size") && !j.at("chunk_size").is_null()) {
-    const json& c = j.at("chunk_size");
-    if (!c.is_number_integer()) return *wrong_type(j, "chunk_size", "an integer");
-    const auto v = c.get<std::int64_t>();
-    if (v < 25 || v > 200) {
-      return ApiError{400, fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v)};
-    }
-    call.request.options.chunk_tokens = static_cast<int>(v);
-  }
-  if (j.contains("seed") && !j.at("seed").is_null()) {
-    const json& s = j.at("seed");
-    if (!s.is_number_unsigned()) return *wrong_type(j, "seed", "a non-negative integer");
-    call.request.options.seed = s.get<std::uint64_t>();
-  }
+  if (auto e = parse_common_options(j, limits, call.request.options)) return *e;
   call.request.voice = resolve_voice(voice, engine);
   return call;
 }

@@ -2,6 +2,8 @@
 // JSON bodies of the synthesis endpoints -> SynthesisRequest, or the HTTP error to answer.
 // Pure functions: no I/O, so every rule is unit-tested without a socket.
 
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -24,16 +26,26 @@ struct SpeechCall {
 
 struct RequestLimits {
   std::size_t max_text_chars = 5000;
+  int default_chunk_tokens = 50;      // when the request names no chunk_size
+  int default_max_speech_tokens = 0;  // when it names no max_speech_tokens (0: the model's)
+  int max_speech_tokens_limit = 4096;
 };
 
 // POST /v1/audio/speech (OpenAI): input (required string), model (any string, ignored: the
 // server has one model), voice (a name from engine.voices, else the engine's default voice),
-// response_format ("wav" default, "pcm"), speed (number, ignored), stream (bool).
+// response_format ("wav" default, "pcm"), speed (number, ignored), stream (bool), and the
+// extensions max_speech_tokens (1..limit), seed, chunk_size as for /synthesize.
 std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
                                                        const EngineInfo& engine,
                                                        const RequestLimits& limits);
 // POST /synthesize: text (required), voice, streaming (bool), chunk_size (25..200 speech tokens),
-// seed (unsigned integer), response_format ("wav"/"pcm"). priority/enable_batching accepted.
+// seed (unsigned integer), response_format ("wav"/"pcm"), max_speech_tokens (1..limit).
+// priority/enable_batching accepted.
+// The options every endpoint shares (chunk_size, seed, max_speech_tokens), defaults from `limits`
+// applied; also used by the WebSocket stream. nullopt when fine.
+std::optional<ApiError> parse_common_options(const nlohmann::json& j, const RequestLimits& limits,
+                                             SynthesisOptions& out);
+
 std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const EngineInfo& engine,
                                                     const RequestLimits& limits);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -9,8 +10,10 @@
 #include <string>
 
 #include "chatterd/core/error.h"
+#include "pipeline/voice_store.h"
 #include "serving/api_request.h"
 #include "serving/audio_encoding.h"
+#include "serving/ws_session.h"
 
 namespace chatterd::serving {
 namespace {
@@ -19,6 +22,17 @@ namespace {
 constexpr std::size_t kMaxQueuedStreamBytes = 16u << 20;
 
 using StringResponse = http::response<http::string_body>;
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 std::string error_json(const std::string& message, int status) {
   return nlohmann::json{{"error", {{"message", message}, {"code", status}}}}.dump() + "\n";
@@ -37,18 +51,42 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- reading and routing ----
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(state_.config.max_body_bytes);
+    // Checked per path once the header is in (on_header); until then the larger bound.
+    parser_->body_limit(std::max(state_.config.max_body_bytes, state_.config.max_upload_bytes));
     stream_.expires_after(state_.config.request_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // The body limit depends on the path: voice uploads carry audio.
+  void on_header(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec == http::error::body_limit) return refuse_body(false);
+    if (ec) return do_close();
+    const auto target = parser_->get().target();
+    const bool upload = path_of(std::string_view(target.data(), target.size())) == "/v1/voices";
+    const std::size_t limit =
+        upload ? state_.config.max_upload_bytes : state_.config.max_body_bytes;
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      return refuse_body(upload);
+    }
+    parser_->body_limit(limit);  // chunked bodies are checked as they arrive
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
+  // 413 and close: the unread body cannot be skipped cheaply.
+  void refuse_body(bool upload) {
+    begin_request(false, 11);
+    send_error(http::status::payload_too_large,
+               fmt::format("request body exceeds {} bytes",
+                           upload ? state_.config.max_upload_bytes : state_.config.max_body_bytes),
+               false);
+  }
+
   void on_read(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec == http::error::body_limit) {
-      begin_request(false, 11);
-      send_error(http::status::payload_too_large,
-                 fmt::format("request body exceeds {} bytes", state_.config.max_body_bytes), false);
-      return;
+      const auto target = parser_->get().target();
+      return refuse_body(path_of(std::string_view(target.data(), target.size())) == "/v1/voices");
     }
     if (ec) return do_close();  // end of stream, timeout, reset, malformed HTTP
     http::request<http::string_body> req = parser_->release();
@@ -60,9 +98,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  void route(const http::request<http::string_body>& req) {
+  void route(http::request<http::string_body>& req) {
     const std::string_view target(req.target().data(), req.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
+    const std::string_view path = path_of(target);
     const bool is_get = req.method() == http::verb::get;
     const bool is_post = req.method() == http::verb::post;
     if (state_.config.api_key && path != "/health") {
@@ -82,18 +120,208 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!is_get) return send_method_not_allowed("GET");
       return send_text(http::status::ok, "text/plain; version=0.0.4", state_.metrics.render());
     }
+    if (path == "/v1/stream") {
+      if (!is_get || !beast::websocket::is_upgrade(req)) {
+        return send_error(http::status::upgrade_required,
+                          "/v1/stream is a WebSocket endpoint: GET with Upgrade: websocket",
+                          keep_alive_);
+      }
+      if (state_.shutting_down.load()) {
+        return send_error(http::status::service_unavailable, "server is shutting down", false);
+      }
+      if (!state_.try_open_stream()) {
+        return send_error(http::status::too_many_requests,
+                          fmt::format("{} streams open; retry later", state_.config.max_streams),
+                          false, /*retry_after=*/true);
+      }
+      end_request(101);
+      return start_ws_session(std::move(stream_), std::move(req), state_);  // this session ends
+    }
+    if (path == "/v1/voices") {
+      if (is_get) return send_voice_list();
+      if (!is_post) return send_method_not_allowed("GET, POST");
+      return upload_voice(target, req.body());
+    }
+    if (path == "/optimization-status") {
+      if (!is_get) return send_method_not_allowed("GET");
+      return send_text(http::status::ok, "application/json", optimization_status() + "\n");
+    }
+    if (path == "/configure-streaming") {
+      if (!is_post) return send_method_not_allowed("POST");
+      return configure_streaming(req.body());
+    }
     if (path == "/v1/audio/speech" || path == "/synthesize") {
       if (!is_post) return send_method_not_allowed("POST");
-      const RequestLimits limits{.max_text_chars = state_.config.max_text_chars};
-      auto call = path == "/synthesize"
-                      ? parse_synthesize(req.body(), state_.engine_info, limits)
-                      : parse_openai_speech(req.body(), state_.engine_info, limits);
+      const RequestLimits limits = state_.limits();
+      const EngineInfo engine = state_.engine_snapshot();
+      auto call = path == "/synthesize" ? parse_synthesize(req.body(), engine, limits)
+                                        : parse_openai_speech(req.body(), engine, limits);
       if (const auto* e = std::get_if<ApiError>(&call)) {
         return send_error(static_cast<http::status>(e->status), e->message, keep_alive_);
       }
       return submit(std::move(std::get<SpeechCall>(call)));
     }
     send_error(http::status::not_found, fmt::format("no such path: {}", path), keep_alive_);
+  }
+
+  // ---- voices, status, configuration ----
+  void send_voice_list() {
+    nlohmann::json voices = nlohmann::json::array();
+    const std::vector<std::string> names = state_.voices.names();
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      voices.push_back({{"name", names[i]}, {"default", i == 0}});
+    }
+    const nlohmann::json body{{"voices", voices}, {"can_clone", state_.voices.can_clone()}};
+    send_text(http::status::ok, "application/json", body.dump() + "\n");
+  }
+
+  // POST /v1/voices?name=NAME, body: the clip's bytes (any format the decoder reads).
+  void upload_voice(std::string_view target, std::string& body) {
+    if (!state_.voices.can_clone()) {
+      return send_error(http::status::bad_request, state_.voices.why_not(), keep_alive_);
+    }
+    const std::optional<std::string> name = query_param(target, "name");
+    if (!name || name->empty()) {
+      return send_error(http::status::bad_request,
+                        "name the voice: POST /v1/voices?name=NAME with the clip as the body",
+                        keep_alive_);
+    }
+    try {
+      check_voice_name(*name);
+    } catch (const std::exception& e) {
+      return send_error(http::status::bad_request, e.what(), keep_alive_);
+    }
+    if (body.empty()) {
+      return send_error(http::status::bad_request, "the body is empty: send the audio clip",
+                        keep_alive_);
+    }
+    if (state_.shutting_down.load()) {
+      return send_error(http::status::service_unavailable, "server is shutting down", false);
+    }
+    auto clip = std::make_shared<std::string>(std::move(body));
+    auto added = std::make_shared<VoiceAdded>();
+    SynthesisJob job;
+    job.cancelled = std::make_shared<std::atomic<bool>>(false);
+    job.task = [&voices = state_.voices, clip, added, n = *name] {
+      *added = voices.add(n, std::as_bytes(std::span(clip->data(), clip->size())));
+    };
+    auto self = shared_from_this();
+    job.on_done = [self, added](SynthesisResult, const std::exception_ptr& error) {
+      net::post(self->stream_.get_executor(), [self, added, error] {
+        if (error) return self->send_exception(error);
+        const nlohmann::json j{{"name", added->name},
+                               {"family", added->family},
+                               {"key", added->key},
+                               {"cache_hit", added->cache_hit},
+                               {"build_seconds", added->build_seconds}};
+        self->send_text(http::status::created, "application/json", j.dump() + "\n");
+      });
+    };
+    admit(std::move(job));
+  }
+
+  std::string optimization_status() const {
+    const StreamingDefaults d = state_.streaming_defaults();
+    const Metrics& m = state_.metrics;
+    const nlohmann::json j{
+        {"config", nlohmann::json::parse(state_.config.to_json())},
+        {"engine",
+         {{"name", state_.engine_info.name},
+          {"sample_rate", state_.engine_info.sample_rate_hz},
+          {"voices", state_.voices.names()},
+          {"can_clone", state_.voices.can_clone()}}},
+        {"scheduler",
+         {{"queue_depth", state_.scheduler.depth()}, {"max_queue", state_.config.max_queue}}},
+        {"streams", {{"active", m.active_streams.load()}, {"max", state_.config.max_streams}}},
+        {"streaming", {{"chunk_size", d.chunk_tokens}, {"max_speech_tokens", d.max_speech_tokens}}},
+        {"counters",
+         {{"responses", nlohmann::json::parse(m.responses_json())},
+          {"in_flight", m.in_flight.load()},
+          {"audio_seconds", m.audio_seconds()},
+          {"ws_contexts", m.ws_contexts_total.load()},
+          {"ws_cancels", m.ws_cancels_total.load()},
+          {"ws_errors", m.ws_errors_total.load()}}},
+        {"shutting_down", state_.shutting_down.load()}};
+    return j.dump();
+  }
+
+  // POST /configure-streaming {"chunk_size": 25..200, "max_speech_tokens": 0..limit}: the
+  // defaults of later requests that do not set them. Unknown keys are refused (a typo must not
+  // look applied).
+  void configure_streaming(const std::string& body) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(body);
+    } catch (const nlohmann::json::parse_error& e) {
+      return send_error(http::status::bad_request, fmt::format("malformed JSON: {}", e.what()),
+                        keep_alive_);
+    }
+    if (!j.is_object()) {
+      return send_error(http::status::bad_request, "body must be a JSON object", keep_alive_);
+    }
+    StreamingDefaults d = state_.streaming_defaults();
+    for (const auto& [key, value] : j.items()) {
+      if (key != "chunk_size" && key != "max_speech_tokens") {
+        return send_error(
+            http::status::bad_request,
+            fmt::format("unknown setting '{}'; known: chunk_size, max_speech_tokens", key),
+            keep_alive_);
+      }
+      if (!value.is_number_integer()) {
+        return send_error(http::status::bad_request,
+                          fmt::format("{} must be an integer, got {}", key, value.type_name()),
+                          keep_alive_);
+      }
+      const auto v = value.get<std::int64_t>();
+      if (key == "chunk_size") {
+        if (v < 25 || v > 200) {
+          return send_error(http::status::bad_request,
+                            fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v),
+                            keep_alive_);
+        }
+        d.chunk_tokens = static_cast<int>(v);
+      } else {
+        if (v < 0 || v > state_.config.max_speech_tokens_limit) {
+          return send_error(http::status::bad_request,
+                            fmt::format("max_speech_tokens must be in 0..{} (0: the model's), "
+                                        "got {}",
+                                        state_.config.max_speech_tokens_limit, v),
+                            keep_alive_);
+        }
+        d.max_speech_tokens = static_cast<int>(v);
+      }
+    }
+    state_.set_streaming_defaults(d);
+    const nlohmann::json out{{"chunk_size", d.chunk_tokens},
+                             {"max_speech_tokens", d.max_speech_tokens}};
+    send_text(http::status::ok, "application/json", out.dump() + "\n");
+  }
+
+  void send_exception(const std::exception_ptr& error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const InvalidArgument& e) {
+      send_error(http::status::bad_request, e.what(), keep_alive_);
+    } catch (const Unsupported& e) {
+      send_error(http::status::bad_request, e.what(), keep_alive_);
+    } catch (const std::exception& e) {
+      send_error(http::status::internal_server_error, e.what(), keep_alive_);
+    }
+  }
+
+  // Queues `job`, answering 429/503 when the scheduler refuses it.
+  void admit(SynthesisJob job) {
+    switch (state_.scheduler.submit(std::move(job))) {
+      case Admission::Accepted:
+        return;
+      case Admission::QueueFull:
+        return send_error(
+            http::status::too_many_requests,
+            fmt::format("queue full ({} requests); retry later", state_.config.max_queue),
+            keep_alive_, /*retry_after=*/true);
+      case Admission::ShuttingDown:
+        return send_error(http::status::service_unavailable, "server is shutting down", false);
+    }
   }
 
   // ---- synthesis ----
@@ -103,6 +331,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     format_ = call.format;
     streaming_ = call.stream;
+    if (streaming_) {
+      if (!state_.try_open_stream()) {
+        return send_error(http::status::too_many_requests,
+                          fmt::format("{} streams open; retry later", state_.config.max_streams),
+                          keep_alive_, /*retry_after=*/true);
+      }
+      stream_slot_ = true;
+    }
     cancelled_ = std::make_shared<std::atomic<bool>>(false);
     queued_bytes_.store(0);
     SynthesisJob job;
@@ -131,6 +367,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     switch (state_.scheduler.submit(std::move(job))) {
       case Admission::Accepted:
+        if (!streaming_) watch_client();
         return;
       case Admission::QueueFull:
         return send_error(
@@ -142,7 +379,52 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // A non-streamed synthesis writes nothing until it ends, so a client that leaves would only be
+  // noticed then: a read on the idle socket notices at once (EOF/reset) and cancels the job.
+  // Bytes that do arrive (a pipelined request) are kept in buffer_ for the next read.
+  void watch_client() {
+    watching_ = true;
+    stream_.expires_never();
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&Session::on_watch, shared_from_this()));
+  }
+
+  void on_watch(beast::error_code ec, std::size_t bytes) {
+    watching_ = false;
+    buffer_.commit(bytes);
+    if (ec == net::error::operation_aborted || (!ec && done_)) {
+      // Cancelled by on_synthesis_done (or it arrived meanwhile): now answer.
+      if (done_) return finish_synthesis();
+      return;
+    }
+    if (ec) {  // the client is gone: stop the job, end the request now
+      client_gone_ = true;
+      cancelled_->store(true);
+      end_request(0);
+      do_close();
+      return;
+    }
+    if (done_) return finish_synthesis();
+    if (buffer_.size() < 64 * 1024) watch_client();  // keep watching; a flood stops the watch
+  }
+
   void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error) {
+    done_ = true;
+    done_result_ = std::move(result);
+    done_error_ = error;
+    if (watching_) {  // one read at a time: end the watch first, on_watch continues
+      beast::error_code ec;
+      stream_.socket().cancel(ec);
+      return;
+    }
+    finish_synthesis();
+  }
+
+  void finish_synthesis() {
+    done_ = false;
+    SynthesisResult result = std::move(done_result_);
+    const std::exception_ptr error = std::move(done_error_);
+    if (client_gone_) return;  // on_watch already ended the request
     int status = 200;
     std::string message;
     if (error) {
@@ -306,6 +588,7 @@ class Session : public std::enable_shared_from_this<Session> {
     version_ = version;
     request_open_ = true;
     header_sent_ = stream_done_ = stream_failed_ = writing_ = streaming_ = false;
+    done_ = client_gone_ = false;
     stream_status_ = 200;
     state_.metrics.in_flight.fetch_add(1);
   }
@@ -313,6 +596,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void end_request(int status) {
     if (!request_open_) return;
     request_open_ = false;
+    if (stream_slot_) {
+      stream_slot_ = false;
+      state_.close_stream();
+    }
     state_.metrics.count_response(status);
     state_.metrics.in_flight.fetch_sub(1);
   }
@@ -345,9 +632,48 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stream_done_ = false;
   bool stream_failed_ = false;
   int stream_status_ = 200;
+  bool stream_slot_ = false;  // holds one of max_streams
+  // Non-streamed: the disconnect watch and the result waiting for it to end.
+  bool watching_ = false;
+  bool done_ = false;
+  bool client_gone_ = false;
+  SynthesisResult done_result_;
+  std::exception_ptr done_error_;
 };
 
 }  // namespace
+
+std::optional<std::string> query_param(std::string_view target, std::string_view key) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const std::size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const std::size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != key) continue;
+    const std::string_view raw =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string out;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        out += ' ';
+      } else if (raw[i] == '%') {
+        if (i + 2 >= raw.size()) return std::nullopt;
+        const int hi = hex_value(raw[i + 1]);
+        const int lo = hex_value(raw[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        out += raw[i];
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
 
 void start_http_session(tcp::socket socket, ServerState& state) {
   std::make_shared<Session>(std::move(socket), state)->start();

@@ -1,28 +1,19 @@
 #pragma once
 // One HTTP/1.1 connection: reads a request, routes it, writes the answer, repeats (keep-alive).
 // Every handler runs on the connection's strand; synthesis goes to the Scheduler and its chunks
-// come back as posted tasks, so I/O threads never compute and never block.
+// come back as posted tasks, so I/O threads never compute and never block. An upgrade to
+// /v1/stream hands the connection to a WebSocket session (ws_session.h).
 
-#include <atomic>
-
-#include "chatterd/engine/tts_engine.h"
-#include "serving/metrics.h"
 #include "serving/net.h"
-#include "serving/scheduler.h"
-#include "serving/server_config.h"
+#include "serving/server_state.h"
 
 namespace chatterd::serving {
 
-// What every session reads; owned by the Server, outlives the sessions' handlers.
-struct ServerState {
-  const ServerConfig& config;
-  const EngineInfo& engine_info;
-  Scheduler& scheduler;
-  Metrics& metrics;
-  std::atomic<bool> shutting_down{false};
-};
-
 // Starts the session on `socket` (it keeps itself alive through its pending handlers).
 void start_http_session(tcp::socket socket, ServerState& state);
+
+// The value of `key` in the query of `target` ("/p?a=1&b=x%20y"), percent-decoded; nullopt when
+// absent or badly encoded.
+std::optional<std::string> query_param(std::string_view target, std::string_view key);
 
 }  // namespace chatterd::serving

@@ -47,6 +47,20 @@ std::uint64_t Metrics::responses(int http_status) const {
   return 0;
 }
 
+double Metrics::audio_seconds() const {
+  return static_cast<double>(audio_millis_.load(std::memory_order_relaxed)) / 1000.0;
+}
+
+std::string Metrics::responses_json() const {
+  std::string out = "{";
+  for (std::size_t i = 0; i < kStatuses.size(); ++i) {
+    out += fmt::format("{}\"{}\":{}", i > 0 ? "," : "",
+                       kStatuses[i] == 0 ? "other" : std::to_string(kStatuses[i]),
+                       responses_[i].load(std::memory_order_relaxed));
+  }
+  return out + "}";
+}
+
 void Metrics::add_audio_seconds(double seconds) {
   audio_millis_.fetch_add(static_cast<std::uint64_t>(std::llround(seconds * 1000.0)),
                           std::memory_order_relaxed);
@@ -68,9 +82,15 @@ std::string Metrics::render() const {
       "# HELP chatterd_queue_depth Synthesis jobs admitted and not finished.\n"
       "# TYPE chatterd_queue_depth gauge\nchatterd_queue_depth {}\n"
       "# HELP chatterd_audio_seconds_total Seconds of audio synthesised.\n"
-      "# TYPE chatterd_audio_seconds_total counter\nchatterd_audio_seconds_total {}\n",
-      in_flight.load(), queue_depth.load(),
-      static_cast<double>(audio_millis_.load(std::memory_order_relaxed)) / 1000.0);
+      "# TYPE chatterd_audio_seconds_total counter\nchatterd_audio_seconds_total {}\n"
+      "# HELP chatterd_active_streams Open WebSocket streams and streamed HTTP responses.\n"
+      "# TYPE chatterd_active_streams gauge\nchatterd_active_streams {}\n"
+      "# HELP chatterd_ws_contexts_total WebSocket contexts opened.\n"
+      "# TYPE chatterd_ws_contexts_total counter\nchatterd_ws_contexts_total {}\n"
+      "# HELP chatterd_ws_cancels_total WebSocket contexts cancelled by clients.\n"
+      "# TYPE chatterd_ws_cancels_total counter\nchatterd_ws_cancels_total {}\n",
+      in_flight.load(), queue_depth.load(), audio_seconds(), active_streams.load(),
+      ws_contexts_total.load(), ws_cancels_total.load());
   time_to_first_audio.render(out, "chatterd_time_to_first_audio_seconds",
                              "Time from start of synthesis to the first audio chunk.");
   real_time_factor.render(out, "chatterd_real_time_factor",

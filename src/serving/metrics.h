@@ -31,17 +31,24 @@ class Metrics {
   void count_response(int http_status);
   void add_audio_seconds(double seconds);
 
-  std::atomic<std::int64_t> in_flight{0};    // requests being handled (any path)
-  std::atomic<std::int64_t> queue_depth{0};  // synthesis jobs admitted, not yet finished
-  Histogram time_to_first_audio;             // seconds
+  std::atomic<std::int64_t> in_flight{0};           // requests being handled (any path)
+  std::atomic<std::int64_t> queue_depth{0};         // synthesis jobs admitted, not yet finished
+  std::atomic<std::int64_t> active_streams{0};      // open WebSocket streams + streamed responses
+  std::atomic<std::uint64_t> ws_contexts_total{0};  // WebSocket contexts opened
+  std::atomic<std::uint64_t> ws_cancels_total{0};   // WebSocket contexts cancelled by the client
+  std::atomic<std::uint64_t> ws_errors_total{0};    // error events sent on WebSockets
+  Histogram time_to_first_audio;                    // seconds
   Histogram real_time_factor;
 
   std::string render() const;
   std::uint64_t responses(int http_status) const;
+  double audio_seconds() const;
+  // Response counts by status ("other" for 0) for /optimization-status.
+  std::string responses_json() const;
 
  private:
-  static constexpr std::array<int, 11> kStatuses{200, 400, 401, 404, 405, 408,
-                                                 413, 429, 500, 503, 0};
+  static constexpr std::array<int, 14> kStatuses{101, 200, 201, 400, 401, 404, 405,
+                                                 408, 413, 429, 500, 501, 503, 0};
   std::array<std::atomic<std::uint64_t>, kStatuses.size()> responses_{};
   std::atomic<std::uint64_t> audio_millis_{0};
 };

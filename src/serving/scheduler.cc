@@ -64,6 +64,12 @@ void Scheduler::run() {
     std::exception_ptr error;
     if (job.cancelled->load()) {
       result.cancelled = true;
+    } else if (job.task) {
+      try {
+        job.task();
+      } catch (...) {
+        error = std::current_exception();
+      }
     } else {
       try {
         const auto& flag = job.cancelled;
@@ -76,7 +82,7 @@ void Scheduler::run() {
         error = std::current_exception();
       }
     }
-    if (!error && !result.cancelled) {
+    if (!error && !result.cancelled && !job.task) {
       metrics_.add_audio_seconds(result.stats.audio_seconds);
       metrics_.time_to_first_audio.observe(result.stats.time_to_first_audio_ms / 1000.0);
       metrics_.real_time_factor.observe(result.stats.real_time_factor);

@@ -27,6 +27,9 @@ struct SynthesisJob {
   std::function<void(SynthesisResult, std::exception_ptr)> on_done;
   // Set by the transport when the client is gone; checked before the job starts and per chunk.
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
+  // When set, the worker runs this instead of a synthesis (then on_done with an empty result, or
+  // its exception): work that must not overlap synthesis, such as adding a voice to the engine.
+  std::function<void()> task;
 };
 
 enum class Admission { Accepted, QueueFull, ShuttingDown };

@@ -14,8 +14,9 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
   config_.validate();
   CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
   scheduler_ = std::make_unique<Scheduler>(*engine_, config_.max_queue, metrics_);
-  state_ = std::unique_ptr<ServerState>(
-      new ServerState{config_, engine_->info(), *scheduler_, metrics_, {}});
+  voices_ = std::make_unique<VoiceService>(*engine_, config_.model, config_.voice_store,
+                                           config_.n_threads);
+  state_ = std::make_unique<ServerState>(config_, engine_->info(), *scheduler_, metrics_, *voices_);
   beast::error_code ec;
   const auto address = net::ip::make_address(config_.host, ec);
   CHATTERD_CHECK(!ec, InvalidArgument, "host '{}' is not an IP address: {}", config_.host,
@@ -32,7 +33,8 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
 
 std::unique_ptr<Server> Server::create(const ServerConfig& config) {
   config.validate();
-  const EngineConfig engine_config{.model = config.model, .n_threads = config.n_threads};
+  const EngineConfig engine_config{
+      .model = config.model, .n_threads = config.n_threads, .voice_store = config.voice_store};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));
 }

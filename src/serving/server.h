@@ -15,6 +15,8 @@
 #include "serving/net.h"
 #include "serving/scheduler.h"
 #include "serving/server_config.h"
+#include "serving/server_state.h"
+#include "serving/voice_service.h"
 
 namespace chatterd::serving {
 
@@ -40,6 +42,7 @@ class Server {
   Metrics& metrics() { return metrics_; }
   const ServerConfig& config() const { return config_; }
   const EngineInfo& engine_info() const { return engine_->info(); }
+  ServerState& state() { return *state_; }
 
  private:
   void do_accept();
@@ -51,6 +54,7 @@ class Server {
   // Keeps run() going while a session's only pending work is a synthesis on the Scheduler.
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<VoiceService> voices_;
   std::unique_ptr<ServerState> state_;
   tcp::acceptor acceptor_;  // on its own strand (accept handlers vs. the shutdown close)
   std::uint16_t port_ = 0;

@@ -2,11 +2,160 @@
 
 #include <fmt/format.h>
 
-#include <vector>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "chatterd/core/error.h"
 #include "core/check.h"
 
 namespace chatterd::serving {
+namespace {
+
+template <class T>
+T parse_int(std::string_view key, const std::string& value, std::string_view source) {
+  long long v = 0;
+  const char* end = value.data() + value.size();
+  const auto [p, ec] = std::from_chars(value.data(), end, v);
+  CHATTERD_CHECK(ec == std::errc() && p == end && !value.empty(), InvalidArgument,
+                 "{}: {} must be an integer, got '{}'", source, key, value);
+  CHATTERD_CHECK(v >= static_cast<long long>(std::numeric_limits<T>::min()) &&
+                     static_cast<unsigned long long>(v) <=
+                         static_cast<unsigned long long>(std::numeric_limits<T>::max()),
+                 InvalidArgument, "{}: {} = {} is out of range", source, key, value);
+  return static_cast<T>(v);
+}
+
+std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
+                             std::string_view source) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
+  CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
+                 key == "api_key" || key == "host" || key == "model" || key == "voice_store"
+                     ? "a string"
+                     : "an integer",
+                 v.type_name());
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& config_keys() {
+  static const std::vector<std::string_view> kKeys{"host",
+                                                   "port",
+                                                   "model",
+                                                   "threads",
+                                                   "io_threads",
+                                                   "max_text_chars",
+                                                   "max_queue",
+                                                   "max_body_bytes",
+                                                   "max_upload_bytes",
+                                                   "max_streams",
+                                                   "max_contexts",
+                                                   "timeout",
+                                                   "stream_idle_timeout",
+                                                   "shutdown_grace",
+                                                   "chunk_size",
+                                                   "max_speech_tokens",
+                                                   "max_speech_tokens_limit",
+                                                   "voice_store",
+                                                   "api_key"};
+  return kKeys;
+}
+
+void set_config_value(ServerConfig& c, std::string_view key, const std::string& value,
+                      std::string_view source) {
+  const auto secs = [&] { return std::chrono::seconds(parse_int<int>(key, value, source)); };
+  if (key == "host") {
+    c.host = value;
+  } else if (key == "port") {
+    c.port = parse_int<std::uint16_t>(key, value, source);
+  } else if (key == "model") {
+    c.model = value;
+  } else if (key == "threads") {
+    c.n_threads = parse_int<int>(key, value, source);
+  } else if (key == "io_threads") {
+    c.io_threads = parse_int<int>(key, value, source);
+  } else if (key == "max_text_chars") {
+    c.max_text_chars = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_queue") {
+    c.max_queue = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_body_bytes") {
+    c.max_body_bytes = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_upload_bytes") {
+    c.max_upload_bytes = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_streams") {
+    c.max_streams = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_contexts") {
+    c.max_contexts = parse_int<std::size_t>(key, value, source);
+  } else if (key == "timeout") {
+    c.request_timeout = secs();
+  } else if (key == "stream_idle_timeout") {
+    c.stream_idle_timeout = secs();
+  } else if (key == "shutdown_grace") {
+    c.shutdown_grace = secs();
+  } else if (key == "chunk_size") {
+    c.default_chunk_tokens = parse_int<int>(key, value, source);
+  } else if (key == "max_speech_tokens") {
+    c.max_speech_tokens = parse_int<int>(key, value, source);
+  } else if (key == "max_speech_tokens_limit") {
+    c.max_speech_tokens_limit = parse_int<int>(key, value, source);
+  } else if (key == "voice_store") {
+    c.voice_store = value;
+  } else if (key == "api_key") {
+    c.api_key = value;
+  } else {
+    CHATTERD_THROW(InvalidArgument, "{}: unknown setting '{}'; known: {}", source, key,
+                   fmt::join(config_keys(), ", "));
+  }
+}
+
+void apply_config_json(ServerConfig& config, std::string_view json_text, std::string_view source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::parse_error& e) {
+    CHATTERD_THROW(InvalidArgument, "{}: malformed JSON: {}", source, e.what());
+  }
+  CHATTERD_CHECK(j.is_object(), InvalidArgument, "{}: must be a JSON object, got {}", source,
+                 j.type_name());
+  for (const auto& [key, value] : j.items()) {
+    set_config_value(config, key, json_scalar_text(value, key, source), source);
+  }
+}
+
+void apply_config_file(ServerConfig& config, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CHATTERD_CHECK(in.good(), IoError, "cannot read config file '{}'", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  apply_config_json(config, text.str(), fmt::format("config file '{}'", path));
+}
+
+std::string env_name(std::string_view key) {
+  std::string out = "CHATTERD_";
+  for (char ch : key) out += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+std::string flag_name(std::string_view key) {
+  std::string out = "--";
+  for (char ch : key) out += ch == '_' ? '-' : ch;
+  return out;
+}
+
+void apply_config_env(ServerConfig& config, const std::function<const char*(const char*)>& getenv) {
+  for (std::string_view key : config_keys()) {
+    const std::string name = env_name(key);
+    const char* v = getenv(name.c_str());
+    if (v != nullptr && *v != '\0') {
+      set_config_value(config, key, v, fmt::format("environment {}", name));
+    }
+  }
+}
 
 void ServerConfig::validate() const {
   std::vector<std::string> problems;
@@ -23,20 +172,66 @@ void ServerConfig::validate() const {
   if (max_body_bytes < 64) {
     problems.push_back(fmt::format("max_body_bytes must be >= 64, got {}", max_body_bytes));
   }
-  if (request_timeout.count() < 1) problems.emplace_back("request_timeout must be >= 1 s");
+  if (max_upload_bytes < 1024) {
+    problems.push_back(fmt::format("max_upload_bytes must be >= 1024, got {}", max_upload_bytes));
+  }
+  if (max_streams < 1 || max_streams > 65536) {
+    problems.push_back(fmt::format("max_streams must be in 1..65536, got {}", max_streams));
+  }
+  if (max_contexts < 1 || max_contexts > 1024) {
+    problems.push_back(fmt::format("max_contexts must be in 1..1024, got {}", max_contexts));
+  }
+  if (request_timeout.count() < 1) problems.emplace_back("timeout must be >= 1 s");
+  if (stream_idle_timeout.count() < 1) problems.emplace_back("stream_idle_timeout must be >= 1 s");
   if (shutdown_grace.count() < 0) problems.emplace_back("shutdown_grace must be >= 0 s");
+  if (default_chunk_tokens < 25 || default_chunk_tokens > 200) {
+    problems.push_back(
+        fmt::format("chunk_size must be in 25..200 speech tokens, got {}", default_chunk_tokens));
+  }
+  if (max_speech_tokens_limit < 1) {
+    problems.push_back(
+        fmt::format("max_speech_tokens_limit must be >= 1, got {}", max_speech_tokens_limit));
+  }
+  if (max_speech_tokens < 0 || max_speech_tokens > max_speech_tokens_limit) {
+    problems.push_back(fmt::format("max_speech_tokens must be in 0..{} (0: the model's), got {}",
+                                   max_speech_tokens_limit, max_speech_tokens));
+  }
   if (api_key && api_key->empty()) problems.emplace_back("api_key is set but empty");
   CHATTERD_CHECK(problems.empty(), InvalidArgument, "invalid server config: {}",
                  fmt::join(problems, "; "));
 }
 
+std::string ServerConfig::to_json() const {
+  const nlohmann::json j{{"host", host},
+                         {"port", port},
+                         {"model", model},
+                         {"threads", n_threads},
+                         {"io_threads", io_threads},
+                         {"max_text_chars", max_text_chars},
+                         {"max_queue", max_queue},
+                         {"max_body_bytes", max_body_bytes},
+                         {"max_upload_bytes", max_upload_bytes},
+                         {"max_streams", max_streams},
+                         {"max_contexts", max_contexts},
+                         {"timeout", request_timeout.count()},
+                         {"stream_idle_timeout", stream_idle_timeout.count()},
+                         {"shutdown_grace", shutdown_grace.count()},
+                         {"chunk_size", default_chunk_tokens},
+                         {"max_speech_tokens", max_speech_tokens},
+                         {"max_speech_tokens_limit", max_speech_tokens_limit},
+                         {"voice_store", voice_store},
+                         {"api_key", api_key ? "set" : "unset"}};
+  return j.dump();
+}
+
 std::string ServerConfig::to_string() const {
-  return fmt::format(
-      "host = {}\nport = {}\nmodel = {}\nthreads = {}\nio_threads = {}\nmax_text_chars = {}\n"
-      "max_queue = {}\nmax_body_bytes = {}\nrequest_timeout_s = {}\nshutdown_grace_s = {}\n"
-      "api_key = {}\n",
-      host, port, model, n_threads, io_threads, max_text_chars, max_queue, max_body_bytes,
-      request_timeout.count(), shutdown_grace.count(), api_key ? "set" : "unset");
+  const nlohmann::json j = nlohmann::json::parse(to_json());
+  std::string out;
+  for (std::string_view key : config_keys()) {
+    const nlohmann::json& v = j.at(std::string(key));
+    out += fmt::format("{} = {}\n", key, v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
 }
 
 }  // namespace chatterd::serving

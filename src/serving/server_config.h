@@ -1,11 +1,18 @@
 #pragma once
 // Everything `chatterd serve` can be told, typed and checked once at start-up.
+//
+// Every setting has one key (the table in server_config.cc, documented in docs/api.md). Sources,
+// later ones winning: built-in defaults < config file (JSON object, --config FILE) < environment
+// (CHATTERD_<KEY in upper case>) < command-line flags (--<key with '-' for '_'>).
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace chatterd::serving {
 
@@ -18,14 +25,38 @@ struct ServerConfig {
   std::size_t max_text_chars = 5000;     // code points; longer: 413
   std::size_t max_queue = 16;            // admitted requests waiting or running; more: 429
   std::size_t max_body_bytes = 1 << 20;  // request body; larger: 413
-  std::chrono::seconds request_timeout{60};  // read of one request / each write to the client
-  std::chrono::seconds shutdown_grace{10};   // in-flight work gets this long after SIGTERM
-  std::optional<std::string> api_key;        // when set: "Authorization: Bearer KEY" required
+  std::size_t max_upload_bytes = 32u << 20;  // POST /v1/voices body (an audio clip)
+  std::size_t max_streams = 32;   // open WebSocket streams + streamed HTTP responses; more: 429
+  std::size_t max_contexts = 16;  // WebSocket contexts open at once on one socket
+  std::chrono::seconds request_timeout{60};       // read of one request / each write to the client
+  std::chrono::seconds stream_idle_timeout{300};  // a WebSocket with no frame from the client
+  std::chrono::seconds shutdown_grace{10};        // in-flight work gets this long after SIGTERM
+  int default_chunk_tokens = 50;       // speech tokens per streamed chunk unless a request says
+  int max_speech_tokens = 0;           // default cap per request (0: the model's own)
+  int max_speech_tokens_limit = 4096;  // the largest cap a request may ask for
+  std::string voice_store;             // folder for uploaded voices; "" = memory only
+  std::optional<std::string> api_key;  // when set: "Authorization: Bearer KEY" required
 
   // Throws InvalidArgument listing every problem at once.
   void validate() const;
   // One "key = value" per line; the API key is shown only as set/unset.
   std::string to_string() const;
+  // The same as a JSON object text (api_key as "set"/"unset").
+  std::string to_json() const;
 };
+
+// The keys, in to_string() order.
+const std::vector<std::string_view>& config_keys();
+// Sets `key` from its text form (integers strict, seconds as integers); throws InvalidArgument
+// naming `source`, the key and the value.
+void set_config_value(ServerConfig& config, std::string_view key, const std::string& value,
+                      std::string_view source);
+// A JSON object of keys -> numbers/strings/booleans. Unknown keys and wrong types throw.
+void apply_config_json(ServerConfig& config, std::string_view json_text, std::string_view source);
+void apply_config_file(ServerConfig& config, const std::string& path);
+// CHATTERD_<KEY> for every key; `getenv` is injectable for tests.
+void apply_config_env(ServerConfig& config, const std::function<const char*(const char*)>& getenv);
+std::string env_name(std::string_view key);   // "max_queue" -> "CHATTERD_MAX_QUEUE"
+std::string flag_name(std::string_view key);  // "max_queue" -> "--max-queue"
 
 }  // namespace chatterd::serving

@@ -24,9 +24,12 @@ class FakeEngine : public TtsEngine {
     {
       const std::lock_guard lock(mutex_);
       last_voice_ = request.voice;
+      texts_.push_back(request.text);
     }
     SynthesisResult result;
-    const std::vector<float> chunk(static_cast<std::size_t>(samples_per_chunk), 0.25f);
+    // text_valued: each request's audio is 0.01 x its text length, so tests can tell whose it is.
+    const float value = text_valued ? 0.01f * static_cast<float>(request.text.size()) : 0.25f;
+    const std::vector<float> chunk(static_cast<std::size_t>(samples_per_chunk), value);
     // "short" always takes 3 undelayed chunks: a quick request beside a slow one.
     const bool quick = request.text == "short";
     const int total = quick ? 3 : n_chunks;
@@ -68,11 +71,16 @@ class FakeEngine : public TtsEngine {
     const std::lock_guard lock(mutex_);
     return last_voice_;
   }
+  std::vector<std::string> texts() {
+    const std::lock_guard lock(mutex_);
+    return texts_;
+  }
 
   // Set before the server starts.
   int n_chunks = 3;
   int samples_per_chunk = 2400;
   bool gated = false;
+  bool text_valued = false;
   std::chrono::milliseconds chunk_delay{0};
   std::atomic<int> calls{0};
   std::atomic<int> cancellations{0};
@@ -84,6 +92,7 @@ class FakeEngine : public TtsEngine {
   bool open_ = false;
   bool started_ = false;
   std::string last_voice_;
+  std::vector<std::string> texts_;
 };
 
 }  // namespace chatterd::serving::testing

@@ -1,0 +1,99 @@
+// The official `openai` npm package against a real `chatterd serve` (espeak engine, loopback).
+// Usage: node openai_speech.mjs PATH/TO/chatterd
+// Exit codes: 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE) when the package is not
+// installed: run `npm ci` in tests/clients first.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+if (!existsSync(join(here, 'node_modules', 'openai'))) {
+  console.log('SKIPPED: tests/clients/node_modules/openai is missing; run `npm ci` in tests/clients');
+  process.exit(77);
+}
+const chatterd = process.argv[2];
+if (!chatterd || !existsSync(chatterd)) {
+  console.error(`usage: node openai_speech.mjs PATH/TO/chatterd (got ${chatterd})`);
+  process.exit(1);
+}
+const { default: OpenAI } = await import('openai');
+
+function fail(message) {
+  console.error(`FAIL: ${message}`);
+  process.exitCode = 1;
+}
+
+// The API key comes from the environment (CHATTERD_API_KEY), which also checks that layer.
+const apiKey = 'sk-chatterd-test';
+const server = spawn(chatterd, ['serve', '--port', '0', '--model', 'espeak', '--threads', '1'], {
+  env: { ...process.env, CHATTERD_API_KEY: apiKey },
+  stdio: ['ignore', 'inherit', 'pipe'],
+});
+let log = '';
+const port = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 30000);
+  server.stderr.on('data', (d) => {
+    log += d.toString();
+    const m = log.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    if (m) {
+      clearTimeout(timer);
+      resolve(Number(m[1]));
+    }
+  });
+  server.on('exit', (code) => reject(new Error(`server exited (${code}):\n${log}`)));
+});
+if (log.includes(apiKey)) fail('the start-up banner printed the API key');
+if (!/api_key = set/.test(log)) fail(`effective config does not show api_key = set:\n${log}`);
+
+const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey, maxRetries: 0 });
+try {
+  const wavResponse = await client.audio.speech.create({
+    model: 'tts-1',
+    voice: 'alloy',
+    input: 'Hello from the official OpenAI client.',
+    response_format: 'wav',
+  });
+  const wav = Buffer.from(await wavResponse.arrayBuffer());
+  if (wav.toString('ascii', 0, 4) !== 'RIFF' || wav.toString('ascii', 8, 12) !== 'WAVE') {
+    fail('not a RIFF/WAVE body');
+  }
+  if (wav.readUInt32LE(24) !== 24000) fail(`sample rate ${wav.readUInt32LE(24)}`);
+  if (wav.readUInt32LE(40) !== wav.length - 44) fail('data size does not match the body');
+  if (wav.length < 44 + 24000) fail(`only ${wav.length} bytes of WAV`);
+  console.log(`wav: ${wav.length} bytes, ${((wav.length - 44) / 48000).toFixed(2)} s`);
+
+  const pcmResponse = await client.audio.speech.create({
+    model: 'tts-1', voice: 'nova', input: 'Raw samples.', response_format: 'pcm',
+  });
+  const pcm = Buffer.from(await pcmResponse.arrayBuffer());
+  if (pcm.length === 0 || pcm.length % 2 !== 0) fail(`pcm body of ${pcm.length} bytes`);
+  console.log(`pcm: ${pcm.length} bytes`);
+
+  // A wrong key is refused with 401, surfaced by the client as AuthenticationError.
+  const wrong = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'nope', maxRetries: 0 });
+  try {
+    await wrong.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'x' });
+    fail('a wrong API key was accepted');
+  } catch (e) {
+    if (e.status !== 401) fail(`wrong key: expected 401, got ${e.status} ${e.message}`);
+  }
+  // An unsupported format: 400 with the supported ones named.
+  try {
+    await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'x', response_format: 'opus' });
+    fail('opus was accepted');
+  } catch (e) {
+    if (e.status !== 400 || !String(e.message).includes('wav, pcm')) fail(`opus: ${e.status} ${e.message}`);
+  }
+} catch (e) {
+  fail(`request failed: ${e.stack ?? e}`);
+}
+
+// Graceful shutdown on SIGTERM: exit status 0.
+const code = await new Promise((resolve) => {
+  server.removeAllListeners('exit');
+  server.on('exit', (c) => resolve(c));
+  server.kill('SIGTERM');
+});
+if (code !== 0) fail(`server exited with ${code} after SIGTERM:\n${log}`);
+if (!process.exitCode) console.log('PASS');
