@@ -6,6 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 
 #include "text/utf8.h"
 
@@ -114,6 +115,17 @@ std::optional<ApiError> parse_common_options(const json& j, const RequestLimits&
     }
     out.chunk_tokens = static_cast<int>(v);
   }
+  if (j.contains("first_chunk_size") && !j.at("first_chunk_size").is_null()) {
+    const json& c = j.at("first_chunk_size");
+    if (!c.is_number_integer()) return wrong_type(j, "first_chunk_size", "an integer");
+    const auto v = c.get<std::int64_t>();
+    if (v != 0 && (v < 10 || v > out.chunk_tokens)) {
+      return ApiError{400, fmt::format("first_chunk_size must be 0 (adaptive) or in 10..chunk_size "
+                                       "({}) speech tokens, got {}",
+                                       out.chunk_tokens, v)};
+    }
+    out.first_chunk_tokens = static_cast<int>(v);
+  }
   if (j.contains("seed") && !j.at("seed").is_null()) {
     const json& s = j.at("seed");
     if (!s.is_number_unsigned()) return wrong_type(j, "seed", "a non-negative integer");
@@ -128,6 +140,25 @@ std::optional<ApiError> parse_common_options(const json& j, const RequestLimits&
                                        limits.max_speech_tokens_limit, v)};
     }
     out.max_speech_tokens = static_cast<int>(v);
+  }
+  // Multilingual language: "language" or the reference's "language_id"; the engine validates the
+  // code against its table (400 naming the supported ones).
+  for (const char* key : {"language", "language_id"}) {
+    if (j.contains(key) && !j.at(key).is_null()) {
+      if (!j.at(key).is_string()) return wrong_type(j, key, "a string");
+      out.language = j.at(key).get<std::string>();
+    }
+  }
+  // English/Multilingual controls and the sampling temperature; ranges are the engine's.
+  const std::pair<const char*, std::optional<float>*> floats[] = {
+      {"cfg_weight", &out.cfg_weight},
+      {"exaggeration", &out.exaggeration},
+      {"temperature", &out.temperature}};
+  for (const auto& [key, field] : floats) {
+    if (j.contains(key) && !j.at(key).is_null()) {
+      if (!j.at(key).is_number()) return wrong_type(j, key, "a number");
+      *field = j.at(key).get<float>();
+    }
   }
   return std::nullopt;
 }
@@ -148,6 +179,9 @@ std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
   if (auto e = check_number(j, "speed")) return *e;
   if (auto e = get_bool(j, "stream", call.stream)) return *e;
   if (auto e = parse_common_options(j, limits, call.request.options)) return *e;
+  // A non-streamed request still passes a chunk callback (the scheduler's); it must get the
+  // one-call audio, not streamed windows.
+  call.request.options.streaming = call.stream;
   call.request.voice = resolve_voice(voice, engine);
   return call;
 }
@@ -167,6 +201,9 @@ std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const
   if (auto e = check_number(j, "priority")) return *e;
   if (auto e = get_format(j, call.format)) return *e;
   if (auto e = parse_common_options(j, limits, call.request.options)) return *e;
+  // A non-streamed request still passes a chunk callback (the scheduler's); it must get the
+  // one-call audio, not streamed windows.
+  call.request.options.streaming = call.stream;
   call.request.voice = resolve_voice(voice, engine);
   return call;
 }

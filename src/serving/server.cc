@@ -33,8 +33,10 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
 
 std::unique_ptr<Server> Server::create(const ServerConfig& config) {
   config.validate();
-  const EngineConfig engine_config{
-      .model = config.model, .n_threads = config.n_threads, .voice_store = config.voice_store};
+  const EngineConfig engine_config{.model = config.model,
+                                   .n_threads = config.n_threads,
+                                   .voice_store = config.voice_store,
+                                   .t3_dtype = config.t3_dtype};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));
 }

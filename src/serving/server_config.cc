@@ -34,11 +34,12 @@ std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
                              std::string_view source) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
-  CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
-                 key == "api_key" || key == "host" || key == "model" || key == "voice_store"
-                     ? "a string"
-                     : "an integer",
-                 v.type_name());
+  CHATTERD_THROW(
+      InvalidArgument, "{}: {} must be {}, got {}", source, key,
+      key == "api_key" || key == "host" || key == "model" || key == "voice_store" || key == "dtype"
+          ? "a string"
+          : "an integer",
+      v.type_name());
 }
 
 }  // namespace
@@ -48,6 +49,7 @@ const std::vector<std::string_view>& config_keys() {
                                                    "port",
                                                    "model",
                                                    "threads",
+                                                   "dtype",
                                                    "io_threads",
                                                    "max_text_chars",
                                                    "max_queue",
@@ -77,6 +79,12 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.model = value;
   } else if (key == "threads") {
     c.n_threads = parse_int<int>(key, value, source);
+  } else if (key == "dtype") {
+    try {
+      c.t3_dtype = parse_weight_dtype(value);
+    } catch (const InvalidArgument& e) {
+      CHATTERD_THROW(InvalidArgument, "{}: {}", source, e.what());
+    }
   } else if (key == "io_threads") {
     c.io_threads = parse_int<int>(key, value, source);
   } else if (key == "max_text_chars") {
@@ -206,6 +214,7 @@ std::string ServerConfig::to_json() const {
                          {"port", port},
                          {"model", model},
                          {"threads", n_threads},
+                         {"dtype", std::string(weight_dtype_name(t3_dtype))},
                          {"io_threads", io_threads},
                          {"max_text_chars", max_text_chars},
                          {"max_queue", max_queue},

@@ -55,6 +55,35 @@ TEST(ServingApi, OpenAiSpeechRejectsBadBodies) {
   EXPECT_NE(utf8.message.find("UTF-8"), std::string::npos);
 }
 
+TEST(ServingApi, StreamingFlagFollowsTheRequest) {
+  // Non-streamed calls still pass the scheduler's chunk callback: the engine must be told.
+  auto whole = parse_openai_speech(R"({"input":"Hi.","voice":"v1"})", kInfo, {});
+  ASSERT_TRUE(std::holds_alternative<SpeechCall>(whole));
+  EXPECT_FALSE(std::get<SpeechCall>(whole).request.options.streaming);
+  auto streamed = parse_synthesize(R"({"text":"Hi.","streaming":true})", kInfo, {});
+  ASSERT_TRUE(std::holds_alternative<SpeechCall>(streamed));
+  EXPECT_TRUE(std::get<SpeechCall>(streamed).request.options.streaming);
+}
+
+TEST(ServingApi, LanguageAndCfgControls) {
+  auto r = parse_synthesize(
+      R"({"text":"Bonjour.","language_id":"fr","cfg_weight":0.3,"exaggeration":0.7,"temperature":0.8})",
+      kInfo, {});
+  ASSERT_TRUE(std::holds_alternative<SpeechCall>(r));
+  const SynthesisOptions& o = std::get<SpeechCall>(r).request.options;
+  EXPECT_EQ(o.language, "fr");
+  EXPECT_FLOAT_EQ(o.cfg_weight.value_or(-1.0f), 0.3f);
+  EXPECT_FLOAT_EQ(o.exaggeration.value_or(-1.0f), 0.7f);
+  EXPECT_FLOAT_EQ(o.temperature.value_or(-1.0f), 0.8f);
+  auto alias = parse_openai_speech(R"({"input":"Hola.","voice":"x","language":"es"})", kInfo, {});
+  ASSERT_TRUE(std::holds_alternative<SpeechCall>(alias));
+  EXPECT_EQ(std::get<SpeechCall>(alias).request.options.language, "es");
+  EXPECT_NE(speech_error(R"({"input":"Hi.","language":5})").message.find("'language'"),
+            std::string::npos);
+  EXPECT_NE(speech_error(R"({"input":"Hi.","cfg_weight":"high"})").message.find("'cfg_weight'"),
+            std::string::npos);
+}
+
 TEST(ServingApi, TextLimitCountsCodePoints) {
   // "héé" is 3 code points in 5 bytes: allowed at 3, refused with 413 at 2.
   EXPECT_TRUE(std::holds_alternative<SpeechCall>(
