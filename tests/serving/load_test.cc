@@ -134,9 +134,9 @@ TEST(ServingLoad, ConcurrentStreamsCompleteOrGet429AndMemoryReturns) {
   // How many of the 72 get through depends on timing (the queue holds 6); some always do, and
   // the server serves normally afterwards.
   EXPECT_GE(out.counts["ws done"] + out.counts["stream 200"] + out.counts["speech 200"], 3);
-  EXPECT_EQ(testing::request(fs.port(), http::verb::post, "/synthesize", R"({"text":"after"})")
-                .status,
-            200);
+  EXPECT_EQ(
+      testing::request(fs.port(), http::verb::post, "/synthesize", R"({"text":"after"})").status,
+      200);
   EXPECT_TRUE(wait_for([&] {
     const Metrics& m = fs.server->metrics();
     return m.in_flight.load() == 0 && m.active_streams.load() == 0 && m.queue_depth.load() == 0;

@@ -33,7 +33,7 @@ struct SynthesisOptions {
   // Tokens of the first streamed chunk (10..chunk_tokens); 0 = adaptive (engine-specific rule:
   // small when the engine is slow or the text short). Fixing it makes streamed audio repeatable.
   int first_chunk_tokens = 0;
-  std::string language;                  // Multilingual: ISO code ("en", "fr", ...); else empty
+  std::string language;  // Multilingual: ISO code ("en", "fr", ...); else empty
 };
 
 struct SynthesisRequest {
