@@ -203,7 +203,24 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
     // differs, so the default is the generate() default, not the voice's value.
     gen.exaggeration = opt.exaggeration.value_or(d.exaggeration);
   }
+  if (batch_loop_ && !t3.is_llama()) {
+    return batch_loop_->generate(voice.t3, chunk.ids, gen, on_token);
+  }
   return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
+}
+
+void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
+  CHATTERD_CHECK(!parts_.t3->is_llama(), Unsupported,
+                 "{}: continuous batching covers Turbo/Nano only for now", info_.name);
+  config.validate();
+  ExecContext ctx;
+  ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  batch_loop_.reset();  // a previous loop finishes its streams first
+  batch_loop_ = std::make_unique<T3BatchLoop>(*parts_.t3, ctx, config);
+}
+
+T3BatchLoopStats ChatterboxEngine::batching_stats() const {
+  return batch_loop_ ? batch_loop_->stats() : T3BatchLoopStats{};
 }
 
 SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,

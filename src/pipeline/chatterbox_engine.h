@@ -50,6 +50,7 @@
 #include "models/t3/t3_text_cfg.h"
 #include "models/variant.h"
 #include "pipeline/stream_vocoder.h"
+#include "pipeline/t3_batch_loop.h"
 #include "pipeline/voice.h"
 #include "weights/weight_store.h"
 
@@ -132,6 +133,16 @@ class ChatterboxEngine final : public TtsEngine {
   void set_stream_options(const StreamVocoderOptions& options);
   const StreamVocoderOptions& stream_options() const { return stream_options_; }
 
+  // Continuous batching of T3 across concurrent synthesize() calls (Turbo/Nano): from now on
+  // every request's token generation joins one T3BatchLoop (pipeline/t3_batch_loop.h), whose
+  // decode steps serve all running requests with one weight read; each caller keeps its own
+  // vocoder work on its own thread. Tokens, hence audio, are those of an unbatched run (up to the
+  // float order of the batched projections; exact on the fixtures). Call before serving
+  // (not synchronised with synthesize()). Throws Unsupported for English/Multilingual.
+  void enable_batching(const T3BatchLoopConfig& config);
+  // Statistics of the batch loop (all zero when batching is off).
+  T3BatchLoopStats batching_stats() const;
+
   // The models and voices, for benchmarks and tests that drive a StreamVocoder directly.
   const S3GenFlow& flow() const { return *parts_.flow; }
   const hift::Hift& vocoder() const { return *parts_.hift; }
@@ -163,6 +174,8 @@ class ChatterboxEngine final : public TtsEngine {
   mutable std::shared_mutex voices_mutex_;
   EngineInfo info_;
   ThreadPool pool_;
+  // After pool_: the loop's thread uses the pool and must stop first.
+  std::unique_ptr<T3BatchLoop> batch_loop_;
   StreamVocoderOptions stream_options_;
   // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).
   std::atomic<double> vocoder_ms_per_token_{0.0};

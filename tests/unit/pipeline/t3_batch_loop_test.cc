@@ -31,7 +31,7 @@ const Model& model() {
   return m;
 }
 
-T3GenerateOptions options(std::uint64_t seed, std::int64_t max_gen_len = 30) {
+T3GenerateOptions options(std::uint64_t seed, std::int64_t max_gen_len = 200) {
   T3GenerateOptions o;
   o.sampling.seed = seed;
   o.sampling.temperature = 0.9f;
