@@ -40,8 +40,8 @@ constexpr const char* kSyntheticVoice =
     "250 tokens / 500 mel frames";
 
 bench::BenchReport configured_report(const std::string& model, const TtsEngine& engine,
-                                     int threads_requested, double load_ms,
-                                     const std::string& note) {
+                                     int threads_requested, double load_ms, const std::string& note,
+                                     WeightDType dtype) {
   bench::BenchReport r;
   r.metadata.kind = "bench";
   r.metadata.timestamp = bench::utc_timestamp_now();
@@ -53,8 +53,13 @@ bench::BenchReport configured_report(const std::string& model, const TtsEngine& 
   c.engine = engine.info().name;
   const auto* chatterbox = dynamic_cast<const ChatterboxEngine*>(&engine);
   c.threads = chatterbox != nullptr ? chatterbox->n_threads() : threads_requested;
-  c.dtype = "f32";
-  c.optimisations = {"cpu kernels: " + c.device.isa, "blas: openblas"};
+  // Only the Chatterbox T3 matrices change format; espeak has no weights.
+  c.dtype = chatterbox != nullptr ? std::string(weight_dtype_name(dtype)) : "n/a";
+  if (chatterbox != nullptr && dtype != WeightDType::F32) {
+    c.optimisations.push_back("t3 weights: " + std::string(weight_dtype_name(dtype)));
+  }
+  c.optimisations.insert(c.optimisations.begin(),
+                         {"cpu kernels: " + c.device.isa, "blas: openblas"});
   if (const char* isa = std::getenv("CHATTERD_CPU_ISA"); isa != nullptr && *isa != '\0') {
     c.optimisations.push_back(std::string("CHATTERD_CPU_ISA=") + isa);
   }
@@ -112,6 +117,7 @@ Command add_bench_command(CLI::App& app) {
     int runs = 20;
     std::string texts;
     int threads = 0;
+    std::string dtype = "f32";
     std::string out_dir = "benchmarks/results";
     std::uint64_t seed = 42;
     std::string note;
@@ -135,6 +141,9 @@ Command add_bench_command(CLI::App& app) {
                   "(default: all)");
   sub->add_option("--threads", args->threads, "engine CPU threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
+  sub->add_option("--dtype", args->dtype, "T3 matrix weights: f32 | f16 | bf16 | int8")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8"}))
+      ->capture_default_str();
   sub->add_option("--out-dir", args->out_dir, "where the JSON and SVG go")->capture_default_str();
   sub->add_option("--seed", args->seed, "sampling seed of every run")->capture_default_str();
   sub->add_option("--note", args->note,
@@ -166,7 +175,9 @@ Command add_bench_command(CLI::App& app) {
                 std::holds_alternative<SyntheticModel>(parse_model_spec(args->model));
             options.validate();
 
-            const EngineConfig config{.model = args->model, .n_threads = args->threads};
+            const WeightDType dtype = parse_weight_dtype(args->dtype);
+            const EngineConfig config{
+                .model = args->model, .n_threads = args->threads, .t3_dtype = dtype};
             config.validate();
             const auto t0 = std::chrono::steady_clock::now();
             const std::unique_ptr<TtsEngine> engine = create_engine(config);
@@ -174,7 +185,7 @@ Command add_bench_command(CLI::App& app) {
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                     .count();
             bench::BenchReport report =
-                configured_report(args->model, *engine, args->threads, load_ms, args->note);
+                configured_report(args->model, *engine, args->threads, load_ms, args->note, dtype);
             std::fprintf(stderr, "chatterd bench: %s (%s), %d threads, loaded in %.0f ms\n",
                          args->model.c_str(), report.configuration.engine.c_str(),
                          report.configuration.threads, load_ms);
