@@ -28,6 +28,8 @@ TEST(ServingStatus, OptimizationStatusReportsConfigEngineQueueAndCounters) {
   }();
   ASSERT_EQ(request(fs.port(), http::verb::post, "/synthesize", R"({"text":"x"})", auth).status,
             200);
+  // The worker lowers the queue depth just after handing the reply over.
+  ASSERT_TRUE(wait_for([&] { return fs.server->metrics().queue_depth.load() == 0; }));
   const auto r = request(fs.port(), http::verb::get, "/optimization-status", "", auth);
   ASSERT_EQ(r.status, 200) << r.body;
   const json j = json::parse(r.body);
