@@ -29,7 +29,10 @@ TEST(ServingStatus, OptimizationStatusReportsConfigEngineQueueAndCounters) {
   ASSERT_EQ(request(fs.port(), http::verb::post, "/synthesize", R"({"text":"x"})", auth).status,
             200);
   // The worker lowers the queue depth just after handing the reply over.
-  ASSERT_TRUE(wait_for([&] { return fs.server->metrics().queue_depth.load() == 0; }));
+  // (and counts the response once its write completed): wait for both.
+  ASSERT_TRUE(wait_for([&] {
+    return fs.server->metrics().queue_depth.load() == 0 && fs.server->metrics().responses(200) == 1;
+  }));
   const auto r = request(fs.port(), http::verb::get, "/optimization-status", "", auth);
   ASSERT_EQ(r.status, 200) << r.body;
   const json j = json::parse(r.body);
