@@ -103,11 +103,11 @@ TEST(BuildVoice, OtherSampleRatesAreResampledFirst) {
 TEST(BuildVoice, TooShortNamesTheMinimum) {
   AudioData a = ref_clip();
   a.samples.resize(24000 * 5);  // exactly 5 s: the reference asserts > 5 s
-  EXPECT_VOICE_ERROR(build_voice(ExecContext{}, turbo_models(), a, "short"), InvalidArgument,
-                     {"5.00 s", "more than 5.0 s", "turbo"});
+  EXPECT_ERROR_WITH(build_voice(ExecContext{}, turbo_models(), a, "short"), InvalidArgument,
+                    {"5.00 s", "more than 5.0 s", "turbo"});
   a.samples.resize(12000);
-  EXPECT_VOICE_ERROR(build_voice(ExecContext{}, english_models(), a, "short"), InvalidArgument,
-                     {"0.50 s", "more than 1.0 s"});
+  EXPECT_ERROR_WITH(build_voice(ExecContext{}, english_models(), a, "short"), InvalidArgument,
+                    {"0.50 s", "more than 1.0 s"});
   // 2 s is enough for the standard family (no loudness step, 6 s prompt).
   AudioData b = ref_clip();
   b.samples.resize(48000);
@@ -140,19 +140,19 @@ TEST(BuildVoice, ClippedInputIsAccepted) {
 TEST(BuildVoice, RejectsNonFiniteAndOverlongAudio) {
   AudioData a = ref_clip();
   a.samples[100] = std::nanf("");
-  EXPECT_VOICE_ERROR(build_voice(ExecContext{}, turbo_models(), a, "nan"), InvalidArgument,
-                     {"sample 100"});
+  EXPECT_ERROR_WITH(build_voice(ExecContext{}, turbo_models(), a, "nan"), InvalidArgument,
+                    {"sample 100"});
   AudioData huge{8000, 1, std::vector<float>(8000 * 601, 0.0f)};
-  EXPECT_VOICE_ERROR(build_voice(ExecContext{}, turbo_models(), huge, "huge"), InvalidArgument,
-                     {"601.0 s", "600 s"});
+  EXPECT_ERROR_WITH(build_voice(ExecContext{}, turbo_models(), huge, "huge"), InvalidArgument,
+                    {"601.0 s", "600 s"});
 }
 
 TEST(BuildVoice, NonAudioFileIsAFormatError) {
   TempDir dir;
   const auto p = dir.path() / "notes.wav";
   std::ofstream(p) << "this is not audio at all, just text pretending to be a wav file";
-  EXPECT_VOICE_ERROR(read_voice_clip(p), ModelFormatError, {p.string()});
-  EXPECT_VOICE_ERROR(read_voice_clip(dir.path() / "missing.wav"), IoError, {"missing.wav"});
+  EXPECT_ERROR_WITH(read_voice_clip(p), ModelFormatError, {p.string()});
+  EXPECT_ERROR_WITH(read_voice_clip(dir.path() / "missing.wav"), IoError, {"missing.wav"});
 }
 
 TEST(BuildVoice, HugeFilesAreRefusedBeforeReading) {
@@ -161,7 +161,7 @@ TEST(BuildVoice, HugeFilesAreRefusedBeforeReading) {
   const auto p = dir.path() / "huge.wav";
   std::ofstream(p) << "RIFF";
   std::filesystem::resize_file(p, kMaxClipFileBytes + 1);
-  EXPECT_VOICE_ERROR(read_voice_clip(p), InvalidArgument, {"huge.wav", "bytes"});
+  EXPECT_ERROR_WITH(read_voice_clip(p), InvalidArgument, {"huge.wav", "bytes"});
 }
 
 TEST(BuildVoice, LongClipsAreCutWhereTheReferenceCutsThem) {

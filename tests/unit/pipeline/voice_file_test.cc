@@ -70,11 +70,11 @@ TEST(SafetensorsWriter, RoundTripAlignedSortedWithMetadata) {
 TEST(SafetensorsWriter, RejectsBadNamesAndUnwritablePaths) {
   SafetensorsContents c;
   c.tensors["__metadata__"] = Tensor::zeros(Shape({1}), DType::F32);
-  EXPECT_VOICE_ERROR(serialize_safetensors(c), InvalidArgument, {"__metadata__"});
+  EXPECT_ERROR_WITH(serialize_safetensors(c), InvalidArgument, {"__metadata__"});
   SafetensorsContents ok;
   ok.tensors["x"] = Tensor::zeros(Shape({1}), DType::F32);
-  EXPECT_VOICE_ERROR(write_safetensors("/nonexistent-dir/x.safetensors", ok), IoError,
-                     {"/nonexistent-dir/x.safetensors"});
+  EXPECT_ERROR_WITH(write_safetensors("/nonexistent-dir/x.safetensors", ok), IoError,
+                    {"/nonexistent-dir/x.safetensors"});
 }
 
 Voice conds_voice() {
@@ -120,8 +120,8 @@ TEST(VoiceFile, SaveLoadRoundTripIsExact) {
 TEST(VoiceFile, FitsOnlyItsFamily) {
   const Voice v = conds_voice();
   EXPECT_NO_THROW(check_voice_fits(v, ModelHparams::defaults(Variant::Turbo)));
-  EXPECT_VOICE_ERROR(check_voice_fits(v, ModelHparams::defaults(Variant::English)), InvalidArgument,
-                     {"turbo", "standard"});
+  EXPECT_ERROR_WITH(check_voice_fits(v, ModelHparams::defaults(Variant::English)), InvalidArgument,
+                    {"turbo", "standard"});
 }
 
 class CorruptVoiceFile : public ::testing::Test {
@@ -153,47 +153,47 @@ TEST_F(CorruptVoiceFile, GoodBaselineLoads) {
 TEST_F(CorruptVoiceFile, TruncatedOrNotSafetensors) {
   write(good());
   std::filesystem::resize_file(path_, std::filesystem::file_size(path_) - 100);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {path_.string()});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {path_.string()});
   std::ofstream(path_, std::ios::trunc) << "RIFF....WAVEfmt not a voice";
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {path_.string()});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {path_.string()});
 }
 
 TEST_F(CorruptVoiceFile, MissingFile) {
-  EXPECT_VOICE_ERROR(load_voice(path_), IoError, {path_.string()});
+  EXPECT_ERROR_WITH(load_voice(path_), IoError, {path_.string()});
 }
 
 TEST_F(CorruptVoiceFile, WrongFormatOrVersion) {
   auto c = good();
   c.metadata["format"] = "something-else";
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"something-else"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"something-else"});
   c = good();
   c.metadata["format_version"] = "2";
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"version 2"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"version 2"});
   c = good();
   c.metadata.erase("family");
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"'family'"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"'family'"});
   c = good();
   c.metadata["family"] = "klingon";
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"klingon"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"klingon"});
 }
 
 TEST_F(CorruptVoiceFile, MissingExtraOrMistypedTensors) {
   auto c = good();
   c.tensors.erase("gen.embedding");
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"exactly"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"exactly"});
   c = good();
   c.tensors["extra"] = Tensor::zeros(Shape({1}), DType::F32);
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"extra"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"extra"});
   c = good();
   c.tensors["gen.prompt_token"] = Tensor::zeros(Shape({1, 150}), DType::I32);
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"gen.prompt_token", "i64"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"gen.prompt_token", "i64"});
 }
 
 TEST_F(CorruptVoiceFile, BadValues) {
@@ -202,17 +202,17 @@ TEST_F(CorruptVoiceFile, BadValues) {
   ids.data<std::int64_t>()[3] = 6561;
   c.tensors["gen.prompt_token"] = ids;
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"6561", "vocabulary"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"6561", "vocabulary"});
   c = good();
   Tensor emb = c.tensors["t3.speaker_emb"].clone();
   emb.data<float>()[5] = std::numeric_limits<float>::quiet_NaN();
   c.tensors["t3.speaker_emb"] = emb;
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"non-finite"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"non-finite"});
   c = good();
   c.tensors["gen.prompt_token"] = Tensor::zeros(Shape({1, 151}), DType::I64);
   write(c);
-  EXPECT_VOICE_ERROR(load_voice(path_), ModelFormatError, {"fewer than"});
+  EXPECT_ERROR_WITH(load_voice(path_), ModelFormatError, {"fewer than"});
 }
 
 }  // namespace

@@ -42,9 +42,9 @@ TEST(VoiceClipKey, DependsOnSamplesRateAndFamily) {
 TEST(VoiceName, Validation) {
   EXPECT_NO_THROW(check_voice_name("Alice_2.v-1"));
   for (const char* bad : {"", ".hidden", "a/b", "../x", "sp ace", "é"}) {
-    EXPECT_VOICE_ERROR(check_voice_name(bad), InvalidArgument, {"invalid voice name"});
+    EXPECT_ERROR_WITH(check_voice_name(bad), InvalidArgument, {"invalid voice name"});
   }
-  EXPECT_VOICE_ERROR(check_voice_name(std::string(65, 'a')), InvalidArgument, {"64"});
+  EXPECT_ERROR_WITH(check_voice_name(std::string(65, 'a')), InvalidArgument, {"64"});
 }
 
 TEST(VoiceStore, SecondAddOfTheSameClipIsAFastCacheHit) {
@@ -84,7 +84,7 @@ TEST(VoiceStore, DiskCacheSurvivesARestart) {
   // A read-only store (no models) lists and loads, but cannot build.
   VoiceStore ro(nullptr, dir.path());
   EXPECT_EQ(ro.list(), (std::vector<std::string>{"alice", "carol"}));
-  EXPECT_VOICE_ERROR(ro.add("dave", clip), Unsupported, {"dave"});
+  EXPECT_ERROR_WITH(ro.add("dave", clip), Unsupported, {"dave"});
 }
 
 TEST(VoiceStore, CorruptCacheEntryIsRebuilt) {
@@ -117,8 +117,8 @@ TEST(VoiceStore, FailedBuildIsNotCached) {
   VoiceStore store(models(), {});
   AudioData shortclip = ref_clip();
   shortclip.samples.resize(24000);
-  EXPECT_VOICE_ERROR(store.add("s", shortclip), InvalidArgument, {"5.0 s"});
-  EXPECT_VOICE_ERROR(store.add("s", shortclip), InvalidArgument, {"5.0 s"});
+  EXPECT_ERROR_WITH(store.add("s", shortclip), InvalidArgument, {"5.0 s"});
+  EXPECT_ERROR_WITH(store.add("s", shortclip), InvalidArgument, {"5.0 s"});
   EXPECT_TRUE(store.list().empty());
 }
 
