@@ -70,20 +70,14 @@ std::vector<std::int64_t> T3TextEncoder::ids_of(std::string_view text) const {
   return {ids32.begin(), ids32.end()};
 }
 
-std::vector<T3TextChunk> T3TextEncoder::encode(std::string_view raw_text,
-                                               std::int64_t max_tokens) const {
-  CHATTERD_CHECK(max_tokens >= 1, InvalidArgument, "T3 text: max_tokens must be >= 1, got {}",
-                 max_tokens);
-  const auto max = static_cast<std::size_t>(max_tokens);
-  std::string normalized = text::punc_norm(raw_text, text::PuncNormFlavor::kTurbo);
+std::vector<T3TextChunk> pack_text_chunks(std::string normalized, std::size_t max_ids,
+                                          const TextIdsFn& ids_of, const CutWordFn& cut_word) {
   std::vector<T3TextChunk> chunks;
   auto whole = ids_of(normalized);
-  if (whole.size() <= max) {
+  if (whole.size() <= max_ids) {
     chunks.push_back({std::move(normalized), std::move(whole)});
     return chunks;
   }
-
-  // Greedy packing of pieces (sentences, then words) into chunks that fit.
   std::string current;
   std::vector<std::int64_t> current_ids;
   auto flush = [&] {
@@ -91,41 +85,52 @@ std::vector<T3TextChunk> T3TextEncoder::encode(std::string_view raw_text,
     current.clear();
     current_ids.clear();
   };
-  auto add_piece = [&](std::string_view piece, auto& self_ref) -> void {
-    std::string candidate =
-        current.empty() ? std::string(piece) : current + " " + std::string(piece);
+  auto add_piece = [&](std::string_view piece, bool sentence, auto& self) -> void {
+    std::string candidate = current;
+    if (!candidate.empty()) candidate.push_back(' ');
+    candidate.append(piece);
     auto ids = ids_of(candidate);
-    if (ids.size() <= max) {
+    if (ids.size() <= max_ids) {
       current = std::move(candidate);
       current_ids = std::move(ids);
       return;
     }
     flush();
     auto alone = ids_of(piece);
-    if (alone.size() <= max) {
+    if (alone.size() <= max_ids) {
       current = std::string(piece);
       current_ids = std::move(alone);
       return;
     }
-    const auto words = split_words(piece);
-    if (words.size() > 1) {
-      for (const auto w : words) self_ref(w, self_ref);
+    if (sentence) {
+      for (const auto w : split_words(piece)) self(w, false, self);
       return;
     }
-    // One word longer than the limit: cut between tokens.
-    for (std::size_t i = 0; i < alone.size(); i += max) {
-      const std::size_t end = std::min(alone.size(), i + max);
-      std::vector<std::int32_t> part32(alone.begin() + static_cast<std::ptrdiff_t>(i),
-                                       alone.begin() + static_cast<std::ptrdiff_t>(end));
-      chunks.push_back(
-          {tokenizer_.decode(part32),
-           std::vector<std::int64_t>(alone.begin() + static_cast<std::ptrdiff_t>(i),
-                                     alone.begin() + static_cast<std::ptrdiff_t>(end))});
-    }
+    cut_word(piece, alone, chunks);
   };
-  for (const auto sentence : split_sentences(normalized)) add_piece(sentence, add_piece);
+  for (const auto sentence : split_sentences(normalized)) add_piece(sentence, true, add_piece);
   flush();
   return chunks;
+}
+
+std::vector<T3TextChunk> T3TextEncoder::encode(std::string_view raw_text,
+                                               std::int64_t max_tokens) const {
+  CHATTERD_CHECK(max_tokens >= 1, InvalidArgument, "T3 text: max_tokens must be >= 1, got {}",
+                 max_tokens);
+  const auto max = static_cast<std::size_t>(max_tokens);
+  // One word longer than the limit: cut between tokens.
+  auto cut = [&](std::string_view, const std::vector<std::int64_t>& ids,
+                 std::vector<T3TextChunk>& out) {
+    for (std::size_t i = 0; i < ids.size(); i += max) {
+      const auto first = ids.begin() + static_cast<std::ptrdiff_t>(i);
+      const auto last = ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + max));
+      out.push_back({tokenizer_.decode(std::vector<std::int32_t>(first, last)),
+                     std::vector<std::int64_t>(first, last)});
+    }
+  };
+  return pack_text_chunks(
+      text::punc_norm(raw_text, text::PuncNormFlavor::kTurbo), max,
+      [this](std::string_view t) { return ids_of(t); }, cut);
 }
 
 }  // namespace chatterd

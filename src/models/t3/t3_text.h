@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,16 @@ struct T3TextChunk {
   std::string text;               // the normalised text of this request
   std::vector<std::int64_t> ids;  // its token ids (non-empty)
 };
+
+// The greedy splitting both text encoders share: the whole text when its ids fit in `max_ids`;
+// else sentences (split after runs of . ! ? followed by a space), then words, packed into chunks
+// that fit. A single word longer than the limit goes to `cut_word` with its ids, which appends
+// the pieces (the encoders differ there: Turbo decodes each piece, English re-wraps SOT/EOT).
+using TextIdsFn = std::function<std::vector<std::int64_t>(std::string_view)>;
+using CutWordFn = std::function<void(std::string_view word, const std::vector<std::int64_t>& ids,
+                                     std::vector<T3TextChunk>& out)>;
+std::vector<T3TextChunk> pack_text_chunks(std::string normalized, std::size_t max_ids,
+                                          const TextIdsFn& ids_of, const CutWordFn& cut_word);
 
 class T3TextEncoder {
  public:

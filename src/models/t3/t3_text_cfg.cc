@@ -17,23 +17,6 @@ namespace {
 constexpr std::string_view kStartToken = "[START]";
 constexpr std::string_view kStopToken = "[STOP]";
 
-// Pieces of normalised text: after each run of sentence enders followed by a space (enders
-// kept, the space dropped), or between words.
-std::vector<std::string_view> split_at(std::string_view s, bool sentences) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i + 1 < s.size(); ++i) {
-    const char c = s[i];
-    const bool cut = sentences ? (c == '.' || c == '!' || c == '?') && s[i + 1] == ' ' : c == ' ';
-    if (!cut) continue;
-    const std::size_t end = sentences ? i + 1 : i;
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = sentences ? i + 2 : i + 1;
-  }
-  if (start < s.size()) out.push_back(s.substr(start));
-  return out;
-}
-
 std::string describe(std::u32string_view chars) {
   std::string s;
   std::u32string seen;
@@ -140,59 +123,23 @@ std::vector<T3TextChunk> T3CfgTextEncoder::encode(std::string_view raw_text,
                  "the multilingual model needs a language (one of {})",
                  text::supported_language_codes());
   const auto max = static_cast<std::size_t>(max_tokens);
-  std::string normalized =
-      text::punc_norm(raw_text, config_.is_multilingual ? text::PuncNormFlavor::kMultilingual
-                                                        : text::PuncNormFlavor::kEnglish);
-  std::vector<T3TextChunk> chunks;
-  auto whole = ids_of(normalized, language);
-  if (whole.size() <= max) {
-    chunks.push_back({std::move(normalized), std::move(whole)});
-    return chunks;
-  }
-
-  // Greedy packing of sentences (then words) into chunks that fit.
-  std::string current;
-  std::vector<std::int64_t> current_ids;
-  auto flush = [&] {
-    if (!current_ids.empty()) chunks.push_back({std::move(current), std::move(current_ids)});
-    current.clear();
-    current_ids.clear();
-  };
-  auto add_piece = [&](std::string_view piece, bool sentence, auto& self) -> void {
-    std::string candidate = current;
-    if (!candidate.empty()) candidate.push_back(' ');
-    candidate.append(piece);
-    auto ids = ids_of(candidate, language);
-    if (ids.size() <= max) {
-      current = std::move(candidate);
-      current_ids = std::move(ids);
-      return;
-    }
-    flush();
-    auto alone = ids_of(piece, language);
-    if (alone.size() <= max) {
-      current = std::string(piece);
-      current_ids = std::move(alone);
-      return;
-    }
-    if (sentence) {
-      for (const auto w : split_at(piece, false)) self(w, false, self);
-      return;
-    }
-    // One word longer than the limit: cut its ids (between SOT and EOT) into pieces.
+  // One word longer than the limit: cut its ids (between SOT and EOT) into pieces.
+  auto cut = [&](std::string_view word, const std::vector<std::int64_t>& ids,
+                 std::vector<T3TextChunk>& out) {
     const std::size_t body = max - 2;
-    for (std::size_t i = 1; i + 1 < alone.size(); i += body) {
-      const std::size_t end = std::min(alone.size() - 1, i + body);
+    for (std::size_t i = 1; i + 1 < ids.size(); i += body) {
+      const std::size_t end = std::min(ids.size() - 1, i + body);
       std::vector<std::int64_t> part{config_.start_text_token};
-      part.insert(part.end(), alone.begin() + static_cast<std::ptrdiff_t>(i),
-                  alone.begin() + static_cast<std::ptrdiff_t>(end));
+      part.insert(part.end(), ids.begin() + static_cast<std::ptrdiff_t>(i),
+                  ids.begin() + static_cast<std::ptrdiff_t>(end));
       part.push_back(config_.stop_text_token);
-      chunks.push_back({std::string(piece), std::move(part)});
+      out.push_back({std::string(word), std::move(part)});
     }
   };
-  for (const auto sentence : split_at(normalized, true)) add_piece(sentence, true, add_piece);
-  flush();
-  return chunks;
+  return pack_text_chunks(
+      text::punc_norm(raw_text, config_.is_multilingual ? text::PuncNormFlavor::kMultilingual
+                                                        : text::PuncNormFlavor::kEnglish),
+      max, [&](std::string_view t) { return ids_of(t, language); }, cut);
 }
 
 }  // namespace chatterd
