@@ -1,11 +1,9 @@
 #include "models/t3/t3_batch_generate.h"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 
 #include "core/check.h"
-#include "models/t3/logits_processors.h"
 
 namespace chatterd {
 
@@ -20,13 +18,9 @@ T3BatchGenerator::T3BatchGenerator(const T3Model& model, std::int64_t max_batch)
 
 std::int64_t T3BatchGenerator::pick(Stream& s, std::span<const std::int64_t> history) {
   const Tensor& logits = s.state->logits;
-  scores_.assign(logits.data<float>(), logits.data<float>() + logits.numel());
-  t3::process_logits(scores_, history, s.options.sampling, t3::ProcessorChain::Turbo);
-  const bool all_filtered = std::all_of(scores_.begin(), scores_.end(), [](float x) {
-    return x == -std::numeric_limits<float>::infinity();
-  });
-  if (all_filtered) return -1;
-  return s.options.sampling.greedy ? t3::Sampler::argmax(scores_) : s.sampler->sample(scores_);
+  return pick_turbo_token(
+      std::span<const float>(logits.data<float>(), static_cast<std::size_t>(logits.numel())),
+      history, s.options.sampling, *s.sampler, scores_);
 }
 
 bool T3BatchGenerator::emit(Stream& s, std::int64_t token) {

@@ -122,11 +122,9 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
   tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
 
   auto pick = [&](std::span<const std::int64_t> history) -> std::int64_t {
-    const float* logits = state.logits.data<float>();
-    scores.assign(logits, logits + state.logits.numel());
-    t3::process_logits(scores, history, options.sampling, t3::ProcessorChain::Turbo);
-    if (all_neg_inf(scores)) return -1;
-    return options.sampling.greedy ? t3::Sampler::argmax(scores) : sampler.sample(scores);
+    return pick_turbo_token(std::span<const float>(state.logits.data<float>(),
+                                                   static_cast<std::size_t>(state.logits.numel())),
+                            history, options.sampling, sampler, scores);
   };
 
   model.prefill_embeds(ctx, cond, text_ids, state, state.embeds);
@@ -168,6 +166,15 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
   }
   if (pending && !tokens.empty()) emit(tokens.back());
   return result;
+}
+
+std::int64_t pick_turbo_token(std::span<const float> logits, std::span<const std::int64_t> history,
+                              const t3::SamplingOptions& sampling, t3::Sampler& sampler,
+                              std::vector<float>& scores) {
+  scores.assign(logits.begin(), logits.end());
+  t3::process_logits(scores, history, sampling, t3::ProcessorChain::Turbo);
+  if (all_neg_inf(scores)) return -1;
+  return sampling.greedy ? t3::Sampler::argmax(scores) : sampler.sample(scores);
 }
 
 std::vector<std::int64_t> speech_tokens_for_s3gen(std::span<const std::int64_t> tokens,

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "models/t3/logits_processors.h"
+#include "models/t3/sampler.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_model.h"
 #include "models/t3/t3_state.h"
@@ -69,6 +70,13 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
                                         const T3Cond& cond, std::span<const std::int64_t> text_ids,
                                         const T3GenerateOptions& options, T3State& state,
                                         const SpeechTokenCallback& on_token = {});
+
+// One Turbo/Nano pick: `logits` through the Turbo processor chain (with `history`) into `scores`,
+// then argmax (greedy) or a draw from `sampler`. -1 when every processed score is -inf.
+// generate_speech_tokens and the batch generator share it.
+std::int64_t pick_turbo_token(std::span<const float> logits, std::span<const std::int64_t> history,
+                              const t3::SamplingOptions& sampling, t3::Sampler& sampler,
+                              std::vector<float>& scores);
 
 // Before S3Gen (tts_turbo.py): keep tokens < start_speech_token (6561, the S3 vocabulary), then
 // append three S3GEN_SIL (4299) silence tokens.
