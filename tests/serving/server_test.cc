@@ -13,6 +13,7 @@
 
 #include "serving/fake_engine.h"
 #include "serving/http_client.h"
+#include "serving/test_server.h"
 
 namespace chatterd::serving {
 namespace {
@@ -21,40 +22,12 @@ using testing::FakeEngine;
 using testing::header;
 using testing::Reply;
 using testing::request;
-
-ServerConfig test_config() {
-  ServerConfig c;
-  c.port = 0;
-  c.model = "espeak";
-  c.n_threads = 1;
-  c.max_text_chars = 200;
-  c.max_body_bytes = 4096;
-  c.request_timeout = std::chrono::seconds(10);
-  c.shutdown_grace = std::chrono::seconds(5);
-  return c;
-}
-
-std::uint32_t u32_at(const std::string& s, std::size_t pos) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i)
-    v = (v << 8) | static_cast<unsigned char>(s[pos + static_cast<std::size_t>(i)]);
-  return v;
-}
-
-// Waits (bounded) until `pred` holds; the server updates gauges after the client saw the reply.
-template <class Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 500; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
+using testing::u32_at;
 
 class ServingHttpEspeak : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = Server::create(test_config()).release();
+    server_ = Server::create(testing::loopback_config()).release();
     server_->start();
   }
   static void TearDownTestSuite() {
@@ -149,6 +122,9 @@ TEST_F(ServingHttpEspeak, MetricsExposition) {
   ASSERT_EQ(request(port(), http::verb::post, "/v1/audio/speech", R"({"input":"Hi."})").status,
             200);
   ASSERT_EQ(request(port(), http::verb::get, "/nope").status, 404);
+  // The server books a request out after its write completes, which can be after the client saw
+  // the reply: wait for that so the counters below are settled.
+  ASSERT_TRUE(testing::wait_for([] { return server_->metrics().in_flight.load() == 0; }));
   const Reply r = request(port(), http::verb::get, "/metrics");
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(header(r, http::field::content_type).find("text/plain"), std::string::npos);
@@ -157,12 +133,10 @@ TEST_F(ServingHttpEspeak, MetricsExposition) {
   };
   EXPECT_TRUE(has(R"(^chatterd_requests_total\{status="200"\} [1-9][0-9]*$)")) << r.body;
   EXPECT_TRUE(has(R"(^chatterd_requests_total\{status="404"\} [1-9][0-9]*$)")) << r.body;
-  // At least this very request (the previous one may not have been booked out yet: the server
-  // ends a request after its write completes, which can be after the client saw the reply).
-  EXPECT_TRUE(has(R"(^chatterd_requests_in_flight [1-9][0-9]*$)")) << r.body;
-  EXPECT_TRUE(eventually([] { return server_->metrics().in_flight.load() == 0; }));
+  EXPECT_TRUE(has(R"(^chatterd_requests_in_flight 1$)")) << r.body;  // this very request
+  EXPECT_TRUE(testing::wait_for([] { return server_->metrics().in_flight.load() == 0; }));
   EXPECT_TRUE(has(R"(^chatterd_queue_depth [0-9]+$)")) << r.body;
-  EXPECT_TRUE(eventually([] { return server_->metrics().queue_depth.load() == 0; }));
+  EXPECT_TRUE(testing::wait_for([] { return server_->metrics().queue_depth.load() == 0; }));
   EXPECT_TRUE(has(R"(^chatterd_audio_seconds_total 0\.[0-9]+|^chatterd_audio_seconds_total [1-9])"))
       << r.body;
   EXPECT_TRUE(has(R"(^# TYPE chatterd_time_to_first_audio_seconds histogram$)")) << r.body;
@@ -173,23 +147,13 @@ TEST_F(ServingHttpEspeak, MetricsExposition) {
 
 // ---- scripted engine ----
 
-struct FakeServer {
-  explicit FakeServer(std::function<void(FakeEngine&)> setup, std::size_t max_queue = 4) {
-    auto e = std::make_unique<FakeEngine>();
-    setup(*e);
-    engine = e.get();
-    ServerConfig c = test_config();
-    c.model = "fake";
-    c.max_queue = max_queue;
-    server = std::make_unique<Server>(c, std::move(e));
-    server->start();
-  }
-  FakeEngine* engine = nullptr;
-  std::unique_ptr<Server> server;
-};
+// A server over the scripted engine with a queue bound of `max_queue`.
+std::function<void(ServerConfig&)> queue_of(std::size_t max_queue) {
+  return [max_queue](ServerConfig& c) { c.max_queue = max_queue; };
+}
 
 TEST(ServingHttpFake, FirstChunkArrivesBeforeSynthesisEnds) {
-  FakeServer fs([](FakeEngine& e) { e.gated = true; });
+  testing::ScriptedServer fs([](FakeEngine& e) { e.gated = true; }, queue_of(4));
   net::io_context ioc;
   tcp::socket socket = testing::connect(fs.server->port(), ioc);
   testing::send_request(socket, http::verb::post, "/v1/audio/speech",
@@ -216,7 +180,7 @@ TEST(ServingHttpFake, FirstChunkArrivesBeforeSynthesisEnds) {
 }
 
 TEST(ServingHttpFake, FullQueueAnswers429WithRetryAfter) {
-  FakeServer fs([](FakeEngine& e) { e.gated = true; }, /*max_queue=*/1);
+  testing::ScriptedServer fs([](FakeEngine& e) { e.gated = true; }, queue_of(1));
   net::io_context ioc;
   tcp::socket held = testing::connect(fs.server->port(), ioc);
   testing::send_request(held, http::verb::post, "/synthesize", R"({"text":"x","streaming":true})");
@@ -230,17 +194,21 @@ TEST(ServingHttpFake, FullQueueAnswers429WithRetryAfter) {
   const Reply first = testing::read_reply(held, buffer);
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.body.size(), 44u + 3u * 4800u);
-  EXPECT_EQ(fs.server->metrics().responses(429), 1u);
-  // Room again once the first finished.
+  EXPECT_TRUE(testing::wait_for([&] { return fs.server->metrics().responses(429) == 1; }));
+  // Room again once the first finished: the worker frees its slot just after the last byte is
+  // handed over, so wait for that before asking again.
+  EXPECT_TRUE(testing::wait_for([&] { return fs.server->metrics().queue_depth.load() == 0; }));
   EXPECT_EQ(request(fs.server->port(), http::verb::post, "/synthesize", R"({"text":"z"})").status,
             200);
 }
 
 TEST(ServingHttpFake, ClientLeavingMidStreamCancelsOnlyItsRequest) {
-  FakeServer fs([](FakeEngine& e) {
-    e.n_chunks = 2000;  // ~10 s if never cancelled
-    e.chunk_delay = std::chrono::milliseconds(5);
-  });
+  testing::ScriptedServer fs(
+      [](FakeEngine& e) {
+        e.n_chunks = 2000;  // ~10 s if never cancelled
+        e.chunk_delay = std::chrono::milliseconds(5);
+      },
+      queue_of(4));
   {
     net::io_context ioc;
     tcp::socket leaver = testing::connect(fs.server->port(), ioc);
@@ -255,7 +223,7 @@ TEST(ServingHttpFake, ClientLeavingMidStreamCancelsOnlyItsRequest) {
       return request(fs.server->port(), http::verb::post, "/synthesize",
                      R"({"text":"short","response_format":"pcm"})");
     });
-    EXPECT_TRUE(eventually([&] { return fs.server->metrics().queue_depth.load() == 2; }));
+    EXPECT_TRUE(testing::wait_for([&] { return fs.server->metrics().queue_depth.load() == 2; }));
     leaver.close();
     // The waiting request would wait ~10 s if the first were not cancelled.
     ASSERT_EQ(other.wait_for(std::chrono::seconds(8)), std::future_status::ready);
@@ -264,20 +232,20 @@ TEST(ServingHttpFake, ClientLeavingMidStreamCancelsOnlyItsRequest) {
     EXPECT_EQ(r.body.size(), 3u * 4800u);
   }
   EXPECT_EQ(fs.engine->cancellations.load(), 1);
-  EXPECT_TRUE(eventually([&] { return fs.server->metrics().in_flight.load() == 0; }));
+  EXPECT_TRUE(testing::wait_for([&] { return fs.server->metrics().in_flight.load() == 0; }));
   // The worker lowers the depth just after handing the reply over: wait for it, as above.
-  EXPECT_TRUE(eventually([&] { return fs.server->metrics().queue_depth.load() == 0; }));
+  EXPECT_TRUE(testing::wait_for([&] { return fs.server->metrics().queue_depth.load() == 0; }));
 }
 
 TEST(ServingHttpFake, ShutdownLetsInFlightFinishAndRefusesNewWork) {
-  FakeServer fs([](FakeEngine& e) { e.gated = true; });
+  testing::ScriptedServer fs([](FakeEngine& e) { e.gated = true; }, queue_of(4));
   net::io_context ioc;
   tcp::socket held = testing::connect(fs.server->port(), ioc);
   testing::send_request(held, http::verb::post, "/synthesize", R"({"text":"x"})");
   fs.engine->wait_started();
   auto stopping = std::async(std::launch::async, [&] { fs.server->shutdown(); });
   // New connections are refused once the acceptor is closed.
-  EXPECT_TRUE(eventually([&] {
+  EXPECT_TRUE(testing::wait_for([&] {
     try {
       net::io_context probe_ioc;
       (void)testing::connect(fs.server->port(), probe_ioc);
@@ -296,7 +264,7 @@ TEST(ServingHttpFake, ShutdownLetsInFlightFinishAndRefusesNewWork) {
 
 TEST(ServingHttpFake, ApiKeyRequiredWhenConfigured) {
   auto e = std::make_unique<FakeEngine>();
-  ServerConfig c = test_config();
+  ServerConfig c = testing::loopback_config();
   c.api_key = "s3cret";
   Server server(c, std::move(e));
   server.start();

@@ -3,8 +3,10 @@
 // bounded wait for state the server updates after the client saw a reply.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "serving/fake_engine.h"
@@ -22,6 +24,14 @@ inline ServerConfig loopback_config() {
   c.request_timeout = std::chrono::seconds(10);
   c.shutdown_grace = std::chrono::seconds(5);
   return c;
+}
+
+// Little-endian u32 at byte `pos` (WAV header fields).
+inline std::uint32_t u32_at(const std::string& s, std::size_t pos) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i)
+    v = (v << 8) | static_cast<unsigned char>(s[pos + static_cast<std::size_t>(i)]);
+  return v;
 }
 
 template <class Pred>

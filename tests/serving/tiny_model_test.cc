@@ -32,12 +32,7 @@ std::vector<std::int16_t> pcm_samples(const std::string& bytes, std::size_t offs
   return out;
 }
 
-std::uint32_t u32_at(const std::string& s, std::size_t pos) {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i)
-    v = (v << 8) | static_cast<unsigned char>(s[pos + static_cast<std::size_t>(i)]);
-  return v;
-}
+using testing::u32_at;
 
 class ServingTinyTurbo : public ::testing::Test {
  protected:
