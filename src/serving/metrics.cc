@@ -40,6 +40,12 @@ void Metrics::count_response(int http_status) {
   responses_[i].fetch_add(1, std::memory_order_relaxed);
 }
 
+void Metrics::record_synthesis(const SynthesisStats& stats) {
+  add_audio_seconds(stats.audio_seconds);
+  time_to_first_audio.observe(stats.time_to_first_audio_ms / 1000.0);
+  real_time_factor.observe(stats.real_time_factor);
+}
+
 std::uint64_t Metrics::responses(int http_status) const {
   for (std::size_t i = 0; i < kStatuses.size(); ++i) {
     if (kStatuses[i] == http_status) return responses_[i].load(std::memory_order_relaxed);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "chatterd/engine/tts_engine.h"
+
 namespace chatterd::serving {
 
 class Histogram {
@@ -30,6 +32,8 @@ class Metrics {
   Metrics();
   void count_response(int http_status);
   void add_audio_seconds(double seconds);
+  // One finished (not cancelled, not failed) synthesis: audio seconds, TTFA, RTF.
+  void record_synthesis(const SynthesisStats& stats);
 
   std::atomic<std::int64_t> in_flight{0};           // requests being handled (any path)
   std::atomic<std::int64_t> queue_depth{0};         // synthesis jobs admitted, not yet finished

@@ -82,11 +82,7 @@ void Scheduler::run() {
         error = std::current_exception();
       }
     }
-    if (!error && !result.cancelled && !job.task) {
-      metrics_.add_audio_seconds(result.stats.audio_seconds);
-      metrics_.time_to_first_audio.observe(result.stats.time_to_first_audio_ms / 1000.0);
-      metrics_.real_time_factor.observe(result.stats.real_time_factor);
-    }
+    if (!error && !result.cancelled && !job.task) metrics_.record_synthesis(result.stats);
     try {
       if (job.on_done) job.on_done(std::move(result), error);
     } catch (...) {  // a transport that cannot even post its reply must not kill the worker
