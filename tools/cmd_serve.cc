@@ -38,7 +38,9 @@ const char* help_for(std::string_view key) {
       {"max_speech_tokens", "default cap on speech tokens per request (0: the model's)"},
       {"max_speech_tokens_limit", "largest max_speech_tokens a request may ask for"},
       {"voice_store", "folder for uploaded voices (empty: memory only)"},
-      {"api_key", "require 'Authorization: Bearer KEY'"}};
+      {"api_key", "require 'Authorization: Bearer KEY'"},
+      {"max_batch", "requests batched together in T3 (Turbo/Nano; 1: one at a time)"},
+      {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"}};
   const auto it = kHelp.find(key);
   return it == kHelp.end() ? "" : it->second;
 }

@@ -203,7 +203,7 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
     // differs, so the default is the generate() default, not the voice's value.
     gen.exaggeration = opt.exaggeration.value_or(d.exaggeration);
   }
-  if (batch_loop_ && !t3.is_llama()) {
+  if (batch_loop_ && opt.batching && !t3.is_llama()) {
     return batch_loop_->generate(voice.t3, chunk.ids, gen, on_token);
   }
   return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
@@ -217,6 +217,7 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
   batch_loop_.reset();  // a previous loop finishes its streams first
   batch_loop_ = std::make_unique<T3BatchLoop>(*parts_.t3, ctx, config);
+  max_concurrency_ = static_cast<int>(config.max_batch);
 }
 
 T3BatchLoopStats ChatterboxEngine::batching_stats() const {
@@ -393,9 +394,10 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   return result;
 }
 
-std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir, int n_threads,
-                                                    const std::filesystem::path& voice_store,
-                                                    WeightDType t3_dtype) {
+std::unique_ptr<ChatterboxEngine> create_chatterbox_engine(const std::filesystem::path& dir,
+                                                           int n_threads,
+                                                           const std::filesystem::path& voice_store,
+                                                           WeightDType t3_dtype) {
   auto engine = ChatterboxEngine::load(dir, n_threads, t3_dtype);
   if (!voice_store.empty() && std::filesystem::is_directory(voice_store)) {
     const VoiceStore store(nullptr, voice_store, ExecContext{});  // read-only: no models needed
@@ -408,9 +410,9 @@ std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path&
   return engine;
 }
 
-std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(Variant variant, int n_threads,
-                                                              std::uint64_t seed,
-                                                              WeightDType t3_dtype) {
+std::unique_ptr<ChatterboxEngine> create_synthetic_chatterbox_engine(Variant variant, int n_threads,
+                                                                     std::uint64_t seed,
+                                                                     WeightDType t3_dtype) {
   return ChatterboxEngine::synthetic(variant, n_threads, seed, t3_dtype);
 }
 

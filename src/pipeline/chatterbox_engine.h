@@ -124,6 +124,8 @@ class ChatterboxEngine final : public TtsEngine {
   const EngineInfo& info() const override { return info_; }
   SynthesisResult synthesize(const SynthesisRequest& request,
                              const ChunkCallback& on_chunk = {}) override;
+  // The batch loop's max_batch once batching is enabled, else 1.
+  int max_concurrency() const override { return max_concurrency_; }
   // Same, also reporting where the time went (benchmarks).
   SynthesisResult synthesize(const SynthesisRequest& request, const ChunkCallback& on_chunk,
                              ChatterboxStageTimes& times);
@@ -176,6 +178,7 @@ class ChatterboxEngine final : public TtsEngine {
   ThreadPool pool_;
   // After pool_: the loop's thread uses the pool and must stop first.
   std::unique_ptr<T3BatchLoop> batch_loop_;
+  int max_concurrency_ = 1;
   StreamVocoderOptions stream_options_;
   // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).
   std::atomic<double> vocoder_ms_per_token_{0.0};
@@ -187,10 +190,10 @@ std::int64_t synthetic_token_count(const std::string& text);
 
 // The factories create_engine() uses. n_threads: 0 = one per hardware core. `voice_store`: a
 // VoiceStore directory whose saved voices of this model's family are added (empty: none).
-std::unique_ptr<TtsEngine> create_chatterbox_engine(const std::filesystem::path& dir, int n_threads,
-                                                    const std::filesystem::path& voice_store = {},
-                                                    WeightDType t3_dtype = WeightDType::F32);
-std::unique_ptr<TtsEngine> create_synthetic_chatterbox_engine(
+std::unique_ptr<ChatterboxEngine> create_chatterbox_engine(
+    const std::filesystem::path& dir, int n_threads, const std::filesystem::path& voice_store = {},
+    WeightDType t3_dtype = WeightDType::F32);
+std::unique_ptr<ChatterboxEngine> create_synthetic_chatterbox_engine(
     Variant variant, int n_threads, std::uint64_t seed = 0,
     WeightDType t3_dtype = WeightDType::F32);
 // The tensor dtype a WeightDType stores (Int8 -> q8_0).

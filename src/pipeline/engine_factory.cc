@@ -14,6 +14,7 @@ constexpr std::string_view kEspeak = "espeak";
 constexpr std::string_view kEspeakPrefix = "espeak:";
 constexpr std::string_view kSyntheticPrefix = "synthetic:";
 constexpr int kMaxThreads = 1024;
+constexpr int kMaxBatch = 64;
 
 void check_threads(int n_threads) {
   CHATTERD_CHECK(n_threads >= 0 && n_threads <= kMaxThreads, InvalidArgument,
@@ -67,6 +68,8 @@ WeightDType parse_weight_dtype(std::string_view name) {
 
 void EngineConfig::validate() const {
   check_threads(n_threads);
+  CHATTERD_CHECK(max_batch >= 1 && max_batch <= kMaxBatch, InvalidArgument,
+                 "max_batch must be in [1, {}] (1: no batching), got {}", kMaxBatch, max_batch);
   (void)parse_model_spec(model);
 }
 
@@ -75,17 +78,26 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
   const ModelSpec spec = parse_model_spec(config.model);
   if (const auto* espeak = std::get_if<EspeakModel>(&spec)) {
     // espeak-ng is single-threaded; n_threads does not apply to it.
+    CHATTERD_CHECK(config.max_batch == 1, Unsupported,
+                   "model '{}': max_batch {} needs a Chatterbox Turbo/Nano model (espeak runs one "
+                   "request at a time)",
+                   config.model, config.max_batch);
     espeak::EspeakEngineOptions options;
     options.voice = espeak->voice;
     return std::make_unique<espeak::EspeakEngine>(options);
   }
+  std::unique_ptr<ChatterboxEngine> engine;
   if (const auto* dir = std::get_if<DirectoryModel>(&spec)) {
-    return create_chatterbox_engine(dir->path, config.n_threads, config.voice_store,
-                                    config.t3_dtype);
+    engine =
+        create_chatterbox_engine(dir->path, config.n_threads, config.voice_store, config.t3_dtype);
+  } else {
+    const auto& synthetic = std::get<SyntheticModel>(spec);
+    engine =
+        create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads, 0, config.t3_dtype);
   }
-  const auto& synthetic = std::get<SyntheticModel>(spec);
-  return create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads, 0,
-                                            config.t3_dtype);
+  if (config.max_batch > 1)
+    engine->enable_batching(T3BatchLoopConfig{.max_batch = config.max_batch});
+  return engine;
 }
 
 }  // namespace chatterd

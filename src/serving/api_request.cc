@@ -193,17 +193,27 @@ std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const
   const json& j = std::get<json>(parsed);
   SpeechCall call;
   std::string voice;
-  bool ignored = false;
+  bool batching = true;
   if (auto e = get_text(j, "text", limits, call.request.text)) return *e;
   if (auto e = get_string(j, "voice", voice)) return *e;
   if (auto e = get_bool(j, "streaming", call.stream)) return *e;
-  if (auto e = get_bool(j, "enable_batching", ignored)) return *e;
-  if (auto e = check_number(j, "priority")) return *e;
+  if (auto e = get_bool(j, "enable_batching", batching)) return *e;
+  if (j.contains("priority") && !j.at("priority").is_null()) {
+    const json& p = j.at("priority");
+    if (!p.is_number_integer()) return *wrong_type(j, "priority", "an integer");
+    const auto v = p.get<std::int64_t>();
+    if (v < kMinPriority || v > kMaxPriority) {
+      return ApiError{
+          400, fmt::format("priority must be in {}..{}, got {}", kMinPriority, kMaxPriority, v)};
+    }
+    call.priority = static_cast<int>(v);
+  }
   if (auto e = get_format(j, call.format)) return *e;
   if (auto e = parse_common_options(j, limits, call.request.options)) return *e;
   // A non-streamed request still passes a chunk callback (the scheduler's); it must get the
   // one-call audio, not streamed windows.
   call.request.options.streaming = call.stream;
+  call.request.options.batching = batching;
   call.request.voice = resolve_voice(voice, engine);
   return call;
 }

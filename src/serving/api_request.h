@@ -22,7 +22,11 @@ struct SpeechCall {
   SynthesisRequest request;
   AudioFormat format = AudioFormat::Wav;
   bool stream = false;
+  int priority = 0;  // /synthesize `priority` (kMinPriority..kMaxPriority): higher runs first
 };
+
+inline constexpr int kMinPriority = -100;
+inline constexpr int kMaxPriority = 100;
 
 struct RequestLimits {
   std::size_t max_text_chars = 5000;
@@ -40,7 +44,8 @@ std::variant<SpeechCall, ApiError> parse_openai_speech(std::string_view body,
                                                        const RequestLimits& limits);
 // POST /synthesize: text (required), voice, streaming (bool), chunk_size (25..200 speech tokens),
 // seed (unsigned integer), response_format ("wav"/"pcm"), max_speech_tokens (1..limit).
-// priority/enable_batching accepted.
+// priority (integer -100..100, default 0: among requests waiting at once, higher first),
+// enable_batching (bool, default true; false: this request's T3 runs alone, not batched).
 // The options every endpoint shares (chunk_size, seed, max_speech_tokens), defaults from `limits`
 // applied; also used by the WebSocket stream. nullopt when fine.
 std::optional<ApiError> parse_common_options(const nlohmann::json& j, const RequestLimits& limits,

@@ -220,6 +220,22 @@ class Session : public std::enable_shared_from_this<Session> {
     admit(std::move(job));
   }
 
+  nlohmann::json scheduler_json() const {
+    const SchedulerStats s = state_.scheduler.stats();
+    nlohmann::json rtf = nlohmann::json::array();
+    for (const double r : s.rtf_by_level)
+      rtf.push_back(r < 0.0 ? nlohmann::json() : nlohmann::json(r));
+    return {{"queue_depth", s.queued + s.running},
+            {"queued", s.queued},
+            {"running", s.running},
+            {"running_cap", s.cap},
+            {"workers", s.workers},
+            {"completed", s.completed},
+            {"rtf_by_concurrency", rtf},
+            {"max_queue", state_.config.max_queue},
+            {"realtime_budget", state_.config.realtime_budget}};
+  }
+
   std::string optimization_status() const {
     const StreamingDefaults d = state_.streaming_defaults();
     const Metrics& m = state_.metrics;
@@ -230,8 +246,7 @@ class Session : public std::enable_shared_from_this<Session> {
           {"sample_rate", state_.engine_info.sample_rate_hz},
           {"voices", state_.voices.names()},
           {"can_clone", state_.voices.can_clone()}}},
-        {"scheduler",
-         {{"queue_depth", state_.scheduler.depth()}, {"max_queue", state_.config.max_queue}}},
+        {"scheduler", scheduler_json()},
         {"streams", {{"active", m.active_streams.load()}, {"max", state_.config.max_streams}}},
         {"streaming", {{"chunk_size", d.chunk_tokens}, {"max_speech_tokens", d.max_speech_tokens}}},
         {"counters",
@@ -343,6 +358,7 @@ class Session : public std::enable_shared_from_this<Session> {
     queued_bytes_.store(0);
     SynthesisJob job;
     job.request = std::move(call.request);
+    job.priority = call.priority;
     job.cancelled = cancelled_;
     auto self = shared_from_this();
     if (streaming_) {
@@ -546,7 +562,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void send_error(http::status status, const std::string& message, bool keep_alive,
                   bool retry_after = false) {
     StringResponse res{status, version_};
-    if (retry_after) res.set(http::field::retry_after, "1");
+    if (retry_after) {
+      res.set(http::field::retry_after, std::to_string(state_.scheduler.retry_after_seconds()));
+    }
     keep_alive_ = keep_alive;
     set_error_body(res, message);
     send(std::move(res));

@@ -1,17 +1,31 @@
 #pragma once
-// The engine worker: a bounded admission queue and ONE thread that runs synthesis jobs in order
-// (engines serialise their own thread pool anyway; one owner keeps model state single-threaded).
-// I/O threads only submit; a full queue is refused at once (the caller answers 429).
+// The engine workers: a bounded admission queue and `workers` threads that run synthesis jobs
+// (llama.cpp style: I/O threads only submit; a full queue is refused at once and the caller
+// answers 429). One worker unless the engine batches concurrent requests
+// (TtsEngine::max_concurrency): then that many run at once and the engine shares their work.
+//
+// Order: a job is *due* once its `start_by` has passed (new requests: at once; a WebSocket
+// context's next segment: when the audio already sent would run out). Due jobs go first, higher
+// priority first among them, then the earliest start_by; jobs not yet due (a healthy buffer)
+// wait behind them, earliest first. Tasks (voice uploads) run alone: no synthesis beside them.
+//
+// Admission from a real-time budget (optional): every finished synthesis reports its real-time
+// factor at the concurrency it started with; the scheduler keeps a running mean per level and
+// caps the jobs it runs at once to the largest level whose mean stays within the budget. The
+// rest wait in the (bounded) queue. Now and then it probes one level above the cap again, so a
+// cap set by a bad stretch does not stick.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "chatterd/engine/tts_engine.h"
 #include "serving/metrics.h"
@@ -20,52 +34,99 @@ namespace chatterd::serving {
 
 struct SynthesisJob {
   SynthesisRequest request;
-  // Called on the worker thread; return false to stop. Must not block for long.
+  // Called on a worker thread; return false to stop. Must not block for long.
   ChunkCallback on_chunk;
   // Called once on the worker thread: the result, or the exception the engine threw. Not called
   // with a result when `cancelled` was set before the job started (result.cancelled is true then).
   std::function<void(SynthesisResult, std::exception_ptr)> on_done;
   // Set by the transport when the client is gone; checked before the job starts and per chunk.
   std::shared_ptr<std::atomic<bool>> cancelled = std::make_shared<std::atomic<bool>>(false);
-  // When set, the worker runs this instead of a synthesis (then on_done with an empty result, or
-  // its exception): work that must not overlap synthesis, such as adding a voice to the engine.
+  // When set, a worker runs this instead of a synthesis, with no synthesis running beside it
+  // (then on_done with an empty result, or its exception): e.g. adding a voice to the engine.
   std::function<void()> task;
+  // Higher runs first among equally due jobs (the request's `priority`).
+  int priority = 0;
+  // When this job's audio is needed; unset: at once (the submit time).
+  std::chrono::steady_clock::time_point start_by{};
 };
 
 enum class Admission { Accepted, QueueFull, ShuttingDown };
 
+struct SchedulerConfig {
+  std::size_t max_queue = 16;  // admitted jobs, waiting or running (>= 1)
+  std::size_t workers = 1;     // jobs running at once at most (>= 1)
+  // > 0: run only as many jobs at once as keep the measured real-time factor (synthesis time /
+  // audio time) at or below this; 0: off (always `workers`).
+  double realtime_budget = 0.0;
+  void validate() const;  // throws InvalidArgument
+};
+
+struct SchedulerStats {
+  std::size_t queued = 0;   // admitted, not started
+  std::size_t running = 0;  // started, not finished
+  std::size_t cap = 0;      // jobs allowed to run at once now
+  std::size_t workers = 0;
+  std::uint64_t completed = 0;
+  // Mean real-time factor measured per concurrency level (index 0 = one job); < 0: not measured.
+  std::vector<double> rtf_by_level;
+};
+
 class Scheduler {
  public:
-  Scheduler(TtsEngine& engine, std::size_t max_queue, Metrics& metrics);
-  ~Scheduler();  // stop(); joins the worker
+  Scheduler(TtsEngine& engine, SchedulerConfig config, Metrics& metrics);
+  ~Scheduler();  // stop(); joins the workers
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Never blocks. The queue bound counts the running job too.
+  // Never blocks. The queue bound counts running jobs too.
   Admission submit(SynthesisJob job);
   // Refuses new jobs from now on.
   void close();
   // Waits until every admitted job finished or `deadline` passes; returns true when drained.
   bool drain(std::chrono::steady_clock::time_point deadline);
-  // close(), cancels whatever is left, joins the worker. Idempotent.
+  // close(), cancels whatever is left, joins the workers. Idempotent.
   void stop();
   std::size_t depth() const;
+  SchedulerStats stats() const;
+  // Seconds a refused client should wait before retrying: the expected time until a slot frees
+  // (mean job duration x jobs ahead / cap), 1..60.
+  int retry_after_seconds() const;
 
  private:
+  struct Queued {
+    SynthesisJob job;
+    std::uint64_t seq = 0;
+  };
+  struct Running {
+    std::shared_ptr<std::atomic<bool>> cancelled;
+    std::uint64_t seq = 0;
+    std::size_t max_level = 0;  // the most jobs running at once while this one ran
+  };
+
   void run();
+  // Index in queue_ of the job to start now, or npos when none may start (caller holds mutex_).
+  std::size_t pick(std::chrono::steady_clock::time_point now) const;
+  std::size_t cap() const;                                     // caller holds mutex_
+  void record(std::size_t level, double rtf, double seconds);  // caller holds mutex_
 
   TtsEngine& engine_;
-  const std::size_t max_queue_;
+  const SchedulerConfig config_;
   Metrics& metrics_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;     // worker: a job arrived or stopping
+  std::condition_variable wake_;     // workers: a job arrived, a slot freed, or stopping
   std::condition_variable drained_;  // drain(): a job finished
-  std::deque<SynthesisJob> queue_;
-  std::shared_ptr<std::atomic<bool>> running_cancel_;  // the running job's flag
-  std::size_t active_ = 0;                             // queued + running
+  std::vector<Queued> queue_;        // small: linear scans are cheaper than a heap here
+  std::vector<Running> running_;
+  bool task_running_ = false;
+  std::uint64_t next_seq_ = 0;
+  std::size_t active_ = 0;  // queued + running
   bool closed_ = false;
   bool stopping_ = false;
-  std::thread worker_;
+  // Admission budget state.
+  std::vector<double> rtf_mean_;  // per level; < 0: not measured
+  std::uint64_t completed_ = 0;
+  double mean_job_seconds_ = -1.0;  // < 0: no job finished yet
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace chatterd::serving

@@ -1,5 +1,6 @@
 #include "serving/server.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/check.h"
@@ -13,7 +14,14 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
       acceptor_(net::make_strand(ioc_)) {
   config_.validate();
   CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
-  scheduler_ = std::make_unique<Scheduler>(*engine_, config_.max_queue, metrics_);
+  // More workers than the engine can use would only queue inside it.
+  const auto workers = static_cast<std::size_t>(std::max(1, engine_->max_concurrency()));
+  scheduler_ =
+      std::make_unique<Scheduler>(*engine_,
+                                  SchedulerConfig{.max_queue = config_.max_queue,
+                                                  .workers = std::min(workers, config_.max_queue),
+                                                  .realtime_budget = config_.realtime_budget},
+                                  metrics_);
   voices_ = std::make_unique<VoiceService>(*engine_, config_.model, config_.voice_store,
                                            config_.n_threads);
   state_ = std::make_unique<ServerState>(config_, engine_->info(), *scheduler_, metrics_, *voices_);
@@ -36,7 +44,8 @@ std::unique_ptr<Server> Server::create(const ServerConfig& config) {
   const EngineConfig engine_config{.model = config.model,
                                    .n_threads = config.n_threads,
                                    .voice_store = config.voice_store,
-                                   .t3_dtype = config.t3_dtype};
+                                   .t3_dtype = config.t3_dtype,
+                                   .max_batch = config.max_batch};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));
 }

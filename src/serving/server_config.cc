@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -30,10 +31,20 @@ T parse_int(std::string_view key, const std::string& value, std::string_view sou
   return static_cast<T>(v);
 }
 
+double parse_double(std::string_view key, const std::string& value, std::string_view source) {
+  double v = 0.0;
+  const char* end = value.data() + value.size();
+  const auto [p, ec] = std::from_chars(value.data(), end, v);
+  CHATTERD_CHECK(ec == std::errc() && p == end && !value.empty(), InvalidArgument,
+                 "{}: {} must be a number, got '{}'", source, key, value);
+  return v;
+}
+
 std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
                              std::string_view source) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
+  if (v.is_number_float() && key == "realtime_budget") return v.dump();
   CHATTERD_THROW(
       InvalidArgument, "{}: {} must be {}, got {}", source, key,
       key == "api_key" || key == "host" || key == "model" || key == "voice_store" || key == "dtype"
@@ -64,7 +75,9 @@ const std::vector<std::string_view>& config_keys() {
                                                    "max_speech_tokens",
                                                    "max_speech_tokens_limit",
                                                    "voice_store",
-                                                   "api_key"};
+                                                   "api_key",
+                                                   "max_batch",
+                                                   "realtime_budget"};
   return kKeys;
 }
 
@@ -115,6 +128,10 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.voice_store = value;
   } else if (key == "api_key") {
     c.api_key = value;
+  } else if (key == "max_batch") {
+    c.max_batch = parse_int<int>(key, value, source);
+  } else if (key == "realtime_budget") {
+    c.realtime_budget = parse_double(key, value, source);
   } else {
     CHATTERD_THROW(InvalidArgument, "{}: unknown setting '{}'; known: {}", source, key,
                    fmt::join(config_keys(), ", "));
@@ -205,6 +222,14 @@ void ServerConfig::validate() const {
                                    max_speech_tokens_limit, max_speech_tokens));
   }
   if (api_key && api_key->empty()) problems.emplace_back("api_key is set but empty");
+  if (max_batch < 1 || max_batch > 64) {
+    problems.push_back(
+        fmt::format("max_batch must be in 1..64 (1: no batching), got {}", max_batch));
+  }
+  if (!std::isfinite(realtime_budget) || realtime_budget < 0.0) {
+    problems.push_back(
+        fmt::format("realtime_budget must be >= 0 (0: off), got {}", realtime_budget));
+  }
   CHATTERD_CHECK(problems.empty(), InvalidArgument, "invalid server config: {}",
                  fmt::join(problems, "; "));
 }
@@ -229,7 +254,9 @@ std::string ServerConfig::to_json() const {
                          {"max_speech_tokens", max_speech_tokens},
                          {"max_speech_tokens_limit", max_speech_tokens_limit},
                          {"voice_store", voice_store},
-                         {"api_key", api_key ? "set" : "unset"}};
+                         {"api_key", api_key ? "set" : "unset"},
+                         {"max_batch", max_batch},
+                         {"realtime_budget", realtime_budget}};
   return j.dump();
 }
 

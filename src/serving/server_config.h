@@ -39,6 +39,11 @@ struct ServerConfig {
   int max_speech_tokens_limit = 4096;  // the largest cap a request may ask for
   std::string voice_store;             // folder for uploaded voices; "" = memory only
   std::optional<std::string> api_key;  // when set: "Authorization: Bearer KEY" required
+  // > 1: continuous batching of T3 over up to this many requests running at once (Turbo/Nano).
+  int max_batch = 1;
+  // > 0: run only as many requests at once as keep the measured real-time factor at or below
+  // this; the rest wait in the queue (serving/scheduler.h). 0: off.
+  double realtime_budget = 0.0;
 
   // Throws InvalidArgument listing every problem at once.
   void validate() const;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -31,8 +34,35 @@ struct Item {
   std::int64_t flush_id = 0;
 };
 
+// When the client's playback of a context would run dry, assuming it starts playing at the
+// first chunk: the deadline of the context's next segment (scheduler.h). Written by the worker.
+struct PlaybackClock {
+  std::atomic<std::int64_t> first_chunk_us{0};  // steady-clock microseconds; 0: no audio yet
+  std::atomic<std::int64_t> audio_us{0};        // audio produced so far
+
+  static std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void add(const AudioChunk& c) {
+    std::int64_t none = 0;
+    first_chunk_us.compare_exchange_strong(none, now_us());
+    audio_us.fetch_add(static_cast<std::int64_t>(c.samples.size()) * 1000000 /
+                       std::max(1, c.sample_rate_hz));
+  }
+  // Unset (= at once) until the first audio.
+  std::chrono::steady_clock::time_point runs_dry() const {
+    const std::int64_t first = first_chunk_us.load();
+    if (first == 0) return {};
+    return std::chrono::steady_clock::time_point(
+        std::chrono::microseconds(first + audio_us.load()));
+  }
+};
+
 struct Context {
   std::uint64_t gen = 0;  // unique per session: stale posts of an ended context are dropped
+  std::shared_ptr<PlaybackClock> playback = std::make_shared<PlaybackClock>();
   SynthesisRequest base;  // voice + options; text per segment
   TextSegmenter segmenter;
   std::deque<Item> items;
@@ -238,10 +268,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     job.request = ctx.base;
     job.request.text = std::move(text);
     job.cancelled = ctx.cancel;
+    job.start_by = ctx.playback->runs_dry();
     auto self = shared_from_this();
     const std::uint64_t gen = ctx.gen;
     const std::int64_t segment = ctx.segments++;
-    job.on_chunk = [self, id, gen, segment](const AudioChunk& c) {
+    job.on_chunk = [self, id, gen, segment, playback = ctx.playback](const AudioChunk& c) {
+      playback->add(c);
       std::string frame = ws_audio_frame(id, c.samples);
       const std::size_t n = frame.size();
       if (self->queued_bytes_.fetch_add(n) + n > kMaxQueuedBytes) {

@@ -101,8 +101,18 @@ TEST(ServingApi, SynthesizeFields) {
   EXPECT_TRUE(c.stream);
   EXPECT_EQ(c.request.options.chunk_tokens, 30);
   EXPECT_EQ(c.request.options.seed, 7u);
-  for (const char* bad : {R"({"text":"a","chunk_size":10})", R"({"text":"a","chunk_size":2.5})",
-                          R"({"text":"a","seed":-1})", R"({"input":"a"})"}) {
+  EXPECT_EQ(c.priority, 1);
+  EXPECT_TRUE(c.request.options.batching);
+  auto unbatched =
+      parse_synthesize(R"({"text":"a","enable_batching":false,"priority":-100})", kInfo, {});
+  ASSERT_TRUE(std::holds_alternative<SpeechCall>(unbatched));
+  EXPECT_FALSE(std::get<SpeechCall>(unbatched).request.options.batching);
+  EXPECT_EQ(std::get<SpeechCall>(unbatched).priority, -100);
+  for (const char* bad :
+       {R"({"text":"a","chunk_size":10})", R"({"text":"a","chunk_size":2.5})",
+        R"({"text":"a","seed":-1})", R"({"input":"a"})", R"({"text":"a","priority":1.5})",
+        R"({"text":"a","priority":101})", R"({"text":"a","priority":"high"})",
+        R"({"text":"a","enable_batching":1})"}) {
     auto e = parse_synthesize(bad, kInfo, {});
     ASSERT_TRUE(std::holds_alternative<ApiError>(e)) << bad;
     EXPECT_EQ(std::get<ApiError>(e).status, 400) << bad;
@@ -132,16 +142,32 @@ TEST(ServingConfig, ValidateListsEveryProblem) {
   c.max_queue = 0;
   c.io_threads = 0;
   c.api_key = "";
+  c.max_batch = 0;
+  c.realtime_budget = -0.5;
   try {
     c.validate();
     FAIL() << "expected InvalidArgument";
   } catch (const InvalidArgument& e) {
     const std::string m = e.what();
+    EXPECT_NE(m.find("max_batch"), std::string::npos) << m;
+    EXPECT_NE(m.find("realtime_budget"), std::string::npos) << m;
     EXPECT_NE(m.find("max_queue"), std::string::npos) << m;
     EXPECT_NE(m.find("io_threads"), std::string::npos) << m;
     EXPECT_NE(m.find("api_key"), std::string::npos) << m;
   }
   EXPECT_NE(ServerConfig{}.to_string().find("max_queue = 16"), std::string::npos);
+}
+
+TEST(ServingConfig, BatchingAndBudgetKeys) {
+  ServerConfig c;
+  apply_config_json(c, R"({"max_batch": 4, "realtime_budget": 0.75})", "test");
+  EXPECT_EQ(c.max_batch, 4);
+  EXPECT_DOUBLE_EQ(c.realtime_budget, 0.75);
+  set_config_value(c, "realtime_budget", "1", "flag");
+  EXPECT_DOUBLE_EQ(c.realtime_budget, 1.0);
+  EXPECT_THROW(set_config_value(c, "realtime_budget", "fast", "flag"), InvalidArgument);
+  EXPECT_THROW(apply_config_json(c, R"({"max_batch": 1.5})", "test"), InvalidArgument);
+  EXPECT_NE(c.to_string().find("max_batch = 4"), std::string::npos) << c.to_string();
 }
 
 }  // namespace

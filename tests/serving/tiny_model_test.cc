@@ -2,12 +2,14 @@
 // real architecture) with max_speech_tokens kept small so each request takes milliseconds. Also
 // the curl client against espeak when curl is installed.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -69,6 +71,41 @@ TEST_F(ServingTinyTurbo, OpenAiSpeechReturnsAValidWav) {
                     R"({"text":"Hi.","max_speech_tokens":100000})")
                 .status,
             400);
+}
+
+TEST(ServingTinyTurboBatched, ConcurrentRequestsShareTheEngineAndKeepTheirAudio) {
+  ServerConfig c = testing::loopback_config();
+  c.model = kTiny;
+  c.n_threads = 2;
+  c.max_batch = 3;
+  const std::unique_ptr<Server> server = Server::create(c);
+  server->start();
+  const auto body = [](int i) {
+    return fmt::format(
+        R"({{"text":"Request number {}.","response_format":"pcm","max_speech_tokens":30,"seed":{}}})",
+        i, i);
+  };
+  std::vector<std::string> alone;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = request(server->port(), http::verb::post, "/synthesize", body(i));
+    ASSERT_EQ(r.status, 200) << r.body;
+    alone.push_back(r.body);
+  }
+  std::vector<std::future<testing::Reply>> together;
+  for (int i = 0; i < 3; ++i) {
+    together.push_back(std::async(std::launch::async, [&, i] {
+      return request(server->port(), http::verb::post, "/synthesize", body(i));
+    }));
+  }
+  for (int i = 0; i < 3; ++i) {
+    const testing::Reply r = together[static_cast<std::size_t>(i)].get();
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, alone[static_cast<std::size_t>(i)]) << "request " << i;
+  }
+  const auto status =
+      json::parse(request(server->port(), http::verb::get, "/optimization-status").body);
+  EXPECT_EQ(status["scheduler"]["workers"], 3) << status.dump();
+  EXPECT_EQ(status["config"]["max_batch"], 3) << status.dump();
 }
 
 TEST_F(ServingTinyTurbo, StreamedAndWholeResponsesCarryTheEnginesAudio) {

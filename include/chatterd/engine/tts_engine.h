@@ -34,6 +34,9 @@ struct SynthesisOptions {
   // small when the engine is slow or the text short). Fixing it makes streamed audio repeatable.
   int first_chunk_tokens = 0;
   std::string language;  // Multilingual: ISO code ("en", "fr", ...); else empty
+  // Join the engine's continuous batching when it runs one; false: this request's token
+  // generation runs alone (lowest latency for it, no weight reads shared with others).
+  bool batching = true;
 };
 
 struct SynthesisRequest {
@@ -96,6 +99,9 @@ class TtsEngine {
   // (InvalidArgument for text/options/voice problems).
   virtual SynthesisResult synthesize(const SynthesisRequest& request,
                                      const ChunkCallback& on_chunk = {}) = 0;
+  // How many synthesize() calls the engine usefully runs at once: a server runs this many
+  // workers. 1 unless the engine batches concurrent requests.
+  virtual int max_concurrency() const { return 1; }
 };
 
 // Which engine to build. `model` is parsed once, here: "espeak", "espeak:<voice>", a model
@@ -113,6 +119,9 @@ struct EngineConfig {
   int n_threads = 0;        // 0: one per hardware core
   std::string voice_store;  // directory of saved voices (`chatterd voice add`); "" = none
   WeightDType t3_dtype = WeightDType::F32;
+  // > 1: continuous batching of T3 across up to this many concurrent requests (Turbo/Nano; other
+  // models refuse it). 1: requests run one at a time.
+  int max_batch = 1;
   void validate() const;
 };
 

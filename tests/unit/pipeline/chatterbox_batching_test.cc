@@ -67,6 +67,26 @@ TEST(ChatterboxBatching, ConcurrentRequestsMatchUnbatchedRuns) {
   EXPECT_EQ(plain->batching_stats().admitted, 0);
 }
 
+TEST(ChatterboxBatching, OptedOutRequestsBypassTheLoopWithTheSameAudio) {
+  auto engine = ChatterboxEngine::load(kFixtures / "turbo-tiny", 1);
+  EXPECT_EQ(engine->max_concurrency(), 1);
+  const Outcome plain = run(*engine, 0);
+  engine->enable_batching(T3BatchLoopConfig{.max_batch = 3});
+  EXPECT_EQ(engine->max_concurrency(), 3);
+  SynthesisRequest alone = request(0);
+  alone.options.batching = false;
+  std::vector<std::size_t> pieces;
+  const SynthesisResult r = engine->synthesize(alone, [&](const AudioChunk& c) {
+    pieces.push_back(c.samples.size());
+    return true;
+  });
+  EXPECT_EQ(r.samples, plain.samples);
+  EXPECT_EQ(pieces, plain.pieces);
+  EXPECT_EQ(engine->batching_stats().admitted, 0);  // it did not go through the loop
+  EXPECT_EQ(run(*engine, 0).samples, plain.samples);
+  EXPECT_EQ(engine->batching_stats().admitted, 1);
+}
+
 TEST(ChatterboxBatching, BadConfigIsRefused) {
   auto turbo = ChatterboxEngine::load(kFixtures / "turbo-tiny", 1);
   EXPECT_THROW(turbo->enable_batching(T3BatchLoopConfig{.max_batch = 0}), InvalidArgument);

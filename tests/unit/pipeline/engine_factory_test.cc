@@ -62,6 +62,21 @@ TEST(EngineConfig, Validate) {
   EXPECT_NO_THROW((EngineConfig{.model = "synthetic:nano", .n_threads = 4}.validate()));
   EXPECT_THROW((EngineConfig{.model = "espeak", .n_threads = -1}.validate()), InvalidArgument);
   EXPECT_THROW((EngineConfig{.model = "nonsense", .n_threads = 0}.validate()), InvalidArgument);
+  EXPECT_THROW((EngineConfig{.max_batch = 0}.validate()), InvalidArgument);
+  EXPECT_THROW((EngineConfig{.max_batch = 65}.validate()), InvalidArgument);
+}
+
+TEST(CreateEngine, MaxBatchTurnsOnBatchingWhereTheModelHasIt) {
+  const std::string turbo = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
+  EXPECT_EQ(create_engine({.model = turbo, .n_threads = 1})->max_concurrency(), 1);
+  EXPECT_EQ(create_engine({.model = turbo, .n_threads = 1, .max_batch = 4})->max_concurrency(), 4);
+  EXPECT_EQ(create_engine({})->max_concurrency(), 1);
+  try {
+    (void)create_engine({.max_batch = 2});
+    ADD_FAILURE() << "espeak accepted max_batch 2";
+  } catch (const Unsupported& e) {
+    EXPECT_THAT(e.what(), HasSubstr("max_batch"));
+  }
 }
 
 TEST(CreateEngine, EspeakSpeaks) {
