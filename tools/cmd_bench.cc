@@ -1,10 +1,13 @@
 // chatterd bench: the standard texts through one engine in-process, results as JSON + SVG under
 // benchmarks/results/; `chatterd bench compare A.json B.json` prints the before/after table.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <variant>
 #include <vector>
@@ -12,7 +15,9 @@
 #include "chatterd/engine/tts_engine.h"
 #include "core/check.h"
 #include "pipeline/bench_compare.h"
+#include "pipeline/bench_concurrency.h"
 #include "pipeline/bench_runner.h"
+#include "pipeline/bench_texts.h"
 #include "pipeline/chatterbox_engine.h"
 #include "pipeline/engine_factory.h"
 #include "pipeline/system_info.h"
@@ -104,6 +109,79 @@ void print_result(const bench::TextResult& r) {
   }
 }
 
+template <class Args>
+int run_concurrency_mode(const Args& args) {
+  bench::ConcurrencyOptions options;
+  options.levels.clear();
+  for (const std::string& n : split_commas(args.streams)) {
+    try {
+      options.levels.push_back(std::stoi(n));
+    } catch (const std::exception&) {
+      CHATTERD_THROW(InvalidArgument, "--streams: '{}' is not a number", n);
+    }
+  }
+  options.requests_per_stream = args.requests_per_stream;
+  const std::vector<std::string> texts = split_commas(args.texts);
+  if (!texts.empty()) options.text = texts.front();
+  options.seed = args.seed;
+  const bool synthetic = std::holds_alternative<SyntheticModel>(parse_model_spec(args.model));
+  if (synthetic) {
+    const bench::BenchText t = bench::select_bench_texts({options.text}).front();
+    options.speech_tokens = bench::fixed_speech_tokens(bench::count_words(t.text));
+  }
+  options.validate();
+  CHATTERD_CHECK(args.max_batch >= 0, InvalidArgument, "--max-batch must be >= 0, got {}",
+                 args.max_batch);
+  const EngineConfig config{
+      .model = args.model, .n_threads = args.threads, .t3_dtype = parse_weight_dtype(args.dtype)};
+  config.validate();
+  const std::unique_ptr<TtsEngine> engine = create_engine(config);
+  const int max_batch = args.max_batch > 0
+                            ? args.max_batch
+                            : *std::max_element(options.levels.begin(), options.levels.end());
+  bool batching = false;
+  if (auto* chatterbox = dynamic_cast<ChatterboxEngine*>(engine.get());
+      chatterbox != nullptr && max_batch > 1) {
+    try {
+      chatterbox->enable_batching(T3BatchLoopConfig{.max_batch = max_batch});
+      batching = true;
+    } catch (const Unsupported& e) {
+      std::fprintf(stderr, "batching: %s\n", e.what());
+    }
+  }
+  std::fprintf(stderr, "chatterd bench --streams: %s, text %s, %s speech tokens, T3 batch %d\n",
+               args.model.c_str(), options.text.c_str(),
+               options.speech_tokens ? std::to_string(*options.speech_tokens).c_str() : "model's",
+               batching ? max_batch : 1);
+  bench::ConcurrencyProgress progress;
+  if (!args.quiet) {
+    progress = [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); };
+  }
+  std::vector<bench::ConcurrencyLevelResult> results;
+  for (const bool on : batching ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
+    options.batching = on;
+    const auto r = bench::run_concurrency_bench(*engine, options, progress);
+    results.insert(results.end(), r.begin(), r.end());
+  }
+  std::fputs(bench::format_concurrency_table(results).c_str(), stdout);
+  const std::string timestamp = bench::utc_timestamp_now();
+  nlohmann::json j{{"kind", "concurrency"},
+                   {"timestamp", timestamp},
+                   {"model", args.model},
+                   {"dtype", args.dtype},
+                   {"text", options.text},
+                   {"speech_tokens", options.speech_tokens.value_or(0)},
+                   {"max_batch", batching ? max_batch : 1},
+                   {"device", bench::read_machine_info().cpu_model},
+                   {"note", args.note},
+                   {"results", bench::concurrency_results_json(results)}};
+  std::filesystem::path path = bench::results_stem(args.out_dir, "concurrency", timestamp);
+  path += ".json";
+  bench::write_text_file(path, j.dump(2) + "\n");
+  std::printf("%s\n", path.c_str());
+  return 0;
+}
+
 }  // namespace
 
 Command add_bench_command(CLI::App& app) {
@@ -124,6 +202,9 @@ Command add_bench_command(CLI::App& app) {
     bool quiet = false;
     std::string before;
     std::string after;
+    std::string streams;  // "1,2,4,8": the concurrency mode
+    int requests_per_stream = 1;
+    int max_batch = 0;  // 0: the largest stream count (Turbo/Nano)
   };
   auto args = std::make_shared<Args>();
   sub->add_option("--model", args->model,
@@ -149,6 +230,15 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--note", args->note,
                   "free text stored in metadata.note (e.g. 'machine contended')");
   sub->add_flag("--quiet", args->quiet, "no per-run progress lines");
+  sub->add_option("--streams", args->streams,
+                  "concurrency mode: comma-separated stream counts (e.g. 1,2,4,8); each level "
+                  "runs with T3 batching off, then on where the model has it; first text only");
+  sub->add_option("--requests-per-stream", args->requests_per_stream,
+                  "concurrency mode: requests each stream runs back to back")
+      ->capture_default_str();
+  sub->add_option("--max-batch", args->max_batch,
+                  "concurrency mode: T3 batch size (0: the largest stream count; 1: no batching)")
+      ->capture_default_str();
 
   auto* compare = sub->add_subcommand(
       "compare",
@@ -166,6 +256,7 @@ Command add_bench_command(CLI::App& app) {
               std::fputs(bench::format_comparison(c).c_str(), stdout);
               return 0;
             }
+            if (!args->streams.empty()) return run_concurrency_mode(*args);
             bench::BenchOptions options;
             options.warmup = args->warmup;
             options.runs = args->runs;

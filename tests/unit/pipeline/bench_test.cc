@@ -12,12 +12,14 @@
 #include "chatterd/core/error.h"
 #include "chatterd/engine/tts_engine.h"
 #include "pipeline/bench_compare.h"
+#include "pipeline/bench_concurrency.h"
 #include "pipeline/bench_json.h"
 #include "pipeline/bench_report.h"
 #include "pipeline/bench_runner.h"
 #include "pipeline/bench_stats.h"
 #include "pipeline/bench_svg.h"
 #include "pipeline/bench_texts.h"
+#include "pipeline/engine_factory.h"
 
 namespace chatterd::bench {
 namespace {
@@ -367,6 +369,50 @@ TEST(BenchRun, EspeakShortRunWritesValidJsonAndSvg) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST(ConcurrencyBench, RunsEveryLevelAndAccountsForEveryRequest) {
+  const std::unique_ptr<TtsEngine> engine = create_engine({});  // espeak: fast, real audio
+  ConcurrencyOptions options;
+  options.levels = {1, 3};
+  options.requests_per_stream = 2;
+  options.text = "ultra_short";
+  const auto results = run_concurrency_bench(*engine, options);
+  ASSERT_EQ(results.size(), 2u);
+  for (const ConcurrencyLevelResult& r : results) {
+    SCOPED_TRACE(r.streams);
+    EXPECT_EQ(r.requests, r.streams * 2);
+    EXPECT_EQ(r.errors, 0) << r.first_error;
+    EXPECT_EQ(r.ttfc_ms.n, r.requests);
+    EXPECT_EQ(r.rtf.n, r.requests);
+    EXPECT_GT(r.audio_s, 0.1 * r.requests);
+    EXPECT_NEAR(r.audio_s_per_s, r.audio_s / r.wall_s, 1e-9);
+    EXPECT_NEAR(r.tokens_per_s, 25.0 * r.audio_s_per_s, 1e-9);
+    EXPECT_TRUE(r.batching);
+  }
+  // Every request speaks the same text: about the same audio per request at every level (espeak's
+  // streamed length varies by a few resampler samples).
+  EXPECT_NEAR(results[0].audio_s / results[0].requests, results[1].audio_s / results[1].requests,
+              0.01 * results[0].audio_s / results[0].requests);
+  const std::string table = format_concurrency_table(results);
+  EXPECT_NE(table.find("| 3 | on | 6 |"), std::string::npos) << table;
+  EXPECT_EQ(concurrency_results_json(results).size(), 2u);
+}
+
+TEST(ConcurrencyBench, BadOptionsNameTheProblem) {
+  const std::unique_ptr<TtsEngine> engine = create_engine({});
+  ConcurrencyOptions options;
+  options.levels = {0};
+  EXPECT_THROW(run_concurrency_bench(*engine, options), InvalidArgument);
+  options.levels = {1};
+  options.requests_per_stream = 0;
+  EXPECT_THROW(options.validate(), InvalidArgument);
+  options.requests_per_stream = 1;
+  options.text = "epic";
+  EXPECT_THROW(options.validate(), InvalidArgument);
+  options.text = "short";
+  options.speech_tokens = 0;
+  EXPECT_THROW(options.validate(), InvalidArgument);
 }
 
 }  // namespace
