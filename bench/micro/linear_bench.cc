@@ -33,7 +33,7 @@ Tensor weight_as(const Tensor& w, DType dtype) {
   return out;
 }
 
-// args: out features, in features, dtype, isa, threads, rows
+// args: out features, in features, dtype, isa, threads, rows, path (ops::LinearPath)
 void BM_Linear(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   const std::int64_t k = state.range(1);
@@ -41,6 +41,7 @@ void BM_Linear(benchmark::State& state) {
   const auto isa = static_cast<cpu::CpuIsa>(state.range(3));
   const int threads = static_cast<int>(state.range(4));
   const std::int64_t m = state.range(5);
+  const auto path = static_cast<ops::LinearPath>(state.range(6));
   if (static_cast<int>(isa) > static_cast<int>(cpu::detect_isa())) {
     state.SkipWithError("ISA not supported here");
     return;
@@ -53,7 +54,7 @@ void BM_Linear(benchmark::State& state) {
   const Tensor x = random_tensor(Shape{m, k}, 2);
   Tensor out;
   for (auto _ : state) {
-    ops::linear(ctx, x, w, nullptr, out);
+    ops::linear(ctx, x, w, nullptr, out, ops::WeightLayout::OutIn, path);
     benchmark::DoNotOptimize(out.raw_data());
   }
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(w.nbytes()));
@@ -64,29 +65,44 @@ void BM_Linear(benchmark::State& state) {
 }
 
 void decode_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
+  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m", "path"});
   const std::pair<int, int> sizes[] = {{1024, 1024}, {4096, 1024}, {1024, 4096}};
   for (const auto& [n, k] : sizes) {
     for (const DType d : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
       for (const auto isa : {cpu::CpuIsa::Scalar, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
-        b->Args({n, k, static_cast<int>(d), static_cast<int>(isa), 1, 1});
+        b->Args({n, k, static_cast<int>(d), static_cast<int>(isa), 1, 1, 0});
       }
-      b->Args({n, k, static_cast<int>(d), static_cast<int>(cpu::CpuIsa::Avx512), 2, 1});
+      b->Args({n, k, static_cast<int>(d), static_cast<int>(cpu::CpuIsa::Avx512), 2, 1, 0});
     }
   }
 }
 BENCHMARK(BM_Linear)->Apply(decode_args)->Name("Linear/decode")->UseRealTime();
 
 void prefill_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
+  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m", "path"});
   for (const DType d : {DType::F32, DType::F16, DType::Q8_0}) {
     for (const int threads : {1, 2}) {
       b->Args(
-          {1024, 1024, static_cast<int>(d), static_cast<int>(cpu::default_isa()), threads, 256});
+          {1024, 1024, static_cast<int>(d), static_cast<int>(cpu::default_isa()), threads, 256, 0});
     }
   }
 }
 BENCHMARK(BM_Linear)->Apply(prefill_args)->Name("Linear/prefill")->UseRealTime();
+
+// A batched T3 decode step's projection (GPT-2 medium MLP, 4096 x 1024) at 4/8/16 streams: the
+// tiled row kernels (path 1) against sgemm (path 2), side by side.
+void batched_decode_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"n", "k", "dtype", "isa", "threads", "m", "path"});
+  for (const DType d : {DType::F32, DType::BF16, DType::Q8_0}) {
+    for (const int m : {4, 8, 16}) {
+      for (const auto path : {ops::LinearPath::RowKernels, ops::LinearPath::Gemm}) {
+        b->Args({4096, 1024, static_cast<int>(d), static_cast<int>(cpu::default_isa()), 2, m,
+                 static_cast<int>(path)});
+      }
+    }
+  }
+}
+BENCHMARK(BM_Linear)->Apply(batched_decode_args)->Name("Linear/batched")->UseRealTime();
 
 void BM_Sgemm(benchmark::State& state) {
   const std::int64_t m = state.range(0);

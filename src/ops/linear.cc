@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/blas.h"
@@ -29,13 +30,36 @@ void add_bias(const float* bias, std::int64_t m, std::int64_t n, std::int64_t c0
   }
 }
 
+// Batched decode (m > 2): the kernels take several passes over the weight, one per group of 2-4
+// input rows. Walking each thread's range in tiles of about this many weight bytes makes every
+// pass after the first read the tile from L2, so the weight streams from memory once for any m.
+constexpr std::int64_t kDecodeTileBytes = 256 * 1024;
+
+// Bytes of one weight element (a q8_0 block of 32 counts as ~1 byte each).
+template <class W>
+constexpr std::int64_t element_bytes() {
+  return std::is_same_v<W, BlockQ8> ? 1 : static_cast<std::int64_t>(sizeof(W));
+}
+
+// Calls run(t0, t1) over [r0, r1) in tiles of `per_tile` features (a multiple of `align`), or in
+// one go when a single pass covers every row.
+template <class Run>
+void over_tiles(std::int64_t m, std::int64_t r0, std::int64_t r1, std::int64_t bytes_per_feature,
+                std::int64_t align, const Run& run) {
+  if (m <= 2) return run(r0, r1);
+  std::int64_t per_tile = kDecodeTileBytes / std::max<std::int64_t>(1, bytes_per_feature);
+  per_tile = std::max(align, per_tile / align * align);
+  for (std::int64_t t = r0; t < r1; t += per_tile) run(t, std::min(r1, t + per_tile));
+}
+
 template <class W>
 void decode_dot(const ExecContext& ctx, cpu::DotKernel<W> kernel, const float* x, std::int64_t m,
                 std::int64_t k, const W* w, std::int64_t n, const float* bias, float* y) {
   const std::int64_t grain =
       std::max<std::int64_t>(1, kMinChunkMacs / std::max<std::int64_t>(1, k * m));
   ctx.parallel_for(n, grain, [&](std::int64_t r0, std::int64_t r1) {
-    kernel(x, m, k, w, r0, r1, y, n);
+    over_tiles(m, r0, r1, k * element_bytes<W>(), 1,
+               [&](std::int64_t t0, std::int64_t t1) { kernel(x, m, k, w, t0, t1, y, n); });
     add_bias(bias, m, n, r0, r1, y);
   });
 }
@@ -50,7 +74,9 @@ void decode_axpy(const ExecContext& ctx, cpu::AxpyKernel<W> kernel, const float*
   ctx.parallel_for(nb, grain, [&](std::int64_t b0, std::int64_t b1) {
     const std::int64_t c0 = b0 * kQ8BlockSize;
     const std::int64_t c1 = std::min(n, b1 * kQ8BlockSize);
-    kernel(x, m, k, w, n, c0, c1, y, n);
+    // Tiles stay block-aligned (q8_0's contract).
+    over_tiles(m, c0, c1, k * element_bytes<W>(), kQ8BlockSize,
+               [&](std::int64_t t0, std::int64_t t1) { kernel(x, m, k, w, n, t0, t1, y, n); });
     add_bias(bias, m, n, c0, c1, y);
   });
 }
@@ -74,8 +100,10 @@ void decode_q8_q8(const ExecContext& ctx, const float* x, std::int64_t m, std::i
   const cpu::DotQ8Q8Kernel kernel = cpu::dot_q8_q8_kernel(ctx.isa);
   const std::int64_t grain =
       std::max<std::int64_t>(1, kMinChunkMacs / std::max<std::int64_t>(1, k * m));
+  const auto row_bytes = nb * static_cast<std::int64_t>(sizeof(BlockQ8));
   ctx.parallel_for(n, grain, [&](std::int64_t r0, std::int64_t r1) {
-    kernel(xq, m, k, w, r0, r1, y, n);
+    over_tiles(m, r0, r1, row_bytes, 1,
+               [&](std::int64_t t0, std::int64_t t1) { kernel(xq, m, k, w, t0, t1, y, n); });
     add_bias(bias, m, n, r0, r1, y);
   });
 }
@@ -113,7 +141,7 @@ void weight_tile_to_f32(cpu::CpuIsa isa, const Tensor& w, WeightLayout layout, s
 }  // namespace
 
 void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
-            Tensor& out, WeightLayout layout) {
+            Tensor& out, WeightLayout layout, LinearPath path) {
   check_dtype(x, DType::F32, "linear: x");
   CHATTERD_CHECK(x.rank() >= 1, ShapeError, "linear: x must have at least one dimension, got {}",
                  x.to_string());
@@ -148,8 +176,10 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
     return;
   }
 
+  const bool row_kernels =
+      path == LinearPath::RowKernels || (path == LinearPath::Auto && m <= kLinearGemvMaxRows);
   if (w.dtype() == DType::F32) {
-    if (m > kLinearGemvMaxRows) {
+    if (!row_kernels) {
       parallel_sgemm(ctx, false, out_in, m, n, k, 1.0f, px, k, w.data<float>(), out_in ? k : n,
                      0.0f, py, n);
       add_bias(pbias, m, n, 0, n, py);  // TODO(perf): fold into the tiles
@@ -157,7 +187,7 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
     }
   }
   const auto& lin = cpu::linear_kernels(ctx.isa);
-  if (m <= kLinearGemvMaxRows) {
+  if (row_kernels) {
     const void* pw = w.raw_data();
     switch (w.dtype()) {
       case DType::F32:

@@ -1,7 +1,7 @@
 #pragma once
 // linear: out[..., n] = x[..., k] @ W^T + bias, the hot path of every model. x, bias and out are
 // f32; W is f32, f16, bf16 or q8_0 and is always accumulated in f32.
-//  - few rows (M <= kLinearGemvMaxRows, the T3 decode step): SIMD dot products straight from the
+//  - few rows (M <= kLinearGemvMaxRows, T3 decode steps): SIMD dot products straight from the
 //    stored weights (memory-bandwidth bound: the weight is read once), split over output features;
 //    q8_0 "out x in" weights quantise the activation rows to q8_0 first (per block of 32, scale
 //    absmax / 127) and use int8 dot products (AVX512-VNNI / AVX2 maddubs): the result is exactly
@@ -20,11 +20,18 @@ enum class WeightLayout {
   InOut,  // [in, out]: GPT-2 Conv1D
 };
 
-inline constexpr std::int64_t kLinearGemvMaxRows = 4;
+// Up to this many rows (a batched T3 decode step of up to 16 streams) the row kernels stream the
+// weight once (in L2-sized tiles, one pass per group of rows); beyond, sgemm wins.
+inline constexpr std::int64_t kLinearGemvMaxRows = 16;
+
+// Which path computes a linear: Auto picks by row count (kLinearGemvMaxRows); the others force
+// one, for tests that check the paths agree and for benchmarks that compare them.
+enum class LinearPath { Auto, RowKernels, Gemm };
 
 // bias: [out] f32 or null. out must not alias x.
 void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
-            Tensor& out, WeightLayout layout = WeightLayout::OutIn);
+            Tensor& out, WeightLayout layout = WeightLayout::OutIn,
+            LinearPath path = LinearPath::Auto);
 
 // Block-quantises an f32/f16/bf16 tensor along its last dimension (a multiple of 32): each block
 // of 32 gets scale = absmax / 127 and codes round(x / scale) (halfway cases away from zero, as

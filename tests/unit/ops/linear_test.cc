@@ -129,7 +129,7 @@ TEST(Linear, AllDtypesLayoutsIsasAndRowCounts) {
   for (const auto isa : cpu::supported_isas()) {
     for (const DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
       for (const WeightLayout layout : {WeightLayout::OutIn, WeightLayout::InOut}) {
-        for (const std::int64_t m : {1, 2, 3, 4, 5, 9}) {
+        for (const std::int64_t m : {1, 2, 3, 4, 5, 9, 17}) {
           for (const std::int64_t k : {1, 17, 32, 96, 161}) {
             for (const std::int64_t n : {1, 13, 32, 70, 160}) {
               // q8_0 blocks run along the last dimension: k for OutIn, n for InOut.
@@ -185,7 +185,7 @@ TEST(Linear, ParallelMatchesSingleThread) {
   for (const auto isa : cpu::supported_isas()) {
     for (const DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
       for (const WeightLayout layout : {WeightLayout::OutIn, WeightLayout::InOut}) {
-        for (const std::int64_t m : {1, 3, 37}) {
+        for (const std::int64_t m : {1, 3, 12, 37}) {
           const std::int64_t k = 256;
           const std::int64_t n = 544;
           const Shape wshape = layout == WeightLayout::OutIn ? Shape{n, k} : Shape{k, n};
@@ -207,6 +207,40 @@ TEST(Linear, ParallelMatchesSingleThread) {
             reference_linear(x, deq, &bias, layout, k, n, ref, mag);
             expect_linear_close(many, ref, mag, k, what);
           }
+        }
+      }
+    }
+  }
+}
+
+// Batched decode (5..16 rows) walks the weight in L2-sized tiles: with weights several tiles
+// large, both paths still agree with the reference, for every dtype, layout and ISA.
+TEST(Linear, RowKernelsAndGemmAgreeOnBatchedDecodeSizes) {
+  ThreadPool pool(2);
+  for (const auto isa : cpu::supported_isas()) {
+    for (const DType dtype : {DType::F32, DType::BF16, DType::Q8_0}) {
+      for (const WeightLayout layout : {WeightLayout::OutIn, WeightLayout::InOut}) {
+        const std::int64_t m = 8;
+        const std::int64_t k = 1024;
+        const std::int64_t n = 544;  // f32 OutIn: 64 features per 256 KiB tile -> 9 tiles
+        const Shape wshape = layout == WeightLayout::OutIn ? Shape{n, k} : Shape{k, n};
+        std::vector<float> deq;
+        const Tensor w = make_weight(random_f32(wshape, 21), dtype, deq);
+        const Tensor x = random_f32(Shape{m, k}, 22);
+        const Tensor bias = random_f32(Shape{n}, 23);
+        for (const ops::LinearPath path : {ops::LinearPath::RowKernels, ops::LinearPath::Gemm}) {
+          const bool quant_x = dtype == DType::Q8_0 && layout == WeightLayout::OutIn &&
+                               path == ops::LinearPath::RowKernels;
+          Tensor out;
+          ops::linear(context_for(isa, &pool), x, w, &bias, out, layout, path);
+          std::vector<double> ref;
+          std::vector<double> mag;
+          reference_linear(quant_x ? quantized_activation(x) : x, deq, &bias, layout, k, n, ref,
+                           mag);
+          expect_linear_close(out, ref, mag, k,
+                              fmt::format("{} {} {} {}", cpu::isa_name(isa), dtype_label(dtype),
+                                          layout == WeightLayout::OutIn ? "OutIn" : "InOut",
+                                          path == ops::LinearPath::Gemm ? "gemm" : "rows"));
         }
       }
     }
