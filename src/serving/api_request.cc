@@ -52,6 +52,20 @@ std::optional<ApiError> get_bool(const json& j, const char* key, bool& out) {
   return std::nullopt;
 }
 
+// An optional integer field within [lo, hi]; `unit` follows the range in the message.
+std::optional<ApiError> get_int_in_range(const json& j, const char* key, std::int64_t lo,
+                                         std::int64_t hi, const char* unit, int& out) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  const json& f = j.at(key);
+  if (!f.is_number_integer()) return wrong_type(j, key, "an integer");
+  const auto v = f.get<std::int64_t>();
+  if (v < lo || v > hi) {
+    return ApiError{400, fmt::format("{} must be in {}..{}{}, got {}", key, lo, hi, unit, v)};
+  }
+  out = static_cast<int>(v);
+  return std::nullopt;
+}
+
 std::optional<ApiError> check_number(const json& j, const char* key) {
   if (!j.contains(key) || j.at(key).is_null() || j.at(key).is_number()) return std::nullopt;
   return wrong_type(j, key, "a number");
@@ -106,14 +120,8 @@ std::optional<ApiError> parse_common_options(const json& j, const RequestLimits&
   out.chunk_tokens = limits.default_chunk_tokens;
   if (limits.default_max_speech_tokens > 0)
     out.max_speech_tokens = limits.default_max_speech_tokens;
-  if (j.contains("chunk_size") && !j.at("chunk_size").is_null()) {
-    const json& c = j.at("chunk_size");
-    if (!c.is_number_integer()) return wrong_type(j, "chunk_size", "an integer");
-    const auto v = c.get<std::int64_t>();
-    if (v < 25 || v > 200) {
-      return ApiError{400, fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v)};
-    }
-    out.chunk_tokens = static_cast<int>(v);
+  if (auto e = get_int_in_range(j, "chunk_size", 25, 200, " speech tokens", out.chunk_tokens)) {
+    return e;
   }
   if (j.contains("first_chunk_size") && !j.at("first_chunk_size").is_null()) {
     const json& c = j.at("first_chunk_size");
@@ -131,16 +139,12 @@ std::optional<ApiError> parse_common_options(const json& j, const RequestLimits&
     if (!s.is_number_unsigned()) return wrong_type(j, "seed", "a non-negative integer");
     out.seed = s.get<std::uint64_t>();
   }
-  if (j.contains("max_speech_tokens") && !j.at("max_speech_tokens").is_null()) {
-    const json& m = j.at("max_speech_tokens");
-    if (!m.is_number_integer()) return wrong_type(j, "max_speech_tokens", "an integer");
-    const auto v = m.get<std::int64_t>();
-    if (v < 1 || v > limits.max_speech_tokens_limit) {
-      return ApiError{400, fmt::format("max_speech_tokens must be in 1..{}, got {}",
-                                       limits.max_speech_tokens_limit, v)};
-    }
-    out.max_speech_tokens = static_cast<int>(v);
+  int max_tokens = 0;
+  if (auto e = get_int_in_range(j, "max_speech_tokens", 1, limits.max_speech_tokens_limit, "",
+                                max_tokens)) {
+    return e;
   }
+  if (max_tokens > 0) out.max_speech_tokens = max_tokens;
   // Multilingual language: "language" or the reference's "language_id"; the engine validates the
   // code against its table (400 naming the supported ones).
   for (const char* key : {"language", "language_id"}) {
@@ -198,15 +202,8 @@ std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const
   if (auto e = get_string(j, "voice", voice)) return *e;
   if (auto e = get_bool(j, "streaming", call.stream)) return *e;
   if (auto e = get_bool(j, "enable_batching", batching)) return *e;
-  if (j.contains("priority") && !j.at("priority").is_null()) {
-    const json& p = j.at("priority");
-    if (!p.is_number_integer()) return *wrong_type(j, "priority", "an integer");
-    const auto v = p.get<std::int64_t>();
-    if (v < kMinPriority || v > kMaxPriority) {
-      return ApiError{
-          400, fmt::format("priority must be in {}..{}, got {}", kMinPriority, kMaxPriority, v)};
-    }
-    call.priority = static_cast<int>(v);
+  if (auto e = get_int_in_range(j, "priority", kMinPriority, kMaxPriority, "", call.priority)) {
+    return *e;
   }
   if (auto e = get_format(j, call.format)) return *e;
   if (auto e = parse_common_options(j, limits, call.request.options)) return *e;
