@@ -109,8 +109,26 @@ void print_result(const bench::TextResult& r) {
   }
 }
 
-template <class Args>
-int run_concurrency_mode(const Args& args) {
+// Everything `chatterd bench` is told on the command line.
+struct BenchArgs {
+  std::string model = "espeak";
+  int warmup = 5;
+  int runs = 20;
+  std::string texts;
+  int threads = 0;
+  std::string dtype = "f32";
+  std::string out_dir = "benchmarks/results";
+  std::uint64_t seed = 42;
+  std::string note;
+  bool quiet = false;
+  std::string before;
+  std::string after;
+  std::string streams;  // "1,2,4,8": the concurrency mode
+  int requests_per_stream = 1;
+  int max_batch = 0;  // 0: the largest stream count (Turbo/Nano)
+};
+
+int run_concurrency_mode(const BenchArgs& args) {
   bench::ConcurrencyOptions options;
   options.levels.clear();
   for (const std::string& n : split_commas(args.streams)) {
@@ -189,24 +207,8 @@ Command add_bench_command(CLI::App& app) {
       "bench",
       "Benchmark the standard texts in-process; JSON + SVG under benchmarks/results/ "
       "(`bench compare A.json B.json` compares two results)");
-  struct Args {
-    std::string model = "espeak";
-    int warmup = 5;
-    int runs = 20;
-    std::string texts;
-    int threads = 0;
-    std::string dtype = "f32";
-    std::string out_dir = "benchmarks/results";
-    std::uint64_t seed = 42;
-    std::string note;
-    bool quiet = false;
-    std::string before;
-    std::string after;
-    std::string streams;  // "1,2,4,8": the concurrency mode
-    int requests_per_stream = 1;
-    int max_batch = 0;  // 0: the largest stream count (Turbo/Nano)
-  };
-  auto args = std::make_shared<Args>();
+
+  auto args = std::make_shared<BenchArgs>();
   sub->add_option("--model", args->model,
                   "espeak | espeak:VOICE | model directory | synthetic:VARIANT (synthetic models "
                   "generate a fixed round(words / 2.6 * 25) speech tokens per text)")

@@ -119,13 +119,25 @@ bool drained(Scheduler& s) {
   return s.drain(Clock::now() + 20s);
 }
 
-TEST(Scheduler, DueJobsFirstByPriorityThenJobsWithABufferByDeadline) {
+// A scheduler over a scripted engine, declared in the order they must be built and torn down.
+struct Rig {
+  explicit Rig(SchedulerConfig config) : s(engine, config, metrics) {}
+  // Holds the engine and starts `text`, which then blocks one worker until release().
+  void start_held(const std::string& text) {
+    engine.hold();
+    ASSERT_EQ(s.submit(job(text)), Admission::Accepted);
+    ASSERT_TRUE(engine.wait_started(1));
+  }
   ScriptedEngine engine;
   Metrics metrics;
-  Scheduler s(engine, SchedulerConfig{.max_queue = 8, .workers = 1}, metrics);
-  engine.hold();
-  ASSERT_EQ(s.submit(job("blocker")), Admission::Accepted);
-  ASSERT_TRUE(engine.wait_started(1));
+  Scheduler s;
+};
+
+TEST(Scheduler, DueJobsFirstByPriorityThenJobsWithABufferByDeadline) {
+  Rig rig(SchedulerConfig{.max_queue = 8, .workers = 1});
+  ASSERT_NO_FATAL_FAILURE(rig.start_held("blocker"));
+  ScriptedEngine& engine = rig.engine;
+  Scheduler& s = rig.s;
   const auto later = Clock::now() + 60s;
   ASSERT_EQ(s.submit(job("buffered-late", 9, later + 5s)), Admission::Accepted);
   ASSERT_EQ(s.submit(job("buffered-soon", 0, later)), Admission::Accepted);
@@ -159,12 +171,10 @@ TEST(Scheduler, SeveralWorkersRunJobsAtOnceAndTheQueueBoundCountsThem) {
 }
 
 TEST(Scheduler, ATaskRunsAloneAndNothingOvertakesIt) {
-  ScriptedEngine engine;
-  Metrics metrics;
-  Scheduler s(engine, SchedulerConfig{.max_queue = 8, .workers = 3}, metrics);
-  engine.hold();
-  ASSERT_EQ(s.submit(job("first")), Admission::Accepted);
-  ASSERT_TRUE(engine.wait_started(1));
+  Rig rig(SchedulerConfig{.max_queue = 8, .workers = 3});
+  ASSERT_NO_FATAL_FAILURE(rig.start_held("first"));
+  ScriptedEngine& engine = rig.engine;
+  Scheduler& s = rig.s;
   std::atomic<bool> task_ran{false};
   std::atomic<int> started_during_task{-1};
   SynthesisJob task;
