@@ -24,6 +24,7 @@ const char* help_for(std::string_view key) {
       {"model", "espeak | espeak:VOICE | model directory | synthetic:VARIANT"},
       {"threads", "engine CPU threads (0: one per core)"},
       {"dtype", "T3 matrix weights: f32 | f16 | bf16 | int8"},
+      {"vocoder_dtype", "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)"},
       {"io_threads", "HTTP I/O threads"},
       {"max_text_chars", "longest text accepted (code points)"},
       {"max_queue", "synthesis jobs admitted at once; more get 429"},

@@ -40,4 +40,11 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
 void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight& w,
                  const Tensor* bias, const Conv1dOptions& options, Tensor& out);
 
+// Bidirectional self-attention with bf16 products: q [T, H, D], k, v [Tk, H, D] f32 (same heads),
+// optional key padding mask Bool [Tk] (false = masked); out [T, H, D] f32. Q.K^T and P.V run on
+// the tile (Q, K, the probabilities and V rounded to bf16); the scale, mask and softmax are f32.
+// A row with no visible key gets zeros, as ops::attention. Needs bf16_gemm_available(ctx).
+void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                    const Tensor* key_padding_mask, Tensor& out);
+
 }  // namespace chatterd::ops

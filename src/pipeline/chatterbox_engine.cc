@@ -220,6 +220,16 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
   max_concurrency_ = static_cast<int>(config.max_batch);
 }
 
+bool ChatterboxEngine::use_bf16_vocoder() {
+  if (bf16_vocoder_) return true;
+  ExecContext ctx;
+  ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  if (!parts_.flow->pack_bf16(ctx)) return false;
+  parts_.hift->pack_bf16(ctx);
+  bf16_vocoder_ = true;
+  return true;
+}
+
 T3BatchLoopStats ChatterboxEngine::batching_stats() const {
   return batch_loop_ ? batch_loop_->stats() : T3BatchLoopStats{};
 }

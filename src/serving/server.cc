@@ -45,6 +45,7 @@ std::unique_ptr<Server> Server::create(const ServerConfig& config) {
                                    .n_threads = config.n_threads,
                                    .voice_store = config.voice_store,
                                    .t3_dtype = config.t3_dtype,
+                                   .vocoder_dtype = config.vocoder_dtype,
                                    .max_batch = config.max_batch};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));

@@ -45,12 +45,12 @@ std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
   if (v.is_number_float() && key == "realtime_budget") return v.dump();
-  CHATTERD_THROW(
-      InvalidArgument, "{}: {} must be {}, got {}", source, key,
-      key == "api_key" || key == "host" || key == "model" || key == "voice_store" || key == "dtype"
-          ? "a string"
-          : "an integer",
-      v.type_name());
+  CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
+                 key == "api_key" || key == "host" || key == "model" || key == "voice_store" ||
+                         key == "dtype" || key == "vocoder_dtype"
+                     ? "a string"
+                     : "an integer",
+                 v.type_name());
 }
 
 }  // namespace
@@ -61,6 +61,7 @@ const std::vector<std::string_view>& config_keys() {
                                                    "model",
                                                    "threads",
                                                    "dtype",
+                                                   "vocoder_dtype",
                                                    "io_threads",
                                                    "max_text_chars",
                                                    "max_queue",
@@ -98,6 +99,10 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     } catch (const InvalidArgument& e) {
       CHATTERD_THROW(InvalidArgument, "{}: {}", source, e.what());
     }
+  } else if (key == "vocoder_dtype") {
+    CHATTERD_CHECK(value == "f32" || value == "bf16", InvalidArgument,
+                   "{}: vocoder_dtype must be f32 or bf16, got '{}'", source, value);
+    c.vocoder_dtype = parse_weight_dtype(value);
   } else if (key == "io_threads") {
     c.io_threads = parse_int<int>(key, value, source);
   } else if (key == "max_text_chars") {
@@ -240,6 +245,7 @@ std::string ServerConfig::to_json() const {
                          {"model", model},
                          {"threads", n_threads},
                          {"dtype", std::string(weight_dtype_name(t3_dtype))},
+                         {"vocoder_dtype", std::string(weight_dtype_name(vocoder_dtype))},
                          {"io_threads", io_threads},
                          {"max_text_chars", max_text_chars},
                          {"max_queue", max_queue},

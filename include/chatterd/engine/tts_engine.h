@@ -119,6 +119,10 @@ struct EngineConfig {
   int n_threads = 0;        // 0: one per hardware core
   std::string voice_store;  // directory of saved voices (`chatterd voice add`); "" = none
   WeightDType t3_dtype = WeightDType::F32;
+  // The vocoder's (S3Gen encoder + estimator, HiFT) frame-wise matmuls and convs: f32, or bf16
+  // (weights rounded once, activations per call, f32 sums; about 2x the f32 rate where the CPU
+  // has AVX512_BF16, and ignored with a warning where it has not). Only f32 and bf16.
+  WeightDType vocoder_dtype = WeightDType::F32;
   // > 1: continuous batching of T3 across up to this many concurrent requests (Turbo/Nano; other
   // models refuse it). 1: requests run one at a time.
   int max_batch = 1;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "ops/attention.h"
 #include "ops/conv1d.h"
 #include "ops/linear.h"
 #include "ops_test_util.h"
@@ -135,6 +136,47 @@ TEST_F(GemmBf16Op, ErrorAgainstF32IsBf16Sized) {
   }
   EXPECT_LT(err / scale, 1e-2);
   EXPECT_GT(err / scale, 1e-5);  // it really is the reduced-precision path
+}
+
+// attention_bf16 against ops::attention on the same bf16-rounded q, k, v: the remaining
+// difference is the probabilities' rounding to bf16 (and f32 order), a few 1e-3 of the output's
+// scale; odd head dims and key counts, partial panels and query blocks, a padding mask with one
+// query that sees keys and a fully masked case.
+TEST_F(GemmBf16Op, AttentionMatchesF32AttentionOfRoundedInputs) {
+  struct Case {
+    std::int64_t t, tk, h, d;
+    bool masked;
+  };
+  for (const Case c : {Case{1, 1, 1, 2, false}, Case{70, 70, 8, 64, false}, Case{9, 33, 3, 5, true},
+                       Case{130, 97, 2, 64, true}}) {
+    auto rounded = [](Tensor t) {
+      for (std::int64_t i = 0; i < t.numel(); ++i) {
+        t.data<float>()[i] = static_cast<float>(rb(t.data<float>()[i]));
+      }
+      return t;
+    };
+    const Tensor q = rounded(random_f32({c.t, c.h, c.d}, 11, -2.0f, 2.0f));
+    const Tensor k = rounded(random_f32({c.tk, c.h, c.d}, 12, -2.0f, 2.0f));
+    const Tensor v = rounded(random_f32({c.tk, c.h, c.d}, 13));
+    Tensor mask = Tensor::empty({c.tk}, DType::Bool);
+    for (std::int64_t j = 0; j < c.tk; ++j) mask.data<bool>()[j] = !c.masked || j % 3 != 1;
+    AttentionOptions o;
+    o.key_padding_mask = &mask;
+    Tensor ref, got;
+    attention(ctx_, q, k, v, o, ref);
+    attention_bf16(ctx_, q, k, v, &mask, got);
+    ASSERT_EQ(got.shape(), ref.shape());
+    std::vector<double> want(static_cast<std::size_t>(ref.numel()));
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] = ref.data<float>()[i];
+    // |P v| <= max|v| = 1; probabilities carry 2^-9 relative rounding each.
+    test::expect_close(got, want, 0.0, 8e-3, fmt::format("attention t {} tk {}", c.t, c.tk));
+  }
+  // Every key masked: zeros, like ops::attention.
+  const Tensor q = random_f32({4, 2, 8}, 1), kv = random_f32({5, 2, 8}, 2);
+  Tensor none = Tensor::zeros({5}, DType::Bool), out;
+  attention_bf16(ctx_, q, kv, kv, &none, out);
+  for (std::int64_t i = 0; i < out.numel(); ++i) ASSERT_EQ(out.data<float>()[i], 0.0f);
+  EXPECT_THROW(attention_bf16(ctx_, q, random_f32({5, 3, 8}, 2), kv, nullptr, out), ShapeError);
 }
 
 TEST_F(GemmBf16Op, RejectsMismatchedOperands) {
