@@ -207,7 +207,8 @@ void Scheduler::run() {
       arrival = queue_[index].arrival;
       queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
       if (job.task) task_running_ = true;
-      if (tracer_ != nullptr && !job.task && traced_started_ < config_.trace_requests) {
+      if (tracer_ != nullptr && !job.task && !job.cancelled->load() &&
+          traced_started_ < config_.trace_requests) {
         traced = true;
         ++traced_started_;
         traced_running_.fetch_add(1);
