@@ -69,6 +69,7 @@ Scheduler::~Scheduler() {
 
 Admission Scheduler::submit(SynthesisJob job) {
   const Arrival arrival{.at = Clock::now(), .wall = std::chrono::system_clock::now()};
+  const bool is_task = static_cast<bool>(job.task);
   RequestRecord refused;
   {
     const std::lock_guard lock(mutex_);
@@ -91,7 +92,7 @@ Admission Scheduler::submit(SynthesisJob job) {
     }
   }
   if (refused.outcome == RequestOutcome::Refused) {
-    if (!job.task) metrics_.recent_requests.add(refused);  // outside mutex_: the log has its own
+    if (!is_task) metrics_.recent_requests.add(refused);  // outside mutex_: the log has its own
     return Admission::QueueFull;
   }
   wake_.notify_one();
