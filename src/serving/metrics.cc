@@ -104,7 +104,8 @@ Metrics::Metrics()
       decode_tokens_per_second({1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500, 1000}),
       chunk_gap(latency_buckets()),
       chunk_delivery(latency_buckets()),
-      batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}) {}
+      batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
+      queue_wait(latency_buckets()) {}
 
 void Metrics::count_response(int http_status) {
   std::size_t i = 0;
@@ -203,6 +204,8 @@ std::string Metrics::render() const {
                         "Time from an audio chunk being produced to it being written to the "
                         "client.");
   batch_size.render(out, "chatterd_batch_size", "Requests in each batched T3 decode step.");
+  queue_wait.render(out, "chatterd_queue_wait_seconds",
+                    "Time a synthesis waited from admission to starting on a worker.");
   return out;
 }
 

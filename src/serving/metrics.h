@@ -85,6 +85,7 @@ class Metrics {
   Histogram chunk_gap;                 // seconds between consecutive streamed chunks
   Histogram chunk_delivery;            // seconds from chunk produced to written
   Histogram batch_size;                // rows of each batched T3 decode step
+  Histogram queue_wait;                // seconds from admission to a worker starting the job
   RequestLog recent_requests;          // the last RequestLog::kCapacity syntheses
 
   std::string render() const;

@@ -271,6 +271,7 @@ SynthesisResult Scheduler::synthesize(const SynthesisJob& job, std::uint64_t seq
                                       const Arrival& arrival, bool traced,
                                       std::exception_ptr& error) {
   const Clock::time_point started = Clock::now();
+  metrics_.queue_wait.observe(ms_between(arrival.at, started) / 1000.0);
   // Chunk bookkeeping on this thread only (the engine calls back on the caller's thread).
   const bool streamed = static_cast<bool>(job.on_chunk);
   Clock::time_point first_chunk{};

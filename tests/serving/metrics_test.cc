@@ -129,6 +129,7 @@ TEST(ServingMetrics, NewFamiliesAfterRequestsOnTheFakeEngine) {
   EXPECT_EQ(e.count("chatterd_batch_size"), 0);  // the fake engine does not batch
   EXPECT_EQ(e.value("chatterd_speech_tokens_total"), 8);
   EXPECT_EQ(e.count("chatterd_time_to_first_audio_seconds"), 2);
+  EXPECT_EQ(e.count("chatterd_queue_wait_seconds"), 2);
 }
 
 TEST(ServingMetrics, RecentRequestsInOptimizationStatus) {
