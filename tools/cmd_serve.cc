@@ -41,7 +41,9 @@ const char* help_for(std::string_view key) {
       {"voice_store", "folder for uploaded voices (empty: memory only)"},
       {"api_key", "require 'Authorization: Bearer KEY'"},
       {"max_batch", "requests batched together in T3 (Turbo/Nano; 1: one at a time)"},
-      {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"}};
+      {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"},
+      {"trace", "write Chrome trace events of the first requests to FILE at shutdown"},
+      {"trace_requests", "how many requests --trace records"}};
   const auto it = kHelp.find(key);
   return it == kHelp.end() ? "" : it->second;
 }

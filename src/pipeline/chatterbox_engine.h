@@ -126,6 +126,8 @@ class ChatterboxEngine final : public TtsEngine {
                              const ChunkCallback& on_chunk = {}) override;
   // The batch loop's max_batch once batching is enabled, else 1.
   int max_concurrency() const override { return max_concurrency_; }
+  // Batched T3 steps (when batching is enabled) are reported to `observer`.
+  void set_observer(EngineObserver* observer) override;
   // Same, also reporting where the time went (benchmarks).
   SynthesisResult synthesize(const SynthesisRequest& request, const ChunkCallback& on_chunk,
                              ChatterboxStageTimes& times);
@@ -185,6 +187,7 @@ class ChatterboxEngine final : public TtsEngine {
   std::unique_ptr<T3BatchLoop> batch_loop_;
   int max_concurrency_ = 1;
   bool bf16_vocoder_ = false;
+  EngineObserver* observer_ = nullptr;  // handed to batch_loop_ (set before serving)
   StreamVocoderOptions stream_options_;
   // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).
   std::atomic<double> vocoder_ms_per_token_{0.0};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "pipeline/voice_store.h"
 #include "serving/api_request.h"
 #include "serving/audio_encoding.h"
+#include "serving/status_json.h"
 #include "serving/ws_session.h"
 
 namespace chatterd::serving {
@@ -144,7 +146,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (path == "/optimization-status") {
       if (!is_get) return send_method_not_allowed("GET");
-      return send_text(http::status::ok, "application/json", optimization_status() + "\n");
+      return send_text(http::status::ok, "application/json",
+                       optimization_status_json(state_) + "\n");
     }
     if (path == "/configure-streaming") {
       if (!is_post) return send_method_not_allowed("POST");
@@ -218,46 +221,6 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     };
     admit(std::move(job));
-  }
-
-  nlohmann::json scheduler_json() const {
-    const SchedulerStats s = state_.scheduler.stats();
-    nlohmann::json rtf = nlohmann::json::array();
-    for (const double r : s.rtf_by_level)
-      rtf.push_back(r < 0.0 ? nlohmann::json() : nlohmann::json(r));
-    return {{"queue_depth", s.queued + s.running},
-            {"queued", s.queued},
-            {"running", s.running},
-            {"running_cap", s.cap},
-            {"workers", s.workers},
-            {"completed", s.completed},
-            {"rtf_by_concurrency", rtf},
-            {"max_queue", state_.config.max_queue},
-            {"realtime_budget", state_.config.realtime_budget}};
-  }
-
-  std::string optimization_status() const {
-    const StreamingDefaults d = state_.streaming_defaults();
-    const Metrics& m = state_.metrics;
-    const nlohmann::json j{
-        {"config", nlohmann::json::parse(state_.config.to_json())},
-        {"engine",
-         {{"name", state_.engine_info.name},
-          {"sample_rate", state_.engine_info.sample_rate_hz},
-          {"voices", state_.voices.names()},
-          {"can_clone", state_.voices.can_clone()}}},
-        {"scheduler", scheduler_json()},
-        {"streams", {{"active", m.active_streams.load()}, {"max", state_.config.max_streams}}},
-        {"streaming", {{"chunk_size", d.chunk_tokens}, {"max_speech_tokens", d.max_speech_tokens}}},
-        {"counters",
-         {{"responses", nlohmann::json::parse(m.responses_json())},
-          {"in_flight", m.in_flight.load()},
-          {"audio_seconds", m.audio_seconds()},
-          {"ws_contexts", m.ws_contexts_total.load()},
-          {"ws_cancels", m.ws_cancels_total.load()},
-          {"ws_errors", m.ws_errors_total.load()}}},
-        {"shutting_down", state_.shutting_down.load()}};
-    return j.dump();
   }
 
   // POST /configure-streaming {"chunk_size": 25..200, "max_speech_tokens": 0..limit}: the
@@ -372,7 +335,9 @@ class Session : public std::enable_shared_from_this<Session> {
         if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes)
           return false;
         net::post(self->stream_.get_executor(),
-                  [self, b = std::move(bytes)]() mutable { self->enqueue_chunk(std::move(b)); });
+                  [self, b = std::move(bytes), at = std::chrono::steady_clock::now()]() mutable {
+                    self->enqueue_chunk(std::move(b), at);
+                  });
         return true;
       };
     }
@@ -482,9 +447,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- chunked streaming: one write in flight, FIFO ----
-  void enqueue_chunk(std::string bytes) {
+  // `produced`: when the engine made the chunk (for chatterd_chunk_delivery_seconds); unset for
+  // bytes that are not audio.
+  void enqueue_chunk(std::string bytes, std::chrono::steady_clock::time_point produced = {}) {
     if (stream_failed_) return;
-    pending_.push_back(std::move(bytes));
+    pending_.push_back(Pending{std::move(bytes), produced});
     if (!writing_) write_next();
   }
 
@@ -505,7 +472,7 @@ class Session : public std::enable_shared_from_this<Session> {
           beast::bind_front_handler(&Session::on_stream_write, self, std::size_t{0}));
     }
     if (!pending_.empty()) {
-      const std::string& data = pending_.front();
+      const std::string& data = pending_.front().bytes;
       framed_ = fmt::format("{:x}\r\n", data.size());
       framed_ += data;
       framed_ += "\r\n";
@@ -527,6 +494,12 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_stream_write(std::size_t payload, beast::error_code ec, std::size_t /*bytes*/) {
     if (payload > 0) {
+      if (!ec && pending_.front().produced != std::chrono::steady_clock::time_point{}) {
+        state_.metrics.record_chunk_delivery(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                          pending_.front().produced)
+                .count());
+      }
       pending_.pop_front();
       queued_bytes_.fetch_sub(payload);
     }
@@ -643,7 +616,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<std::size_t> queued_bytes_{0};
   std::optional<http::response<http::empty_body>> stream_res_;
   std::optional<http::response_serializer<http::empty_body>> stream_sr_;
-  std::deque<std::string> pending_;
+  struct Pending {
+    std::string bytes;
+    std::chrono::steady_clock::time_point produced;
+  };
+  std::deque<Pending> pending_;
   std::string framed_;
   bool header_sent_ = false;
   bool writing_ = false;

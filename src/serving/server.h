@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "chatterd/engine/tts_engine.h"
+#include "core/trace.h"
 #include "serving/http_session.h"
 #include "serving/metrics.h"
 #include "serving/net.h"
@@ -36,13 +37,16 @@ class Server {
   std::uint16_t port() const { return port_; }
   // Graceful: stop accepting, answer 503 to new requests, let admitted syntheses and their
   // responses finish within config.shutdown_grace, then cancel the rest and join every thread.
-  // Blocks; call it from a thread that is not an I/O thread. Idempotent.
+  // Blocks; call it from a thread that is not an I/O thread. Idempotent. With config.trace_file
+  // set, writes the trace there last (a write error is logged: shutdown itself never throws).
   void shutdown();
 
   Metrics& metrics() { return metrics_; }
   const ServerConfig& config() const { return config_; }
   const EngineInfo& engine_info() const { return engine_->info(); }
   ServerState& state() { return *state_; }
+  // nullptr unless config.trace_file is set.
+  const Tracer* tracer() const { return tracer_.get(); }
 
  private:
   void do_accept();
@@ -50,10 +54,12 @@ class Server {
   ServerConfig config_;
   std::unique_ptr<TtsEngine> engine_;
   Metrics metrics_;
+  std::unique_ptr<Tracer> tracer_;  // before scheduler_: the workers record into it
   net::io_context ioc_;
   // Keeps run() going while a session's only pending work is a synthesis on the Scheduler.
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<EngineObserver> observer_;  // the engine's batch steps -> metrics, trace
   std::unique_ptr<VoiceService> voices_;
   std::unique_ptr<ServerState> state_;
   tcp::acceptor acceptor_;  // on its own strand (accept handlers vs. the shutdown close)

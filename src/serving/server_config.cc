@@ -47,7 +47,7 @@ std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
   if (v.is_number_float() && key == "realtime_budget") return v.dump();
   CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
                  key == "api_key" || key == "host" || key == "model" || key == "voice_store" ||
-                         key == "dtype" || key == "vocoder_dtype"
+                         key == "dtype" || key == "vocoder_dtype" || key == "trace"
                      ? "a string"
                      : "an integer",
                  v.type_name());
@@ -78,7 +78,9 @@ const std::vector<std::string_view>& config_keys() {
                                                    "voice_store",
                                                    "api_key",
                                                    "max_batch",
-                                                   "realtime_budget"};
+                                                   "realtime_budget",
+                                                   "trace",
+                                                   "trace_requests"};
   return kKeys;
 }
 
@@ -137,6 +139,10 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.max_batch = parse_int<int>(key, value, source);
   } else if (key == "realtime_budget") {
     c.realtime_budget = parse_double(key, value, source);
+  } else if (key == "trace") {
+    c.trace_file = value;
+  } else if (key == "trace_requests") {
+    c.trace_requests = parse_int<int>(key, value, source);
   } else {
     CHATTERD_THROW(InvalidArgument, "{}: unknown setting '{}'; known: {}", source, key,
                    fmt::join(config_keys(), ", "));
@@ -235,6 +241,9 @@ void ServerConfig::validate() const {
     problems.push_back(
         fmt::format("realtime_budget must be >= 0 (0: off), got {}", realtime_budget));
   }
+  if (trace_requests < 1 || trace_requests > 10000) {
+    problems.push_back(fmt::format("trace_requests must be in 1..10000, got {}", trace_requests));
+  }
   CHATTERD_CHECK(problems.empty(), InvalidArgument, "invalid server config: {}",
                  fmt::join(problems, "; "));
 }
@@ -262,7 +271,9 @@ std::string ServerConfig::to_json() const {
                          {"voice_store", voice_store},
                          {"api_key", api_key ? "set" : "unset"},
                          {"max_batch", max_batch},
-                         {"realtime_budget", realtime_budget}};
+                         {"realtime_budget", realtime_budget},
+                         {"trace", trace_file},
+                         {"trace_requests", trace_requests}};
   return j.dump();
 }
 

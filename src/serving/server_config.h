@@ -45,6 +45,10 @@ struct ServerConfig {
   // > 0: run only as many requests at once as keep the measured real-time factor at or below
   // this; the rest wait in the queue (serving/scheduler.h). 0: off.
   double realtime_budget = 0.0;
+  // Non-empty: record Chrome trace events (Perfetto / chrome://tracing) of the first
+  // `trace_requests` syntheses and write them to this file at graceful shutdown. "": off.
+  std::string trace_file;
+  int trace_requests = 20;
 
   // Throws InvalidArgument listing every problem at once.
   void validate() const;
