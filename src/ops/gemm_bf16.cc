@@ -6,7 +6,6 @@
 #include "backends/cpu/gemm_bf16.h"
 #include "core/check.h"
 #include "ops/convert.h"
-#include "ops/layout.h"
 
 namespace chatterd::ops {
 namespace {
@@ -175,15 +174,24 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const std::int64_t pl = options.pad_left;
   const std::int64_t frames = T + pl + options.pad_right;
   // Frames x channels in bf16 with the padding as zero frames: every tap of every output frame
-  // is one in-bounds row.
-  Tensor xt;
-  transpose(ctx, x, 1, 2, xt);
+  // is one in-bounds row. Transposed and rounded in one pass, in blocks of 16 channels x 64
+  // frames (both sides stay in L1).
   std::vector<BFloat16> a(static_cast<std::size_t>(B * frames * lda));
-  const float* pxt = xt.data<float>();
-  ctx.parallel_for(B * T, 64, [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      cpu::rows_to_bf16(ctx.isa, pxt + r * w.k, 1, w.k, w.k,
-                        a.data() + ((r / T) * frames + pl + r % T) * lda, lda);
+  const float* px = x.data<float>();
+  constexpr std::int64_t kBlockC = 16, kBlockT = 64;
+  const std::int64_t cblocks = (w.k + kBlockC - 1) / kBlockC;
+  const std::int64_t tblocks = (T + kBlockT - 1) / kBlockT;
+  ctx.parallel_for(B * tblocks * cblocks, 4, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const std::int64_t b = i / (tblocks * cblocks);
+      const std::int64_t t0 = i / cblocks % tblocks * kBlockT;
+      const std::int64_t c0 = i % cblocks * kBlockC;
+      const std::int64_t t1 = std::min(T, t0 + kBlockT);
+      const std::int64_t c1 = std::min(w.k, c0 + kBlockC);
+      for (std::int64_t t = t0; t < t1; ++t) {
+        BFloat16* dst = a.data() + (b * frames + pl + t) * lda;
+        for (std::int64_t c = c0; c < c1; ++c) dst[c] = float_to_bf16(px[(b * w.k + c) * T + t]);
+      }
     }
   });
   const std::int64_t n_panels = w.panels.dim(0);

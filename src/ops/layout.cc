@@ -119,6 +119,34 @@ void concat(const ExecContext& ctx, std::span<const Tensor> xs, int axis, Tensor
   }
 }
 
+namespace {
+
+// Swaps the last two axes of 4-byte elements ([..., R, C] -> [..., C, R]) in 32 x 32 blocks, so
+// both sides move whole cache lines (the general path below copies one element per memcpy when
+// the last axis moves: NCT <-> NTC in S3Gen and HiFT).
+void swap_last_two_4byte(const ExecContext& ctx, const std::uint32_t* in, std::int64_t batch,
+                         std::int64_t rows, std::int64_t cols, std::uint32_t* o) {
+  constexpr std::int64_t kBlock = 32;
+  const std::int64_t rb = (rows + kBlock - 1) / kBlock;
+  const std::int64_t cb = (cols + kBlock - 1) / kBlock;
+  ctx.parallel_for(batch * rb * cb, 4, [&](std::int64_t i0, std::int64_t i1) {
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const std::int64_t b = i / (rb * cb);
+      const std::int64_t r0 = (i / cb) % rb * kBlock;
+      const std::int64_t c0 = i % cb * kBlock;
+      const std::int64_t r1 = std::min(rows, r0 + kBlock);
+      const std::int64_t c1 = std::min(cols, c0 + kBlock);
+      const std::uint32_t* src = in + b * rows * cols;
+      std::uint32_t* dst = o + b * rows * cols;
+      for (std::int64_t c = c0; c < c1; ++c) {
+        for (std::int64_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void permute(const ExecContext& ctx, const Tensor& x, std::span<const int> perm, Tensor& out) {
   const int rank = x.rank();
   CHATTERD_CHECK(static_cast<int>(perm.size()) == rank, ShapeError, "permute: {} axes given for {}",
@@ -138,6 +166,18 @@ void permute(const ExecContext& ctx, const Tensor& x, std::span<const int> perm,
   out.resize(shape, x.dtype());
   if (x.numel() == 0) return;
   const std::size_t esize = dtype_block_bytes(x.dtype());
+  bool swap_last_two = rank >= 2 && esize == 4 &&
+                       perm[static_cast<std::size_t>(rank - 1)] == rank - 2 &&
+                       perm[static_cast<std::size_t>(rank - 2)] == rank - 1;
+  for (int i = 0; swap_last_two && i < rank - 2; ++i) {
+    swap_last_two = perm[static_cast<std::size_t>(i)] == i;
+  }
+  if (swap_last_two && x.dim(rank - 1) > 1 && x.dim(rank - 2) > 1) {
+    const std::int64_t rows = x.dim(rank - 2), cols = x.dim(rank - 1);
+    return swap_last_two_4byte(ctx, static_cast<const std::uint32_t*>(x.raw_data()),
+                               x.numel() / (rows * cols), rows, cols,
+                               static_cast<std::uint32_t*>(out.raw_data()));
+  }
   std::array<std::int64_t, Shape::kMaxRank> in_stride{};  // element strides of x
   std::int64_t s = 1;
   for (int i = rank - 1; i >= 0; --i) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "ops_test_util.h"
@@ -90,6 +91,38 @@ TEST(Layout, PermuteAndTranspose) {
   test::expect_equal(t, p, "transpose");
   const std::array<int, 3> bad = {0, 0, 1};
   EXPECT_THROW(ops::permute(ExecContext{}, x, bad, t), InvalidArgument);
+}
+
+// The blocked path for swapping the last two axes (4-byte elements): block edges, batches, 1 and
+// several threads, and i32 as well as f32.
+TEST(Layout, SwapLastTwoAxesInBlocks) {
+  ThreadPool pool(2);
+  for (const Shape& shape : {Shape{2, 33, 70}, Shape{1, 64, 32}, Shape{3, 5, 2}, Shape{40, 1}}) {
+    const Tensor x = random_f32(shape, 9);
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      ExecContext ctx;
+      ctx.pool = p;
+      Tensor out;
+      ops::transpose(ctx, x, -1, -2, out);
+      const std::int64_t rows = x.dim(-2), cols = x.dim(-1);
+      ASSERT_EQ(out.dim(-1), rows);
+      ASSERT_EQ(out.dim(-2), cols);
+      for (std::int64_t b = 0; b < x.numel() / (rows * cols); ++b) {
+        for (std::int64_t r = 0; r < rows; ++r) {
+          for (std::int64_t c = 0; c < cols; ++c) {
+            ASSERT_EQ(out.data<float>()[(b * cols + c) * rows + r],
+                      x.data<float>()[(b * rows + r) * cols + c]);
+          }
+        }
+      }
+    }
+  }
+  const std::vector<std::int32_t> ids = {1, 2, 3, 4, 5, 6};
+  Tensor t;
+  ops::transpose(ExecContext{}, Tensor::from_span<std::int32_t>(ids, {2, 3}), 0, 1, t);
+  EXPECT_EQ(t.shape(), (Shape{3, 2}));
+  EXPECT_EQ(t.data<std::int32_t>()[1], 4);
+  EXPECT_EQ(t.data<std::int32_t>()[5], 6);
 }
 
 TEST(Layout, CopyIntoView) {
