@@ -26,6 +26,22 @@ void KvCache::truncate(std::int64_t n_tokens) {
   length_ = n_tokens;
 }
 
+void KvCache::assign(const KvCache& src) {
+  CHATTERD_CHECK(src.n_kv_heads_ == n_kv_heads_ && src.head_dim_ == head_dim_, ShapeError,
+                 "kv_cache: assign from {} heads x {} into {} x {}", src.n_kv_heads_, src.head_dim_,
+                 n_kv_heads_, head_dim_);
+  length_ = 0;
+  if (src.length_ > capacity_) grow_to(src.length_);
+  const std::int64_t n = src.length_ * head_dim_;
+  for (std::int64_t h = 0; h < n_kv_heads_ && n > 0; ++h) {
+    std::copy(src.k_data() + h * src.head_stride(), src.k_data() + h * src.head_stride() + n,
+              k_.data<float>() + h * head_stride());
+    std::copy(src.v_data() + h * src.head_stride(), src.v_data() + h * src.head_stride() + n,
+              v_.data<float>() + h * head_stride());
+  }
+  length_ = src.length_;
+}
+
 void KvCache::grow_to(std::int64_t new_capacity) {
   CHATTERD_CHECK(n_kv_heads_ > 0, InvalidArgument, "kv_cache: used before construction");
   Tensor k = Tensor::empty({n_kv_heads_, new_capacity, head_dim_}, DType::F32);

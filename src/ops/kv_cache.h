@@ -28,6 +28,9 @@ class KvCache {
   void clear() { length_ = 0; }
   // Drop tokens from the end: keep the first `n_tokens`.
   void truncate(std::int64_t n_tokens);
+  // Replaces the contents by a deep copy of `src`'s tokens (same heads and head dim; grows when
+  // needed, keeps a larger capacity): restores a cached prefix into a request's own cache.
+  void assign(const KvCache& src);
 
   std::int64_t length() const { return length_; }
   std::int64_t capacity() const { return capacity_; }

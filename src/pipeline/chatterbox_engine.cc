@@ -155,6 +155,10 @@ void ChatterboxEngine::add_voice(const Voice& voice) {
   v.name = voice.name;
   v.t3 = voice.t3_cond();
   v.gen = voice.s3gen_prompt();
+  {
+    const std::lock_guard<std::mutex> prefix_lock(prefixes_mutex_);
+    prefixes_.erase(v.name);
+  }
   const std::unique_lock<std::shared_mutex> lock(voices_mutex_);
   for (auto& existing : parts_.voices) {
     if (existing.name == v.name) {
@@ -187,6 +191,17 @@ std::vector<T3TextChunk> ChatterboxEngine::encode_text(const SynthesisRequest& r
   return parts_.cfg_text->encode(request.text, language, max_text_tokens);
 }
 
+std::shared_ptr<const T3CondPrefix> ChatterboxEngine::cond_prefix(
+    const ExecContext& ctx, const ChatterboxVoice& voice) const {
+  if (parts_.t3->is_llama()) return nullptr;
+  const std::lock_guard<std::mutex> lock(prefixes_mutex_);
+  if (const auto it = prefixes_.find(voice.name); it != prefixes_.end()) return it->second;
+  if (prefixes_.size() >= kMaxCondPrefixes) return nullptr;
+  auto prefix = std::make_shared<const T3CondPrefix>(parts_.t3->make_cond_prefix(ctx, voice.t3));
+  prefixes_.emplace(voice.name, prefix);
+  return prefix;
+}
+
 T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const ChatterboxVoice& voice,
                                           const T3TextChunk& chunk, const SynthesisOptions& opt,
                                           std::int64_t max_gen_len, std::uint64_t seed,
@@ -203,6 +218,8 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
     // differs, so the default is the generate() default, not the voice's value.
     gen.exaggeration = opt.exaggeration.value_or(d.exaggeration);
   }
+  const std::shared_ptr<const T3CondPrefix> prefix = cond_prefix(ctx, voice);
+  gen.cond_prefix = prefix.get();
   if (batch_loop_ && opt.batching && !t3.is_llama()) {
     return batch_loop_->generate(voice.t3, chunk.ids, gen, on_token);
   }

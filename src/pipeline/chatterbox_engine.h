@@ -33,7 +33,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -169,6 +171,12 @@ class ChatterboxEngine final : public TtsEngine {
 
  private:
   ChatterboxVoice find_voice(const std::string& name) const;
+  // Turbo/Nano: the voice's T3 conditioning prefix, made at its first request and kept for up to
+  // kMaxCondPrefixes voices (each ~72 MB for Turbo, f32 K/V of ~376 positions x 24 layers); null
+  // for Llama models and for voices beyond the bound (they run the whole prefill).
+  std::shared_ptr<const T3CondPrefix> cond_prefix(const ExecContext& ctx,
+                                                  const ChatterboxVoice& voice) const;
+  static constexpr std::size_t kMaxCondPrefixes = 8;
   // The T3 step of one request, variant-specific: text -> T3 requests (chunks).
   std::vector<T3TextChunk> encode_text(const SynthesisRequest& request,
                                        std::int64_t max_text_tokens) const;
@@ -187,6 +195,9 @@ class ChatterboxEngine final : public TtsEngine {
   std::unique_ptr<T3BatchLoop> batch_loop_;
   int max_concurrency_ = 1;
   bool bf16_vocoder_ = false;
+  // Voice name -> conditioning prefix (cond_prefix); add_voice drops a replaced voice's entry.
+  mutable std::mutex prefixes_mutex_;
+  mutable std::map<std::string, std::shared_ptr<const T3CondPrefix>> prefixes_;
   EngineObserver* observer_ = nullptr;  // handed to batch_loop_ (set before serving)
   StreamVocoderOptions stream_options_;
   // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).

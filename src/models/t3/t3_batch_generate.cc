@@ -79,8 +79,7 @@ T3BatchGenerator::StreamId T3BatchGenerator::add(const ExecContext& ctx, const T
   s.result.tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
 
   T3State& st = *s.state;
-  model_.prefill_embeds(ctx, cond, text_ids, st, st.embeds);
-  model_.forward(ctx, st.embeds, st);
+  model_.prefill(ctx, cond, text_ids, options.cond_prefix, st);
   const std::int64_t bos = model_.config().start_speech_token;
   const std::int64_t token = pick(s, std::span<const std::int64_t>(&bos, 1));
   if (token < 0) {

@@ -127,8 +127,7 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
                             history, options.sampling, sampler, scores);
   };
 
-  model.prefill_embeds(ctx, cond, text_ids, state, state.embeds);
-  model.forward(ctx, state.embeds, state);
+  model.prefill(ctx, cond, text_ids, options.cond_prefix, state);
   const std::int64_t bos = cfg.start_speech_token;
   std::int64_t token = pick(std::span<const std::int64_t>(&bos, 1));
   if (token < 0) {

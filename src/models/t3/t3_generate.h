@@ -45,6 +45,9 @@ struct T3GenerateOptions {
   float cfg_weight = 0.5f;
   // Exaggeration (emotion_adv) in [0, 2]; unset: the value carried by the conditioning.
   std::optional<float> exaggeration;
+  // Turbo/Nano: the voice's conditioning prefix (T3Model::make_cond_prefix of the same cond), or
+  // null to run the whole prefill. Must outlive the call.
+  const T3CondPrefix* cond_prefix = nullptr;
 
   // Valid ranges (besides `sampling`'s own).
   static constexpr float kMaxCfgWeight = 3.0f;

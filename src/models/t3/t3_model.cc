@@ -161,6 +161,50 @@ void T3Model::prefill_embeds(const ExecContext& ctx, const T3Cond& cond,
   embed_speech(ctx, std::span<const std::int64_t>(&bos_id, 1), state, bos);
 }
 
+T3CondPrefix T3Model::make_cond_prefix(const ExecContext& ctx, const T3Cond& cond) const {
+  CHATTERD_CHECK(!is_llama(), Unsupported, "T3: a conditioning prefix is for GPT-2 T3 only");
+  T3State state;
+  const std::int64_t c = cond_length(cond);
+  reset_state(state, c);
+  embed_cond(ctx, cond, state, state.embeds);
+  forward(ctx, state.embeds, state);
+  T3CondPrefix prefix;
+  prefix.length = c;
+  for (const ops::KvCache& cache : state.caches) {
+    ops::KvCache copy(cache.n_kv_heads(), cache.head_dim(), c);
+    copy.assign(cache);
+    prefix.caches.push_back(std::move(copy));
+  }
+  return prefix;
+}
+
+void T3Model::prefill(const ExecContext& ctx, const T3Cond& cond,
+                      std::span<const std::int64_t> text_ids, const T3CondPrefix* prefix,
+                      T3State& state) const {
+  if (prefix == nullptr || is_llama()) {
+    prefill_embeds(ctx, cond, text_ids, state, state.embeds);
+    forward(ctx, state.embeds, state);
+    return;
+  }
+  CHATTERD_CHECK(
+      prefix->length == cond_length(cond) && prefix->caches.size() == state.caches.size(),
+      InvalidArgument,
+      "T3: the conditioning prefix ({} rows, {} layers) does not fit "
+      "this conditioning ({} rows, {} layers)",
+      prefix->length, prefix->caches.size(), cond_length(cond), state.caches.size());
+  for (std::size_t l = 0; l < state.caches.size(); ++l) state.caches[l].assign(prefix->caches[l]);
+  const auto n = static_cast<std::int64_t>(text_ids.size());
+  state.embeds.resize(Shape{n + 1, config_.hidden_size}, DType::F32);
+  if (n > 0) {
+    Tensor text_rows = state.embeds.narrow0(0, n);
+    embed_text(ctx, text_ids, state, text_rows);
+  }
+  Tensor bos = state.embeds.narrow0(n, 1);
+  const std::int64_t bos_id = config_.start_speech_token;
+  embed_speech(ctx, std::span<const std::int64_t>(&bos_id, 1), state, bos);
+  forward(ctx, state.embeds, state);
+}
+
 void T3Model::decode_embeds(const ExecContext& ctx, std::int64_t token, std::int64_t index,
                             T3State& state, Tensor& out) const {
   const std::int64_t d = config_.hidden_size;

@@ -108,6 +108,15 @@ class T3Model {
   // when the positions run past max_positions().
   void forward(const ExecContext& ctx, const Tensor& embeds, T3State& state) const;
 
+  // GPT-2 (Turbo/Nano): the conditioning rows run once into a prefix (Unsupported for Llama,
+  // whose perceiver and CFG rows make the prefix request-dependent).
+  T3CondPrefix make_cond_prefix(const ExecContext& ctx, const T3Cond& cond) const;
+  // The prefill of [cond | text | BOS] into a freshly reset `state` (GPT-2): with `prefix` (made
+  // from `cond` by this model) the caches start as its copy and only text + BOS run; the result
+  // equals the full prefill up to f32 summation order.
+  void prefill(const ExecContext& ctx, const T3Cond& cond, std::span<const std::int64_t> text_ids,
+               const T3CondPrefix* prefix, T3State& state) const;
+
   // Continuous batching (GPT-2 backbone): ONE decode step for B independent sequences. embeds f32
   // [B, d] holds the next input of each (decode_embeds); row b continues states[b] at its own
   // position (wpe[states[b]->length()]). Every weight is read once for all rows; attention runs

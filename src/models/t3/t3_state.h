@@ -41,6 +41,15 @@ struct T3State {
   std::int64_t length() const { return caches.empty() ? 0 : caches.front().length(); }
 };
 
+// The key/value rows of a voice's conditioning prefix (GPT-2 T3: speaker embedding + prompt speech
+// tokens, positions 0 .. length - 1), computed once per voice (T3Model::make_cond_prefix): every
+// request with that voice starts from a copy instead of re-running those ~376 rows. Read-only,
+// shared by concurrent requests.
+struct T3CondPrefix {
+  std::vector<ops::KvCache> caches;  // one per layer
+  std::int64_t length = 0;
+};
+
 // Scratch of T3Model::forward_batch, owned by the batch scheduler and reused every step.
 struct T3BatchScratch {
   layers::Gpt2BlockScratch gpt2;
