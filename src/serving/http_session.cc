@@ -27,20 +27,14 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string error_json(const std::string& message, int status) {
   return nlohmann::json{{"error", {{"message", message}, {"code", status}}}}.dump() + "\n";
 }
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ServerState& state) : stream_(std::move(socket)), state_(state) {}
+  Session(tcp::socket&& socket, ServerState& state, ConnectionTicket ticket)
+      : stream_(std::move(socket)), state_(state), ticket_(std::move(ticket)) {}
 
   void start() {
     net::dispatch(stream_.get_executor(),
@@ -135,7 +129,8 @@ class Session : public std::enable_shared_from_this<Session> {
                           false, /*retry_after=*/true);
       }
       end_request(101);
-      return start_ws_session(std::move(stream_), std::move(req), state_);  // this session ends
+      // This session ends; the WebSocket owns the connection (and its ticket) from here.
+      return start_ws_session(std::move(stream_), std::move(req), state_, std::move(ticket_));
     }
     if (path == "/v1/voices") {
       if (is_get) return send_voice_list();
@@ -369,8 +364,10 @@ class Session : public std::enable_shared_from_this<Session> {
         first = false;
         append_pcm16(bytes, c.samples);
         if (bytes.empty()) return true;
-        if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes)
+        if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes) {
+          net::post(self->stream_.get_executor(), [self] { self->too_slow(); });
           return false;
+        }
         net::post(self->stream_.get_executor(),
                   [self, b = std::move(bytes)]() mutable { self->enqueue_chunk(std::move(b)); });
         return true;
@@ -526,6 +523,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_stream_write(std::size_t payload, beast::error_code ec, std::size_t /*bytes*/) {
+    if (stream_failed_) return;  // too_slow() ended the stream while this write was out
     if (payload > 0) {
       pending_.pop_front();
       queued_bytes_.fetch_sub(payload);
@@ -539,6 +537,14 @@ class Session : public std::enable_shared_from_this<Session> {
     end_request(ec ? 0 : 200);
     if (ec || !keep_alive_) return do_close();
     do_read();
+  }
+
+  // The client fell kMaxQueuedStreamBytes behind: cut it off now rather than drain what is
+  // queued at its pace (each write is also bounded by `timeout`).
+  void too_slow() {
+    if (!streaming_ || stream_failed_ || !request_open_) return;
+    state_.metrics.slow_clients_total.fetch_add(1);
+    fail_stream();
   }
 
   // The client is gone: stop the synthesis, drop what is queued, end the request once.
@@ -626,10 +632,12 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
+    ticket_.release();  // now, not when a job still holding the session finishes
   }
 
   beast::tcp_stream stream_;
   ServerState& state_;
+  ConnectionTicket ticket_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<StringResponse> response_;
@@ -661,40 +669,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-std::optional<std::string> query_param(std::string_view target, std::string_view key) {
-  const std::size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const std::size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != key) continue;
-    const std::string_view raw =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string out;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        out += ' ';
-      } else if (raw[i] == '%') {
-        if (i + 2 >= raw.size()) return std::nullopt;
-        const int hi = hex_value(raw[i + 1]);
-        const int lo = hex_value(raw[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-      } else {
-        out += raw[i];
-      }
-    }
-    return out;
-  }
-  return std::nullopt;
-}
-
-void start_http_session(tcp::socket socket, ServerState& state) {
-  std::make_shared<Session>(std::move(socket), state)->start();
+void start_http_session(tcp::socket socket, ServerState& state, ConnectionTicket ticket) {
+  std::make_shared<Session>(std::move(socket), state, std::move(ticket))->start();
 }
 
 }  // namespace chatterd::serving

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chatterd/core/error.h"
+#include "serving/api_request.h"
 #include "serving/http_client.h"
 #include "serving/http_session.h"
 #include "serving/test_server.h"
