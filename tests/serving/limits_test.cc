@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <regex>
+#include <thread>
 #include <vector>
 
 #include "chatterd/core/error.h"
@@ -135,9 +137,12 @@ TEST(ServingConnections, RefusalReachesAClientThatAlreadySentItsRequest) {
 TEST(ServingSlowClient, StreamNobodyReadsIsCutOffAndTheQueueMovesOn) {
   ScriptedServer fs(
       [](testing::FakeEngine& e) {
-        e.n_chunks = 100000;  // 480 MB if never stopped: far past the 16 MiB a client may lag
+        e.n_chunks = 10000;  // 480 MB if never stopped: far past the 16 MiB a client may lag
+        e.samples_per_chunk = 24000;
       },
-      [](ServerConfig& c) { c.request_timeout = std::chrono::seconds(2); });
+      // A write timeout far beyond the test: the 16 MiB backlog must be what cuts it off (each
+      // write's own bound, `timeout`, would come first only on a very slow machine).
+      [](ServerConfig& c) { c.request_timeout = std::chrono::seconds(60); });
   net::io_context ioc;
   tcp::socket slow = testing::connect(fs.port(), ioc);
   testing::send_request(slow, http::verb::post, "/synthesize",
@@ -147,12 +152,57 @@ TEST(ServingSlowClient, StreamNobodyReadsIsCutOffAndTheQueueMovesOn) {
     return testing::request(fs.port(), http::verb::post, "/synthesize",
                             R"({"text":"short","response_format":"pcm"})");
   });
-  ASSERT_EQ(other.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  ASSERT_EQ(other.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   EXPECT_EQ(other.get().status, 200);
   EXPECT_EQ(fs.engine->cancellations.load(), 1);
-  EXPECT_TRUE(wait_for([&] { return fs.server->metrics().slow_clients_total.load() == 1; }));
   EXPECT_TRUE(wait_for([&] { return fs.server->metrics().responses(0) == 1; }));
+  EXPECT_EQ(fs.server->metrics().slow_clients_total.load(), 1u);
   EXPECT_TRUE(wait_for([&] { return fs.server->metrics().active_streams.load() == 0; }));
+}
+
+TEST(ServingSlowClient, TrickledHeaderIsClosedWhenTheRequestTimeoutRunsOut) {
+  // `timeout` bounds the whole request read, not each byte: a byte every 100 ms does not keep
+  // the connection open.
+  ScriptedServer fs([](testing::FakeEngine&) {},
+                    [](ServerConfig& c) { c.request_timeout = std::chrono::seconds(1); });
+  net::io_context ioc;
+  tcp::socket s = testing::connect(fs.port(), ioc);
+  ASSERT_TRUE(wait_for([&] { return fs.server->connections().open() == 1; }));
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {
+    const std::string head = "POST /synthesize HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    for (std::size_t i = 0; !stop.load() && i < 50; ++i) {
+      beast::error_code ec;
+      const char c = i < head.size() ? head[i] : 'a';
+      net::write(s, net::buffer(&c, 1), ec);
+      if (ec) return;  // the server closed
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  EXPECT_TRUE(wait_for([&] { return fs.server->connections().open() == 0; },
+                       std::chrono::milliseconds(4000)));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  stop.store(true);
+  trickle.join();
+  EXPECT_GE(elapsed, std::chrono::milliseconds(900));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(3000));
+  EXPECT_EQ(fs.engine->calls.load(), 0);
+  // Another client was never held up.
+  EXPECT_EQ(testing::request(fs.port(), http::verb::get, "/health").status, 200);
+}
+
+TEST(ServingBadInput, UnknownVoiceOverHttpIsTheEnginesDefault) {
+  ScriptedServer fs([](testing::FakeEngine&) {});
+  const Reply r = testing::request(fs.port(), http::verb::post, "/v1/audio/speech",
+                                   R"({"input":"Hi.","voice":"nobody"})");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(fs.engine->last_voice(), "");
+  EXPECT_EQ(testing::request(fs.port(), http::verb::post, "/v1/audio/speech",
+                             R"({"input":"Hi.","voice":"v1"})")
+                .status,
+            200);
+  EXPECT_EQ(fs.engine->last_voice(), "v1");
 }
 
 TEST(ServingConnectionConfig, KeysAreValidatedAndLayered) {

@@ -74,6 +74,22 @@ TEST(WsShutdown, AClientThatNeverAnswersTheCloseDoesNotHoldTheServer) {
   EXPECT_EQ(fs.server->state().ws_sessions.size(), 0u);
 }
 
+TEST(WsBadInput, ClientThatReadsNothingIsCutOffAndOthersKeepStreaming) {
+  ScriptedServer fs([](testing::FakeEngine& e) {
+    e.n_chunks = 100000;  // 480 MB if never stopped; a socket may lag 8 MiB
+  });
+  WsClient slow(fs.port());
+  slow.send({{"context_id", "a"}, {"transcript", "Never read."}});
+  EXPECT_TRUE(wait_for([&] { return fs.server->metrics().slow_clients_total.load() == 1; },
+                       std::chrono::milliseconds(10000)));
+  EXPECT_TRUE(wait_for([&] { return fs.engine->cancellations.load() == 1; }));
+  EXPECT_TRUE(wait_for([&] { return fs.server->metrics().active_streams.load() == 0; }));
+  WsClient other(fs.port());
+  other.send({{"context_id", "b"}, {"transcript", "short"}});
+  ASSERT_TRUE(other.read_until([&] { return other.logs["b"].done; }));
+  EXPECT_EQ(other.logs["b"].frames, 3u);
+}
+
 TEST(WsBadInput, OversizedMessageClosesWith1009AndOtherSocketsKeepStreaming) {
   ScriptedServer fs([](testing::FakeEngine& e) { e.chunk_delay = std::chrono::milliseconds(2); });
   WsClient other(fs.port());
