@@ -380,7 +380,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     switch (state_.scheduler.submit(std::move(job))) {
       case Admission::Accepted:
-        if (!streaming_) watch_client();
+        watch_client();
         return;
       case Admission::QueueFull:
         return send_error(
@@ -392,9 +392,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // A non-streamed synthesis writes nothing until it ends, so a client that leaves would only be
-  // noticed then: a read on the idle socket notices at once (EOF/reset) and cancels the job.
-  // Bytes that do arrive (a pipelined request) are kept in buffer_ for the next read.
+  // A non-streamed synthesis writes nothing until it ends, and a streamed one notices a failed
+  // write only a chunk or two after the client left: a read on the otherwise idle socket notices
+  // at once (EOF/reset) and cancels the job. Bytes that do arrive (a pipelined request) are kept
+  // in buffer_ for the next read. A streamed response's writes go on beside this read (Beast
+  // allows one of each); its write timeouts do not touch the read's (no expiry).
   void watch_client() {
     watching_ = true;
     stream_.expires_never();
@@ -405,6 +407,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_watch(beast::error_code ec, std::size_t bytes) {
     watching_ = false;
     buffer_.commit(bytes);
+    if (read_after_watch_) {  // the response is out (read_next): on to the next request
+      read_after_watch_ = false;
+      if (ec && ec != net::error::operation_aborted) return do_close();
+      return do_read();
+    }
+    if (streaming_) return on_stream_watch(ec);
     if (ec == net::error::operation_aborted || (!ec && done_)) {
       // Cancelled by on_synthesis_done (or it arrived meanwhile): now answer.
       if (done_) return finish_synthesis();
@@ -421,11 +429,23 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() < 64 * 1024) watch_client();  // keep watching; a flood stops the watch
   }
 
+  // The watch beside a streamed response: it runs until the response is out (read_next ends it).
+  void on_stream_watch(beast::error_code ec) {
+    if (ec == net::error::operation_aborted) return;  // the connection is being closed
+    if (ec) {  // the client left: stop the synthesis now, not at the next failed write
+      if (request_open_ && !stream_failed_) fail_stream();
+      return;
+    }
+    if (buffer_.size() < 64 * 1024) watch_client();
+  }
+
   void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error) {
     done_ = true;
     done_result_ = std::move(result);
     done_error_ = error;
-    if (watching_) {  // one read at a time: end the watch first, on_watch continues
+    // Non-streamed: one read at a time, so end the watch first and on_watch continues. A stream
+    // keeps its watch (cancelling it would cancel a chunk being written too).
+    if (watching_ && !streaming_) {
       beast::error_code ec;
       stream_.socket().cancel(ec);
       return;
@@ -536,7 +556,7 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = false;
     end_request(ec ? 0 : 200);
     if (ec || !keep_alive_) return do_close();
-    do_read();
+    read_next();
   }
 
   // The client fell kMaxQueuedStreamBytes behind: cut it off now rather than drain what is
@@ -603,7 +623,16 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.reset();
     end_request(ec ? 0 : status);
     if (ec || !keep_alive_) return do_close();
-    do_read();
+    read_next();
+  }
+
+  // The next request, once a disconnect watch still out has ended (on_watch then reads). No
+  // write is in flight here, so cancelling the socket's operations only ends the watch.
+  void read_next() {
+    if (!watching_) return do_read();
+    read_after_watch_ = true;
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
   }
 
   // ---- bookkeeping ----
@@ -661,6 +690,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stream_slot_ = false;  // holds one of max_streams
   // Non-streamed: the disconnect watch and the result waiting for it to end.
   bool watching_ = false;
+  bool read_after_watch_ = false;  // read_next() is waiting for the watch to end
   bool done_ = false;
   bool client_gone_ = false;
   SynthesisResult done_result_;
