@@ -11,6 +11,7 @@
 
 #include "chatterd/core/error.h"
 #include "pipeline/voice_store.h"
+#include "serving/admin_endpoints.h"
 #include "serving/api_request.h"
 #include "serving/audio_encoding.h"
 #include "serving/ws_session.h"
@@ -133,17 +134,21 @@ class Session : public std::enable_shared_from_this<Session> {
       return start_ws_session(std::move(stream_), std::move(req), state_, std::move(ticket_));
     }
     if (path == "/v1/voices") {
-      if (is_get) return send_voice_list();
+      if (is_get) return send_text(http::status::ok, "application/json", voice_list_json(state_));
       if (!is_post) return send_method_not_allowed("GET, POST");
       return upload_voice(target, req.body());
     }
     if (path == "/optimization-status") {
       if (!is_get) return send_method_not_allowed("GET");
-      return send_text(http::status::ok, "application/json", optimization_status() + "\n");
+      return send_text(http::status::ok, "application/json", optimization_status_json(state_));
     }
     if (path == "/configure-streaming") {
       if (!is_post) return send_method_not_allowed("POST");
-      return configure_streaming(req.body());
+      const auto answer = configure_streaming(state_, req.body());
+      if (const auto* e = std::get_if<ApiError>(&answer)) {
+        return send_error(static_cast<http::status>(e->status), e->message, keep_alive_);
+      }
+      return send_text(http::status::ok, "application/json", std::get<std::string>(answer));
     }
     if (path == "/v1/audio/speech" || path == "/synthesize") {
       if (!is_post) return send_method_not_allowed("POST");
@@ -159,17 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
     send_error(http::status::not_found, fmt::format("no such path: {}", path), keep_alive_);
   }
 
-  // ---- voices, status, configuration ----
-  void send_voice_list() {
-    nlohmann::json voices = nlohmann::json::array();
-    const std::vector<std::string> names = state_.voices.names();
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      voices.push_back({{"name", names[i]}, {"default", i == 0}});
-    }
-    const nlohmann::json body{{"voices", voices}, {"can_clone", state_.voices.can_clone()}};
-    send_text(http::status::ok, "application/json", body.dump() + "\n");
-  }
-
+  // ---- voices ----
   // POST /v1/voices?name=NAME, body: the clip's bytes (any format the decoder reads).
   void upload_voice(std::string_view target, std::string& body) {
     if (!state_.voices.can_clone()) {
@@ -213,98 +208,6 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     };
     admit(std::move(job));
-  }
-
-  nlohmann::json scheduler_json() const {
-    const SchedulerStats s = state_.scheduler.stats();
-    nlohmann::json rtf = nlohmann::json::array();
-    for (const double r : s.rtf_by_level)
-      rtf.push_back(r < 0.0 ? nlohmann::json() : nlohmann::json(r));
-    return {{"queue_depth", s.queued + s.running},
-            {"queued", s.queued},
-            {"running", s.running},
-            {"running_cap", s.cap},
-            {"workers", s.workers},
-            {"completed", s.completed},
-            {"rtf_by_concurrency", rtf},
-            {"max_queue", state_.config.max_queue},
-            {"realtime_budget", state_.config.realtime_budget}};
-  }
-
-  std::string optimization_status() const {
-    const StreamingDefaults d = state_.streaming_defaults();
-    const Metrics& m = state_.metrics;
-    const nlohmann::json j{
-        {"config", nlohmann::json::parse(state_.config.to_json())},
-        {"engine",
-         {{"name", state_.engine_info.name},
-          {"sample_rate", state_.engine_info.sample_rate_hz},
-          {"voices", state_.voices.names()},
-          {"can_clone", state_.voices.can_clone()}}},
-        {"scheduler", scheduler_json()},
-        {"streams", {{"active", m.active_streams.load()}, {"max", state_.config.max_streams}}},
-        {"streaming", {{"chunk_size", d.chunk_tokens}, {"max_speech_tokens", d.max_speech_tokens}}},
-        {"counters",
-         {{"responses", nlohmann::json::parse(m.responses_json())},
-          {"in_flight", m.in_flight.load()},
-          {"audio_seconds", m.audio_seconds()},
-          {"ws_contexts", m.ws_contexts_total.load()},
-          {"ws_cancels", m.ws_cancels_total.load()},
-          {"ws_errors", m.ws_errors_total.load()}}},
-        {"shutting_down", state_.shutting_down.load()}};
-    return j.dump();
-  }
-
-  // POST /configure-streaming {"chunk_size": 25..200, "max_speech_tokens": 0..limit}: the
-  // defaults of later requests that do not set them. Unknown keys are refused (a typo must not
-  // look applied).
-  void configure_streaming(const std::string& body) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(body);
-    } catch (const nlohmann::json::parse_error& e) {
-      return send_error(http::status::bad_request, fmt::format("malformed JSON: {}", e.what()),
-                        keep_alive_);
-    }
-    if (!j.is_object()) {
-      return send_error(http::status::bad_request, "body must be a JSON object", keep_alive_);
-    }
-    StreamingDefaults d = state_.streaming_defaults();
-    for (const auto& [key, value] : j.items()) {
-      if (key != "chunk_size" && key != "max_speech_tokens") {
-        return send_error(
-            http::status::bad_request,
-            fmt::format("unknown setting '{}'; known: chunk_size, max_speech_tokens", key),
-            keep_alive_);
-      }
-      if (!value.is_number_integer()) {
-        return send_error(http::status::bad_request,
-                          fmt::format("{} must be an integer, got {}", key, value.type_name()),
-                          keep_alive_);
-      }
-      const auto v = value.get<std::int64_t>();
-      if (key == "chunk_size") {
-        if (v < 25 || v > 200) {
-          return send_error(http::status::bad_request,
-                            fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v),
-                            keep_alive_);
-        }
-        d.chunk_tokens = static_cast<int>(v);
-      } else {
-        if (v < 0 || v > state_.config.max_speech_tokens_limit) {
-          return send_error(http::status::bad_request,
-                            fmt::format("max_speech_tokens must be in 0..{} (0: the model's), "
-                                        "got {}",
-                                        state_.config.max_speech_tokens_limit, v),
-                            keep_alive_);
-        }
-        d.max_speech_tokens = static_cast<int>(v);
-      }
-    }
-    state_.set_streaming_defaults(d);
-    const nlohmann::json out{{"chunk_size", d.chunk_tokens},
-                             {"max_speech_tokens", d.max_speech_tokens}};
-    send_text(http::status::ok, "application/json", out.dump() + "\n");
   }
 
   void send_exception(const std::exception_ptr& error) {

@@ -45,6 +45,11 @@ TEST(ServingStatus, OptimizationStatusReportsConfigEngineQueueAndCounters) {
   EXPECT_EQ(j["scheduler"]["max_queue"], 8);
   EXPECT_EQ(j["scheduler"]["queue_depth"], 0);
   EXPECT_EQ(j["streams"]["active"], 0);
+  EXPECT_GE(j["connections"]["open"].get<int>(), 1);  // this request's own (and maybe the last)
+  EXPECT_EQ(j["connections"]["max"], 512);
+  EXPECT_EQ(j["connections"]["max_per_ip"], 64);
+  EXPECT_EQ(j["connections"]["refused_per_ip"], 0);
+  EXPECT_EQ(j["counters"]["slow_clients"], 0);
   EXPECT_EQ(j["streaming"]["chunk_size"], 50);
   EXPECT_EQ(j["counters"]["responses"]["200"], 1);
   EXPECT_GT(j["counters"]["audio_seconds"].get<double>(), 0.0);
