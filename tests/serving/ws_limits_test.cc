@@ -46,6 +46,27 @@ TEST(WsShutdown, RunningContextFinishesThenTheSocketClosesWithGoingAway) {
   EXPECT_EQ(fs.server->metrics().active_streams.load(), 0);
 }
 
+TEST(WsShutdown, ContextStillRunningAtTheDeadlineIsCancelledThenClosed) {
+  ScriptedServer fs(
+      [](testing::FakeEngine& e) {
+        e.n_chunks = 2000;  // ~10 s: far past the grace
+        e.chunk_delay = std::chrono::milliseconds(5);
+      },
+      [](ServerConfig& c) { c.shutdown_grace = std::chrono::seconds(1); });
+  WsClient ws(fs.port());
+  ws.send({{"context_id", "long"}, {"transcript", "A very long sentence."}});
+  ASSERT_TRUE(ws.read_until([&] { return ws.logs["long"].frames >= 1; }));
+  const auto start = Clock::now();
+  auto stopping = std::async(std::launch::async, [&] { fs.server->shutdown(); });
+  EXPECT_EQ(read_until_closed(ws), 1001);
+  EXPECT_EQ(ws.logs["long"].errors, std::vector<int>{503});  // cancelled, not done
+  EXPECT_FALSE(ws.logs["long"].done);
+  ASSERT_EQ(stopping.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  // grace (1 s) + the close window (1 s) at most; here the client answers the close at once.
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(2500));
+  EXPECT_EQ(fs.engine->cancellations.load(), 1);
+}
+
 TEST(WsShutdown, OpenContextsGet503AndIdleSocketsCloseToo) {
   ScriptedServer fs([](testing::FakeEngine&) {});
   WsClient busy(fs.port());
