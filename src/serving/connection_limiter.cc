@@ -67,13 +67,33 @@ std::size_t ConnectionLimiter::open_from(const net::ip::address& peer) const {
   return it == per_peer_.end() ? 0 : it->second;
 }
 
+bool ConnectionLimiter::try_linger() {
+  const std::lock_guard lock(mutex_);
+  if (lingering_ >= max_total_) return false;
+  ++lingering_;
+  return true;
+}
+
+void ConnectionLimiter::end_linger() {
+  const std::lock_guard lock(mutex_);
+  --lingering_;
+}
+
+std::size_t ConnectionLimiter::lingering() const {
+  const std::lock_guard lock(mutex_);
+  return lingering_;
+}
+
 namespace {
 
 // Writes the answer, half-closes, drains what the client sent until EOF or kRefusalLinger.
 class Refusal : public std::enable_shared_from_this<Refusal> {
  public:
-  Refusal(tcp::socket&& socket, std::string answer)
-      : stream_(std::move(socket)), answer_(std::move(answer)) {}
+  Refusal(tcp::socket&& socket, std::string answer, ConnectionLimiter& limiter)
+      : stream_(std::move(socket)), answer_(std::move(answer)), limiter_(limiter) {}
+  ~Refusal() { limiter_.end_linger(); }  // the limiter outlives the io_context
+  Refusal(const Refusal&) = delete;
+  Refusal& operator=(const Refusal&) = delete;
 
   void start() {
     stream_.expires_after(kRefusalLinger);
@@ -105,12 +125,19 @@ class Refusal : public std::enable_shared_from_this<Refusal> {
 
   beast::tcp_stream stream_;
   std::string answer_;
+  ConnectionLimiter& limiter_;
   std::array<char, 4096> sink_{};
 };
 
 }  // namespace
 
-void refuse_connection(tcp::socket socket, ConnectionRefusal why, std::size_t limit) {
+void refuse_connection(tcp::socket socket, ConnectionRefusal why, std::size_t limit,
+                       ConnectionLimiter& limiter) {
+  if (!limiter.try_linger()) {  // a flood of refusals: no answer, no descriptor kept
+    beast::error_code ec;
+    socket.close(ec);
+    return;
+  }
   const bool per_ip = why == ConnectionRefusal::PerIp;
   const int status = per_ip ? 429 : 503;
   const std::string message =
@@ -123,7 +150,7 @@ void refuse_connection(tcp::socket socket, ConnectionRefusal why, std::size_t li
       "HTTP/1.1 {} {}\r\nServer: chatterd\r\nContent-Type: application/json\r\n"
       "Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{}",
       status, per_ip ? "Too Many Requests" : "Service Unavailable", body.size(), body);
-  std::make_shared<Refusal>(std::move(socket), std::move(answer))->start();
+  std::make_shared<Refusal>(std::move(socket), std::move(answer), limiter)->start();
 }
 
 }  // namespace chatterd::serving

@@ -52,6 +52,12 @@ class ConnectionLimiter {
   std::size_t open() const;
   std::size_t open_from(const net::ip::address& peer) const;
 
+  // A refused socket may linger (answer, then drain) only while fewer than max_total others do:
+  // beyond that it is closed at once, so refusals never hold more descriptors than connections.
+  bool try_linger();
+  void end_linger();
+  std::size_t lingering() const;
+
  private:
   friend class ConnectionTicket;
   void release(const net::ip::address& peer);
@@ -61,6 +67,7 @@ class ConnectionLimiter {
   Metrics& metrics_;
   mutable std::mutex mutex_;  // accepts and closes on any I/O thread; a map lookup under it
   std::size_t open_ = 0;
+  std::size_t lingering_ = 0;
   std::map<net::ip::address, std::size_t> per_peer_;  // only peers with open connections
 };
 
@@ -70,7 +77,9 @@ class ConnectionLimiter {
 inline constexpr std::chrono::milliseconds kRefusalLinger{1000};
 
 // Answers `socket` with the refusal's status (`Retry-After: 1`, `Connection: close`, a JSON error
-// body), then closes it; runs on `socket`'s executor, never blocks.
-void refuse_connection(tcp::socket socket, ConnectionRefusal why, std::size_t limit);
+// body), then closes it; runs on `socket`'s executor, never blocks. When `limiter` has too many
+// refusals lingering already, closes it at once without an answer.
+void refuse_connection(tcp::socket socket, ConnectionRefusal why, std::size_t limit,
+                       ConnectionLimiter& limiter);
 
 }  // namespace chatterd::serving

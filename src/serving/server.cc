@@ -89,7 +89,8 @@ void Server::on_accept(beast::error_code ec, tcp::socket socket) {
   } else {
     refuse_connection(std::move(socket), ticket.refusal(),
                       ticket.refusal() == ConnectionRefusal::PerIp ? config_.max_connections_per_ip
-                                                                   : config_.max_connections);
+                                                                   : config_.max_connections,
+                      connections_);
   }
   do_accept();
 }

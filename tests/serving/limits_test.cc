@@ -134,6 +134,35 @@ TEST(ServingConnections, RefusalReachesAClientThatAlreadySentItsRequest) {
   EXPECT_EQ(testing::read_reply(extra, buffer).status, 503);
 }
 
+TEST(ServingConnections, RefusalsNeverHoldMoreSocketsThanConnections) {
+  // max_connections 1: one refusal may linger (answer + drain); while it does, the next refused
+  // socket is closed at once without an answer.
+  ScriptedServer fs([](testing::FakeEngine&) {},
+                    [](ServerConfig& c) {
+                      c.max_connections = 1;
+                      c.max_connections_per_ip = 0;
+                    });
+  net::io_context ioc;
+  tcp::socket held = connect_from(fs.port(), ioc, "127.0.0.1");
+  ASSERT_TRUE(wait_for([&] { return fs.server->connections().open() == 1; }));
+  tcp::socket first = connect_from(fs.port(), ioc, "127.0.0.2");  // stays open: it lingers
+  beast::flat_buffer buffer;
+  EXPECT_EQ(testing::read_reply(first, buffer).status, 503);
+  EXPECT_EQ(fs.server->connections().lingering(), 1u);
+  {
+    tcp::socket second = connect_from(fs.port(), ioc, "127.0.0.3");
+    char byte = 0;
+    beast::error_code ec;
+    EXPECT_EQ(second.read_some(net::buffer(&byte, 1), ec), 0u);  // closed, no answer
+    EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
+  }
+  first.close();  // the linger ends at its EOF
+  ASSERT_TRUE(wait_for([&] { return fs.server->connections().lingering() == 0; }));
+  tcp::socket third = connect_from(fs.port(), ioc, "127.0.0.3");
+  EXPECT_EQ(read_refusal(third).status, 503);
+  EXPECT_EQ(fs.server->metrics().connections_refused_max.load(), 3u);
+}
+
 TEST(ServingSlowClient, StreamNobodyReadsIsCutOffAndTheQueueMovesOn) {
   ScriptedServer fs(
       [](testing::FakeEngine& e) {
