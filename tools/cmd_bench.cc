@@ -63,6 +63,9 @@ bench::BenchReport configured_report(const std::string& model, const TtsEngine& 
   if (chatterbox != nullptr && dtype != WeightDType::F32) {
     c.optimisations.push_back("t3 weights: " + std::string(weight_dtype_name(dtype)));
   }
+  if (chatterbox != nullptr && chatterbox->bf16_vocoder()) {
+    c.optimisations.push_back("vocoder: bf16 (avx512_bf16)");
+  }
   c.optimisations.insert(c.optimisations.begin(),
                          {"cpu kernels: " + c.device.isa, "blas: openblas"});
   if (const char* isa = std::getenv("CHATTERD_CPU_ISA"); isa != nullptr && *isa != '\0') {
@@ -117,6 +120,7 @@ struct BenchArgs {
   std::string texts;
   int threads = 0;
   std::string dtype = "f32";
+  std::string vocoder_dtype = "f32";
   std::string out_dir = "benchmarks/results";
   std::uint64_t seed = 42;
   std::string note;
@@ -150,8 +154,10 @@ int run_concurrency_mode(const BenchArgs& args) {
   options.validate();
   CHATTERD_CHECK(args.max_batch >= 0, InvalidArgument, "--max-batch must be >= 0, got {}",
                  args.max_batch);
-  const EngineConfig config{
-      .model = args.model, .n_threads = args.threads, .t3_dtype = parse_weight_dtype(args.dtype)};
+  const EngineConfig config{.model = args.model,
+                            .n_threads = args.threads,
+                            .t3_dtype = parse_weight_dtype(args.dtype),
+                            .vocoder_dtype = parse_weight_dtype(args.vocoder_dtype)};
   config.validate();
   const std::unique_ptr<TtsEngine> engine = create_engine(config);
   const int max_batch = args.max_batch > 0
@@ -187,6 +193,7 @@ int run_concurrency_mode(const BenchArgs& args) {
                    {"timestamp", timestamp},
                    {"model", args.model},
                    {"dtype", args.dtype},
+                   {"vocoder_dtype", args.vocoder_dtype},
                    {"text", options.text},
                    {"speech_tokens", options.speech_tokens.value_or(0)},
                    {"max_batch", batching ? max_batch : 1},
@@ -226,6 +233,10 @@ Command add_bench_command(CLI::App& app) {
       ->check(CLI::Range(0, 1024));
   sub->add_option("--dtype", args->dtype, "T3 matrix weights: f32 | f16 | bf16 | int8")
       ->check(CLI::IsMember({"f32", "f16", "bf16", "int8"}))
+      ->capture_default_str();
+  sub->add_option("--vocoder-dtype", args->vocoder_dtype,
+                  "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)")
+      ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str();
   sub->add_option("--out-dir", args->out_dir, "where the JSON and SVG go")->capture_default_str();
   sub->add_option("--seed", args->seed, "sampling seed of every run")->capture_default_str();
@@ -269,8 +280,10 @@ Command add_bench_command(CLI::App& app) {
             options.validate();
 
             const WeightDType dtype = parse_weight_dtype(args->dtype);
-            const EngineConfig config{
-                .model = args->model, .n_threads = args->threads, .t3_dtype = dtype};
+            const EngineConfig config{.model = args->model,
+                                      .n_threads = args->threads,
+                                      .t3_dtype = dtype,
+                                      .vocoder_dtype = parse_weight_dtype(args->vocoder_dtype)};
             config.validate();
             const auto t0 = std::chrono::steady_clock::now();
             const std::unique_ptr<TtsEngine> engine = create_engine(config);

@@ -24,6 +24,7 @@ const char* help_for(std::string_view key) {
       {"model", "espeak | espeak:VOICE | model directory | synthetic:VARIANT"},
       {"threads", "engine CPU threads (0: one per core)"},
       {"dtype", "T3 matrix weights: f32 | f16 | bf16 | int8"},
+      {"vocoder_dtype", "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)"},
       {"io_threads", "HTTP I/O threads"},
       {"max_text_chars", "longest text accepted (code points)"},
       {"max_queue", "synthesis jobs admitted at once; more get 429"},
@@ -43,7 +44,9 @@ const char* help_for(std::string_view key) {
       {"voice_store", "folder for uploaded voices (empty: memory only)"},
       {"api_key", "require 'Authorization: Bearer KEY'"},
       {"max_batch", "requests batched together in T3 (Turbo/Nano; 1: one at a time)"},
-      {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"}};
+      {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"},
+      {"trace", "write Chrome trace events of the first requests to FILE at shutdown"},
+      {"trace_requests", "how many requests --trace records"}};
   const auto it = kHelp.find(key);
   return it == kHelp.end() ? "" : it->second;
 }

@@ -7,6 +7,8 @@
 #include "core/thread_pool.h"
 #include "ops/conv1d.h"
 #include "ops/conv_transpose1d.h"
+#include "ops/gemm_bf16.h"
+#include "ops/linear.h"
 
 namespace chatterd::ops {
 namespace {
@@ -39,6 +41,64 @@ void BM_Conv1dHiftResblock(benchmark::State& state) {
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Conv1dHiftResblock)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+
+// f32 sgemm against the bf16 tile on the vocoder's shapes, side by side. range(0): 0 = f32
+// (im2col + sgemm / sgemm), 1 = bf16 (packed weight, vdpbf16ps); range(1): threads;
+// range(2): shape: 0 = HiFT stage-0 resblock conv (256 ch, k7 d3, 2000 frames), 1 = estimator
+// resnet conv (256 ch, k3 causal, 230 frames), 2 = estimator ff_in linear (230 x 256 -> 1024).
+void BM_VocoderGemm(benchmark::State& state) {
+  const bool bf16 = state.range(0) == 1;
+  const int shape = static_cast<int>(state.range(2));
+  auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(1)));
+  ExecContext ctx{state.range(1) > 1 ? pool.get() : nullptr};
+  if (bf16 && !bf16_gemm_available(ctx)) {
+    state.SkipWithError("no AVX512_BF16");
+    return;
+  }
+  std::mt19937 rng(1);
+  Tensor out;
+  double flops = 0.0;
+  if (shape == 2) {
+    const std::int64_t M = 230, K = 256, N = 1024;
+    const Tensor x = random_tensor({M, K}, rng);
+    const Tensor w = random_tensor({N, K}, rng);
+    const PackedBf16Weight p =
+        bf16 ? pack_linear_bf16(ctx, w, WeightLayout::OutIn) : PackedBf16Weight{};
+    for (auto _ : state) {
+      if (bf16) {
+        linear_bf16(ctx, x, p, nullptr, out);
+      } else {
+        linear(ctx, x, w, nullptr, out);
+      }
+      benchmark::DoNotOptimize(out.raw_data());
+    }
+    flops = 2.0 * static_cast<double>(M * K * N);
+  } else {
+    const std::int64_t C = 256, T = shape == 0 ? 2000 : 230, K = shape == 0 ? 7 : 3;
+    const std::int64_t dil = shape == 0 ? 3 : 1;
+    const Conv1dOptions opt =
+        shape == 0 ? Conv1dOptions{1, dil, 1, 9, 9} : Conv1dOptions{1, 1, 1, 2, 0};
+    const Tensor x = random_tensor({1, C, T}, rng);
+    const Tensor w = random_tensor({C, C, K}, rng);
+    const PackedBf16Weight p = bf16 ? pack_conv1d_bf16(ctx, w) : PackedBf16Weight{};
+    for (auto _ : state) {
+      if (bf16) {
+        conv1d_bf16(ctx, x, p, nullptr, opt, out);
+      } else {
+        conv1d(ctx, x, w, nullptr, opt, out);
+      }
+      benchmark::DoNotOptimize(out.raw_data());
+    }
+    flops = 2.0 * static_cast<double>(C * C * K * T);
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * flops,
+                         benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_VocoderGemm)
+    ->ArgsProduct({{0, 1}, {1, 2}, {0, 1, 2}})
+    ->ArgNames({"bf16", "threads", "shape"})
+    ->Unit(benchmark::kMillisecond);
 
 // HiFT ups[0]: ConvTranspose1d 512 -> 256, k16 s8 p4, F = 250 -> 2000.
 void BM_ConvTranspose1dHiftUp0(benchmark::State& state) {

@@ -1,6 +1,6 @@
 // HiFT vocoder at the real Turbo dimensions (synthetic weights): mel -> wav for F mel frames
 // (50 frames = 1 s of 24 kHz audio). Counter "rtf" = seconds of compute per second of audio.
-// range(0): mel frames, range(1): threads.
+// range(0): mel frames, range(1): threads, range(2): 1 = bf16 decoder weights (Hift::pack_bf16).
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -20,19 +20,25 @@ struct Model {
   std::unique_ptr<Hift> hift;
 };
 
-const Model& turbo_model() {
-  static const Model m = [] {
-    const S3GenConfig c = S3GenConfig::defaults(Variant::Turbo);
-    Model r;
-    r.store = make_synthetic_weights(hift_tensor_specs(c), 42, "synthetic:turbo");
-    r.hift = std::make_unique<Hift>(*r.store, c.hift);
-    return r;
-  }();
-  return m;
+Model make_model(bool bf16) {
+  const S3GenConfig c = S3GenConfig::defaults(Variant::Turbo);
+  Model r;
+  r.store = make_synthetic_weights(hift_tensor_specs(c), 42, "synthetic:turbo");
+  r.hift = std::make_unique<Hift>(*r.store, c.hift);
+  if (bf16 && !r.hift->pack_bf16(ExecContext{})) r.hift.reset();
+  return r;
+}
+
+const Model& turbo_model(bool bf16) {
+  static const Model f32 = make_model(false);
+  if (!bf16) return f32;
+  static const Model b = make_model(true);
+  return b;
 }
 
 void BM_HiftInfer(benchmark::State& state) {
-  const Model& m = turbo_model();
+  const Model& m = turbo_model(state.range(2) == 1);
+  if (!m.hift) return state.SkipWithError("no AVX512_BF16");
   const std::int64_t frames = state.range(0);
   const int threads = static_cast<int>(state.range(1));
   auto pool = std::make_unique<ThreadPool>(threads);
@@ -55,9 +61,11 @@ void BM_HiftInfer(benchmark::State& state) {
 
 void thread_args(benchmark::internal::Benchmark* b) {
   const int all = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (std::int64_t frames : {50, 250}) {
-    b->Args({frames, 1});
-    if (all > 1) b->Args({frames, all});
+  for (std::int64_t bf16 : {0, 1}) {
+    for (std::int64_t frames : {50, 250}) {
+      b->Args({frames, 1, bf16});
+      if (all > 1) b->Args({frames, all, bf16});
+    }
   }
 }
 BENCHMARK(BM_HiftInfer)->Apply(thread_args)->Unit(benchmark::kMillisecond)->UseRealTime();

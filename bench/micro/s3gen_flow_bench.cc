@@ -1,7 +1,7 @@
 // S3Gen flow at the real Turbo dimensions (synthetic weights): the encoder over a 10 s prompt
 // (250 prompt tokens = 500 frames) plus N seconds of speech (25 tokens/s), and one meanflow
 // estimator step over the same frames. range(0): seconds of generated audio, range(1): threads
-// (0 = all cores).
+// (0 = all cores), range(2): 1 = bf16 vocoder weights (S3GenFlow::pack_bf16), 0 = f32.
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -19,15 +19,21 @@ constexpr std::int64_t kPromptTokens = 250;  // 10 s at 25 tokens/s
 constexpr std::int64_t kTokensPerSecond = 25;
 
 struct FlowFixture {
+  explicit FlowFixture(bool bf16) {
+    if (bf16) bf16_ok = flow.pack_bf16(ExecContext{});
+  }
   S3GenConfig config = S3GenConfig::defaults(Variant::Turbo);
   std::shared_ptr<WeightStore> weights =
       make_synthetic_weights(s3gen_flow_tensor_specs(config), 1, "synthetic:turbo");
   S3GenFlow flow{*weights, config};
+  bool bf16_ok = true;
 };
 
-FlowFixture& fixture() {
-  static FlowFixture f;
-  return f;
+FlowFixture& fixture(std::int64_t bf16) {
+  static FlowFixture f32(false);
+  if (bf16 == 0) return f32;
+  static FlowFixture b(true);
+  return b;
 }
 
 S3GenPrompt prompt(const S3GenConfig& c, Rng& rng) {
@@ -54,7 +60,8 @@ std::unique_ptr<ThreadPool> make_pool(std::int64_t threads) {
 }
 
 void BM_S3GenFlowEncoder(benchmark::State& state) {
-  auto& f = fixture();
+  auto& f = fixture(state.range(2));
+  if (!f.bf16_ok) return state.SkipWithError("no AVX512_BF16");
   Rng rng(5);
   const S3GenPrompt p = prompt(f.config, rng);
   const Tensor tokens = speech(state.range(0), rng);
@@ -70,7 +77,8 @@ void BM_S3GenFlowEncoder(benchmark::State& state) {
 }
 
 void BM_S3GenFlowEstimatorStep(benchmark::State& state) {
-  auto& f = fixture();
+  auto& f = fixture(state.range(2));
+  if (!f.bf16_ok) return state.SkipWithError("no AVX512_BF16");
   Rng rng(5);
   const S3GenPrompt p = prompt(f.config, rng);
   const Tensor tokens = speech(state.range(0), rng);
@@ -91,10 +99,12 @@ void BM_S3GenFlowEstimatorStep(benchmark::State& state) {
 }
 
 void flow_args(benchmark::internal::Benchmark* b) {
-  for (std::int64_t threads : {1, 0}) {
-    for (std::int64_t seconds : {1, 5, 10}) b->Args({seconds, threads});
+  for (std::int64_t bf16 : {0, 1}) {
+    for (std::int64_t threads : {1, 0}) {
+      for (std::int64_t seconds : {1, 5, 10}) b->Args({seconds, threads, bf16});
+    }
   }
-  b->ArgNames({"seconds", "threads"})->Unit(benchmark::kMillisecond)->UseRealTime();
+  b->ArgNames({"seconds", "threads", "bf16"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
 BENCHMARK(BM_S3GenFlowEncoder)->Apply(flow_args);

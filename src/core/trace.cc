@@ -54,7 +54,9 @@ void Tracer::complete(std::string_view name, std::string_view category, Clock::t
   e.name = name;
   e.category = category;
   e.start_us = micros(start - origin_);
-  e.duration_us = std::max<std::int64_t>(0, micros(end - start));
+  // From the truncated end, not the truncated difference: a span recorded inside another then
+  // never ends 1 us after it, so viewers nest them.
+  e.duration_us = std::max<std::int64_t>(0, micros(end - origin_) - e.start_us);
   for (const Arg& a : args) e.args.emplace_back(std::string(a.key), a.value);
   const std::lock_guard<std::mutex> lock(mutex_);
   if (events_.size() >= max_events_) {

@@ -53,4 +53,14 @@ void CausalResnetBlock1D::forward(const ExecContext& ctx, const Tensor& x, const
   ops::add(ctx, h2, r, out);
 }
 
+void CausalBlock1D::pack_bf16(const ExecContext& ctx) {
+  conv_.pack_bf16(ctx);
+}
+
+void CausalResnetBlock1D::pack_bf16(const ExecContext& ctx) {
+  block1_.pack_bf16(ctx);
+  block2_.pack_bf16(ctx);
+  res_conv_.pack_bf16(ctx);  // mlp_ sees one row per utterance: stays f32
+}
+
 }  // namespace chatterd::layers

@@ -26,6 +26,7 @@ class CausalBlock1D {
 
   // x [B, in, T], mask [B, 1, T] -> out [B, out, T]. out must not alias x.
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& mask, Tensor& out) const;
+  void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
  private:
   PaddedConv1d conv_;
@@ -43,6 +44,7 @@ class CausalResnetBlock1D {
   // every block, so computed once by the caller) -> out [B, out, T]. out must not alias x.
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& mask,
                const Tensor& mish_t_emb, Tensor& out) const;
+  void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
  private:
   CausalBlock1D block1_, block2_;

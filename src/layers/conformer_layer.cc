@@ -29,4 +29,10 @@ void ConformerLayer::forward(const ExecContext& ctx, Tensor& x, const Tensor& po
   ops::add(ctx, x, h, x);
 }
 
+void ConformerLayer::pack_bf16(const ExecContext& ctx) {
+  attn_.pack_bf16(ctx);
+  w1_.pack_bf16(ctx);
+  w2_.pack_bf16(ctx);
+}
+
 }  // namespace chatterd::layers

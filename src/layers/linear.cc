@@ -47,7 +47,16 @@ DType Linear::convert_weight(const ExecContext& ctx, DType dtype) {
   return dtype;
 }
 
+bool Linear::pack_bf16(const ExecContext& ctx) {
+  if (!packed_.empty()) return true;
+  if (!ops::bf16_gemm_available(ctx)) return false;
+  packed_ = ops::pack_linear_bf16(ctx, weight_, layout_);
+  weight_ = Tensor();
+  return true;
+}
+
 void Linear::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
+  if (!packed_.empty()) return ops::linear_bf16(ctx, x, packed_, has_bias_ ? &bias_ : nullptr, out);
   ops::linear(ctx, x, weight_, has_bias_ ? &bias_ : nullptr, out, layout_);
 }
 

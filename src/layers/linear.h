@@ -8,6 +8,7 @@
 
 #include "chatterd/core/tensor.h"
 #include "ops/exec_context.h"
+#include "ops/gemm_bf16.h"
 #include "ops/linear.h"
 #include "weights/weight_store.h"
 
@@ -26,6 +27,10 @@ class Linear {
   // q8_0 needs in % 32 == 0; a weight that does not qualify is converted to bf16 instead
   // (returns the dtype actually used). A weight already in `dtype` is kept as it is.
   DType convert_weight(const ExecContext& ctx, DType dtype);
+  // Packs the weight for the bf16 GEMM tile and drops the original (the vocoder's bf16 path:
+  // layers that see hundreds of rows a call). A no-op where the CPU lacks AVX512_BF16 (returns
+  // false then).
+  bool pack_bf16(const ExecContext& ctx);
 
   // x [..., in] f32 -> out [..., out] f32
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
@@ -37,6 +42,7 @@ class Linear {
 
  private:
   Tensor weight_;
+  ops::PackedBf16Weight packed_;  // replaces weight_ once pack_bf16 ran
   Tensor bias_;
   bool has_bias_ = false;
   ops::WeightLayout layout_ = ops::WeightLayout::OutIn;

@@ -15,10 +15,21 @@ PaddedConv1d::PaddedConv1d(const WeightStore& store, std::string_view prefix, st
   if (bias) bias_ = store.get_f32(p + ".bias", {out});
 }
 
+bool PaddedConv1d::pack_bf16(const ExecContext& ctx) {
+  if (!packed_.empty()) return true;
+  if (!ops::bf16_gemm_available(ctx)) return false;
+  packed_ = ops::pack_conv1d_bf16(ctx, weight_);
+  weight_ = Tensor();
+  return true;
+}
+
 void PaddedConv1d::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
   ops::Conv1dOptions o;
   o.pad_left = pad_left_;
   o.pad_right = pad_right_;
+  if (!packed_.empty()) {
+    return ops::conv1d_bf16(ctx, x, packed_, has_bias_ ? &bias_ : nullptr, o, out);
+  }
   ops::conv1d(ctx, x, weight_, has_bias_ ? &bias_ : nullptr, o, out);
 }
 

@@ -8,6 +8,7 @@
 
 #include "chatterd/core/tensor.h"
 #include "ops/exec_context.h"
+#include "ops/gemm_bf16.h"
 #include "weights/weight_store.h"
 
 namespace chatterd::layers {
@@ -22,12 +23,15 @@ class PaddedConv1d {
 
   // x [B, in, T] -> out [B, out, T + pad_left + pad_right - kernel + 1]
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
+  // Packs the weight for the bf16 GEMM tile (see Linear::pack_bf16).
+  bool pack_bf16(const ExecContext& ctx);
 
   std::int64_t in_channels() const { return in_; }
   std::int64_t out_channels() const { return out_; }
 
  private:
   Tensor weight_;
+  ops::PackedBf16Weight packed_;  // replaces weight_ once pack_bf16 ran
   Tensor bias_;
   bool has_bias_ = false;
   std::int64_t in_ = 0;

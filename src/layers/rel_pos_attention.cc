@@ -99,4 +99,8 @@ void RelPositionAttention::forward(const ExecContext& ctx, const Tensor& x, cons
   out = y.reshape(x.shape());
 }
 
+void RelPositionAttention::pack_bf16(const ExecContext& ctx) {
+  for (Linear* l : {&q_, &k_, &v_, &out_, &pos_}) l->pack_bf16(ctx);
+}
+
 }  // namespace chatterd::layers

@@ -24,6 +24,7 @@ class RelPositionAttention {
 
   // x [1, T, D] (or [T, D]); pos_emb [2T - 1, D] from ops::espnet_rel_pos_table; out like x.
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& pos_emb, Tensor& out) const;
+  void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
  private:
   Linear q_, k_, v_, out_, pos_;

@@ -6,6 +6,7 @@
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
+#include "ops/gemm_bf16.h"
 
 namespace chatterd::layers {
 
@@ -45,6 +46,11 @@ void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* 
       o.key_padding_mask = &mask_row;
     }
     Tensor oi = a.select0(i).reshape(s);
+    if (bf16_) {
+      ops::attention_bf16(ctx, q.select0(i).reshape(s), k.select0(i).reshape(s),
+                          v.select0(i).reshape(s), o.key_padding_mask, oi);
+      continue;
+    }
     ops::attention(ctx, q.select0(i).reshape(s), k.select0(i).reshape(s), v.select0(i).reshape(s),
                    o, oi);
   }
@@ -55,6 +61,10 @@ void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* 
   ops::gelu(ctx, a, a);
   ff_out_.forward(ctx, a, y);
   ops::add(ctx, x, y, x);
+}
+
+void TransformerBlock::pack_bf16(const ExecContext& ctx) {
+  for (Linear* l : {&to_q_, &to_k_, &to_v_, &to_out_, &ff_in_, &ff_out_}) bf16_ = l->pack_bf16(ctx);
 }
 
 }  // namespace chatterd::layers

@@ -34,11 +34,13 @@ class TransformerBlock {
   // x [B, T, dim] updated in place. key_mask: Bool [B, T] (false = padded key, never attended),
   // or null when every frame is valid.
   void forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask) const;
+  void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
  private:
   TransformerBlockDims dims_;
   LayerNorm norm1_, norm3_;
   Linear to_q_, to_k_, to_v_, to_out_, ff_in_, ff_out_;
+  bool bf16_ = false;  // pack_bf16 ran: attention products on the bf16 tile too
 };
 
 }  // namespace chatterd::layers

@@ -45,12 +45,15 @@ ParityReport run_s3gen_flow_parity(const std::filesystem::path& model_dir,
   CHATTERD_CHECK(s3gen_path.has_value(), IoError, "{}: no S3Gen checkpoint for variant {}",
                  model_dir.string(), variant_name(variant));
   const auto weights = WeightStore::open(*s3gen_path);
-  const S3GenFlow flow(*weights, hp.s3gen);
+  S3GenFlow flow(*weights, hp.s3gen);
   const auto g = WeightStore::open(golden);
 
   ThreadPool pool(options.n_threads);
   ExecContext ctx;
   ctx.pool = options.n_threads > 1 ? &pool : nullptr;
+  CHATTERD_CHECK(!options.bf16_vocoder || flow.pack_bf16(ctx), Unsupported,
+                 "bf16 vocoder parity: this CPU has no AVX512_BF16");
+  const double tolerance = options.bf16_vocoder ? kBf16FlowTolerance : kF32Tolerance;
 
   S3GenPrompt prompt;
   prompt.tokens = g->get_any("input.prompt_token");
@@ -92,7 +95,7 @@ ParityReport run_s3gen_flow_parity(const std::filesystem::path& model_dir,
     if (is_integer(expected.dtype())) {
       report.compare_exact(name, as_i64(it->second), as_i64(expected));
     } else {
-      report.compare(name, it->second, expected);
+      report.compare(name, it->second, expected, tolerance);
     }
   }
   return report;

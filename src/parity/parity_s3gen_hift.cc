@@ -26,20 +26,24 @@ constexpr double kChainedTolerance = 1e-3;
 // Compares every trace tensor whose name the golden also holds (suffix appended to the check
 // name); the SineGen output is recorded as its first N samples ("...sine_waves.head").
 void compare_trace(ParityReport& report, const WeightStore& golden, const hift::HiftTrace& trace,
-                   const ExecContext& ctx, const std::string& suffix) {
+                   const ExecContext& ctx, const std::string& suffix, bool bf16) {
   for (const auto& [name, tensor] : trace.tensors) {
     if (name == "hift.sinegen.sine_waves") {
       if (!golden.contains("hift.sinegen.sine_waves.head")) continue;
       const Tensor expected = golden.get_any("hift.sinegen.sine_waves.head");
       Tensor head;
       ops::slice(ctx, tensor, 2, 0, std::min(expected.dim(2), tensor.dim(2)), head);
-      report.compare(name + ".head" + suffix, head, expected);  // first 0.2 s: little drift
+      // first 0.2 s: little drift
+      report.compare(name + ".head" + suffix, head, expected,
+                     bf16 ? kBf16HiftTolerance : kF32Tolerance);
       continue;
     }
     if (!golden.contains(name)) continue;
     const bool upstream = name == "hift.f0" || suffix != " [chained]";
     report.compare(name + suffix, tensor, golden.get_any(name),
-                   upstream ? kF32Tolerance : kChainedTolerance);
+                   bf16       ? kBf16HiftTolerance
+                   : upstream ? kF32Tolerance
+                              : kChainedTolerance);
   }
 }
 
@@ -54,6 +58,9 @@ ParityReport run_s3gen_hift_parity(const std::filesystem::path& model_dir,
   std::unique_ptr<ThreadPool> pool;
   if (options.n_threads > 1) pool = std::make_unique<ThreadPool>(options.n_threads);
   const ExecContext ctx{pool.get()};
+  CHATTERD_CHECK(!options.bf16_vocoder || model->pack_bf16(ctx), Unsupported,
+                 "bf16 vocoder parity: this CPU has no AVX512_BF16");
+  const bool bf16 = options.bf16_vocoder;
 
   const Tensor mel = g->get_any("hift.in.speech_feat");
   const std::int64_t h = model->harmonics();
@@ -67,7 +74,7 @@ ParityReport run_s3gen_hift_parity(const std::filesystem::path& model_dir,
   hift::HiftOutput out = model->infer(ctx, mel, noise, nullptr, &trace);
   hift::apply_trim_fade(out.wav);
   trace.put("output.wav", out.wav);
-  compare_trace(report, *g, trace, ctx, " [chained]");
+  compare_trace(report, *g, trace, ctx, " [chained]", bf16);
   if (g->contains("const.trim_fade")) {
     const Tensor expected = g->get_any("const.trim_fade");
     const auto w = hift::trim_fade_window();
@@ -78,13 +85,14 @@ ParityReport run_s3gen_hift_parity(const std::filesystem::path& model_dir,
   // 2. Source from the golden f0, decoder from the golden excitation.
   Tensor source;
   model->make_source(ctx, g->get_any("hift.f0"), noise, source);
-  report.compare("output.sources [golden f0]", source, g->get_any("output.sources"));
+  report.compare("output.sources [golden f0]", source, g->get_any("output.sources"),
+                 bf16 ? kBf16HiftTolerance : kF32Tolerance);
   hift::HiftTrace dtrace;
   Tensor wav;
   model->decode(ctx, mel, g->get_any("output.sources"), wav, &dtrace);
   hift::apply_trim_fade(wav);
   dtrace.put("output.wav", wav);
-  compare_trace(report, *g, dtrace, ctx, " [golden source]");
+  compare_trace(report, *g, dtrace, ctx, " [golden source]", bf16);
   return report;
 }
 

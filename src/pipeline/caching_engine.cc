@@ -145,6 +145,11 @@ SynthesisResult CachingEngine::synthesize(const SynthesisRequest& request,
     result.stats.total_ms = 0.0;
     result.stats.time_to_first_audio_ms = 0.0;
     result.stats.real_time_factor = 0.0;
+    // A hit ran no stage: its original timings would count twice in the server's histograms.
+    result.stats.time_to_first_token_ms = 0.0;
+    result.stats.decode_steps = 0;
+    result.stats.decode_ms = 0.0;
+    result.stats.stages.clear();
     if (on_chunk) {
       std::size_t offset = 0;
       for (std::size_t i = 0; i < hit->chunk_sizes.size(); ++i) {

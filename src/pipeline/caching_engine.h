@@ -47,6 +47,7 @@ class CachingEngine final : public TtsEngine {
   CachingEngine(std::shared_ptr<TtsEngine> inner, RequestCacheConfig config);
 
   const EngineInfo& info() const override { return inner_->info(); }
+  void set_observer(EngineObserver* observer) override { inner_->set_observer(observer); }
   SynthesisResult synthesize(const SynthesisRequest& request,
                              const ChunkCallback& on_chunk = {}) override;
 

@@ -217,7 +217,23 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
   batch_loop_.reset();  // a previous loop finishes its streams first
   batch_loop_ = std::make_unique<T3BatchLoop>(*parts_.t3, ctx, config);
+  batch_loop_->set_observer(observer_);
   max_concurrency_ = static_cast<int>(config.max_batch);
+}
+
+bool ChatterboxEngine::use_bf16_vocoder() {
+  if (bf16_vocoder_) return true;
+  ExecContext ctx;
+  ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  if (!parts_.flow->pack_bf16(ctx)) return false;
+  parts_.hift->pack_bf16(ctx);
+  bf16_vocoder_ = true;
+  return true;
+}
+
+void ChatterboxEngine::set_observer(EngineObserver* observer) {
+  observer_ = observer;
+  if (batch_loop_) batch_loop_->set_observer(observer);
 }
 
 T3BatchLoopStats ChatterboxEngine::batching_stats() const {
@@ -349,6 +365,10 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     times.t3_decode_ms +=
         std::chrono::duration<double, std::milli>(t_t3_end - t_first).count() - vocoder_ms_in_t3;
     times.t3_decode_steps += std::max<std::int64_t>(0, n_generated - 1);
+    if (c == 0 && n_generated > 0) {
+      result.stats.time_to_first_token_ms =
+          std::chrono::duration<double, std::milli>(t_first - t_start).count();
+    }
 
     if (tokens.cancelled) {
       stopped = true;
@@ -385,6 +405,8 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   s.audio_seconds =
       static_cast<double>(result.samples.size()) / static_cast<double>(result.sample_rate_hz);
   s.real_time_factor = s.audio_seconds > 0.0 ? s.total_ms / 1000.0 / s.audio_seconds : 0.0;
+  s.decode_steps = times.t3_decode_steps;
+  s.decode_ms = times.t3_decode_ms;
   s.stages = {{"text", times.text_ms},
               {"t3_prefill", times.t3_prefill_ms},
               {"t3_decode", times.t3_decode_ms},

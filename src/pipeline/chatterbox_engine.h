@@ -126,6 +126,8 @@ class ChatterboxEngine final : public TtsEngine {
                              const ChunkCallback& on_chunk = {}) override;
   // The batch loop's max_batch once batching is enabled, else 1.
   int max_concurrency() const override { return max_concurrency_; }
+  // Batched T3 steps (when batching is enabled) are reported to `observer`.
+  void set_observer(EngineObserver* observer) override;
   // Same, also reporting where the time went (benchmarks).
   SynthesisResult synthesize(const SynthesisRequest& request, const ChunkCallback& on_chunk,
                              ChatterboxStageTimes& times);
@@ -142,6 +144,11 @@ class ChatterboxEngine final : public TtsEngine {
   // float order of the batched projections; exact on the fixtures). Call before serving
   // (not synchronised with synthesize()). Throws Unsupported for English/Multilingual.
   void enable_batching(const T3BatchLoopConfig& config);
+  // The vocoder's bf16 path (EngineConfig::vocoder_dtype): packs S3Gen's and HiFT's frame-wise
+  // weights for the bf16 GEMM tile. Call before serving (not synchronised with synthesize()).
+  // Returns false, changing nothing, where the CPU lacks AVX512_BF16.
+  bool use_bf16_vocoder();
+  bool bf16_vocoder() const { return bf16_vocoder_; }
   // Statistics of the batch loop (all zero when batching is off).
   T3BatchLoopStats batching_stats() const;
 
@@ -179,6 +186,8 @@ class ChatterboxEngine final : public TtsEngine {
   // After pool_: the loop's thread uses the pool and must stop first.
   std::unique_ptr<T3BatchLoop> batch_loop_;
   int max_concurrency_ = 1;
+  bool bf16_vocoder_ = false;
+  EngineObserver* observer_ = nullptr;  // handed to batch_loop_ (set before serving)
   StreamVocoderOptions stream_options_;
   // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).
   std::atomic<double> vocoder_ms_per_token_{0.0};

@@ -4,6 +4,7 @@
 
 #include "chatterd/engine/tts_engine.h"
 #include "core/check.h"
+#include "core/logging.h"
 #include "engines/espeak/espeak_engine.h"
 #include "pipeline/chatterbox_engine.h"
 
@@ -70,11 +71,14 @@ void EngineConfig::validate() const {
   check_threads(n_threads);
   CHATTERD_CHECK(max_batch >= 1 && max_batch <= kMaxBatch, InvalidArgument,
                  "max_batch must be in [1, {}] (1: no batching), got {}", kMaxBatch, max_batch);
+  CHATTERD_CHECK(vocoder_dtype == WeightDType::F32 || vocoder_dtype == WeightDType::BF16,
+                 InvalidArgument, "vocoder_dtype must be f32 or bf16, got {}",
+                 weight_dtype_name(vocoder_dtype));
   (void)parse_model_spec(model);
 }
 
 std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
-  check_threads(config.n_threads);
+  config.validate();
   const ModelSpec spec = parse_model_spec(config.model);
   if (const auto* espeak = std::get_if<EspeakModel>(&spec)) {
     // espeak-ng is single-threaded; n_threads does not apply to it.
@@ -94,6 +98,9 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
     const auto& synthetic = std::get<SyntheticModel>(spec);
     engine =
         create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads, 0, config.t3_dtype);
+  }
+  if (config.vocoder_dtype == WeightDType::BF16 && !engine->use_bf16_vocoder()) {
+    logger().warn("vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder stays f32");
   }
   if (config.max_batch > 1)
     engine->enable_batching(T3BatchLoopConfig{.max_batch = config.max_batch});

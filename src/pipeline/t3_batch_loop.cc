@@ -1,5 +1,6 @@
 #include "pipeline/t3_batch_loop.h"
 
+#include <chrono>
 #include <utility>
 
 #include "core/check.h"
@@ -150,7 +151,13 @@ void T3BatchLoop::run() {
 
     try {
       const std::int64_t running = generator_->running();
+      EngineObserver* const observer = observer_.load();
+      const auto t_step = observer != nullptr ? std::chrono::steady_clock::now()
+                                              : std::chrono::steady_clock::time_point{};
       std::vector<T3BatchGenerator::Finished> finished = generator_->step(ctx_);
+      if (observer != nullptr && running > 0) {
+        observer->on_batch_step(running, t_step, std::chrono::steady_clock::now());
+      }
       {
         const std::lock_guard<std::mutex> lock(mutex_);
         if (running > 0) {

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "chatterd/engine/tts_engine.h"
 #include "models/t3/t3_batch_generate.h"
 #include "ops/exec_context.h"
 
@@ -61,6 +62,9 @@ class T3BatchLoop {
   void stop();
 
   T3BatchLoopStats stats() const;
+  // Each step over at least one stream is reported to `observer` (nullptr: none) from the
+  // loop's thread; see EngineObserver.
+  void set_observer(EngineObserver* observer) { observer_.store(observer); }
   std::size_t queued() const;  // admitted to the queue, not yet running
 
  private:
@@ -90,6 +94,7 @@ class T3BatchLoop {
   T3BatchLoopConfig config_;
   std::unique_ptr<T3BatchGenerator> generator_;  // rebuilt if a step throws
   std::atomic<bool> stop_flag_{false};           // stopping_, readable without the mutex
+  std::atomic<EngineObserver*> observer_{nullptr};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

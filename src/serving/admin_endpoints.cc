@@ -7,25 +7,6 @@
 #include <vector>
 
 namespace chatterd::serving {
-namespace {
-
-nlohmann::json scheduler_json(const ServerState& state) {
-  const SchedulerStats s = state.scheduler.stats();
-  nlohmann::json rtf = nlohmann::json::array();
-  for (const double r : s.rtf_by_level)
-    rtf.push_back(r < 0.0 ? nlohmann::json() : nlohmann::json(r));
-  return {{"queue_depth", s.queued + s.running},
-          {"queued", s.queued},
-          {"running", s.running},
-          {"running_cap", s.cap},
-          {"workers", s.workers},
-          {"completed", s.completed},
-          {"rtf_by_concurrency", rtf},
-          {"max_queue", state.config.max_queue},
-          {"realtime_budget", state.config.realtime_budget}};
-}
-
-}  // namespace
 
 std::string voice_list_json(const ServerState& state) {
   nlohmann::json voices = nlohmann::json::array();
@@ -35,37 +16,6 @@ std::string voice_list_json(const ServerState& state) {
   }
   const nlohmann::json body{{"voices", voices}, {"can_clone", state.voices.can_clone()}};
   return body.dump() + "\n";
-}
-
-std::string optimization_status_json(const ServerState& state) {
-  const StreamingDefaults d = state.streaming_defaults();
-  const Metrics& m = state.metrics;
-  const nlohmann::json j{
-      {"config", nlohmann::json::parse(state.config.to_json())},
-      {"engine",
-       {{"name", state.engine_info.name},
-        {"sample_rate", state.engine_info.sample_rate_hz},
-        {"voices", state.voices.names()},
-        {"can_clone", state.voices.can_clone()}}},
-      {"scheduler", scheduler_json(state)},
-      {"streams", {{"active", m.active_streams.load()}, {"max", state.config.max_streams}}},
-      {"connections",
-       {{"open", m.connections_open.load()},
-        {"max", state.config.max_connections},
-        {"max_per_ip", state.config.max_connections_per_ip},
-        {"refused_per_ip", m.connections_refused_per_ip.load()},
-        {"refused_max", m.connections_refused_max.load()}}},
-      {"streaming", {{"chunk_size", d.chunk_tokens}, {"max_speech_tokens", d.max_speech_tokens}}},
-      {"counters",
-       {{"responses", nlohmann::json::parse(m.responses_json())},
-        {"in_flight", m.in_flight.load()},
-        {"audio_seconds", m.audio_seconds()},
-        {"ws_contexts", m.ws_contexts_total.load()},
-        {"ws_cancels", m.ws_cancels_total.load()},
-        {"ws_errors", m.ws_errors_total.load()},
-        {"slow_clients", m.slow_clients_total.load()}}},
-      {"shutting_down", state.shutting_down.load()}};
-  return j.dump() + "\n";
 }
 
 std::variant<std::string, ApiError> configure_streaming(ServerState& state,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "serving/admin_endpoints.h"
 #include "serving/api_request.h"
 #include "serving/audio_encoding.h"
+#include "serving/status_json.h"
 #include "serving/ws_session.h"
 
 namespace chatterd::serving {
@@ -140,7 +142,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (path == "/optimization-status") {
       if (!is_get) return send_method_not_allowed("GET");
-      return send_text(http::status::ok, "application/json", optimization_status_json(state_));
+      return send_text(http::status::ok, "application/json",
+                       optimization_status_json(state_) + "\n");
     }
     if (path == "/configure-streaming") {
       if (!is_post) return send_method_not_allowed("POST");
@@ -272,7 +275,9 @@ class Session : public std::enable_shared_from_this<Session> {
           return false;
         }
         net::post(self->stream_.get_executor(),
-                  [self, b = std::move(bytes)]() mutable { self->enqueue_chunk(std::move(b)); });
+                  [self, b = std::move(bytes), at = std::chrono::steady_clock::now()]() mutable {
+                    self->enqueue_chunk(std::move(b), at);
+                  });
         return true;
       };
     }
@@ -402,9 +407,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- chunked streaming: one write in flight, FIFO ----
-  void enqueue_chunk(std::string bytes) {
+  // `produced`: when the engine made the chunk (for chatterd_chunk_delivery_seconds); unset for
+  // bytes that are not audio.
+  void enqueue_chunk(std::string bytes, std::chrono::steady_clock::time_point produced = {}) {
     if (stream_failed_) return;
-    pending_.push_back(std::move(bytes));
+    pending_.push_back(Pending{std::move(bytes), produced});
     if (!writing_) write_next();
   }
 
@@ -425,7 +432,7 @@ class Session : public std::enable_shared_from_this<Session> {
           beast::bind_front_handler(&Session::on_stream_write, self, std::size_t{0}));
     }
     if (!pending_.empty()) {
-      const std::string& data = pending_.front();
+      const std::string& data = pending_.front().bytes;
       framed_ = fmt::format("{:x}\r\n", data.size());
       framed_ += data;
       framed_ += "\r\n";
@@ -448,6 +455,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_stream_write(std::size_t payload, beast::error_code ec, std::size_t /*bytes*/) {
     if (stream_failed_) return;  // too_slow() ended the stream while this write was out
     if (payload > 0) {
+      if (!ec && pending_.front().produced != std::chrono::steady_clock::time_point{}) {
+        state_.metrics.record_chunk_delivery(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                          pending_.front().produced)
+                .count());
+      }
       pending_.pop_front();
       queued_bytes_.fetch_sub(payload);
     }
@@ -583,7 +596,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<std::size_t> queued_bytes_{0};
   std::optional<http::response<http::empty_body>> stream_res_;
   std::optional<http::response_serializer<http::empty_body>> stream_sr_;
-  std::deque<std::string> pending_;
+  struct Pending {
+    std::string bytes;
+    std::chrono::steady_clock::time_point produced;
+  };
+  std::deque<Pending> pending_;
   std::string framed_;
   bool header_sent_ = false;
   bool writing_ = false;

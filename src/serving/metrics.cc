@@ -6,6 +6,15 @@
 #include <cmath>
 
 namespace chatterd::serving {
+namespace {
+
+// Latency buckets (seconds) shared by the stage, token and chunk histograms: 1 ms .. 30 s covers
+// a tiny model's stage as well as a full-size CPU T3 decode of a long text.
+std::vector<double> latency_buckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0};
+}
+
+}  // namespace
 
 Histogram::Histogram(std::vector<double> upper_bounds)
     : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {}
@@ -18,21 +27,85 @@ void Histogram::observe(double value) {
   ++count_;
 }
 
-void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
+std::uint64_t Histogram::count() const {
   const std::lock_guard lock(mutex_);
+  return count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& help) const {
   out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  render_series(out, name, {});
+}
+
+void Histogram::render_series(std::string& out, const std::string& name,
+                              std::string_view labels) const {
+  const std::lock_guard lock(mutex_);
+  const std::string sep = labels.empty() ? "" : ",";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += counts_[i];
-    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
+    out +=
+        fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds_[i], cumulative);
   }
-  out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name,
-                     sum_, name, count_);
+  const std::string braces = labels.empty() ? "" : fmt::format("{{{}}}", labels);
+  out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n{}_sum{} {}\n{}_count{} {}\n", name, labels,
+                     sep, count_, name, braces, sum_, name, braces, count_);
+}
+
+HistogramFamily::HistogramFamily(std::string label_key, std::vector<double> upper_bounds)
+    : label_key_(std::move(label_key)), bounds_(std::move(upper_bounds)) {}
+
+void HistogramFamily::observe(std::string_view label, double value) {
+  Histogram* h = nullptr;
+  {
+    const std::lock_guard lock(mutex_);
+    auto it = series_.find(label);
+    if (it == series_.end()) {
+      if (series_.size() >= kMaxSeries) return;
+      it = series_.emplace(std::string(label), std::make_unique<Histogram>(bounds_)).first;
+    }
+    h = it->second.get();  // series are never removed: the pointer stays valid
+  }
+  h->observe(value);
+}
+
+std::uint64_t HistogramFamily::count(std::string_view label) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = series_.find(label);
+  return it == series_.end() ? 0 : it->second->count();
+}
+
+void HistogramFamily::render(std::string& out, const std::string& name,
+                             const std::string& help) const {
+  out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  const std::lock_guard lock(mutex_);
+  for (const auto& [label, h] : series_) {
+    // Label values are engine stage names ([a-z0-9_]); escape anyway, as the format requires.
+    std::string value;
+    for (const char c : label) {
+      if (c == '\\' || c == '"') value += '\\';
+      if (c == '\n') {
+        value += "\\n";
+        continue;
+      }
+      value += c;
+    }
+    h->render_series(out, name, fmt::format("{}=\"{}\"", label_key_, value));
+  }
 }
 
 Metrics::Metrics()
     : time_to_first_audio({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0}),
-      real_time_factor({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0}) {}
+      real_time_factor({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0}),
+      stage_duration("stage", latency_buckets()),
+      time_to_first_token(latency_buckets()),
+      decode_token(
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5}),
+      decode_tokens_per_second({1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500, 1000}),
+      chunk_gap(latency_buckets()),
+      chunk_delivery(latency_buckets()),
+      batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
+      queue_wait(latency_buckets()) {}
 
 void Metrics::count_response(int http_status) {
   std::size_t i = 0;
@@ -44,6 +117,19 @@ void Metrics::record_synthesis(const SynthesisStats& stats) {
   add_audio_seconds(stats.audio_seconds);
   time_to_first_audio.observe(stats.time_to_first_audio_ms / 1000.0);
   real_time_factor.observe(stats.real_time_factor);
+  for (const StageTime& stage : stats.stages) stage_duration.observe(stage.name, stage.ms / 1000.0);
+  if (stats.speech_tokens > 0) {
+    speech_tokens_.fetch_add(static_cast<std::uint64_t>(stats.speech_tokens),
+                             std::memory_order_relaxed);
+  }
+  if (stats.time_to_first_token_ms > 0.0) {
+    time_to_first_token.observe(stats.time_to_first_token_ms / 1000.0);
+  }
+  if (stats.decode_steps > 0 && stats.decode_ms > 0.0) {
+    const double per_token = stats.decode_ms / 1000.0 / static_cast<double>(stats.decode_steps);
+    decode_token.observe(per_token);
+    decode_tokens_per_second.observe(1.0 / per_token);
+  }
 }
 
 std::uint64_t Metrics::responses(int http_status) const {
@@ -74,6 +160,7 @@ void Metrics::add_audio_seconds(double seconds) {
 
 std::string Metrics::render() const {
   std::string out;
+  out.reserve(16384);  // the whole exposition is ~10 KB with every family populated
   out +=
       "# HELP chatterd_requests_total HTTP responses by status code.\n"
       "# TYPE chatterd_requests_total counter\n";
@@ -89,6 +176,8 @@ std::string Metrics::render() const {
       "# TYPE chatterd_queue_depth gauge\nchatterd_queue_depth {}\n"
       "# HELP chatterd_audio_seconds_total Seconds of audio synthesised.\n"
       "# TYPE chatterd_audio_seconds_total counter\nchatterd_audio_seconds_total {}\n"
+      "# HELP chatterd_speech_tokens_total Speech tokens generated by finished syntheses.\n"
+      "# TYPE chatterd_speech_tokens_total counter\nchatterd_speech_tokens_total {}\n"
       "# HELP chatterd_active_streams Open WebSocket streams and streamed HTTP responses.\n"
       "# TYPE chatterd_active_streams gauge\nchatterd_active_streams {}\n"
       "# HELP chatterd_ws_contexts_total WebSocket contexts opened.\n"
@@ -103,13 +192,29 @@ std::string Metrics::render() const {
       "chatterd_connections_refused_total{{reason=\"max_connections\"}} {}\n"
       "# HELP chatterd_slow_clients_total Streams cut off because the client read too slowly.\n"
       "# TYPE chatterd_slow_clients_total counter\nchatterd_slow_clients_total {}\n",
-      in_flight.load(), queue_depth.load(), audio_seconds(), active_streams.load(),
+      in_flight.load(), queue_depth.load(), audio_seconds(), speech_tokens(), active_streams.load(),
       ws_contexts_total.load(), ws_cancels_total.load(), connections_open.load(),
       connections_refused_per_ip.load(), connections_refused_max.load(), slow_clients_total.load());
   time_to_first_audio.render(out, "chatterd_time_to_first_audio_seconds",
                              "Time from start of synthesis to the first audio chunk.");
   real_time_factor.render(out, "chatterd_real_time_factor",
                           "Synthesis time divided by audio duration.");
+  stage_duration.render(out, "chatterd_stage_duration_seconds",
+                        "Time one synthesis spent in each engine stage.");
+  time_to_first_token.render(out, "chatterd_time_to_first_token_seconds",
+                             "Time from start of synthesis to the first speech token.");
+  decode_token.render(out, "chatterd_decode_token_seconds",
+                      "Mean time per decoded speech token after the first, per synthesis.");
+  decode_tokens_per_second.render(out, "chatterd_decode_tokens_per_second",
+                                  "Speech tokens decoded per second, per synthesis.");
+  chunk_gap.render(out, "chatterd_chunk_gap_seconds",
+                   "Time between consecutive audio chunks of one streamed response.");
+  chunk_delivery.render(out, "chatterd_chunk_delivery_seconds",
+                        "Time from an audio chunk being produced to it being written to the "
+                        "client.");
+  batch_size.render(out, "chatterd_batch_size", "Requests in each batched T3 decode step.");
+  queue_wait.render(out, "chatterd_queue_wait_seconds",
+                    "Time a synthesis waited from admission to starting on a worker.");
   return out;
 }
 

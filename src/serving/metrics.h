@@ -1,14 +1,18 @@
 #pragma once
-// Server counters, written from I/O threads and the engine worker, rendered as Prometheus text.
+// Server counters, written from I/O threads and the engine workers, rendered as Prometheus text.
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chatterd/engine/tts_engine.h"
+#include "serving/request_log.h"
 
 namespace chatterd::serving {
 
@@ -16,8 +20,12 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> upper_bounds);
   void observe(double value);
-  // Appends the _bucket/_sum/_count lines of `name`.
+  // Appends the HELP/TYPE lines and the _bucket/_sum/_count lines of `name`.
   void render(std::string& out, const std::string& name, const std::string& help) const;
+  // Only the sample lines, each with `labels` (`stage="hift"`) before `le`: one series of a
+  // family whose HELP/TYPE the caller wrote.
+  void render_series(std::string& out, const std::string& name, std::string_view labels) const;
+  std::uint64_t count() const;
 
  private:
   std::vector<double> bounds_;
@@ -27,13 +35,40 @@ class Histogram {
   std::uint64_t count_ = 0;
 };
 
+// One histogram family with one label (`chatterd_stage_duration_seconds{stage="..."}`): a series
+// per label value, created on first use. Values come from engines (stage names), so the set is
+// small and fixed per engine; it is still capped so a misbehaving engine cannot grow it without
+// limit (observations of further labels are dropped).
+class HistogramFamily {
+ public:
+  HistogramFamily(std::string label_key, std::vector<double> upper_bounds);
+  void observe(std::string_view label, double value);
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+  // 0 when the label has no series.
+  std::uint64_t count(std::string_view label) const;
+
+  static constexpr std::size_t kMaxSeries = 32;
+
+ private:
+  std::string label_key_;
+  std::vector<double> bounds_;
+  mutable std::mutex mutex_;  // guards the map only; each series has its own lock
+  std::map<std::string, std::unique_ptr<Histogram>, std::less<>> series_;
+};
+
 class Metrics {
  public:
   Metrics();
   void count_response(int http_status);
   void add_audio_seconds(double seconds);
-  // One finished (not cancelled, not failed) synthesis: audio seconds, TTFA, RTF.
+  // One finished (not cancelled, not failed) synthesis: audio seconds, TTFA, RTF, the engine's
+  // stage times, token timing when the engine measured it.
   void record_synthesis(const SynthesisStats& stats);
+  // The time between two consecutive chunks of one streamed response, as the engine produced
+  // them (what a client's buffer must cover).
+  void record_chunk_gap(double seconds) { chunk_gap.observe(seconds); }
+  // From chunk produced by the engine to its last byte written to the client socket.
+  void record_chunk_delivery(double seconds) { chunk_delivery.observe(seconds); }
 
   std::atomic<std::int64_t> in_flight{0};           // requests being handled (any path)
   std::atomic<std::int64_t> queue_depth{0};         // synthesis jobs admitted, not yet finished
@@ -49,10 +84,20 @@ class Metrics {
   std::atomic<std::uint64_t> slow_clients_total{0};
   Histogram time_to_first_audio;  // seconds
   Histogram real_time_factor;
+  HistogramFamily stage_duration;      // seconds per synthesis, by engine stage
+  Histogram time_to_first_token;       // seconds, synthesis start -> first speech token
+  Histogram decode_token;              // seconds per decoded token (one mean per synthesis)
+  Histogram decode_tokens_per_second;  // one per synthesis
+  Histogram chunk_gap;                 // seconds between consecutive streamed chunks
+  Histogram chunk_delivery;            // seconds from chunk produced to written
+  Histogram batch_size;                // rows of each batched T3 decode step
+  Histogram queue_wait;                // seconds from admission to a worker starting the job
+  RequestLog recent_requests;          // the last RequestLog::kCapacity syntheses
 
   std::string render() const;
   std::uint64_t responses(int http_status) const;
   double audio_seconds() const;
+  std::uint64_t speech_tokens() const { return speech_tokens_.load(std::memory_order_relaxed); }
   // Response counts by status ("other" for 0) for /optimization-status.
   std::string responses_json() const;
 
@@ -61,6 +106,7 @@ class Metrics {
                                                  408, 413, 429, 500, 501, 503, 0};
   std::array<std::atomic<std::uint64_t>, kStatuses.size()> responses_{};
   std::atomic<std::uint64_t> audio_millis_{0};
+  std::atomic<std::uint64_t> speech_tokens_{0};
 };
 
 }  // namespace chatterd::serving

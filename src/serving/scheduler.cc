@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "chatterd/core/error.h"
 #include "core/check.h"
+#include "serving/request_trace.h"
 
 namespace chatterd::serving {
 
@@ -21,6 +23,27 @@ double blend(double mean, double value) {
   return mean < 0.0 ? value : mean + kMeanWeight * (value - mean);
 }
 
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+RequestOutcome outcome_of(const std::exception_ptr& error, bool cancelled) {
+  if (!error) return cancelled ? RequestOutcome::Cancelled : RequestOutcome::Ok;
+  try {
+    std::rethrow_exception(error);
+  } catch (const InvalidArgument&) {
+    return RequestOutcome::BadRequest;
+  } catch (const Unsupported&) {
+    return RequestOutcome::BadRequest;
+  } catch (...) {
+    return RequestOutcome::Failed;
+  }
+}
+
 }  // namespace
 
 void SchedulerConfig::validate() const {
@@ -32,8 +55,8 @@ void SchedulerConfig::validate() const {
                  "realtime_budget must be >= 0 (0: off), got {}", realtime_budget);
 }
 
-Scheduler::Scheduler(TtsEngine& engine, SchedulerConfig config, Metrics& metrics)
-    : engine_(engine), config_(config), metrics_(metrics) {
+Scheduler::Scheduler(TtsEngine& engine, SchedulerConfig config, Metrics& metrics, Tracer* tracer)
+    : engine_(engine), config_(config), metrics_(metrics), tracer_(tracer) {
   config_.validate();
   rtf_mean_.assign(config_.workers, -1.0);
   workers_.reserve(config_.workers);
@@ -45,14 +68,32 @@ Scheduler::~Scheduler() {
 }
 
 Admission Scheduler::submit(SynthesisJob job) {
+  const Arrival arrival{.at = Clock::now(), .wall = std::chrono::system_clock::now()};
+  const bool is_task = static_cast<bool>(job.task);
+  RequestRecord refused;
   {
     const std::lock_guard lock(mutex_);
     if (closed_) return Admission::ShuttingDown;
-    if (active_ >= config_.max_queue) return Admission::QueueFull;
-    ++active_;
-    metrics_.queue_depth.store(static_cast<std::int64_t>(active_));
-    if (job.start_by == Clock::time_point{}) job.start_by = Clock::now();
-    queue_.push_back(Queued{std::move(job), next_seq_++});
+    if (active_ >= config_.max_queue) {
+      refused = RequestRecord{.arrival_unix_s = unix_seconds(arrival.wall),
+                              .running_at_arrival = running_.size(),
+                              .queued_at_arrival = queue_.size(),
+                              .text_chars = job.request.text.size(),
+                              .streamed = static_cast<bool>(job.on_chunk),
+                              .outcome = RequestOutcome::Refused};
+    } else {
+      ++active_;
+      metrics_.queue_depth.store(static_cast<std::int64_t>(active_));
+      if (job.start_by == Clock::time_point{}) job.start_by = arrival.at;
+      Arrival a = arrival;
+      a.running = running_.size();
+      a.queued = queue_.size();
+      queue_.push_back(Queued{std::move(job), next_seq_++, a});
+    }
+  }
+  if (refused.outcome == RequestOutcome::Refused) {
+    if (!is_task) metrics_.recent_requests.add(refused);  // outside mutex_: the log has its own
+    return Admission::QueueFull;
   }
   wake_.notify_one();
   return Admission::Accepted;
@@ -152,6 +193,8 @@ void Scheduler::run() {
   for (;;) {
     SynthesisJob job;
     std::uint64_t seq = 0;
+    Arrival arrival;
+    bool traced = false;
     {
       std::unique_lock lock(mutex_);
       std::size_t index = kNone;
@@ -162,8 +205,15 @@ void Scheduler::run() {
       if (index == kNone) return;  // stopping and nothing left
       job = std::move(queue_[index].job);
       seq = queue_[index].seq;
+      arrival = queue_[index].arrival;
       queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
       if (job.task) task_running_ = true;
+      if (tracer_ != nullptr && !job.task && !job.cancelled->load() &&
+          traced_started_ < config_.trace_requests) {
+        traced = true;
+        ++traced_started_;
+        traced_running_.fetch_add(1);
+      }
       running_.push_back(Running{job.cancelled, seq, 0});
       for (Running& r : running_) r.max_level = std::max(r.max_level, running_.size());
     }
@@ -172,6 +222,17 @@ void Scheduler::run() {
     std::exception_ptr error;
     if (job.cancelled->load()) {
       result.cancelled = true;
+      if (!job.task) {
+        metrics_.recent_requests.add(RequestRecord{.id = seq,
+                                                   .arrival_unix_s = unix_seconds(arrival.wall),
+                                                   .queue_wait_ms = ms_between(arrival.at, started),
+                                                   .total_ms = ms_between(arrival.at, started),
+                                                   .running_at_arrival = arrival.running,
+                                                   .queued_at_arrival = arrival.queued,
+                                                   .text_chars = job.request.text.size(),
+                                                   .streamed = static_cast<bool>(job.on_chunk),
+                                                   .outcome = RequestOutcome::Cancelled});
+      }
     } else if (job.task) {
       try {
         job.task();
@@ -179,20 +240,11 @@ void Scheduler::run() {
         error = std::current_exception();
       }
     } else {
-      try {
-        const auto& flag = job.cancelled;
-        const ChunkCallback& user = job.on_chunk;
-        result = engine_.synthesize(job.request, [&flag, &user](const AudioChunk& c) {
-          if (flag->load()) return false;
-          return user ? user(c) : true;
-        });
-      } catch (...) {
-        error = std::current_exception();
-      }
+      result = synthesize(job, seq, arrival, traced, error);
     }
+    if (traced) traced_running_.fetch_sub(1);
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     const bool finished = !error && !result.cancelled && !job.task;
-    if (finished) metrics_.record_synthesis(result.stats);
     const bool measured = finished && result.stats.audio_seconds > 0.0;
     const double audio_seconds = result.stats.audio_seconds;
     try {
@@ -213,6 +265,57 @@ void Scheduler::run() {
     wake_.notify_all();  // a slot freed (or a task ended)
     drained_.notify_all();
   }
+}
+
+SynthesisResult Scheduler::synthesize(const SynthesisJob& job, std::uint64_t seq,
+                                      const Arrival& arrival, bool traced,
+                                      std::exception_ptr& error) {
+  const Clock::time_point started = Clock::now();
+  metrics_.queue_wait.observe(ms_between(arrival.at, started) / 1000.0);
+  // Chunk bookkeeping on this thread only (the engine calls back on the caller's thread).
+  const bool streamed = static_cast<bool>(job.on_chunk);
+  Clock::time_point first_chunk{};
+  Clock::time_point last_chunk = started;
+  std::int64_t chunks = 0;
+  SynthesisResult result;
+  try {
+    const auto& flag = job.cancelled;
+    const ChunkCallback& user = job.on_chunk;
+    result = engine_.synthesize(job.request, [&](const AudioChunk& c) {
+      if (flag->load()) return false;
+      const Clock::time_point now = Clock::now();
+      // A non-streamed response gets one chunk per text chunk: no gap a client waits through.
+      if (streamed && chunks > 0) metrics_.record_chunk_gap(ms_between(last_chunk, now) / 1000.0);
+      if (traced)
+        trace_chunk(*tracer_, seq, now, c.index, c.samples.size(), ms_between(last_chunk, now));
+      if (chunks++ == 0) first_chunk = now;
+      last_chunk = now;
+      return user ? user(c) : true;
+    });
+  } catch (...) {
+    error = std::current_exception();
+  }
+  const Clock::time_point finished = Clock::now();
+  if (!error && !result.cancelled) metrics_.record_synthesis(result.stats);
+  const RequestRecord record{
+      .id = seq,
+      .arrival_unix_s = unix_seconds(arrival.wall),
+      .queue_wait_ms = ms_between(arrival.at, started),
+      .first_chunk_ms = chunks > 0 ? ms_between(arrival.at, first_chunk) : -1.0,
+      .chunks = chunks,
+      .total_ms = ms_between(arrival.at, finished),
+      .audio_seconds = result.stats.audio_seconds,
+      .real_time_factor = result.stats.real_time_factor,
+      .running_at_arrival = arrival.running,
+      .queued_at_arrival = arrival.queued,
+      .text_chars = job.request.text.size(),
+      .streamed = streamed,
+      .outcome = outcome_of(error, result.cancelled)};
+  metrics_.recent_requests.add(record);
+  if (traced) {
+    trace_request(*tracer_, RequestSpan{arrival.at, started, finished}, record, result.stats);
+  }
+  return result;
 }
 
 }  // namespace chatterd::serving

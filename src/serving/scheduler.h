@@ -14,6 +14,10 @@
 // caps the jobs it runs at once to the largest level whose mean stays within the budget. The
 // rest wait in the (bounded) queue. Now and then it probes one level above the cap again, so a
 // cap set by a bad stretch does not stick.
+//
+// Instrumentation: every synthesis job leaves a RequestRecord in Metrics::recent_requests (queue
+// wait, first chunk, total, outcome); streamed jobs feed the chunk-gap histogram. With a Tracer,
+// the first `trace_requests` syntheses are recorded as Chrome trace events (request_trace.h).
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +32,7 @@
 #include <vector>
 
 #include "chatterd/engine/tts_engine.h"
+#include "core/trace.h"
 #include "serving/metrics.h"
 
 namespace chatterd::serving {
@@ -58,6 +63,8 @@ struct SchedulerConfig {
   // > 0: run only as many jobs at once as keep the measured real-time factor (synthesis time /
   // audio time) at or below this; 0: off (always `workers`).
   double realtime_budget = 0.0;
+  // With a tracer: how many syntheses (the first ones started) are traced.
+  std::size_t trace_requests = 20;
   void validate() const;  // throws InvalidArgument
 };
 
@@ -73,7 +80,8 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(TtsEngine& engine, SchedulerConfig config, Metrics& metrics);
+  // `tracer` (optional; nullptr: no tracing, no cost) must outlive the scheduler.
+  Scheduler(TtsEngine& engine, SchedulerConfig config, Metrics& metrics, Tracer* tracer = nullptr);
   ~Scheduler();  // stop(); joins the workers
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -91,11 +99,21 @@ class Scheduler {
   // Seconds a refused client should wait before retrying: the expected time until a slot frees
   // (mean job duration x jobs ahead / cap), 1..60.
   int retry_after_seconds() const;
+  // True while a traced synthesis runs (engine-side trace hooks record only then).
+  bool tracing_now() const { return traced_running_.load(std::memory_order_relaxed) > 0; }
 
  private:
+  // When and into what a job arrived (for its RequestRecord).
+  struct Arrival {
+    std::chrono::steady_clock::time_point at;
+    std::chrono::system_clock::time_point wall;
+    std::size_t running = 0;
+    std::size_t queued = 0;
+  };
   struct Queued {
     SynthesisJob job;
     std::uint64_t seq = 0;
+    Arrival arrival;
   };
   struct Running {
     std::shared_ptr<std::atomic<bool>> cancelled;
@@ -104,6 +122,9 @@ class Scheduler {
   };
 
   void run();
+  // Runs one synthesis job on this worker, books its record, metrics and trace events.
+  SynthesisResult synthesize(const SynthesisJob& job, std::uint64_t seq, const Arrival& arrival,
+                             bool traced, std::exception_ptr& error);
   // Index in queue_ of the job to start now, or npos when none may start (caller holds mutex_).
   std::size_t pick(std::chrono::steady_clock::time_point now) const;
   std::size_t cap() const;                                     // caller holds mutex_
@@ -112,6 +133,9 @@ class Scheduler {
   TtsEngine& engine_;
   const SchedulerConfig config_;
   Metrics& metrics_;
+  Tracer* const tracer_;
+  std::size_t traced_started_ = 0;  // guarded by mutex_
+  std::atomic<int> traced_running_{0};
   mutable std::mutex mutex_;
   std::condition_variable wake_;     // workers: a job arrived, a slot freed, or stopping
   std::condition_variable drained_;  // drain(): a job finished

@@ -2,10 +2,35 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 
 #include "core/check.h"
+#include "core/logging.h"
 
 namespace chatterd::serving {
+namespace {
+
+// Batched T3 steps: every one into chatterd_batch_size; into the trace only while a traced
+// request runs (the loop keeps stepping long after the first trace_requests are done).
+class BatchStepObserver final : public EngineObserver {
+ public:
+  BatchStepObserver(Metrics& metrics, Tracer* tracer, const Scheduler& scheduler)
+      : metrics_(metrics), tracer_(tracer), scheduler_(scheduler) {}
+  void on_batch_step(std::int64_t rows, std::chrono::steady_clock::time_point start,
+                     std::chrono::steady_clock::time_point end) override {
+    metrics_.batch_size.observe(static_cast<double>(rows));
+    if (tracer_ != nullptr && scheduler_.tracing_now()) {
+      tracer_->complete("t3_batch_step", "t3", start, end, {{"rows", static_cast<double>(rows)}});
+    }
+  }
+
+ private:
+  Metrics& metrics_;
+  Tracer* tracer_;
+  const Scheduler& scheduler_;
+};
+
+}  // namespace
 
 Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
     : config_(std::move(config)),
@@ -16,14 +41,23 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
       accept_pause_(acceptor_.get_executor()) {
   config_.validate();
   CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
+  if (!config_.trace_file.empty()) {
+    // Found out now, not after a whole run: the file is only written at shutdown.
+    const std::ofstream probe(config_.trace_file, std::ios::binary | std::ios::trunc);
+    CHATTERD_CHECK(probe.good(), IoError, "trace: cannot write {}", config_.trace_file);
+    tracer_ = std::make_unique<Tracer>();
+  }
   // More workers than the engine can use would only queue inside it.
   const auto workers = static_cast<std::size_t>(std::max(1, engine_->max_concurrency()));
-  scheduler_ =
-      std::make_unique<Scheduler>(*engine_,
-                                  SchedulerConfig{.max_queue = config_.max_queue,
-                                                  .workers = std::min(workers, config_.max_queue),
-                                                  .realtime_budget = config_.realtime_budget},
-                                  metrics_);
+  scheduler_ = std::make_unique<Scheduler>(
+      *engine_,
+      SchedulerConfig{.max_queue = config_.max_queue,
+                      .workers = std::min(workers, config_.max_queue),
+                      .realtime_budget = config_.realtime_budget,
+                      .trace_requests = static_cast<std::size_t>(config_.trace_requests)},
+      metrics_, tracer_.get());
+  observer_ = std::make_unique<BatchStepObserver>(metrics_, tracer_.get(), *scheduler_);
+  engine_->set_observer(observer_.get());
   voices_ = std::make_unique<VoiceService>(*engine_, config_.model, config_.voice_store,
                                            config_.n_threads);
   state_ = std::make_unique<ServerState>(config_, engine_->info(), *scheduler_, metrics_, *voices_,
@@ -48,6 +82,7 @@ std::unique_ptr<Server> Server::create(const ServerConfig& config) {
                                    .n_threads = config.n_threads,
                                    .voice_store = config.voice_store,
                                    .t3_dtype = config.t3_dtype,
+                                   .vocoder_dtype = config.vocoder_dtype,
                                    .max_batch = config.max_batch};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));
@@ -114,6 +149,7 @@ void Server::shutdown() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   scheduler_->stop();  // cancels what is left; the workers have posted their last chunks
+  engine_->set_observer(nullptr);  // nothing runs now; observer_ may go before the engine
   // WebSockets write what they still hold, then close with 1001. Waiting for them is bounded by
   // the deadline, or by kCloseWindow when the work above used up the grace.
   ws_sessions_.go_away_all();
@@ -124,6 +160,14 @@ void Server::shutdown() {
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  if (tracer_) {
+    try {
+      tracer_->write(config_.trace_file);
+      logger().info("trace: {} events written to {}", tracer_->events().size(), config_.trace_file);
+    } catch (const std::exception& e) {
+      logger().error("{}", e.what());
+    }
+  }
 }
 
 }  // namespace chatterd::serving

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "chatterd/engine/tts_engine.h"
+#include "core/trace.h"
 #include "serving/connection_limiter.h"
 #include "serving/http_session.h"
 #include "serving/metrics.h"
@@ -40,7 +41,8 @@ class Server {
   // responses finish within config.shutdown_grace, then cancel the rest, close every WebSocket
   // with 1001 (going away) once its remaining audio is written, and join every thread. Takes at
   // most shutdown_grace + kCloseWindow. Blocks; call it from a thread that is not an I/O thread.
-  // Idempotent.
+  // Idempotent. With config.trace_file set, writes the trace there last (a write error is
+  // logged: shutdown itself never throws).
   void shutdown();
 
   // How long WebSocket close handshakes may take after shutdown_grace has run out.
@@ -51,6 +53,8 @@ class Server {
   const ServerConfig& config() const { return config_; }
   const EngineInfo& engine_info() const { return engine_->info(); }
   ServerState& state() { return *state_; }
+  // nullptr unless config.trace_file is set.
+  const Tracer* tracer() const { return tracer_.get(); }
 
  private:
   void do_accept();
@@ -63,10 +67,12 @@ class Server {
   Metrics metrics_;
   ConnectionLimiter connections_;
   SessionRegistry ws_sessions_;
+  std::unique_ptr<Tracer> tracer_;  // before scheduler_: the workers record into it
   net::io_context ioc_;
   // Keeps run() going while a session's only pending work is a synthesis on the Scheduler.
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<EngineObserver> observer_;  // the engine's batch steps -> metrics, trace
   std::unique_ptr<VoiceService> voices_;
   std::unique_ptr<ServerState> state_;
   tcp::acceptor acceptor_;  // on its own strand (accept handlers vs. the shutdown close)

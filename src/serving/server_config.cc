@@ -45,12 +45,12 @@ std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
   if (v.is_number_float() && key == "realtime_budget") return v.dump();
-  CHATTERD_THROW(
-      InvalidArgument, "{}: {} must be {}, got {}", source, key,
-      key == "api_key" || key == "host" || key == "model" || key == "voice_store" || key == "dtype"
-          ? "a string"
-          : "an integer",
-      v.type_name());
+  CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
+                 key == "api_key" || key == "host" || key == "model" || key == "voice_store" ||
+                         key == "dtype" || key == "vocoder_dtype" || key == "trace"
+                     ? "a string"
+                     : "an integer",
+                 v.type_name());
 }
 
 }  // namespace
@@ -61,6 +61,7 @@ const std::vector<std::string_view>& config_keys() {
                                                    "model",
                                                    "threads",
                                                    "dtype",
+                                                   "vocoder_dtype",
                                                    "io_threads",
                                                    "max_text_chars",
                                                    "max_queue",
@@ -79,7 +80,9 @@ const std::vector<std::string_view>& config_keys() {
                                                    "voice_store",
                                                    "api_key",
                                                    "max_batch",
-                                                   "realtime_budget"};
+                                                   "realtime_budget",
+                                                   "trace",
+                                                   "trace_requests"};
   return kKeys;
 }
 
@@ -100,6 +103,10 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     } catch (const InvalidArgument& e) {
       CHATTERD_THROW(InvalidArgument, "{}: {}", source, e.what());
     }
+  } else if (key == "vocoder_dtype") {
+    CHATTERD_CHECK(value == "f32" || value == "bf16", InvalidArgument,
+                   "{}: vocoder_dtype must be f32 or bf16, got '{}'", source, value);
+    c.vocoder_dtype = parse_weight_dtype(value);
   } else if (key == "io_threads") {
     c.io_threads = parse_int<int>(key, value, source);
   } else if (key == "max_text_chars") {
@@ -138,6 +145,10 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.max_batch = parse_int<int>(key, value, source);
   } else if (key == "realtime_budget") {
     c.realtime_budget = parse_double(key, value, source);
+  } else if (key == "trace") {
+    c.trace_file = value;
+  } else if (key == "trace_requests") {
+    c.trace_requests = parse_int<int>(key, value, source);
   } else {
     CHATTERD_THROW(InvalidArgument, "{}: unknown setting '{}'; known: {}", source, key,
                    fmt::join(config_keys(), ", "));
@@ -245,6 +256,9 @@ void ServerConfig::validate() const {
     problems.push_back(
         fmt::format("realtime_budget must be >= 0 (0: off), got {}", realtime_budget));
   }
+  if (trace_requests < 1 || trace_requests > 10000) {
+    problems.push_back(fmt::format("trace_requests must be in 1..10000, got {}", trace_requests));
+  }
   CHATTERD_CHECK(problems.empty(), InvalidArgument, "invalid server config: {}",
                  fmt::join(problems, "; "));
 }
@@ -255,6 +269,7 @@ std::string ServerConfig::to_json() const {
                          {"model", model},
                          {"threads", n_threads},
                          {"dtype", std::string(weight_dtype_name(t3_dtype))},
+                         {"vocoder_dtype", std::string(weight_dtype_name(vocoder_dtype))},
                          {"io_threads", io_threads},
                          {"max_text_chars", max_text_chars},
                          {"max_queue", max_queue},
@@ -273,7 +288,9 @@ std::string ServerConfig::to_json() const {
                          {"voice_store", voice_store},
                          {"api_key", api_key ? "set" : "unset"},
                          {"max_batch", max_batch},
-                         {"realtime_budget", realtime_budget}};
+                         {"realtime_budget", realtime_budget},
+                         {"trace", trace_file},
+                         {"trace_requests", trace_requests}};
   return j.dump();
 }
 

@@ -22,8 +22,9 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: an ephemeral port (Server::port() tells which)
   std::string model = "espeak";
-  int n_threads = 0;                        // engine threads; 0: one per core
-  WeightDType t3_dtype = WeightDType::F32;  // T3 matrix weights (--dtype f32|f16|bf16|int8)
+  int n_threads = 0;                             // engine threads; 0: one per core
+  WeightDType t3_dtype = WeightDType::F32;       // T3 matrix weights (--dtype f32|f16|bf16|int8)
+  WeightDType vocoder_dtype = WeightDType::F32;  // S3Gen + HiFT matmuls (f32|bf16)
   int io_threads = 2;                    // threads running the io_context (they never synthesise)
   std::size_t max_text_chars = 5000;     // code points; longer: 413
   std::size_t max_queue = 16;            // admitted requests waiting or running; more: 429
@@ -49,6 +50,10 @@ struct ServerConfig {
   // > 0: run only as many requests at once as keep the measured real-time factor at or below
   // this; the rest wait in the queue (serving/scheduler.h). 0: off.
   double realtime_budget = 0.0;
+  // Non-empty: record Chrome trace events (Perfetto / chrome://tracing) of the first
+  // `trace_requests` syntheses and write them to this file at graceful shutdown. "": off.
+  std::string trace_file;
+  int trace_requests = 20;
 
   // Throws InvalidArgument listing every problem at once.
   void validate() const;

@@ -311,10 +311,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                  {"samples", c.samples.size()},
                  {"sample_rate", c.sample_rate_hz},
                  {"last", c.is_last}};
-      net::post(self->ws_.get_executor(),
-                [self, gen, n, e = event.dump(), f = std::move(frame)]() mutable {
-                  self->deliver(gen, n, std::move(e), std::move(f));
-                });
+      net::post(self->ws_.get_executor(), [self, gen, n, e = event.dump(), f = std::move(frame),
+                                           at = std::chrono::steady_clock::now()]() mutable {
+        self->deliver(gen, n, std::move(e), std::move(f), at);
+      });
       return true;
     };
     job.on_done = [self, id, gen](SynthesisResult result, const std::exception_ptr& error) {
@@ -338,13 +338,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     return false;
   }
 
-  void deliver(std::uint64_t gen, std::size_t n, std::string event, std::string frame) {
+  void deliver(std::uint64_t gen, std::size_t n, std::string event, std::string frame,
+               std::chrono::steady_clock::time_point produced) {
     if (closed_ || !live(gen)) {
       queued_bytes_.fetch_sub(n);
       return;
     }
     enqueue(false, std::move(event), 0);
-    enqueue(true, std::move(frame), n);
+    enqueue(true, std::move(frame), n, produced);
   }
 
   bool live(std::uint64_t gen) const {
@@ -449,14 +450,17 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     bool binary = false;
     std::string data;
     std::size_t accounted = 0;  // bytes counted in queued_bytes_
+    // When the engine made this audio (chatterd_chunk_delivery_seconds); unset: not audio.
+    std::chrono::steady_clock::time_point produced{};
   };
 
-  void enqueue(bool binary, std::string data, std::size_t accounted) {
+  void enqueue(bool binary, std::string data, std::size_t accounted,
+               std::chrono::steady_clock::time_point produced = {}) {
     if (closed_ || close_started_) {
       queued_bytes_.fetch_sub(accounted);
       return;
     }
-    out_.push_back(Out{binary, std::move(data), accounted});
+    out_.push_back(Out{binary, std::move(data), accounted, produced});
     if (!writing_) write_next();
   }
 
@@ -478,6 +482,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void on_write(beast::error_code ec, std::size_t /*bytes*/) {
     queued_bytes_.fetch_sub(out_.front().accounted);
+    if (!ec && out_.front().produced != std::chrono::steady_clock::time_point{}) {
+      metrics_.record_chunk_delivery(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - out_.front().produced)
+              .count());
+    }
     out_.pop_front();
     if (ec) {
       writing_ = false;

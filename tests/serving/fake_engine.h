@@ -54,6 +54,13 @@ class FakeEngine : public TtsEngine {
     result.stats.total_ms = 1.0;
     result.stats.time_to_first_audio_ms = 0.5;
     result.stats.real_time_factor = 0.01;
+    // Two stages and token timing, as an autoregressive engine reports them (the metrics tests).
+    result.stats.stages = {{"fake_prefill", 0.3}, {"fake_decode", 0.6}};
+    result.stats.time_to_first_token_ms = 0.3;
+    result.stats.decode_steps = 3;
+    result.stats.decode_ms = 0.6;
+    result.stats.speech_tokens = 4;
+    result.stats.chunks = total;
     return result;
   }
 

@@ -270,3 +270,65 @@ TEST(SchedulerConfig, ValidateNamesTheProblem) {
 
 }  // namespace
 }  // namespace chatterd::serving
+
+namespace chatterd::serving {
+namespace {
+
+// Every synthesis job leaves one lifecycle record, booked when it ends: a refusal at once, a job
+// cancelled while queued when a worker hands it back, the rest when they finish.
+TEST(SchedulerInstrumentation, RecordsEveryJobsLifecycle) {
+  Rig rig(SchedulerConfig{.max_queue = 3, .workers = 1});
+  ASSERT_NO_FATAL_FAILURE(rig.start_held("blocker"));
+  ASSERT_EQ(rig.s.submit(job("queued")), Admission::Accepted);
+  SynthesisJob doomed = job("cancel-me");
+  const auto flag = doomed.cancelled;
+  ASSERT_EQ(rig.s.submit(std::move(doomed)), Admission::Accepted);
+  flag->store(true);
+  ASSERT_EQ(rig.s.submit(job("over")), Admission::QueueFull);
+  rig.engine.release();
+  ASSERT_TRUE(drained(rig.s));
+  const std::vector<RequestRecord> r = rig.metrics.recent_requests.snapshot();
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].outcome, RequestOutcome::Refused);
+  EXPECT_EQ(r[0].text_chars, 4u);
+  EXPECT_EQ(r[0].running_at_arrival, 1u);
+  EXPECT_EQ(r[0].queued_at_arrival, 2u);
+  EXPECT_EQ(r[1].outcome, RequestOutcome::Ok);  // the blocker
+  EXPECT_EQ(r[1].id, 0u);
+  EXPECT_EQ(r[1].chunks, 1);
+  EXPECT_DOUBLE_EQ(r[1].audio_seconds, 1.0);
+  EXPECT_EQ(r[2].outcome, RequestOutcome::Cancelled);  // handed back before "queued" runs
+  EXPECT_EQ(r[2].id, 2u);
+  EXPECT_EQ(r[2].chunks, 0);
+  EXPECT_EQ(r[3].outcome, RequestOutcome::Ok);
+  EXPECT_EQ(r[3].id, 1u);
+  EXPECT_EQ(r[3].running_at_arrival, 1u);
+  EXPECT_EQ(r[3].queued_at_arrival, 0u);
+  EXPECT_GE(r[3].total_ms, r[3].queue_wait_ms);
+  EXPECT_GE(r[3].first_chunk_ms, r[3].queue_wait_ms);
+}
+
+TEST(SchedulerInstrumentation, TracesOnlyTheFirstRequests) {
+  ScriptedEngine engine;
+  Metrics metrics;
+  Tracer tracer;
+  {
+    Scheduler s(engine, SchedulerConfig{.max_queue = 4, .workers = 1, .trace_requests = 1}, metrics,
+                &tracer);
+    ASSERT_EQ(s.submit(job("a")), Admission::Accepted);
+    ASSERT_EQ(s.submit(job("b")), Admission::Accepted);
+    ASSERT_TRUE(drained(s));
+    EXPECT_FALSE(s.tracing_now());
+  }
+  int requests = 0;
+  int chunks = 0;
+  for (const Tracer::Event& e : tracer.events()) {
+    requests += e.name == "request" ? 1 : 0;
+    chunks += e.name == "chunk" ? 1 : 0;
+  }
+  EXPECT_EQ(requests, 1);
+  EXPECT_EQ(chunks, 1);
+}
+
+}  // namespace
+}  // namespace chatterd::serving

@@ -10,12 +10,14 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "chatterd/engine/tts_engine.h"
 #include "serving/audio_encoding.h"
 #include "serving/http_client.h"
+#include "serving/prometheus.h"
 #include "serving/server.h"
 #include "serving/test_server.h"
 #include "serving/ws_client.h"
@@ -106,6 +108,91 @@ TEST(ServingTinyTurboBatched, ConcurrentRequestsShareTheEngineAndKeepTheirAudio)
       json::parse(request(server->port(), http::verb::get, "/optimization-status").body);
   EXPECT_EQ(status["scheduler"]["workers"], 3) << status.dump();
   EXPECT_EQ(status["config"]["max_batch"], 3) << status.dump();
+  // Every batched decode step is booked with its batch size; three ran together at some point.
+  const testing::Exposition e =
+      testing::parse_exposition(request(server->port(), http::verb::get, "/metrics").body);
+  EXPECT_GT(e.count("chatterd_batch_size"), 0);
+  EXPECT_GE(e.value("chatterd_batch_size_sum"), e.count("chatterd_batch_size"));
+  EXPECT_LE(e.value("chatterd_batch_size_bucket", {{"le", "3"}}), e.count("chatterd_batch_size"));
+}
+
+// The real pipeline's stages, token timing and chunk gaps reach /metrics.
+TEST_F(ServingTinyTurbo, MetricsCarryTheEnginesStagesAndTokenTiming) {
+  const auto before = testing::parse_exposition(request(port(), http::verb::get, "/metrics").body);
+  const auto r = request(port(), http::verb::post, "/synthesize",
+                         R"({"text":"One sentence. And another one.","seed":5,"streaming":true,)"
+                         R"("response_format":"pcm","max_speech_tokens":60,"chunk_size":25,)"
+                         R"("first_chunk_size":10})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_GE(r.chunk_sizes.size(), 2u);
+  ASSERT_TRUE(testing::wait_for([] { return server_->metrics().in_flight.load() == 0; }));
+  const auto e = testing::parse_exposition(request(port(), http::verb::get, "/metrics").body);
+  const auto grew = [&](const std::string& family, std::map<std::string, std::string> labels) {
+    return e.count(family, labels) - std::max(0.0, before.count(family, labels));
+  };
+  for (const char* stage :
+       {"text", "t3_prefill", "t3_decode", "flow_encoder", "flow_solver", "hift"}) {
+    EXPECT_EQ(grew("chatterd_stage_duration_seconds", {{"stage", stage}}), 1) << stage;
+  }
+  EXPECT_EQ(grew("chatterd_time_to_first_token_seconds", {}), 1);
+  EXPECT_EQ(grew("chatterd_decode_token_seconds", {}), 1);
+  EXPECT_EQ(grew("chatterd_decode_tokens_per_second", {}), 1);
+  EXPECT_GE(grew("chatterd_chunk_gap_seconds", {}), 1);  // >= 2 chunks
+  EXPECT_GT(e.value("chatterd_speech_tokens_total"), 0);
+  const json status = json::parse(request(port(), http::verb::get, "/optimization-status").body);
+  const json& last = status.at("recent_requests").back();
+  EXPECT_EQ(last["status"], "ok");
+  EXPECT_EQ(last["streamed"], true);
+  EXPECT_GE(last["chunks"].get<int>(), 2);
+  EXPECT_GT(last["rtf"].get<double>(), 0.0);
+}
+
+// --trace on the real pipeline with batching: request, stage and chunk spans, and the batched T3
+// steps with their batch size.
+TEST(ServingTinyTurboTrace, TraceHasStagesChunksAndBatchSteps) {
+  const std::string path = ::testing::TempDir() + "/chatterd_tiny_trace.json";
+  ServerConfig c = testing::loopback_config();
+  c.model = kTiny;
+  c.n_threads = 2;
+  c.max_batch = 2;
+  c.trace_file = path;
+  const std::unique_ptr<Server> server = Server::create(c);
+  server->start();
+  std::vector<std::future<testing::Reply>> replies;
+  for (int i = 0; i < 2; ++i) {
+    replies.push_back(std::async(std::launch::async, [&, i] {
+      return request(server->port(), http::verb::post, "/synthesize",
+                     fmt::format(R"({{"text":"Trace me {}.","streaming":true,"seed":{},)"
+                                 R"("max_speech_tokens":20,"first_chunk_size":10,)"
+                                 R"("chunk_size":25}})",
+                                 i, i));
+    }));
+  }
+  for (auto& f : replies) ASSERT_EQ(f.get().status, 200);
+  server->shutdown();
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const json j = json::parse(text.str());
+  std::map<std::string, int> names;
+  int max_rows = 0;
+  for (const json& e : j.at("traceEvents")) {
+    ASSERT_EQ(e.at("ph"), "X");
+    ASSERT_TRUE(e.at("ts").is_number() && e.at("dur").is_number());
+    ++names[e.at("name").get<std::string>()];
+    if (e["name"] == "t3_batch_step") {
+      EXPECT_EQ(e["cat"], "t3");
+      max_rows = std::max(max_rows, e["args"]["rows"].get<int>());
+    }
+  }
+  EXPECT_EQ(names["request"], 2);
+  EXPECT_EQ(names["synthesize"], 2);
+  EXPECT_EQ(names["t3_decode"], 2);
+  EXPECT_EQ(names["hift"], 2);
+  EXPECT_GE(names["chunk"], 2);
+  EXPECT_GT(names["t3_batch_step"], 0);
+  EXPECT_GE(max_rows, 1);
+  EXPECT_LE(max_rows, 2);
 }
 
 TEST_F(ServingTinyTurbo, StreamedAndWholeResponsesCarryTheEnginesAudio) {

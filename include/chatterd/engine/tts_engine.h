@@ -3,6 +3,7 @@
 // TtsEngine and never to a model. Implementations: the Chatterbox pipeline (src/pipeline) and the
 // zero-download espeak-ng engine (src/engines/espeak).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -70,6 +71,12 @@ struct SynthesisStats {
   double real_time_factor = 0.0;  // total time / audio duration
   std::int64_t speech_tokens = 0;
   std::int64_t chunks = 0;
+  // Token timing of autoregressive engines (0 where an engine has no such stage): start of
+  // synthesis to the first sampled speech token, and the decode steps after each text chunk's
+  // first token with the time they took (decode_ms / decode_steps = time per token).
+  double time_to_first_token_ms = 0.0;
+  std::int64_t decode_steps = 0;
+  double decode_ms = 0.0;
   std::vector<StageTime> stages;  // where total_ms went, in pipeline order; empty if not measured
 };
 
@@ -84,6 +91,17 @@ struct EngineInfo {
   std::string name;  // "espeak-ng", "chatterbox-turbo", ...
   int sample_rate_hz = 24000;
   std::vector<std::string> voices;  // names accepted in SynthesisRequest::voice
+};
+
+// Engine-internal events a server watches for metrics and tracing. Called on the engine's own
+// threads while requests run: implementations must be thread-safe and cheap (no I/O, no locks
+// held for long).
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // One batched T3 decode step over `rows` requests, [start, end).
+  virtual void on_batch_step(std::int64_t rows, std::chrono::steady_clock::time_point start,
+                             std::chrono::steady_clock::time_point end) = 0;
 };
 
 class TtsEngine {
@@ -102,6 +120,10 @@ class TtsEngine {
   // How many synthesize() calls the engine usefully runs at once: a server runs this many
   // workers. 1 unless the engine batches concurrent requests.
   virtual int max_concurrency() const { return 1; }
+  // Reports engine-internal events to `observer` from now on (nullptr: stop). The observer must
+  // outlive the engine's use of it: reset to nullptr before destroying it. Engines without such
+  // events ignore it.
+  virtual void set_observer(EngineObserver* /*observer*/) {}
 };
 
 // Which engine to build. `model` is parsed once, here: "espeak", "espeak:<voice>", a model
@@ -119,6 +141,10 @@ struct EngineConfig {
   int n_threads = 0;        // 0: one per hardware core
   std::string voice_store;  // directory of saved voices (`chatterd voice add`); "" = none
   WeightDType t3_dtype = WeightDType::F32;
+  // The vocoder's (S3Gen encoder + estimator, HiFT) frame-wise matmuls and convs: f32, or bf16
+  // (weights rounded once, activations per call, f32 sums; about 2x the f32 rate where the CPU
+  // has AVX512_BF16, and ignored with a warning where it has not). Only f32 and bf16.
+  WeightDType vocoder_dtype = WeightDType::F32;
   // > 1: continuous batching of T3 across up to this many concurrent requests (Turbo/Nano; other
   // models refuse it). 1: requests run one at a time.
   int max_batch = 1;

@@ -247,4 +247,17 @@ void apply_trim_fade(Tensor& wav, std::int64_t zeros, std::int64_t fade) {
   for (std::int64_t i = 0; i < n; ++i) p[i] *= w[static_cast<std::size_t>(i)];
 }
 
+bool Hift::pack_bf16(const ExecContext& ctx) {
+  if (!ops::bf16_gemm_available(ctx)) return false;
+  // Not the F0 predictor: SineGen integrates f0 into a running phase, so a 0.5% f0 error (what
+  // bf16 gave on the fixtures) becomes a different waveform within a second; it is ~1% of the
+  // FLOPs.
+  conv_pre_.pack_bf16(ctx);
+  conv_post_.pack_bf16(ctx);
+  for (auto& c : source_downs_) c.pack_bf16(ctx);
+  for (auto& r : source_resblocks_) r.pack_bf16(ctx);
+  for (auto& r : resblocks_) r.pack_bf16(ctx);
+  return true;
+}
+
 }  // namespace chatterd::hift

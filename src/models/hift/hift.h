@@ -64,6 +64,10 @@ class Hift {
   void decode(const ExecContext& ctx, const Tensor& mel, const Tensor& source, Tensor& wav,
               HiftTrace* trace = nullptr) const;
 
+  // Packs the decoder's Conv1d layers (not the transposed upsampling convs, nor the F0 predictor)
+  // for the bf16 GEMM tile, as S3GenFlow::pack_bf16. Returns false where the CPU lacks AVX512_BF16.
+  bool pack_bf16(const ExecContext& ctx);
+
  private:
   void check_mel(const Tensor& mel) const;
 

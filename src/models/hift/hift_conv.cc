@@ -54,14 +54,23 @@ Tensor load_weight_norm(const WeightStore& store, std::string_view prefix, const
 Conv1dLayer::Conv1dLayer(const WeightStore& store, std::string_view prefix, std::int64_t in,
                          std::int64_t out, std::int64_t kernel, const ops::Conv1dOptions& options,
                          bool weight_norm)
-    : options_(options) {
+    : options_(options), out_(out) {
   const std::string p(prefix);
   weight_ = weight_norm ? load_weight_norm(store, p, {out, in, kernel})
                         : store.get_f32(p + ".weight", {out, in, kernel});
   bias_ = store.get_f32(p + ".bias", {out});
 }
 
+bool Conv1dLayer::pack_bf16(const ExecContext& ctx) {
+  if (!packed_.empty()) return true;
+  if (options_.groups != 1 || !ops::bf16_gemm_available(ctx)) return false;
+  packed_ = ops::pack_conv1d_bf16(ctx, weight_);
+  weight_ = Tensor();
+  return true;
+}
+
 void Conv1dLayer::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
+  if (!packed_.empty()) return ops::conv1d_bf16(ctx, x, packed_, &bias_, options_, out);
   ops::conv1d(ctx, x, weight_, &bias_, options_, out);
 }
 

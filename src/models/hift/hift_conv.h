@@ -11,6 +11,7 @@
 #include "ops/conv1d.h"
 #include "ops/conv_transpose1d.h"
 #include "ops/exec_context.h"
+#include "ops/gemm_bf16.h"
 #include "weights/weight_store.h"
 
 namespace chatterd::hift {
@@ -34,15 +35,20 @@ class Conv1dLayer {
               std::int64_t kernel, const ops::Conv1dOptions& options, bool weight_norm);
   // x [1, in, T] -> out [1, out, T'] (resized)
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
-  std::int64_t out_channels() const { return weight_.dim(0); }
-  const Tensor& weight() const { return weight_; }  // f32 [out, in, k], folded
+  // Packs the folded weight for the bf16 GEMM tile and drops the f32 copy (groups 1 only; false
+  // where the CPU lacks AVX512_BF16).
+  bool pack_bf16(const ExecContext& ctx);
+  std::int64_t out_channels() const { return out_; }
+  const Tensor& weight() const { return weight_; }  // f32 [out, in, k], folded; empty once packed
   const Tensor& bias() const { return bias_; }      // f32 [out]
   const ops::Conv1dOptions& options() const { return options_; }
 
  private:
   Tensor weight_;
+  ops::PackedBf16Weight packed_;
   Tensor bias_;
   ops::Conv1dOptions options_;
+  std::int64_t out_ = 0;
 };
 
 // Weight-normed ConvTranspose1d (in, out, k) with bias.

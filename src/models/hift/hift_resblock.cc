@@ -42,4 +42,11 @@ void HiftResBlock::forward(const ExecContext& ctx, const Tensor& x, Tensor& out)
   }
 }
 
+void HiftResBlock::pack_bf16(const ExecContext& ctx) {
+  for (auto& u : units_) {
+    u.conv1.pack_bf16(ctx);
+    u.conv2.pack_bf16(ctx);
+  }
+}
+
 }  // namespace chatterd::hift

@@ -196,4 +196,17 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   ops::mul(ctx, h, mask, out);
 }
 
+void ConditionalDecoder::pack_bf16(const ExecContext& ctx) {
+  // The time MLPs see one row per batch item: they stay f32.
+  for (layers::CausalResnetBlock1D* r : {&down_resnet_, &up_resnet_}) r->pack_bf16(ctx);
+  for (auto& r : mid_resnets_) r.pack_bf16(ctx);
+  for (auto& b : down_tf_) b.pack_bf16(ctx);
+  for (auto& b : up_tf_) b.pack_bf16(ctx);
+  for (auto& blocks : mid_tf_) {
+    for (auto& b : blocks) b.pack_bf16(ctx);
+  }
+  for (layers::PaddedConv1d* c : {&down_conv_, &up_conv_, &final_proj_}) c->pack_bf16(ctx);
+  final_block_.pack_bf16(ctx);
+}
+
 }  // namespace chatterd

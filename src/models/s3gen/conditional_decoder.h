@@ -51,6 +51,7 @@ class ConditionalDecoder {
   // "mid3.out"): the caller prefixes them (the solver taps step 0 as "cfm.step0.est.").
   void forward(const ExecContext& ctx, const EstimatorInputs& in, Tensor& out,
                const FlowTap* tap = nullptr) const;
+  void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
   const EstimatorConfig& config() const { return config_; }
   bool meanflow() const { return meanflow_; }

@@ -353,4 +353,12 @@ Tensor S3GenFlow::infer(const ExecContext& ctx, const Tensor& speech_tokens,
   return mel;
 }
 
+bool S3GenFlow::pack_bf16(const ExecContext& ctx) {
+  if (!ops::bf16_gemm_available(ctx)) return false;
+  encoder_proj_.pack_bf16(ctx);  // spk_affine_ sees one row: stays f32
+  encoder_.pack_bf16(ctx);
+  estimator_.pack_bf16(ctx);
+  return true;
+}
+
 }  // namespace chatterd

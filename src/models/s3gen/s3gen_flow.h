@@ -85,6 +85,13 @@ class S3GenFlow {
 
   const S3GenConfig& config() const { return config_; }
 
+  // The reduced-precision path (EngineConfig::vocoder_dtype bf16): packs the encoder's and the
+  // estimator's frame-wise linears and convs for the bf16 GEMM tile (weights rounded once,
+  // activations per call, f32 sums); the per-utterance M = 1 layers (time and speaker MLPs) stay
+  // f32. Call once after loading, before concurrent use. Returns false (and changes nothing)
+  // where the CPU lacks AVX512_BF16.
+  bool pack_bf16(const ExecContext& ctx);
+
  private:
   S3GenConfig config_;
   Tensor input_embedding_;

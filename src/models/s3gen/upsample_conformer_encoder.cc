@@ -107,4 +107,14 @@ void UpsampleConformerEncoder::forward(const ExecContext& ctx, const Tensor& xs,
   emit_tap(tap, "encoder.after_norm.out", h);
 }
 
+void UpsampleConformerEncoder::pack_bf16(const ExecContext& ctx) {
+  embed_linear_.pack_bf16(ctx);
+  up_embed_linear_.pack_bf16(ctx);
+  for (layers::PaddedConv1d* c : {&lookahead_conv1_, &lookahead_conv2_, &up_conv_}) {
+    c->pack_bf16(ctx);
+  }
+  for (auto& l : encoders_) l.pack_bf16(ctx);
+  for (auto& l : up_encoders_) l.pack_bf16(ctx);
+}
+
 }  // namespace chatterd

@@ -35,6 +35,7 @@ class UpsampleConformerEncoder {
   // up_layer.out, up_embed.out, up_embed.pos_emb, up_encoders.K.out, after_norm.out}.
   void forward(const ExecContext& ctx, const Tensor& xs, Tensor& h,
                const FlowTap* tap = nullptr) const;
+  void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
   const ConformerEncoderConfig& config() const { return config_; }
 

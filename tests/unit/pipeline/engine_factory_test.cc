@@ -7,6 +7,8 @@
 
 #include "chatterd/core/error.h"
 #include "chatterd/engine/tts_engine.h"
+#include "ops/gemm_bf16.h"
+#include "pipeline/chatterbox_engine.h"
 #include "unit/pipeline/speech_compare.h"
 
 namespace chatterd {
@@ -64,6 +66,22 @@ TEST(EngineConfig, Validate) {
   EXPECT_THROW((EngineConfig{.model = "nonsense", .n_threads = 0}.validate()), InvalidArgument);
   EXPECT_THROW((EngineConfig{.max_batch = 0}.validate()), InvalidArgument);
   EXPECT_THROW((EngineConfig{.max_batch = 65}.validate()), InvalidArgument);
+  EXPECT_NO_THROW((EngineConfig{.vocoder_dtype = WeightDType::BF16}.validate()));
+  EXPECT_THROW((EngineConfig{.vocoder_dtype = WeightDType::Int8}.validate()), InvalidArgument);
+  EXPECT_THROW((EngineConfig{.vocoder_dtype = WeightDType::F16}.validate()), InvalidArgument);
+}
+
+TEST(CreateEngine, VocoderDtypeBf16PacksTheVocoderWhereTheCpuHasIt) {
+  const std::string turbo = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
+  const auto engine =
+      create_engine({.model = turbo, .n_threads = 1, .vocoder_dtype = WeightDType::BF16});
+  const auto* chatterbox = dynamic_cast<const ChatterboxEngine*>(engine.get());
+  ASSERT_NE(chatterbox, nullptr);
+  EXPECT_EQ(chatterbox->bf16_vocoder(), ops::bf16_gemm_available(ExecContext{}));
+  const auto plain = create_engine({.model = turbo, .n_threads = 1});
+  const auto* plain_chatterbox = dynamic_cast<const ChatterboxEngine*>(plain.get());
+  ASSERT_NE(plain_chatterbox, nullptr);
+  EXPECT_FALSE(plain_chatterbox->bf16_vocoder());
 }
 
 TEST(CreateEngine, MaxBatchTurnsOnBatchingWhereTheModelHasIt) {

@@ -1,0 +1,150 @@
+// attention_bf16 (declared in ops/gemm_bf16.h): Q.K^T and P.V on the bf16 GEMM tile, for the
+// estimator's bidirectional self-attention over hundreds of frames, where the two products are a
+// third of the FLOPs and sgemm ran them at half the tile's rate.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backends/cpu/attention_kernels.h"
+#include "backends/cpu/gemm_bf16.h"
+#include "core/check.h"
+#include "ops/gemm_bf16.h"
+
+namespace chatterd::ops {
+namespace {
+
+constexpr std::int64_t kQueryBlock = 64;  // queries per work item
+constexpr std::int64_t kCols = cpu::kPanelCols;
+
+std::int64_t round_up(std::int64_t n, std::int64_t m) {
+  return (n + m - 1) / m * m;
+}
+
+}  // namespace
+
+void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                    const Tensor* key_padding_mask, Tensor& out) {
+  check_dtype(q, DType::F32, "attention_bf16: q");
+  check_dtype(k, DType::F32, "attention_bf16: k");
+  check_dtype(v, DType::F32, "attention_bf16: v");
+  check_rank(q, 3, "attention_bf16: q");
+  const std::int64_t T = q.dim(0), H = q.dim(1), D = q.dim(2);
+  CHATTERD_CHECK(k.rank() == 3 && k.dim(1) == H && k.dim(2) == D && v.shape() == k.shape(),
+                 ShapeError, "attention_bf16: k {} and v {} must be [Tk, {}, {}]", k.to_string(),
+                 v.to_string(), H, D);
+  const std::int64_t Tk = k.dim(0);
+  const bool* mask = nullptr;
+  if (key_padding_mask != nullptr) {
+    check_dtype(*key_padding_mask, DType::Bool, "attention_bf16: key_padding_mask");
+    check_shape(*key_padding_mask, Shape{Tk}, "attention_bf16: key_padding_mask");
+    mask = key_padding_mask->data<bool>();
+  }
+  const cpu::GemmBf16Tile tile = cpu::gemm_bf16_tile_kernel(ctx.isa);
+  CHATTERD_CHECK(tile != nullptr, Unsupported, "attention_bf16: no AVX512_BF16 (ISA {})",
+                 cpu::isa_name(ctx.isa));
+  out.resize({T, H, D}, DType::F32);
+  if (T == 0 || D == 0) return;
+  float* od = out.data<float>();
+  if (Tk == 0) {
+    std::fill(od, od + out.numel(), 0.0f);
+    return;
+  }
+
+  // Per head: Q rows [T][dp] bf16; K as panels of 32 keys x D/2 pairs; V as panels of 32 dims x
+  // Tk/2 pairs (odd tails zero). Packing is O(T D) per head against O(T Tk D) of products.
+  const std::int64_t dp = round_up(D, 2);
+  const std::int64_t kp = round_up(Tk, 2);
+  const std::int64_t k_panels = (Tk + kCols - 1) / kCols;
+  const std::int64_t v_panels = (D + kCols - 1) / kCols;
+  const std::int64_t k_panel_size = dp * kCols;  // bf16 elements: dp / 2 pairs x 32 x 2
+  const std::int64_t v_panel_size = kp * kCols;
+  std::vector<BFloat16> qb(static_cast<std::size_t>(H * T * dp));
+  std::vector<BFloat16> kb(static_cast<std::size_t>(H * k_panels * k_panel_size));
+  std::vector<BFloat16> vb(static_cast<std::size_t>(H * v_panels * v_panel_size));
+  const float* qd = q.data<float>();
+  const float* kd = k.data<float>();
+  const float* vd = v.data<float>();
+  const std::int64_t row = H * D;
+  ctx.parallel_for(H, 1, [&](std::int64_t h0, std::int64_t h1) {
+    for (std::int64_t h = h0; h < h1; ++h) {
+      for (std::int64_t t = 0; t < T; ++t) {
+        cpu::rows_to_bf16(ctx.isa, qd + t * row + h * D, 1, D, D, qb.data() + (h * T + t) * dp, dp);
+      }
+      BFloat16* kh = kb.data() + h * k_panels * k_panel_size;
+      for (std::int64_t j = 0; j < Tk; ++j) {
+        BFloat16* panel = kh + (j / kCols) * k_panel_size;
+        for (std::int64_t d = 0; d < D; ++d) {
+          panel[((d / 2) * kCols + j % kCols) * 2 + d % 2] = float_to_bf16(kd[j * row + h * D + d]);
+        }
+      }
+      BFloat16* vh = vb.data() + h * v_panels * v_panel_size;
+      for (std::int64_t j = 0; j < Tk; ++j) {
+        for (std::int64_t d = 0; d < D; ++d) {
+          BFloat16* panel = vh + (d / kCols) * v_panel_size;
+          panel[((j / 2) * kCols + d % kCols) * 2 + j % 2] = float_to_bf16(vd[j * row + h * D + d]);
+        }
+      }
+    }
+  });
+
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const auto& kern = cpu::attention_kernels(ctx.isa);
+  const std::int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  const std::int64_t ldp = k_panels * kCols;  // scores row stride (whole key panels)
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  ctx.parallel_for(H * n_blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
+    std::vector<float> scores(static_cast<std::size_t>(kQueryBlock * ldp));
+    std::vector<BFloat16> probs(static_cast<std::size_t>(kQueryBlock * kp));
+    alignas(64) float buf[cpu::kGemmRows * kCols];
+    const BFloat16* rows[cpu::kGemmRows];
+    for (std::int64_t item = i0; item < i1; ++item) {
+      const std::int64_t h = item / n_blocks;
+      const std::int64_t t0 = (item % n_blocks) * kQueryBlock;
+      const std::int64_t nt = std::min(kQueryBlock, T - t0);
+      const BFloat16* qh = qb.data() + (h * T + t0) * dp;
+      const BFloat16* kh = kb.data() + h * k_panels * k_panel_size;
+      const BFloat16* vh = vb.data() + h * v_panels * v_panel_size;
+      for (std::int64_t r0 = 0; r0 < nt; r0 += cpu::kGemmRows) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
+        for (int r = 0; r < nr; ++r) rows[r] = qh + (r0 + r) * dp;
+        for (std::int64_t p = 0; p < k_panels; ++p) {
+          tile(rows, nr, 1, dp / 2, kh + p * k_panel_size, buf);
+          for (int r = 0; r < nr; ++r) {
+            float* s = scores.data() + (r0 + r) * ldp + p * kCols;
+            for (std::int64_t j = 0; j < kCols; ++j) s[j] = scale * buf[r * kCols + j];
+          }
+        }
+      }
+      for (std::int64_t r = 0; r < nt; ++r) {
+        float* s = scores.data() + r * ldp;
+        if (mask != nullptr) {
+          for (std::int64_t j = 0; j < Tk; ++j) {
+            if (!mask[j]) s[j] = kNegInf;
+          }
+        }
+        const float m = kern.max(s, Tk);
+        if (m != kNegInf) {
+          kern.scale(s, 1.0f / kern.exp_sub_sum(s, m, Tk), Tk);
+        } else {
+          std::fill(s, s + Tk, 0.0f);  // no visible key: zeros, as ops::attention
+        }
+        cpu::rows_to_bf16(ctx.isa, s, 1, Tk, ldp, probs.data() + r * kp, kp);
+      }
+      for (std::int64_t r0 = 0; r0 < nt; r0 += cpu::kGemmRows) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
+        for (int r = 0; r < nr; ++r) rows[r] = probs.data() + (r0 + r) * kp;
+        for (std::int64_t p = 0; p < v_panels; ++p) {
+          tile(rows, nr, 1, kp / 2, vh + p * v_panel_size, buf);
+          const std::int64_t nd = std::min(kCols, D - p * kCols);
+          for (int r = 0; r < nr; ++r) {
+            float* o = od + (t0 + r0 + r) * row + h * D + p * kCols;
+            std::copy(buf + r * kCols, buf + r * kCols + nd, o);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace chatterd::ops
