@@ -176,7 +176,9 @@ TEST(ServingSlowClient, StreamNobodyReadsIsCutOffAndTheQueueMovesOn) {
   tcp::socket slow = testing::connect(fs.port(), ioc);
   testing::send_request(slow, http::verb::post, "/synthesize",
                         R"({"text":"x","streaming":true,"response_format":"pcm"})");
-  // Never read. A request queued behind it is served once the slow one is cut off.
+  // Never read. A request queued behind it (sent once the slow one runs, so it cannot overtake
+  // it) is served once the slow one is cut off.
+  ASSERT_TRUE(wait_for([&] { return fs.engine->calls.load() == 1; }));
   auto other = std::async(std::launch::async, [&] {
     return testing::request(fs.port(), http::verb::post, "/synthesize",
                             R"({"text":"short","response_format":"pcm"})");
