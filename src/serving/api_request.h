@@ -54,4 +54,8 @@ std::optional<ApiError> parse_common_options(const nlohmann::json& j, const Requ
 std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const EngineInfo& engine,
                                                     const RequestLimits& limits);
 
+// The value of `key` in the query of `target` ("/p?a=1&b=x%20y"), percent-decoded; nullopt when
+// absent or badly encoded.
+std::optional<std::string> query_param(std::string_view target, std::string_view key);
+
 }  // namespace chatterd::serving

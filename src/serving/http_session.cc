@@ -12,6 +12,7 @@
 
 #include "chatterd/core/error.h"
 #include "pipeline/voice_store.h"
+#include "serving/admin_endpoints.h"
 #include "serving/api_request.h"
 #include "serving/audio_encoding.h"
 #include "serving/status_json.h"
@@ -29,20 +30,14 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string error_json(const std::string& message, int status) {
   return nlohmann::json{{"error", {{"message", message}, {"code", status}}}}.dump() + "\n";
 }
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ServerState& state) : stream_(std::move(socket)), state_(state) {}
+  Session(tcp::socket&& socket, ServerState& state, ConnectionTicket ticket)
+      : stream_(std::move(socket)), state_(state), ticket_(std::move(ticket)) {}
 
   void start() {
     net::dispatch(stream_.get_executor(),
@@ -137,10 +132,11 @@ class Session : public std::enable_shared_from_this<Session> {
                           false, /*retry_after=*/true);
       }
       end_request(101);
-      return start_ws_session(std::move(stream_), std::move(req), state_);  // this session ends
+      // This session ends; the WebSocket owns the connection (and its ticket) from here.
+      return start_ws_session(std::move(stream_), std::move(req), state_, std::move(ticket_));
     }
     if (path == "/v1/voices") {
-      if (is_get) return send_voice_list();
+      if (is_get) return send_text(http::status::ok, "application/json", voice_list_json(state_));
       if (!is_post) return send_method_not_allowed("GET, POST");
       return upload_voice(target, req.body());
     }
@@ -151,7 +147,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (path == "/configure-streaming") {
       if (!is_post) return send_method_not_allowed("POST");
-      return configure_streaming(req.body());
+      const auto answer = configure_streaming(state_, req.body());
+      if (const auto* e = std::get_if<ApiError>(&answer)) {
+        return send_error(static_cast<http::status>(e->status), e->message, keep_alive_);
+      }
+      return send_text(http::status::ok, "application/json", std::get<std::string>(answer));
     }
     if (path == "/v1/audio/speech" || path == "/synthesize") {
       if (!is_post) return send_method_not_allowed("POST");
@@ -167,17 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
     send_error(http::status::not_found, fmt::format("no such path: {}", path), keep_alive_);
   }
 
-  // ---- voices, status, configuration ----
-  void send_voice_list() {
-    nlohmann::json voices = nlohmann::json::array();
-    const std::vector<std::string> names = state_.voices.names();
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      voices.push_back({{"name", names[i]}, {"default", i == 0}});
-    }
-    const nlohmann::json body{{"voices", voices}, {"can_clone", state_.voices.can_clone()}};
-    send_text(http::status::ok, "application/json", body.dump() + "\n");
-  }
-
+  // ---- voices ----
   // POST /v1/voices?name=NAME, body: the clip's bytes (any format the decoder reads).
   void upload_voice(std::string_view target, std::string& body) {
     if (!state_.voices.can_clone()) {
@@ -221,58 +211,6 @@ class Session : public std::enable_shared_from_this<Session> {
       });
     };
     admit(std::move(job));
-  }
-
-  // POST /configure-streaming {"chunk_size": 25..200, "max_speech_tokens": 0..limit}: the
-  // defaults of later requests that do not set them. Unknown keys are refused (a typo must not
-  // look applied).
-  void configure_streaming(const std::string& body) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(body);
-    } catch (const nlohmann::json::parse_error& e) {
-      return send_error(http::status::bad_request, fmt::format("malformed JSON: {}", e.what()),
-                        keep_alive_);
-    }
-    if (!j.is_object()) {
-      return send_error(http::status::bad_request, "body must be a JSON object", keep_alive_);
-    }
-    StreamingDefaults d = state_.streaming_defaults();
-    for (const auto& [key, value] : j.items()) {
-      if (key != "chunk_size" && key != "max_speech_tokens") {
-        return send_error(
-            http::status::bad_request,
-            fmt::format("unknown setting '{}'; known: chunk_size, max_speech_tokens", key),
-            keep_alive_);
-      }
-      if (!value.is_number_integer()) {
-        return send_error(http::status::bad_request,
-                          fmt::format("{} must be an integer, got {}", key, value.type_name()),
-                          keep_alive_);
-      }
-      const auto v = value.get<std::int64_t>();
-      if (key == "chunk_size") {
-        if (v < 25 || v > 200) {
-          return send_error(http::status::bad_request,
-                            fmt::format("chunk_size must be in 25..200 speech tokens, got {}", v),
-                            keep_alive_);
-        }
-        d.chunk_tokens = static_cast<int>(v);
-      } else {
-        if (v < 0 || v > state_.config.max_speech_tokens_limit) {
-          return send_error(http::status::bad_request,
-                            fmt::format("max_speech_tokens must be in 0..{} (0: the model's), "
-                                        "got {}",
-                                        state_.config.max_speech_tokens_limit, v),
-                            keep_alive_);
-        }
-        d.max_speech_tokens = static_cast<int>(v);
-      }
-    }
-    state_.set_streaming_defaults(d);
-    const nlohmann::json out{{"chunk_size", d.chunk_tokens},
-                             {"max_speech_tokens", d.max_speech_tokens}};
-    send_text(http::status::ok, "application/json", out.dump() + "\n");
   }
 
   void send_exception(const std::exception_ptr& error) {
@@ -332,8 +270,10 @@ class Session : public std::enable_shared_from_this<Session> {
         first = false;
         append_pcm16(bytes, c.samples);
         if (bytes.empty()) return true;
-        if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes)
+        if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes) {
+          net::post(self->stream_.get_executor(), [self] { self->too_slow(); });
           return false;
+        }
         net::post(self->stream_.get_executor(),
                   [self, b = std::move(bytes), at = std::chrono::steady_clock::now()]() mutable {
                     self->enqueue_chunk(std::move(b), at);
@@ -348,7 +288,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     switch (state_.scheduler.submit(std::move(job))) {
       case Admission::Accepted:
-        if (!streaming_) watch_client();
+        watch_client();
         return;
       case Admission::QueueFull:
         return send_error(
@@ -360,9 +300,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // A non-streamed synthesis writes nothing until it ends, so a client that leaves would only be
-  // noticed then: a read on the idle socket notices at once (EOF/reset) and cancels the job.
-  // Bytes that do arrive (a pipelined request) are kept in buffer_ for the next read.
+  // A non-streamed synthesis writes nothing until it ends, and a streamed one notices a failed
+  // write only a chunk or two after the client left: a read on the otherwise idle socket notices
+  // at once (EOF/reset) and cancels the job. Bytes that do arrive (a pipelined request) are kept
+  // in buffer_ for the next read. A streamed response's writes go on beside this read (Beast
+  // allows one of each); its write timeouts do not touch the read's (no expiry).
   void watch_client() {
     watching_ = true;
     stream_.expires_never();
@@ -373,6 +315,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_watch(beast::error_code ec, std::size_t bytes) {
     watching_ = false;
     buffer_.commit(bytes);
+    if (read_after_watch_) {  // the response is out (read_next): on to the next request
+      read_after_watch_ = false;
+      if (ec && ec != net::error::operation_aborted) return do_close();
+      return do_read();
+    }
+    if (streaming_) return on_stream_watch(ec);
     if (ec == net::error::operation_aborted || (!ec && done_)) {
       // Cancelled by on_synthesis_done (or it arrived meanwhile): now answer.
       if (done_) return finish_synthesis();
@@ -389,11 +337,23 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() < 64 * 1024) watch_client();  // keep watching; a flood stops the watch
   }
 
+  // The watch beside a streamed response: it runs until the response is out (read_next ends it).
+  void on_stream_watch(beast::error_code ec) {
+    if (ec == net::error::operation_aborted) return;  // the connection is being closed
+    if (ec) {  // the client left: stop the synthesis now, not at the next failed write
+      if (request_open_ && !stream_failed_) fail_stream();
+      return;
+    }
+    if (buffer_.size() < 64 * 1024) watch_client();
+  }
+
   void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error) {
     done_ = true;
     done_result_ = std::move(result);
     done_error_ = error;
-    if (watching_) {  // one read at a time: end the watch first, on_watch continues
+    // Non-streamed: one read at a time, so end the watch first and on_watch continues. A stream
+    // keeps its watch (cancelling it would cancel a chunk being written too).
+    if (watching_ && !streaming_) {
       beast::error_code ec;
       stream_.socket().cancel(ec);
       return;
@@ -493,6 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_stream_write(std::size_t payload, beast::error_code ec, std::size_t /*bytes*/) {
+    if (stream_failed_) return;  // too_slow() ended the stream while this write was out
     if (payload > 0) {
       if (!ec && pending_.front().produced != std::chrono::steady_clock::time_point{}) {
         state_.metrics.record_chunk_delivery(
@@ -511,7 +472,15 @@ class Session : public std::enable_shared_from_this<Session> {
     writing_ = false;
     end_request(ec ? 0 : 200);
     if (ec || !keep_alive_) return do_close();
-    do_read();
+    read_next();
+  }
+
+  // The client fell kMaxQueuedStreamBytes behind: cut it off now rather than drain what is
+  // queued at its pace (each write is also bounded by `timeout`).
+  void too_slow() {
+    if (!streaming_ || stream_failed_ || !request_open_) return;
+    state_.metrics.slow_clients_total.fetch_add(1);
+    fail_stream();
   }
 
   // The client is gone: stop the synthesis, drop what is queued, end the request once.
@@ -570,7 +539,16 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.reset();
     end_request(ec ? 0 : status);
     if (ec || !keep_alive_) return do_close();
-    do_read();
+    read_next();
+  }
+
+  // The next request, once a disconnect watch still out has ended (on_watch then reads). No
+  // write is in flight here, so cancelling the socket's operations only ends the watch.
+  void read_next() {
+    if (!watching_) return do_read();
+    read_after_watch_ = true;
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
   }
 
   // ---- bookkeeping ----
@@ -599,10 +577,12 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
+    ticket_.release();  // now, not when a job still holding the session finishes
   }
 
   beast::tcp_stream stream_;
   ServerState& state_;
+  ConnectionTicket ticket_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<StringResponse> response_;
@@ -630,6 +610,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stream_slot_ = false;  // holds one of max_streams
   // Non-streamed: the disconnect watch and the result waiting for it to end.
   bool watching_ = false;
+  bool read_after_watch_ = false;  // read_next() is waiting for the watch to end
   bool done_ = false;
   bool client_gone_ = false;
   SynthesisResult done_result_;
@@ -638,40 +619,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
-std::optional<std::string> query_param(std::string_view target, std::string_view key) {
-  const std::size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const std::size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const std::size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != key) continue;
-    const std::string_view raw =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string out;
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '+') {
-        out += ' ';
-      } else if (raw[i] == '%') {
-        if (i + 2 >= raw.size()) return std::nullopt;
-        const int hi = hex_value(raw[i + 1]);
-        const int lo = hex_value(raw[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-      } else {
-        out += raw[i];
-      }
-    }
-    return out;
-  }
-  return std::nullopt;
-}
-
-void start_http_session(tcp::socket socket, ServerState& state) {
-  std::make_shared<Session>(std::move(socket), state)->start();
+void start_http_session(tcp::socket socket, ServerState& state, ConnectionTicket ticket) {
+  std::make_shared<Session>(std::move(socket), state, std::move(ticket))->start();
 }
 
 }  // namespace chatterd::serving

@@ -183,9 +183,18 @@ std::string Metrics::render() const {
       "# HELP chatterd_ws_contexts_total WebSocket contexts opened.\n"
       "# TYPE chatterd_ws_contexts_total counter\nchatterd_ws_contexts_total {}\n"
       "# HELP chatterd_ws_cancels_total WebSocket contexts cancelled by clients.\n"
-      "# TYPE chatterd_ws_cancels_total counter\nchatterd_ws_cancels_total {}\n",
+      "# TYPE chatterd_ws_cancels_total counter\nchatterd_ws_cancels_total {}\n"
+      "# HELP chatterd_connections_open Accepted TCP connections not yet closed.\n"
+      "# TYPE chatterd_connections_open gauge\nchatterd_connections_open {}\n"
+      "# HELP chatterd_connections_refused_total Connections refused at accept, by limit.\n"
+      "# TYPE chatterd_connections_refused_total counter\n"
+      "chatterd_connections_refused_total{{reason=\"per_ip\"}} {}\n"
+      "chatterd_connections_refused_total{{reason=\"max_connections\"}} {}\n"
+      "# HELP chatterd_slow_clients_total Streams cut off because the client read too slowly.\n"
+      "# TYPE chatterd_slow_clients_total counter\nchatterd_slow_clients_total {}\n",
       in_flight.load(), queue_depth.load(), audio_seconds(), speech_tokens(), active_streams.load(),
-      ws_contexts_total.load(), ws_cancels_total.load());
+      ws_contexts_total.load(), ws_cancels_total.load(), connections_open.load(),
+      connections_refused_per_ip.load(), connections_refused_max.load(), slow_clients_total.load());
   time_to_first_audio.render(out, "chatterd_time_to_first_audio_seconds",
                              "Time from start of synthesis to the first audio chunk.");
   real_time_factor.render(out, "chatterd_real_time_factor",

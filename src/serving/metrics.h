@@ -76,7 +76,13 @@ class Metrics {
   std::atomic<std::uint64_t> ws_contexts_total{0};  // WebSocket contexts opened
   std::atomic<std::uint64_t> ws_cancels_total{0};   // WebSocket contexts cancelled by the client
   std::atomic<std::uint64_t> ws_errors_total{0};    // error events sent on WebSockets
-  Histogram time_to_first_audio;                    // seconds
+  std::atomic<std::int64_t> connections_open{0};    // accepted TCP connections not yet closed
+  // Connections refused at accept: over max_connections_per_ip (429) / max_connections (503).
+  std::atomic<std::uint64_t> connections_refused_per_ip{0};
+  std::atomic<std::uint64_t> connections_refused_max{0};
+  // Streams cut off because their client read too slowly (HTTP and WebSocket).
+  std::atomic<std::uint64_t> slow_clients_total{0};
+  Histogram time_to_first_audio;  // seconds
   Histogram real_time_factor;
   HistogramFamily stage_duration;      // seconds per synthesis, by engine stage
   Histogram time_to_first_token;       // seconds, synthesis start -> first speech token

@@ -35,8 +35,10 @@ class BatchStepObserver final : public EngineObserver {
 Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
     : config_(std::move(config)),
       engine_(std::move(engine)),
+      connections_(config_.max_connections, config_.max_connections_per_ip, metrics_),
       work_(net::make_work_guard(ioc_)),
-      acceptor_(net::make_strand(ioc_)) {
+      acceptor_(net::make_strand(ioc_)),
+      accept_pause_(acceptor_.get_executor()) {
   config_.validate();
   CHATTERD_CHECK(engine_ != nullptr, InvalidArgument, "Server needs an engine");
   if (!config_.trace_file.empty()) {
@@ -58,7 +60,8 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
   engine_->set_observer(observer_.get());
   voices_ = std::make_unique<VoiceService>(*engine_, config_.model, config_.voice_store,
                                            config_.n_threads);
-  state_ = std::make_unique<ServerState>(config_, engine_->info(), *scheduler_, metrics_, *voices_);
+  state_ = std::make_unique<ServerState>(config_, engine_->info(), *scheduler_, metrics_, *voices_,
+                                         ws_sessions_);
   beast::error_code ec;
   const auto address = net::ip::make_address(config_.host, ec);
   CHATTERD_CHECK(!ec, InvalidArgument, "host '{}' is not an IP address: {}", config_.host,
@@ -96,11 +99,35 @@ void Server::start() {
 }
 
 void Server::do_accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-    if (!ec) start_http_session(std::move(socket), *state_);
+  acceptor_.async_accept(net::make_strand(ioc_),
+                         beast::bind_front_handler(&Server::on_accept, this));
+}
+
+void Server::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ec) {  // out of descriptors, or the peer reset before we got to it: pause, then go on
+    accept_pause_.expires_after(std::chrono::milliseconds(50));
+    accept_pause_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor_.is_open()) do_accept();
+    });
+    return;
+  }
+  beast::error_code peer_ec;
+  const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+  if (peer_ec) {  // already gone
     do_accept();
-  });
+    return;
+  }
+  ConnectionTicket ticket = connections_.admit(peer.address());
+  if (ticket.admitted()) {
+    start_http_session(std::move(socket), *state_, std::move(ticket));
+  } else {
+    refuse_connection(std::move(socket), ticket.refusal(),
+                      ticket.refusal() == ConnectionRefusal::PerIp ? config_.max_connections_per_ip
+                                                                   : config_.max_connections,
+                      connections_);
+  }
+  do_accept();
 }
 
 void Server::shutdown() {
@@ -113,6 +140,7 @@ void Server::shutdown() {
   net::post(acceptor_.get_executor(), [this] {  // the acceptor's strand: no race with do_accept
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_pause_.cancel();
   });
   // Admitted work finishes, then its responses drain to the clients.
   scheduler_->drain(deadline);
@@ -120,8 +148,14 @@ void Server::shutdown() {
          !threads_.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  scheduler_->stop();
+  scheduler_->stop();  // cancels what is left; the workers have posted their last chunks
   engine_->set_observer(nullptr);  // nothing runs now; observer_ may go before the engine
+  // WebSockets write what they still hold, then close with 1001. Waiting for them is bounded by
+  // the deadline, or by kCloseWindow when the work above used up the grace.
+  ws_sessions_.go_away_all();
+  if (!threads_.empty()) {
+    ws_sessions_.wait_empty(std::max(deadline, std::chrono::steady_clock::now() + kCloseWindow));
+  }
   work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();

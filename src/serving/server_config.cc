@@ -69,6 +69,8 @@ const std::vector<std::string_view>& config_keys() {
                                                    "max_upload_bytes",
                                                    "max_streams",
                                                    "max_contexts",
+                                                   "max_connections",
+                                                   "max_connections_per_ip",
                                                    "timeout",
                                                    "stream_idle_timeout",
                                                    "shutdown_grace",
@@ -119,6 +121,10 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.max_streams = parse_int<std::size_t>(key, value, source);
   } else if (key == "max_contexts") {
     c.max_contexts = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_connections") {
+    c.max_connections = parse_int<std::size_t>(key, value, source);
+  } else if (key == "max_connections_per_ip") {
+    c.max_connections_per_ip = parse_int<std::size_t>(key, value, source);
   } else if (key == "timeout") {
     c.request_timeout = secs();
   } else if (key == "stream_idle_timeout") {
@@ -217,6 +223,15 @@ void ServerConfig::validate() const {
   if (max_contexts < 1 || max_contexts > 1024) {
     problems.push_back(fmt::format("max_contexts must be in 1..1024, got {}", max_contexts));
   }
+  if (max_connections < 1 || max_connections > 65536) {
+    problems.push_back(fmt::format("max_connections must be in 1..65536, got {}", max_connections));
+  }
+  if (max_connections_per_ip > max_connections) {
+    problems.push_back(
+        fmt::format("max_connections_per_ip must be in 0..max_connections ({}; 0: "
+                    "no per-peer limit), got {}",
+                    max_connections, max_connections_per_ip));
+  }
   if (request_timeout.count() < 1) problems.emplace_back("timeout must be >= 1 s");
   if (stream_idle_timeout.count() < 1) problems.emplace_back("stream_idle_timeout must be >= 1 s");
   if (shutdown_grace.count() < 0) problems.emplace_back("shutdown_grace must be >= 0 s");
@@ -262,6 +277,8 @@ std::string ServerConfig::to_json() const {
                          {"max_upload_bytes", max_upload_bytes},
                          {"max_streams", max_streams},
                          {"max_contexts", max_contexts},
+                         {"max_connections", max_connections},
+                         {"max_connections_per_ip", max_connections_per_ip},
                          {"timeout", request_timeout.count()},
                          {"stream_idle_timeout", stream_idle_timeout.count()},
                          {"shutdown_grace", shutdown_grace.count()},

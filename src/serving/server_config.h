@@ -32,6 +32,11 @@ struct ServerConfig {
   std::size_t max_upload_bytes = 32u << 20;  // POST /v1/voices body (an audio clip)
   std::size_t max_streams = 32;   // open WebSocket streams + streamed HTTP responses; more: 429
   std::size_t max_contexts = 16;  // WebSocket contexts open at once on one socket
+  // Open TCP connections (HTTP + WebSocket) at once; more are answered 503 and closed.
+  std::size_t max_connections = 512;
+  // Open connections from one peer address; more get 429 and are closed (0: no per-peer limit).
+  // Keeps one client's flood from taking every connection the others need.
+  std::size_t max_connections_per_ip = 64;
   std::chrono::seconds request_timeout{60};       // read of one request / each write to the client
   std::chrono::seconds stream_idle_timeout{300};  // a WebSocket with no frame from the client
   std::chrono::seconds shutdown_grace{10};        // in-flight work gets this long after SIGTERM

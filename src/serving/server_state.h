@@ -12,6 +12,7 @@
 #include "serving/metrics.h"
 #include "serving/scheduler.h"
 #include "serving/server_config.h"
+#include "serving/session_registry.h"
 #include "serving/voice_service.h"
 
 namespace chatterd::serving {
@@ -25,12 +26,14 @@ struct StreamingDefaults {
 class ServerState {
  public:
   ServerState(const ServerConfig& config_in, const EngineInfo& engine_info_in,
-              Scheduler& scheduler_in, Metrics& metrics_in, VoiceService& voices_in)
+              Scheduler& scheduler_in, Metrics& metrics_in, VoiceService& voices_in,
+              SessionRegistry& ws_sessions_in)
       : config(config_in),
         engine_info(engine_info_in),
         scheduler(scheduler_in),
         metrics(metrics_in),
         voices(voices_in),
+        ws_sessions(ws_sessions_in),
         defaults_{config_in.default_chunk_tokens, config_in.max_speech_tokens} {}
 
   const ServerConfig& config;
@@ -39,6 +42,8 @@ class ServerState {
   Scheduler& scheduler;
   Metrics& metrics;
   VoiceService& voices;
+  // Open WebSockets (told to go away on shutdown); outlives the io_context, as metrics does.
+  SessionRegistry& ws_sessions;
   std::atomic<bool> shutting_down{false};
 
   // engine_info with the current voice list (for parsing requests).

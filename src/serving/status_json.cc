@@ -36,6 +36,12 @@ std::string optimization_status_json(ServerState& state) {
         {"can_clone", state.voices.can_clone()}}},
       {"scheduler", scheduler_json(state)},
       {"streams", {{"active", m.active_streams.load()}, {"max", state.config.max_streams}}},
+      {"connections",
+       {{"open", m.connections_open.load()},
+        {"max", state.config.max_connections},
+        {"max_per_ip", state.config.max_connections_per_ip},
+        {"refused_per_ip", m.connections_refused_per_ip.load()},
+        {"refused_max", m.connections_refused_max.load()}}},
       {"streaming", {{"chunk_size", d.chunk_tokens}, {"max_speech_tokens", d.max_speech_tokens}}},
       {"counters",
        {{"responses", nlohmann::json::parse(m.responses_json())},
@@ -44,7 +50,8 @@ std::string optimization_status_json(ServerState& state) {
         {"speech_tokens", m.speech_tokens()},
         {"ws_contexts", m.ws_contexts_total.load()},
         {"ws_cancels", m.ws_cancels_total.load()},
-        {"ws_errors", m.ws_errors_total.load()}}},
+        {"ws_errors", m.ws_errors_total.load()},
+        {"slow_clients", m.slow_clients_total.load()}}},
       {"recent_requests", nlohmann::json::parse(m.recent_requests.to_json())},
       {"shutting_down", state.shutting_down.load()}};
   return j.dump();

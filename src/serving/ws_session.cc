@@ -27,6 +27,8 @@ using nlohmann::json;
 // A socket whose client falls this far behind (audio not yet written) is cut off.
 constexpr std::size_t kMaxQueuedBytes = 8u << 20;
 constexpr std::size_t kMaxContextIdBytes = 128;
+// On shutdown: how long the client gets to answer our close frame (1001).
+constexpr std::chrono::seconds kGoAwayCloseTimeout{1};
 
 struct Item {
   enum class Kind { Segment, Flush, Done } kind = Kind::Segment;
@@ -98,10 +100,17 @@ std::optional<ApiError> parse_output_format(const json& j, int rate) {
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(beast::tcp_stream&& stream, ServerState& state)
-      : ws_(std::move(stream)), state_(state), metrics_(state.metrics) {}
-  // Metrics outlives the io_context (Server member order); ServerState may not.
-  ~WsSession() { release_slot(); }
+  WsSession(beast::tcp_stream&& stream, ServerState& state, ConnectionTicket ticket)
+      : ws_(std::move(stream)),
+        state_(state),
+        metrics_(state.metrics),
+        registry_(state.ws_sessions),
+        ticket_(std::move(ticket)) {}
+  // Metrics and the registry outlive the io_context (Server member order); ServerState may not.
+  ~WsSession() {
+    release_slot();
+    if (registry_id_) registry_.remove(*registry_id_);
+  }
   WsSession(const WsSession&) = delete;
   WsSession& operator=(const WsSession&) = delete;
 
@@ -115,6 +124,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "chatterd"); }));
     ws_.read_message_max(state_.config.max_body_bytes);
+    // Shutdown reaches the session through its strand; a weak pointer, so the registry never
+    // keeps a closed session alive.
+    registry_id_ = registry_.add([weak = weak_from_this(), strand = ws_.get_executor()] {
+      if (auto self = weak.lock()) net::post(strand, [self] { self->go_away(); });
+    });
     ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
   }
 
@@ -122,6 +136,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // ---- reading ----
   void on_accept(beast::error_code ec) {
     if (ec) return on_closed();
+    accepted_ = true;
+    if (!registry_id_) going_away_ = true;  // shutdown began between the upgrade check and now
+    if (going_away_) go_away();
     do_read();
   }
 
@@ -173,6 +190,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       return send_error(id, 400, "cancel, flush and continue must be booleans");
     }
     if (*cancel) return cancel_context(id);
+    if (!has_transcript && !j.contains("flush") && !j.contains("continue")) {
+      // Not a Cartesia message we know (a "type" of another protocol, or options alone): say so
+      // rather than open an idle context that takes one of max_contexts.
+      return send_error(id, 400,
+                        "message does nothing: send transcript, flush, continue or cancel");
+    }
     if (has_transcript && !j.at("transcript").is_string()) {
       return send_error(
           id, 400,
@@ -377,7 +400,39 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void too_slow() {
     if (closed_) return;
+    metrics_.slow_clients_total.fetch_add(1);
     send_error("", 503, "client reads too slowly; closing");
+    on_closed();
+  }
+
+  // Shutdown: contexts still open end with error 503 (their running synthesis was finished or
+  // cancelled by the scheduler before this runs), queued audio and events are written, then the
+  // close frame 1001 goes out (write_next).
+  void go_away() {
+    going_away_ = true;
+    if (!accepted_ || closed_ || close_started_) return;  // on_accept calls again
+    for (auto& [id, ctx] : contexts_) {
+      ctx.cancel->store(true);
+      send_error(id, 503, "server is shutting down");
+    }
+    contexts_.clear();
+    if (!writing_) write_next();
+  }
+
+  void start_close() {
+    close_started_ = true;
+    writing_ = true;  // the close frame is a write: nothing may follow it
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = kGoAwayCloseTimeout;  // bounds the wait for the client's close frame
+    t.idle_timeout = state_.config.stream_idle_timeout;
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    ws_.async_close(websocket::close_code::going_away,
+                    beast::bind_front_handler(&WsSession::on_close_sent, shared_from_this()));
+  }
+
+  void on_close_sent(beast::error_code /*ec*/) {
+    writing_ = false;
     on_closed();
   }
 
@@ -401,7 +456,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void enqueue(bool binary, std::string data, std::size_t accounted,
                std::chrono::steady_clock::time_point produced = {}) {
-    if (closed_) {
+    if (closed_ || close_started_) {
       queued_bytes_.fetch_sub(accounted);
       return;
     }
@@ -416,6 +471,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
     if (out_.empty()) {
       writing_ = false;
+      if (going_away_ && !closed_ && !close_started_) start_close();
       return;
     }
     writing_ = true;
@@ -444,6 +500,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (closed_) return;
     closed_ = true;
     release_slot();  // now, not when the last posted chunk lets go of the session
+    ticket_.release();
+    if (registry_id_) registry_.remove(*std::exchange(registry_id_, std::nullopt));
     for (auto& [id, ctx] : contexts_) ctx.cancel->store(true);
     contexts_.clear();
     if (!writing_) {
@@ -463,12 +521,18 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::atomic<bool> slot_released_{false};
   ServerState& state_;
   Metrics& metrics_;
+  SessionRegistry& registry_;
+  ConnectionTicket ticket_;  // strand-only (and the destructor)
+  std::optional<SessionRegistry::Id> registry_id_;
   beast::flat_buffer in_;
   std::map<std::string, Context> contexts_;
   std::uint64_t next_gen_ = 0;
   std::deque<Out> out_;
   bool writing_ = false;
   bool closed_ = false;
+  bool accepted_ = false;       // the handshake is done: frames may be written
+  bool going_away_ = false;     // shutdown: close once out_ is written
+  bool close_started_ = false;  // the close frame is on its way; nothing more may be written
   std::atomic<std::size_t> queued_bytes_{0};
 };
 
@@ -484,8 +548,8 @@ std::string ws_audio_frame(const std::string& context_id, std::span<const float>
 }
 
 void start_ws_session(beast::tcp_stream&& stream, http::request<http::string_body> req,
-                      ServerState& state) {
-  std::make_shared<WsSession>(std::move(stream), state)->run(std::move(req));
+                      ServerState& state, ConnectionTicket ticket) {
+  std::make_shared<WsSession>(std::move(stream), state, std::move(ticket))->run(std::move(req));
 }
 
 }  // namespace chatterd::serving

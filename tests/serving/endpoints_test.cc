@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chatterd/core/error.h"
+#include "serving/api_request.h"
 #include "serving/http_client.h"
 #include "serving/http_session.h"
 #include "serving/test_server.h"
@@ -44,6 +45,11 @@ TEST(ServingStatus, OptimizationStatusReportsConfigEngineQueueAndCounters) {
   EXPECT_EQ(j["scheduler"]["max_queue"], 8);
   EXPECT_EQ(j["scheduler"]["queue_depth"], 0);
   EXPECT_EQ(j["streams"]["active"], 0);
+  EXPECT_GE(j["connections"]["open"].get<int>(), 1);  // this request's own (and maybe the last)
+  EXPECT_EQ(j["connections"]["max"], 512);
+  EXPECT_EQ(j["connections"]["max_per_ip"], 64);
+  EXPECT_EQ(j["connections"]["refused_per_ip"], 0);
+  EXPECT_EQ(j["counters"]["slow_clients"], 0);
   EXPECT_EQ(j["streaming"]["chunk_size"], 50);
   EXPECT_EQ(j["counters"]["responses"]["200"], 1);
   EXPECT_GT(j["counters"]["audio_seconds"].get<double>(), 0.0);
@@ -108,6 +114,52 @@ TEST(ServingHttpFakeDisconnect, NonStreamedRequestIsCancelledWhenTheClientLeaves
   EXPECT_TRUE(wait_for([&] { return fs.engine->cancellations.load() == 1; }));
   const auto next = request(fs.port(), http::verb::post, "/synthesize", R"({"text":"short"})");
   EXPECT_EQ(next.status, 200);
+}
+
+TEST(ServingHttpFakeDisconnect, StreamedRequestIsCancelledWithinOneChunkOfTheClientLeaving) {
+  ScriptedServer fs([](testing::FakeEngine& e) {
+    e.gated = true;
+    e.n_chunks = 20;
+  });
+  {
+    net::io_context ioc;
+    tcp::socket s = testing::connect(fs.port(), ioc);
+    testing::send_request(s, http::verb::post, "/synthesize", R"({"text":"x","streaming":true})");
+    beast::flat_buffer buffer;
+    http::response_parser<http::empty_body> head;
+    http::read_header(s, buffer, head);
+    ASSERT_EQ(head.get().result_int(), 200u);
+    fs.engine->wait_started();  // chunk 0 is out; the engine holds before chunk 1
+  }                             // closed
+  // Noticed while the engine is held, with no write to fail: the watch read sees the EOF.
+  ASSERT_TRUE(wait_for([&] { return fs.server->metrics().responses(0) == 1; }));
+  EXPECT_TRUE(wait_for([&] { return fs.server->metrics().active_streams.load() == 0; }));
+  fs.engine->open_gate();
+  // Chunk 1 is the last one computed: its callback already says stop.
+  EXPECT_TRUE(wait_for([&] { return fs.engine->cancellations.load() == 1; }));
+  EXPECT_EQ(request(fs.port(), http::verb::post, "/synthesize", R"({"text":"short"})").status, 200);
+}
+
+TEST(ServingHttpFakeDisconnect, StreamedResponsesAndPipelinedRequestsShareOneConnection) {
+  ScriptedServer fs([](testing::FakeEngine&) {});
+  net::io_context ioc;
+  tcp::socket s = testing::connect(fs.port(), ioc);
+  // Both requests at once: the second arrives while the first streams (the watch keeps it).
+  testing::send_request(s, http::verb::post, "/synthesize", R"({"text":"x","streaming":true})");
+  testing::send_request(s, http::verb::post, "/synthesize",
+                        R"({"text":"y","streaming":true,"response_format":"pcm"})");
+  beast::flat_buffer buffer;
+  const auto first = testing::read_reply(s, buffer);
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body.size(), 44u + 3u * 4800u);
+  const auto second = testing::read_reply(s, buffer);
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(second.body.size(), 3u * 4800u);
+  // A bad streamed request and a plain one after the streams, on the same connection.
+  testing::send_request(s, http::verb::post, "/synthesize", R"({"text":"","streaming":true})");
+  EXPECT_EQ(testing::read_reply(s, buffer).status, 400);
+  testing::send_request(s, http::verb::get, "/health", "");
+  EXPECT_EQ(testing::read_reply(s, buffer).status, 200);
 }
 
 TEST(ServingHttpFakeDisconnect, PipelinedRequestIsKeptWhileWatching) {
