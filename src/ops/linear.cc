@@ -176,6 +176,17 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
     return;
   }
 
+  if (path == LinearPath::Auto && w.dtype() != DType::F32 && m > kLinearGemvMaxRows &&
+      m <= kLinearReducedRowKernelMaxRows) {
+    const Tensor x2 = x.reshape({m, k});
+    Tensor out2 = out.reshape({m, n});
+    for (std::int64_t r = 0; r < m; r += kLinearGemvMaxRows) {
+      const std::int64_t rows = std::min(kLinearGemvMaxRows, m - r);
+      Tensor out_rows = out2.narrow0(r, rows);
+      linear(ctx, x2.narrow0(r, rows), w, bias, out_rows, layout, LinearPath::RowKernels);
+    }
+    return;
+  }
   const bool row_kernels =
       path == LinearPath::RowKernels || (path == LinearPath::Auto && m <= kLinearGemvMaxRows);
   if (w.dtype() == DType::F32) {

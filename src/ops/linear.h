@@ -7,6 +7,8 @@
 //    absmax / 127) and use int8 dot products (AVX512-VNNI / AVX2 maddubs): the result is exactly
 //    dequant(q8_0(x)) . dequant(w) up to f32 summation order. bf16 uses the shift-convert
 //    kernels (vdpbf16ps on an exact split of x measured 1.5x slower on Zen 4; see qdot_kernels.h);
+//  - f16/bf16/q8_0 weights with up to kLinearReducedRowKernelMaxRows rows: the same row kernels,
+//    16 rows at a time (same semantics, q8_0 activations included);
 //  - more rows (prefill): weight tiles are converted to f32 and multiplied with OpenBLAS sgemm,
 //    tiles split over the pool.
 
@@ -23,6 +25,11 @@ enum class WeightLayout {
 // Up to this many rows (a batched T3 decode step of up to 16 streams) the row kernels stream the
 // weight once (in L2-sized tiles, one pass per group of rows); beyond, sgemm wins.
 inline constexpr std::int64_t kLinearGemvMaxRows = 16;
+// Reduced-precision weights (f16/bf16/q8_0) with up to this many rows (a T3 text prefill from the
+// voice's cached conditioning prefix) run the row kernels in groups of kLinearGemvMaxRows: the
+// sgemm path first converts the whole weight to f32 (350 MB of int8 Turbo T3 -> 1.4 GB written),
+// which costs more than re-reading the reduced weight once per group.
+inline constexpr std::int64_t kLinearReducedRowKernelMaxRows = 128;
 
 // Which path computes a linear: Auto picks by row count (kLinearGemvMaxRows); the others force
 // one, for tests that check the paths agree and for benchmarks that compare them.

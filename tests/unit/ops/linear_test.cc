@@ -129,7 +129,7 @@ TEST(Linear, AllDtypesLayoutsIsasAndRowCounts) {
   for (const auto isa : cpu::supported_isas()) {
     for (const DType dtype : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
       for (const WeightLayout layout : {WeightLayout::OutIn, WeightLayout::InOut}) {
-        for (const std::int64_t m : {1, 2, 3, 4, 5, 9, 17}) {
+        for (const std::int64_t m : {1, 2, 3, 4, 5, 9, 17, 130}) {
           for (const std::int64_t k : {1, 17, 32, 96, 161}) {
             for (const std::int64_t n : {1, 13, 32, 70, 160}) {
               // q8_0 blocks run along the last dimension: k for OutIn, n for InOut.
@@ -141,10 +141,11 @@ TEST(Linear, AllDtypesLayoutsIsasAndRowCounts) {
               const Tensor w = make_weight(wf, dtype, deq);
               const Tensor x = random_f32(Shape{m, k}, seed++);
               const Tensor bias = random_f32(Shape{n}, seed++);
-              // q8_0 [out, in] decode quantises x to q8_0 too: the exact semantics are
-              // dequant(q8_0(x)) . dequant(w).
+              // q8_0 [out, in] on the row kernels (decode, and up to
+              // kLinearReducedRowKernelMaxRows rows) quantises x to q8_0 too: the exact semantics
+              // are dequant(q8_0(x)) . dequant(w); beyond, sgemm of f32 x and dequant(w).
               const bool quant_x = dtype == DType::Q8_0 && layout == WeightLayout::OutIn &&
-                                   m <= ops::kLinearGemvMaxRows;
+                                   m <= ops::kLinearReducedRowKernelMaxRows;
               const Tensor xref = quant_x ? quantized_activation(x) : x;
               for (const bool with_bias : {false, true}) {
                 const Tensor* b = with_bias ? &bias : nullptr;
@@ -199,7 +200,9 @@ TEST(Linear, ParallelMatchesSingleThread) {
           ops::linear(context_for(isa, &pool), x, w, &bias, many, layout);
           const std::string what =
               fmt::format("{} {} m={}", cpu::isa_name(isa), dtype_label(dtype), m);
-          if (m <= ops::kLinearGemvMaxRows) {
+          const bool rows = m <= ops::kLinearGemvMaxRows ||
+                            (dtype != DType::F32 && m <= ops::kLinearReducedRowKernelMaxRows);
+          if (rows) {
             test::expect_equal(many, one, what);  // same per-output arithmetic, any split
           } else {
             std::vector<double> ref;
@@ -243,6 +246,34 @@ TEST(Linear, RowKernelsAndGemmAgreeOnBatchedDecodeSizes) {
                                           path == ops::LinearPath::Gemm ? "gemm" : "rows"));
         }
       }
+    }
+  }
+}
+
+// Reduced-precision weights with 17..128 rows (a text prefill from a cached prefix) take the row
+// kernels in groups of 16 on the Auto path: every group, including a ragged last one, agrees with
+// the reference (the q8_0 OutIn kernels quantise the activation, as in decode).
+TEST(Linear, ReducedWeightsUpTo128RowsRunTheRowKernelsInGroups) {
+  ThreadPool pool(2);
+  const auto isa = cpu::default_isa();
+  for (const DType dtype : {DType::F16, DType::BF16, DType::Q8_0}) {
+    for (const std::int64_t m : {17, 40, 128}) {
+      const std::int64_t k = 256, n = 96;
+      std::vector<float> deq;
+      const Tensor w = make_weight(random_f32(Shape{n, k}, 31), dtype, deq);
+      const Tensor x = random_f32(Shape{2, m / 2, k}, 32);  // rank 3: rows are flattened
+      const Tensor xm = m % 2 == 0 ? x : random_f32(Shape{m, k}, 32);
+      const Tensor bias = random_f32(Shape{n}, 33);
+      Tensor out;
+      ops::linear(context_for(isa, &pool), xm, w, &bias, out, WeightLayout::OutIn);
+      ASSERT_EQ(out.numel(), m * n);
+      std::vector<double> ref;
+      std::vector<double> mag;
+      const Tensor x2 = xm.reshape({m, k});
+      reference_linear(dtype == DType::Q8_0 ? quantized_activation(x2) : x2, deq, &bias,
+                       WeightLayout::OutIn, k, n, ref, mag);
+      expect_linear_close(out.reshape({m, n}), ref, mag, k,
+                          fmt::format("{} m {}", dtype_label(dtype), m));
     }
   }
 }
