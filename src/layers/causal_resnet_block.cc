@@ -40,7 +40,8 @@ CausalResnetBlock1D::CausalResnetBlock1D(const WeightStore& store, std::string_v
 
 void CausalResnetBlock1D::forward(const ExecContext& ctx, const Tensor& x, const Tensor& mask,
                                   const Tensor& mish_t_emb, Tensor& out) const {
-  CHATTERD_CHECK(x.rank() == 3 && mish_t_emb.rank() == 2 && mish_t_emb.dim(0) == x.dim(0),
+  CHATTERD_CHECK(x.rank() == 3 && mish_t_emb.rank() == 2 &&
+                     (mish_t_emb.dim(0) == x.dim(0) || mish_t_emb.dim(0) == 1),
                  ShapeError, "resnet block: x {} and time embedding {} disagree",
                  x.shape().to_string(), mish_t_emb.shape().to_string());
   Tensor h, te, h2, xm, r;

@@ -40,7 +40,7 @@ class CausalResnetBlock1D {
   CausalResnetBlock1D(const WeightStore& store, std::string_view prefix, std::int64_t in,
                       std::int64_t out, std::int64_t time_dim);
 
-  // x [B, in, T], mask [B, 1, T], mish_t_emb [B, time_dim] = Mish(time embedding) (shared by
+  // x [B, in, T], mask [B, 1, T], mish_t_emb [B or 1, time_dim] = Mish(time embedding) (shared by
   // every block, so computed once by the caller) -> out [B, out, T]. out must not alias x.
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& mask,
                const Tensor& mish_t_emb, Tensor& out) const;

@@ -1,5 +1,6 @@
 #include "layers/transformer_block.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/check.h"
@@ -25,11 +26,17 @@ TransformerBlock::TransformerBlock(const WeightStore& store, std::string_view pr
   ff_out_ = Linear(store, p + ".ff.net.2", dims.ff_mult * dims.dim, dims.dim, true);
 }
 
-void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask) const {
+void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask,
+                               std::span<const std::int64_t> lengths) const {
   CHATTERD_CHECK(x.rank() == 3 && x.dim(2) == dims_.dim, ShapeError,
                  "transformer block: x {} must be [B, T, {}]", x.shape().to_string(), dims_.dim);
   const std::int64_t b = x.dim(0);
   const std::int64_t t = x.dim(1);
+  CHATTERD_CHECK(
+      lengths.empty() || (key_mask == nullptr && static_cast<std::int64_t>(lengths.size()) == b),
+      InvalidArgument,
+      "transformer block: {} lengths for a batch of {} (and no key mask with them)", lengths.size(),
+      b);
   const std::int64_t inner = dims_.heads * dims_.head_dim;
   Tensor h, q, k, v, a, y;
   norm1_.forward(ctx, x, h);
@@ -38,21 +45,26 @@ void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* 
   to_v_.forward(ctx, h, v);
   a.resize({b, t, inner}, DType::F32);
   for (std::int64_t i = 0; i < b; ++i) {
-    const Shape s{t, dims_.heads, dims_.head_dim};
+    const std::int64_t len = lengths.empty() ? t : lengths[static_cast<std::size_t>(i)];
+    CHATTERD_CHECK(len >= 0 && len <= t, InvalidArgument,
+                   "transformer block: length {} of row {} outside [0, {}]", len, i, t);
+    Tensor ai = a.select0(i);
+    std::fill_n(ai.data<float>() + len * inner, (t - len) * inner, 0.0f);
+    if (len == 0) continue;
+    const Shape s{len, dims_.heads, dims_.head_dim};
+    auto rows = [&](const Tensor& m) { return m.select0(i).narrow0(0, len).reshape(s); };
     ops::AttentionOptions o;
     Tensor mask_row;
     if (key_mask != nullptr) {
       mask_row = key_mask->select0(i);
       o.key_padding_mask = &mask_row;
     }
-    Tensor oi = a.select0(i).reshape(s);
+    Tensor oi = ai.narrow0(0, len).reshape(s);
     if (bf16_) {
-      ops::attention_bf16(ctx, q.select0(i).reshape(s), k.select0(i).reshape(s),
-                          v.select0(i).reshape(s), o.key_padding_mask, oi);
+      ops::attention_bf16(ctx, rows(q), rows(k), rows(v), o.key_padding_mask, oi);
       continue;
     }
-    ops::attention(ctx, q.select0(i).reshape(s), k.select0(i).reshape(s), v.select0(i).reshape(s),
-                   o, oi);
+    ops::attention(ctx, rows(q), rows(k), rows(v), o, oi);
   }
   to_out_.forward(ctx, a, y);
   ops::add(ctx, x, y, x);

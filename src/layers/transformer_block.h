@@ -6,6 +6,7 @@
 // without bias, to_out with bias, scale 1/sqrt(head_dim), exact-erf GELU, LayerNorm eps 1e-5.
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "chatterd/core/tensor.h"
@@ -32,8 +33,11 @@ class TransformerBlock {
                    const TransformerBlockDims& dims);
 
   // x [B, T, dim] updated in place. key_mask: Bool [B, T] (false = padded key, never attended),
-  // or null when every frame is valid.
-  void forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask) const;
+  // or null when every frame is valid. `lengths` (instead of a key mask, for right-padded
+  // batches): row b's first lengths[b] frames attend to each other only, as if the row were
+  // alone; its attention output past them is zero.
+  void forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask,
+               std::span<const std::int64_t> lengths = {}) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
 
  private:

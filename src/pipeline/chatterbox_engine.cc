@@ -146,7 +146,10 @@ ChatterboxEngine::ChatterboxEngine(Parts parts, int n_threads)
                  InvalidArgument, "ChatterboxEngine: incomplete parts");
   info_.name = parts_.name;
   info_.sample_rate_hz = static_cast<int>(parts_.hp.s3gen.hift.sampling_rate_hz);
-  for (const auto& v : parts_.voices) info_.voices.push_back(v.name);
+  for (auto& v : parts_.voices) {
+    v.gen_key = voice_key(v.gen);
+    info_.voices.push_back(v.name);
+  }
 }
 
 void ChatterboxEngine::add_voice(const Voice& voice) {
@@ -155,6 +158,7 @@ void ChatterboxEngine::add_voice(const Voice& voice) {
   v.name = voice.name;
   v.t3 = voice.t3_cond();
   v.gen = voice.s3gen_prompt();
+  v.gen_key = voice_key(v.gen);
   {
     const std::lock_guard<std::mutex> prefix_lock(prefixes_mutex_);
     prefixes_.erase(v.name);
@@ -235,7 +239,21 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
   batch_loop_.reset();  // a previous loop finishes its streams first
   batch_loop_ = std::make_unique<T3BatchLoop>(*parts_.t3, ctx, config);
   batch_loop_->set_observer(observer_);
-  max_concurrency_ = static_cast<int>(config.max_batch);
+  max_concurrency_ = std::max(max_concurrency_, static_cast<int>(config.max_batch));
+}
+
+void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& config) {
+  config.validate();
+  ExecContext ctx;
+  ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  vocoder_batcher_.reset();
+  vocoder_batcher_ = std::make_unique<VocoderBatcher>(*parts_.flow, ctx, config);
+  vocoder_batcher_->set_observer(observer_);
+  max_concurrency_ = std::max(max_concurrency_, static_cast<int>(config.max_batch_size));
+}
+
+VocoderBatcherStats ChatterboxEngine::vocoder_batching_stats() const {
+  return vocoder_batcher_ ? vocoder_batcher_->stats() : VocoderBatcherStats{};
 }
 
 bool ChatterboxEngine::use_bf16_vocoder() {
@@ -251,6 +269,7 @@ bool ChatterboxEngine::use_bf16_vocoder() {
 void ChatterboxEngine::set_observer(EngineObserver* observer) {
   observer_ = observer;
   if (batch_loop_) batch_loop_->set_observer(observer);
+  if (vocoder_batcher_) vocoder_batcher_->set_observer(observer);
 }
 
 T3BatchLoopStats ChatterboxEngine::batching_stats() const {
@@ -282,6 +301,10 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
 
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  // An active stream of the vocoder batcher for the whole request (opting out of batching
+  // opts out of both batchers).
+  const std::unique_ptr<VocoderBatcher::Stream> vocoder_ticket =
+      vocoder_batcher_ && opt.batching ? vocoder_batcher_->join(voice.gen_key) : nullptr;
 
   const Budget budget = make_budget(parts_, voice.t3, opt);
   auto t0 = Clock::now();
@@ -334,6 +357,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     const std::uint64_t hift_seed = request_rng.next_u64();
     StreamVocoder vocoder(*parts_.flow, *parts_.hift, voice.gen,
                           streaming ? stream_options_ : one_call, flow_seed, hift_seed);
+    vocoder.set_solver(vocoder_ticket.get());
 
     // The chunking: a first chunk (fixed, or adaptive: decided once the least first chunk's
     // tokens exist), then chunk_tokens each; the rest when T3 stops.

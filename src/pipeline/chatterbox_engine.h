@@ -53,6 +53,7 @@
 #include "models/variant.h"
 #include "pipeline/stream_vocoder.h"
 #include "pipeline/t3_batch_loop.h"
+#include "pipeline/vocoder_batcher.h"
 #include "pipeline/voice.h"
 #include "weights/weight_store.h"
 
@@ -63,6 +64,7 @@ struct ChatterboxVoice {
   std::string name;
   T3Cond t3;
   S3GenPrompt gen;
+  VoiceKey gen_key = 0;                       // voice_key(gen): the VocoderBatcher's content key
   std::shared_ptr<const WeightStore> source;  // conds.pt: gen's tensors may be views of it
 };
 
@@ -126,7 +128,8 @@ class ChatterboxEngine final : public TtsEngine {
   const EngineInfo& info() const override { return info_; }
   SynthesisResult synthesize(const SynthesisRequest& request,
                              const ChunkCallback& on_chunk = {}) override;
-  // The batch loop's max_batch once batching is enabled, else 1.
+  // The larger of the batch loop's max_batch and the vocoder batcher's max_batch_size once
+  // either is enabled, else 1.
   int max_concurrency() const override { return max_concurrency_; }
   // Batched T3 steps (when batching is enabled) are reported to `observer`.
   void set_observer(EngineObserver* observer) override;
@@ -153,6 +156,13 @@ class ChatterboxEngine final : public TtsEngine {
   bool bf16_vocoder() const { return bf16_vocoder_; }
   // Statistics of the batch loop (all zero when batching is off).
   T3BatchLoopStats batching_stats() const;
+  // Batches the S3Gen flow solves of concurrent requests (any variant): from now on every
+  // request's windows go through one VocoderBatcher (pipeline/vocoder_batcher.h). Audio is that
+  // of unbatched runs (f32: within float reordering; bf16: identical). Call before serving (not
+  // synchronised with synthesize()).
+  void enable_vocoder_batching(const VocoderBatcherConfig& config);
+  // Statistics of the vocoder batcher (all zero when it is off).
+  VocoderBatcherStats vocoder_batching_stats() const;
 
   // The models and voices, for benchmarks and tests that drive a StreamVocoder directly.
   const S3GenFlow& flow() const { return *parts_.flow; }
@@ -193,6 +203,7 @@ class ChatterboxEngine final : public TtsEngine {
   ThreadPool pool_;
   // After pool_: the loop's thread uses the pool and must stop first.
   std::unique_ptr<T3BatchLoop> batch_loop_;
+  std::unique_ptr<VocoderBatcher> vocoder_batcher_;
   int max_concurrency_ = 1;
   bool bf16_vocoder_ = false;
   // Voice name -> conditioning prefix (cond_prefix); add_voice drops a replaced voice's entry.

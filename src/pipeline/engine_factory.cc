@@ -74,7 +74,28 @@ void EngineConfig::validate() const {
   CHATTERD_CHECK(vocoder_dtype == WeightDType::F32 || vocoder_dtype == WeightDType::BF16,
                  InvalidArgument, "vocoder_dtype must be f32 or bf16, got {}",
                  weight_dtype_name(vocoder_dtype));
+  CHATTERD_CHECK(vocoder_batch >= 1 && vocoder_batch <= kMaxBatch, InvalidArgument,
+                 "vocoder_batch must be in [1, {}] (1: no vocoder batching), got {}", kMaxBatch,
+                 vocoder_batch);
+  VocoderBatcherConfig{.max_batch_size = vocoder_batch,
+                       .max_wait_ms = vocoder_max_wait_ms,
+                       .early_fire_ratio = vocoder_early_fire_ratio}
+      .validate();
   (void)parse_model_spec(model);
+}
+
+std::string_view vocoder_batch_trigger_name(VocoderBatchTrigger trigger) {
+  switch (trigger) {
+    case VocoderBatchTrigger::Full:
+      return "full";
+    case VocoderBatchTrigger::Early:
+      return "early";
+    case VocoderBatchTrigger::Timeout:
+      return "timeout";
+    case VocoderBatchTrigger::FastPath:
+      return "fast_path";
+  }
+  return "?";
 }
 
 std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
@@ -86,6 +107,10 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
                    "model '{}': max_batch {} needs a Chatterbox Turbo/Nano model (espeak runs one "
                    "request at a time)",
                    config.model, config.max_batch);
+    CHATTERD_CHECK(config.vocoder_batch == 1, Unsupported,
+                   "model '{}': vocoder_batch {} needs a Chatterbox model (espeak has no vocoder "
+                   "to batch)",
+                   config.model, config.vocoder_batch);
     espeak::EspeakEngineOptions options;
     options.voice = espeak->voice;
     return std::make_unique<espeak::EspeakEngine>(options);
@@ -104,6 +129,12 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
   }
   if (config.max_batch > 1)
     engine->enable_batching(T3BatchLoopConfig{.max_batch = config.max_batch});
+  if (config.vocoder_batch > 1) {
+    engine->enable_vocoder_batching(
+        VocoderBatcherConfig{.max_batch_size = config.vocoder_batch,
+                             .max_wait_ms = config.vocoder_max_wait_ms,
+                             .early_fire_ratio = config.vocoder_early_fire_ratio});
+  }
   return engine;
 }
 

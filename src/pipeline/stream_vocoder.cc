@@ -137,7 +137,8 @@ void StreamVocoder::run_window(const ExecContext& ctx, std::int64_t end, bool la
   const std::int64_t frames = enc.mu.dim(2);
   const std::int64_t f1 = enc.prompt_frames;
   const Tensor z = position_noise(f1, ratio_ * s, frames);
-  const Tensor x = flow_.solve(ctx, enc, z, flow_.config().n_cfm_timesteps);
+  const Tensor x = solver_ != nullptr ? solver_->solve(ctx, enc, z)
+                                      : flow_.solve(ctx, enc, z, flow_.config().n_cfm_timesteps);
   stats_.flow_solver_ms += ms_since(t0);
   ++stats_.flow_calls;
   stats_.flow_frames += frames;

@@ -56,6 +56,14 @@ struct StreamVocoderOptions {
   void validate() const;  // InvalidArgument naming the bad value
 };
 
+// How a window's ODE solve runs: x [1, mel, T] = S3GenFlow::solve of the window. StreamVocoder
+// solves alone by default; a VocoderBatcher's stream ticket batches it with other streams'.
+class FlowSolver {
+ public:
+  virtual ~FlowSolver() = default;
+  virtual Tensor solve(const ExecContext& ctx, const FlowEncoding& encoding, const Tensor& z) = 0;
+};
+
 // Work counters of one stream (the waste metric is flow_frames / emitted_frames).
 struct StreamVocoderStats {
   std::int64_t flow_calls = 0;      // windows solved
@@ -109,6 +117,8 @@ class StreamVocoder {
 
   bool finished() const { return finished_; }
   const StreamVocoderStats& stats() const { return stats_; }
+  // Solves windows through `solver` (null: alone); it must outlive the vocoder's use of it.
+  void set_solver(FlowSolver* solver) { solver_ = solver; }
   // Sees every mel piece handed to HiFT (f32 [1, mel, n], in order): fidelity measurements.
   void set_mel_tap(std::function<void(const Tensor&)> tap) { mel_tap_ = std::move(tap); }
 
@@ -132,6 +142,7 @@ class StreamVocoder {
   bool finished_ = false;
   StreamVocoderStats stats_;
   std::function<void(const Tensor&)> mel_tap_;
+  FlowSolver* solver_ = nullptr;
 };
 
 }  // namespace chatterd

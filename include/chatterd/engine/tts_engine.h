@@ -96,12 +96,35 @@ struct EngineInfo {
 // Engine-internal events a server watches for metrics and tracing. Called on the engine's own
 // threads while requests run: implementations must be thread-safe and cheap (no I/O, no locks
 // held for long).
+// Why the vocoder batcher ran a batch (pipeline/vocoder_batcher.h).
+enum class VocoderBatchTrigger {
+  Full,      // max_batch_size windows waited, or every active stream did
+  Early,     // the early-fire share of the expected batch waited
+  Timeout,   // the oldest window waited max_wait_ms
+  FastPath,  // one active stream: solved at once on its own thread
+};
+inline constexpr int kVocoderBatchTriggers = 4;
+std::string_view vocoder_batch_trigger_name(VocoderBatchTrigger trigger);  // "full", ...
+
+// One batch of S3Gen flow solves over the windows of several streams.
+struct VocoderBatchEvent {
+  VocoderBatchTrigger trigger = VocoderBatchTrigger::FastPath;
+  std::int64_t windows = 0;      // windows solved
+  std::int64_t sub_batches = 0;  // length-sorted groups, one estimator batch each
+  std::int64_t queue_depth = 0;  // windows waiting when it fired (these included)
+  std::int64_t voices = 0;       // distinct voice keys among them
+  std::vector<double> wait_ms;   // per window: submitted -> batch start
+  std::chrono::steady_clock::time_point start, end;
+};
+
 class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
   // One batched T3 decode step over `rows` requests, [start, end).
   virtual void on_batch_step(std::int64_t rows, std::chrono::steady_clock::time_point start,
                              std::chrono::steady_clock::time_point end) = 0;
+  // One vocoder batch (engines that batch S3Gen work across streams).
+  virtual void on_vocoder_batch(const VocoderBatchEvent& /*event*/) {}
 };
 
 class TtsEngine {
@@ -148,6 +171,11 @@ struct EngineConfig {
   // > 1: continuous batching of T3 across up to this many concurrent requests (Turbo/Nano; other
   // models refuse it). 1: requests run one at a time.
   int max_batch = 1;
+  // > 1: the S3Gen flow solves of up to this many concurrent streams' windows run as one batch
+  // (VocoderBatcher, Chatterbox models); 1: each stream solves its own windows.
+  int vocoder_batch = 1;
+  double vocoder_max_wait_ms = 5.0;        // a waiting window fires at this age
+  double vocoder_early_fire_ratio = 0.75;  // fire once this share of the expected batch waits
   void validate() const;
 };
 

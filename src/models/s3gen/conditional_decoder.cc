@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "ops/activation.h"
@@ -33,6 +35,22 @@ std::vector<layers::TransformerBlock> make_blocks(const WeightStore& store, cons
 
 void tap_prefixed(const FlowTap* tap, std::string_view name, const Tensor& v) {
   emit_tap(tap, name, v);
+}
+
+// A tap that sees [1, ...] values repeated to [b, ...].
+FlowTap repeat_rows(const FlowTap* tap, std::int64_t b) {
+  if (tap == nullptr || !*tap) return {};
+  return [tap, b](std::string_view name, const Tensor& v) {
+    if (v.rank() < 1 || v.dim(0) != 1) return (*tap)(name, v);
+    Shape shape = v.shape();
+    shape.set(0, b);
+    Tensor out = Tensor::empty(shape, v.dtype());
+    const std::size_t row = v.nbytes();
+    for (std::int64_t i = 0; i < b; ++i) {
+      std::memcpy(static_cast<std::byte*>(out.raw_data()) + i * row, v.raw_data(), row);
+    }
+    (*tap)(name, out);
+  };
 }
 
 }  // namespace
@@ -113,11 +131,12 @@ Tensor ConditionalDecoder::time_embedding(const ExecContext& ctx, const Estimato
 
 void ConditionalDecoder::transformers(const ExecContext& ctx,
                                       const std::vector<layers::TransformerBlock>& blocks,
-                                      const Tensor& x_nct, const Tensor* key_mask, Tensor& out_nct,
+                                      const Tensor& x_nct, const Tensor* key_mask,
+                                      std::span<const std::int64_t> lengths, Tensor& out_nct,
                                       const FlowTap* tap, std::string_view tap_name) const {
   Tensor x;
   ops::transpose(ctx, x_nct, 1, 2, x);
-  for (const auto& b : blocks) b.forward(ctx, x, key_mask);
+  for (const auto& b : blocks) b.forward(ctx, x, key_mask, lengths);
   tap_prefixed(tap, tap_name, x);
   ops::transpose(ctx, x, 1, 2, out_nct);
 }
@@ -140,21 +159,50 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
                  "ConditionalDecoder: {} times for a batch of {}", in.t.size(), b);
   const Tensor& mask = *in.mask;
 
-  const Tensor t_emb = time_embedding(ctx, in, tap);
+  // The solvers give every row the same (t, r): the time MLPs then run on one row, broadcast
+  // over the batch, so a row's result does not depend on how many rows run with it. Taps see
+  // the row repeated to the batch (the goldens record [B, ...]).
+  bool same_time = true;
+  for (std::size_t i = 1; i < in.t.size(); ++i) {
+    same_time = same_time && in.t[i] == in.t[0] && (in.r.empty() || in.r[i] == in.r[0]);
+  }
+  Tensor t_emb;
+  if (same_time && b > 1) {
+    EstimatorInputs one = in;
+    one.t = in.t.first(1);
+    if (!in.r.empty()) one.r = in.r.first(1);
+    const FlowTap repeated = repeat_rows(tap, b);
+    t_emb = time_embedding(ctx, one, tap != nullptr ? &repeated : nullptr);
+  } else {
+    t_emb = time_embedding(ctx, in, tap);
+  }
 
-  // Key padding for the transformer blocks, only when some frame is masked.
-  Tensor key_mask;
+  // Masked frames: a right-padded batch (each row's mask = ones then zeros) becomes per-row
+  // lengths, so attention runs over each row's own frames exactly as if it were alone; any
+  // other mask is a key padding mask.
+  std::vector<std::int64_t> lengths(static_cast<std::size_t>(b), t);
   bool any_masked = false;
+  bool prefix = true;
+  Tensor key_mask = Tensor::empty({b, t}, DType::Bool);
   {
-    key_mask = Tensor::empty({b, t}, DType::Bool);
     const float* m = mask.data<float>();
     bool* k = key_mask.data<bool>();
-    for (std::int64_t i = 0; i < b * t; ++i) {
-      k[i] = m[i] > 0.5f;
-      any_masked = any_masked || !k[i];
+    for (std::int64_t r = 0; r < b; ++r) {
+      std::int64_t len = t;
+      for (std::int64_t f = 0; f < t; ++f) {
+        const bool valid = m[r * t + f] > 0.5f;
+        k[r * t + f] = valid;
+        if (!valid && len == t) len = f;
+        prefix = prefix && (valid == (f < len));
+        any_masked = any_masked || !valid;
+      }
+      lengths[static_cast<std::size_t>(r)] = len;
     }
   }
-  const Tensor* km = any_masked ? &key_mask : nullptr;
+  const Tensor* km = any_masked && !prefix ? &key_mask : nullptr;
+  const std::span<const std::int64_t> lens = any_masked && prefix
+                                                 ? std::span<const std::int64_t>(lengths)
+                                                 : std::span<const std::int64_t>();
 
   Tensor spks_t, xin;
   {
@@ -168,14 +216,14 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   Tensor h, skip, tmp;
   down_resnet_.forward(ctx, xin, mask, t_emb, h);
   tap_prefixed(tap, "down0.resnet.out", h);
-  transformers(ctx, down_tf_, h, km, skip, tap, "down0.transformers.out");
+  transformers(ctx, down_tf_, h, km, lens, skip, tap, "down0.transformers.out");
   ops::mul(ctx, skip, mask, tmp);
   down_conv_.forward(ctx, tmp, h);
   tap_prefixed(tap, "down0.downsample.out", h);
 
   for (std::size_t m = 0; m < mid_resnets_.size(); ++m) {
     mid_resnets_[m].forward(ctx, h, mask, t_emb, tmp);
-    transformers(ctx, mid_tf_[m], tmp, km, h, tap, fmt::format("mid{}.out", m));
+    transformers(ctx, mid_tf_[m], tmp, km, lens, h, tap, fmt::format("mid{}.out", m));
   }
 
   {
@@ -184,7 +232,7 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   }
   up_resnet_.forward(ctx, tmp, mask, t_emb, h);
   tap_prefixed(tap, "up0.resnet.out", h);
-  transformers(ctx, up_tf_, h, km, tmp, tap, "up0.transformers.out");
+  transformers(ctx, up_tf_, h, km, lens, tmp, tap, "up0.transformers.out");
   ops::mul(ctx, tmp, mask, h);
   up_conv_.forward(ctx, h, tmp);
   tap_prefixed(tap, "up0.upsample.out", tmp);

@@ -61,8 +61,9 @@ class ConditionalDecoder {
   Tensor time_embedding(const ExecContext& ctx, const EstimatorInputs& in,
                         const FlowTap* tap) const;
   void transformers(const ExecContext& ctx, const std::vector<layers::TransformerBlock>& blocks,
-                    const Tensor& x_nct, const Tensor* key_mask, Tensor& out_nct,
-                    const FlowTap* tap, std::string_view tap_name) const;
+                    const Tensor& x_nct, const Tensor* key_mask,
+                    std::span<const std::int64_t> lengths, Tensor& out_nct, const FlowTap* tap,
+                    std::string_view tap_name) const;
 
   EstimatorConfig config_;
   bool meanflow_ = false;

@@ -229,50 +229,84 @@ Tensor S3GenFlow::draw_noise(Rng& rng, std::int64_t frames, std::int64_t speech_
 
 Tensor S3GenFlow::solve(const ExecContext& ctx, const FlowEncoding& enc, const Tensor& z,
                         std::int64_t n_timesteps, const FlowTap* tap) const {
+  const FlowEncoding* encs[] = {&enc};
+  const Tensor* zs[] = {&z};
+  return std::move(solve_batch(ctx, encs, zs, n_timesteps, tap).front());
+}
+
+std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
+                                           std::span<const FlowEncoding* const> encodings,
+                                           std::span<const Tensor* const> noises,
+                                           std::int64_t n_timesteps, const FlowTap* tap) const {
   const std::int64_t mel = config_.mel_bins;
-  const std::int64_t t = enc.mu.dim(2);
-  check_shape(z, {1, mel, t}, "S3GenFlow: noise z");
-  check_dtype(z, DType::F32, "S3GenFlow: noise z");
+  const auto n = static_cast<std::int64_t>(encodings.size());
+  CHATTERD_CHECK(n >= 1 && noises.size() == encodings.size(), InvalidArgument,
+                 "S3GenFlow::solve_batch: {} encodings and {} noises (need the same, >= 1)", n,
+                 noises.size());
+  CHATTERD_CHECK(n == 1 || tap == nullptr, InvalidArgument,
+                 "S3GenFlow::solve_batch: taps need a batch of one");
+  std::vector<std::int64_t> lens(static_cast<std::size_t>(n));
+  std::int64_t t_max = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const FlowEncoding& e = *encodings[static_cast<std::size_t>(i)];
+    const Tensor& z = *noises[static_cast<std::size_t>(i)];
+    CHATTERD_CHECK(e.mu.rank() == 3 && e.mu.dim(0) == 1 && e.mu.dim(1) == mel, ShapeError,
+                   "S3GenFlow: encoding {} mu {} must be [1, {}, T]", i, e.mu.shape().to_string(),
+                   mel);
+    const std::int64_t t = e.mu.dim(2);
+    check_shape(e.mask, {1, 1, t}, "S3GenFlow: encoding mask");
+    check_shape(e.spks, {1, mel}, "S3GenFlow: encoding spks");
+    check_shape(e.cond, {1, mel, t}, "S3GenFlow: encoding cond");
+    check_shape(z, {1, mel, t}, "S3GenFlow: noise z");
+    check_dtype(z, DType::F32, "S3GenFlow: noise z");
+    lens[static_cast<std::size_t>(i)] = t;
+    t_max = std::max(t_max, t);
+  }
   const bool meanflow = config_.meanflow;
   const auto grid = flow_time_grid(n_timesteps, !meanflow);
-
-  emit_tap(tap, "cfm.in.mu", enc.mu);
-  emit_tap(tap, "cfm.in.mask", enc.mask);
-  emit_tap(tap, "cfm.in.spks", enc.spks);
-  emit_tap(tap, "cfm.in.cond", enc.cond);
-  {
+  if (n == 1) {
+    const FlowEncoding& enc = *encodings[0];
+    emit_tap(tap, "cfm.in.mu", enc.mu);
+    emit_tap(tap, "cfm.in.mask", enc.mask);
+    emit_tap(tap, "cfm.in.spks", enc.spks);
+    emit_tap(tap, "cfm.in.cond", enc.cond);
     const std::int64_t steps = n_timesteps;
     emit_tap(tap, "cfm.in.n_timesteps",
              Tensor::from_span<std::int64_t>(std::span<const std::int64_t>(&steps, 1), {1}));
-  }
-  if (meanflow) {
-    Tensor noised;
-    ops::slice(ctx, z, 2, enc.prompt_frames, t, noised);
-    emit_tap(tap, "cfm.in.noised_mels", noised);
-  }
-
-  // CFG batch: row 0 conditioned, row 1 with mu = spks = cond = 0.
-  const std::int64_t b = meanflow ? 1 : 2;
-  Tensor mask_in, mu_in, spks_in, cond_in;
-  if (meanflow) {
-    mask_in = enc.mask;
-    mu_in = enc.mu;
-    spks_in = enc.spks;
-    cond_in = enc.cond;
-  } else {
-    const Tensor zeros_mt = Tensor::zeros({1, mel, t}, DType::F32);
-    const Tensor zeros_m = Tensor::zeros({1, mel}, DType::F32);
-    const Tensor masks[] = {enc.mask, enc.mask};
-    const Tensor mus[] = {enc.mu, zeros_mt};
-    const Tensor spks[] = {enc.spks, zeros_m};
-    const Tensor conds[] = {enc.cond, zeros_mt};
-    ops::concat(ctx, masks, 0, mask_in);
-    ops::concat(ctx, mus, 0, mu_in);
-    ops::concat(ctx, spks, 0, spks_in);
-    ops::concat(ctx, conds, 0, cond_in);
+    if (meanflow) {
+      Tensor noised;
+      ops::slice(ctx, *noises[0], 2, enc.prompt_frames, t_max, noised);
+      emit_tap(tap, "cfm.in.noised_mels", noised);
+    }
   }
 
-  Tensor x = z.clone();
+  // Estimator rows: item i is row i (meanflow), or rows 2i (conditioned) and 2i + 1 (CFG's
+  // unconditioned row: mu = spks = cond = 0). Frames past an item's length are zero and masked.
+  const std::int64_t per_item = meanflow ? 1 : 2;
+  const std::int64_t b = n * per_item;
+  Tensor mask_in = Tensor::zeros({b, 1, t_max}, DType::F32);
+  Tensor mu_in = Tensor::zeros({b, mel, t_max}, DType::F32);
+  Tensor spks_in = Tensor::zeros({b, mel}, DType::F32);
+  Tensor cond_in = Tensor::zeros({b, mel, t_max}, DType::F32);
+  Tensor x = Tensor::zeros({n, mel, t_max}, DType::F32);
+  // Rows [channels, len] of `src` [1, channels, len] into row `row` of dst [*, channels, t_max].
+  auto put = [t_max](const Tensor& src, Tensor& dst, std::int64_t row) {
+    const std::int64_t channels = src.dim(1);
+    const std::int64_t len = src.dim(2);
+    for (std::int64_t c = 0; c < channels; ++c) {
+      std::copy_n(src.data<float>() + c * len, len,
+                  dst.data<float>() + (row * channels + c) * t_max);
+    }
+  };
+  for (std::int64_t i = 0; i < n; ++i) {
+    const FlowEncoding& e = *encodings[static_cast<std::size_t>(i)];
+    for (std::int64_t r = 0; r < per_item; ++r) put(e.mask, mask_in, i * per_item + r);
+    put(e.mu, mu_in, i * per_item);
+    put(e.cond, cond_in, i * per_item);
+    std::copy_n(e.spks.data<float>(), mel, spks_in.data<float>() + i * per_item * mel);
+    put(*noises[static_cast<std::size_t>(i)], x, i);
+  }
+
   Tensor x_in, v;
   const auto cfg = static_cast<float>(config_.inference_cfg_rate);
   for (std::int64_t k = 0; k < n_timesteps; ++k) {
@@ -291,8 +325,13 @@ Tensor S3GenFlow::solve(const ExecContext& ctx, const FlowEncoding& enc, const T
     if (meanflow) {
       x_in = x;
     } else {
-      const Tensor xs[] = {x, x};
-      ops::concat(ctx, xs, 0, x_in);
+      x_in.resize({b, mel, t_max}, DType::F32);
+      const std::int64_t item = mel * t_max;
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float* src = x.data<float>() + i * item;
+        std::copy_n(src, item, x_in.data<float>() + 2 * i * item);
+        std::copy_n(src, item, x_in.data<float>() + (2 * i + 1) * item);
+      }
     }
     const std::vector<float> ts(static_cast<std::size_t>(b), t0);
     const std::vector<float> rs(static_cast<std::size_t>(b), t1);
@@ -308,27 +347,45 @@ Tensor S3GenFlow::solve(const ExecContext& ctx, const FlowEncoding& enc, const T
     estimator_.forward(ctx, in, v, k == 0 ? &est_tap : nullptr);
 
     const float dt = t1 - t0;
-    float* xd = x.data<float>();
-    const std::int64_t n = mel * t;
     if (meanflow) {
       emit_tap(tap, step + "v", v);
-      const float* vd = v.data<float>();
-      for (std::int64_t i = 0; i < n; ++i) xd[i] = xd[i] + dt * vd[i];
     } else {
-      const Tensor vc = v.narrow0(0, 1);
-      const Tensor vu = v.narrow0(1, 1);
-      emit_tap(tap, step + "v_cond", vc);
-      emit_tap(tap, step + "v_uncond", vu);
-      const float* c = vc.data<float>();
-      const float* u = vu.data<float>();
-      for (std::int64_t i = 0; i < n; ++i) {
-        const float vel = (1.0f + cfg) * c[i] - cfg * u[i];
-        xd[i] = xd[i] + dt * vel;
+      emit_tap(tap, step + "v_cond", v.narrow0(0, 1));
+      emit_tap(tap, step + "v_uncond", v.narrow0(1, 1));
+    }
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t len = lens[static_cast<std::size_t>(i)];
+      for (std::int64_t c = 0; c < mel; ++c) {
+        float* xd = x.data<float>() + (i * mel + c) * t_max;
+        if (meanflow) {
+          const float* vd = v.data<float>() + (i * mel + c) * t_max;
+          for (std::int64_t f = 0; f < len; ++f) xd[f] = xd[f] + dt * vd[f];
+        } else {
+          const float* vc = v.data<float>() + ((2 * i) * mel + c) * t_max;
+          const float* vu = v.data<float>() + ((2 * i + 1) * mel + c) * t_max;
+          for (std::int64_t f = 0; f < len; ++f) {
+            const float vel = (1.0f + cfg) * vc[f] - cfg * vu[f];
+            xd[f] = xd[f] + dt * vel;
+          }
+        }
       }
     }
   }
   emit_tap(tap, "cfm.out.x", x);
-  return x;
+  std::vector<Tensor> out;
+  if (n == 1) {
+    out.push_back(std::move(x));
+    return out;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t len = lens[static_cast<std::size_t>(i)];
+    Tensor xi = Tensor::empty({1, mel, len}, DType::F32);
+    for (std::int64_t c = 0; c < mel; ++c) {
+      std::copy_n(x.data<float>() + (i * mel + c) * t_max, len, xi.data<float>() + c * len);
+    }
+    out.push_back(std::move(xi));
+  }
+  return out;
 }
 
 Tensor S3GenFlow::infer(const ExecContext& ctx, const Tensor& speech_tokens,

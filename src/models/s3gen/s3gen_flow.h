@@ -9,6 +9,7 @@
 // guidance: batch [cond; uncond (mu = spks = cond = 0)], v = (1 + rate) v_cond - rate v_uncond.
 
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -73,6 +74,16 @@ class S3GenFlow {
   // The ODE solve from z [1, mel, T] -> x [1, mel, T] (prompt frames included).
   Tensor solve(const ExecContext& ctx, const FlowEncoding& enc, const Tensor& z,
                std::int64_t n_timesteps, const FlowTap* tap = nullptr) const;
+  // Several independent solves as one estimator batch (VocoderBatcher): item i's encoding and
+  // noise z_i [1, mel, T_i] may differ in length and voice; items are right-padded to the longest
+  // and masked. Each result [1, mel, T_i] is solve() of that item alone: the estimator's
+  // attention runs over each item's own frames, its convs are causal, and the time MLPs run on
+  // one row for the whole batch. Identical on the bf16 path; f32 within float reordering (a
+  // padded item's convs sum in another order, ~3e-7 of the scale; tested). `tap`: batch of one.
+  std::vector<Tensor> solve_batch(const ExecContext& ctx,
+                                  std::span<const FlowEncoding* const> encodings,
+                                  std::span<const Tensor* const> noises, std::int64_t n_timesteps,
+                                  const FlowTap* tap = nullptr) const;
   // The initial noise as the reference draws it, from `rng`: CFG: z ~ N(0, 1) [1, mel, T];
   // meanflow: first noised ~ N(0, 1) [1, mel, n_speech_frames], then z ~ N(0, 1) [1, mel, T],
   // and z's last n_speech_frames frames are replaced by noised (see compose_meanflow_noise).
