@@ -44,6 +44,9 @@ const char* help_for(std::string_view key) {
       {"voice_store", "folder for uploaded voices (empty: memory only)"},
       {"api_key", "require 'Authorization: Bearer KEY'"},
       {"max_batch", "requests batched together in T3 (Turbo/Nano; 1: one at a time)"},
+      {"vocoder_batch", "requests whose S3Gen flow solves run as one batch (1: none)"},
+      {"vocoder_max_wait_ms", "a vocoder window waits at most this long for a batch"},
+      {"vocoder_early_fire_ratio", "fire a vocoder batch once this share of it waits"},
       {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"},
       {"trace", "write Chrome trace events of the first requests to FILE at shutdown"},
       {"trace_requests", "how many requests --trace records"}};

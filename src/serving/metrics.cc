@@ -105,7 +105,17 @@ Metrics::Metrics()
       chunk_gap(latency_buckets()),
       chunk_delivery(latency_buckets()),
       batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
-      queue_wait(latency_buckets()) {}
+      queue_wait(latency_buckets()),
+      vocoder_batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
+      vocoder_wait(latency_buckets()),
+      vocoder_queue_depth({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}) {}
+
+void Metrics::record_vocoder_batch(const VocoderBatchEvent& event) {
+  vocoder_batches_[static_cast<std::size_t>(event.trigger)].fetch_add(1, std::memory_order_relaxed);
+  vocoder_batch_size.observe(static_cast<double>(event.windows));
+  vocoder_queue_depth.observe(static_cast<double>(event.queue_depth));
+  for (const double ms : event.wait_ms) vocoder_wait.observe(ms / 1000.0);
+}
 
 void Metrics::count_response(int http_status) {
   std::size_t i = 0;
@@ -215,6 +225,20 @@ std::string Metrics::render() const {
   batch_size.render(out, "chatterd_batch_size", "Requests in each batched T3 decode step.");
   queue_wait.render(out, "chatterd_queue_wait_seconds",
                     "Time a synthesis waited from admission to starting on a worker.");
+  out +=
+      "# HELP chatterd_vocoder_batches_total Vocoder batches run, by what fired them.\n"
+      "# TYPE chatterd_vocoder_batches_total counter\n";
+  for (int t = 0; t < kVocoderBatchTriggers; ++t) {
+    out += fmt::format("chatterd_vocoder_batches_total{{trigger=\"{}\"}} {}\n",
+                       vocoder_batch_trigger_name(static_cast<VocoderBatchTrigger>(t)),
+                       vocoder_batches_[static_cast<std::size_t>(t)].load());
+  }
+  vocoder_batch_size.render(out, "chatterd_vocoder_batch_size",
+                            "Stream windows in each vocoder (S3Gen flow) batch.");
+  vocoder_wait.render(out, "chatterd_vocoder_wait_seconds",
+                      "Time a stream window waited for its vocoder batch.");
+  vocoder_queue_depth.render(out, "chatterd_vocoder_queue_depth",
+                             "Windows waiting when a vocoder batch fired.");
   return out;
 }
 

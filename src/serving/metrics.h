@@ -69,6 +69,11 @@ class Metrics {
   void record_chunk_gap(double seconds) { chunk_gap.observe(seconds); }
   // From chunk produced by the engine to its last byte written to the client socket.
   void record_chunk_delivery(double seconds) { chunk_delivery.observe(seconds); }
+  // One vocoder batch: its size, each window's wait, the queue depth, the trigger.
+  void record_vocoder_batch(const VocoderBatchEvent& event);
+  std::uint64_t vocoder_batches(VocoderBatchTrigger trigger) const {
+    return vocoder_batches_[static_cast<std::size_t>(trigger)].load(std::memory_order_relaxed);
+  }
 
   std::atomic<std::int64_t> in_flight{0};           // requests being handled (any path)
   std::atomic<std::int64_t> queue_depth{0};         // synthesis jobs admitted, not yet finished
@@ -92,6 +97,9 @@ class Metrics {
   Histogram chunk_delivery;            // seconds from chunk produced to written
   Histogram batch_size;                // rows of each batched T3 decode step
   Histogram queue_wait;                // seconds from admission to a worker starting the job
+  Histogram vocoder_batch_size;        // windows per vocoder batch (VocoderBatcher)
+  Histogram vocoder_wait;              // seconds each window waited for its vocoder batch
+  Histogram vocoder_queue_depth;       // windows waiting when a vocoder batch fired
   RequestLog recent_requests;          // the last RequestLog::kCapacity syntheses
 
   std::string render() const;
@@ -107,6 +115,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, kStatuses.size()> responses_{};
   std::atomic<std::uint64_t> audio_millis_{0};
   std::atomic<std::uint64_t> speech_tokens_{0};
+  std::array<std::atomic<std::uint64_t>, kVocoderBatchTriggers> vocoder_batches_{};
 };
 
 }  // namespace chatterd::serving

@@ -1,8 +1,11 @@
 #include "serving/server.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <string>
 
 #include "core/check.h"
 #include "core/logging.h"
@@ -10,8 +13,9 @@
 namespace chatterd::serving {
 namespace {
 
-// Batched T3 steps: every one into chatterd_batch_size; into the trace only while a traced
-// request runs (the loop keeps stepping long after the first trace_requests are done).
+// Batched T3 steps (chatterd_batch_size) and vocoder batches (chatterd_vocoder_*): every one into
+// the metrics; into the trace only while a traced request runs (the loops keep going long after
+// the first trace_requests are done).
 class BatchStepObserver final : public EngineObserver {
  public:
   BatchStepObserver(Metrics& metrics, Tracer* tracer, const Scheduler& scheduler)
@@ -21,6 +25,17 @@ class BatchStepObserver final : public EngineObserver {
     metrics_.batch_size.observe(static_cast<double>(rows));
     if (tracer_ != nullptr && scheduler_.tracing_now()) {
       tracer_->complete("t3_batch_step", "t3", start, end, {{"rows", static_cast<double>(rows)}});
+    }
+  }
+  void on_vocoder_batch(const VocoderBatchEvent& event) override {
+    metrics_.record_vocoder_batch(event);
+    if (tracer_ != nullptr && scheduler_.tracing_now()) {
+      const std::string name =
+          fmt::format("vocoder_batch_{}", vocoder_batch_trigger_name(event.trigger));
+      tracer_->complete(name, "vocoder", event.start, event.end,
+                        {{"windows", static_cast<double>(event.windows)},
+                         {"queue_depth", static_cast<double>(event.queue_depth)},
+                         {"voices", static_cast<double>(event.voices)}});
     }
   }
 
@@ -83,7 +98,10 @@ std::unique_ptr<Server> Server::create(const ServerConfig& config) {
                                    .voice_store = config.voice_store,
                                    .t3_dtype = config.t3_dtype,
                                    .vocoder_dtype = config.vocoder_dtype,
-                                   .max_batch = config.max_batch};
+                                   .max_batch = config.max_batch,
+                                   .vocoder_batch = config.vocoder_batch,
+                                   .vocoder_max_wait_ms = config.vocoder_max_wait_ms,
+                                   .vocoder_early_fire_ratio = config.vocoder_early_fire_ratio};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));
 }

@@ -44,7 +44,10 @@ std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
                              std::string_view source) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
-  if (v.is_number_float() && key == "realtime_budget") return v.dump();
+  if (v.is_number_float() && (key == "realtime_budget" || key == "vocoder_max_wait_ms" ||
+                              key == "vocoder_early_fire_ratio")) {
+    return v.dump();
+  }
   CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
                  key == "api_key" || key == "host" || key == "model" || key == "voice_store" ||
                          key == "dtype" || key == "vocoder_dtype" || key == "trace"
@@ -80,6 +83,9 @@ const std::vector<std::string_view>& config_keys() {
                                                    "voice_store",
                                                    "api_key",
                                                    "max_batch",
+                                                   "vocoder_batch",
+                                                   "vocoder_max_wait_ms",
+                                                   "vocoder_early_fire_ratio",
                                                    "realtime_budget",
                                                    "trace",
                                                    "trace_requests"};
@@ -143,6 +149,12 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.api_key = value;
   } else if (key == "max_batch") {
     c.max_batch = parse_int<int>(key, value, source);
+  } else if (key == "vocoder_batch") {
+    c.vocoder_batch = parse_int<int>(key, value, source);
+  } else if (key == "vocoder_max_wait_ms") {
+    c.vocoder_max_wait_ms = parse_double(key, value, source);
+  } else if (key == "vocoder_early_fire_ratio") {
+    c.vocoder_early_fire_ratio = parse_double(key, value, source);
   } else if (key == "realtime_budget") {
     c.realtime_budget = parse_double(key, value, source);
   } else if (key == "trace") {
@@ -252,6 +264,19 @@ void ServerConfig::validate() const {
     problems.push_back(
         fmt::format("max_batch must be in 1..64 (1: no batching), got {}", max_batch));
   }
+  if (vocoder_batch < 1 || vocoder_batch > 64) {
+    problems.push_back(fmt::format(
+        "vocoder_batch must be in 1..64 (1: no vocoder batching), got {}", vocoder_batch));
+  }
+  if (!std::isfinite(vocoder_max_wait_ms) || vocoder_max_wait_ms < 0.0 ||
+      vocoder_max_wait_ms > 1000.0) {
+    problems.push_back(
+        fmt::format("vocoder_max_wait_ms must be in 0..1000, got {}", vocoder_max_wait_ms));
+  }
+  if (!(vocoder_early_fire_ratio > 0.0 && vocoder_early_fire_ratio <= 1.0)) {
+    problems.push_back(fmt::format("vocoder_early_fire_ratio must be in (0, 1], got {}",
+                                   vocoder_early_fire_ratio));
+  }
   if (!std::isfinite(realtime_budget) || realtime_budget < 0.0) {
     problems.push_back(
         fmt::format("realtime_budget must be >= 0 (0: off), got {}", realtime_budget));
@@ -288,6 +313,9 @@ std::string ServerConfig::to_json() const {
                          {"voice_store", voice_store},
                          {"api_key", api_key ? "set" : "unset"},
                          {"max_batch", max_batch},
+                         {"vocoder_batch", vocoder_batch},
+                         {"vocoder_max_wait_ms", vocoder_max_wait_ms},
+                         {"vocoder_early_fire_ratio", vocoder_early_fire_ratio},
                          {"realtime_budget", realtime_budget},
                          {"trace", trace_file},
                          {"trace_requests", trace_requests}};

@@ -47,6 +47,12 @@ struct ServerConfig {
   std::optional<std::string> api_key;  // when set: "Authorization: Bearer KEY" required
   // > 1: continuous batching of T3 over up to this many requests running at once (Turbo/Nano).
   int max_batch = 1;
+  // > 1: the S3Gen flow solves of up to this many concurrent requests run as one batch
+  // (VocoderBatcher; Chatterbox models). Fires early at vocoder_early_fire_ratio of the expected
+  // batch or when the oldest window waited vocoder_max_wait_ms.
+  int vocoder_batch = 1;
+  double vocoder_max_wait_ms = 5.0;
+  double vocoder_early_fire_ratio = 0.75;
   // > 0: run only as many requests at once as keep the measured real-time factor at or below
   // this; the rest wait in the queue (serving/scheduler.h). 0: off.
   double realtime_budget = 0.0;

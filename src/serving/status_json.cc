@@ -1,6 +1,7 @@
 #include "serving/status_json.h"
 
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace chatterd::serving {
 namespace {
@@ -22,6 +23,27 @@ nlohmann::json scheduler_json(const ServerState& state) {
           {"realtime_budget", state.config.realtime_budget}};
 }
 
+// The T3 batch loop's steps and the vocoder batcher's batches by trigger, from the metrics.
+nlohmann::json batching_json(const ServerState& state) {
+  const Metrics& m = state.metrics;
+  nlohmann::json triggers = nlohmann::json::object();
+  std::uint64_t batches = 0;
+  for (int t = 0; t < kVocoderBatchTriggers; ++t) {
+    const auto trigger = static_cast<VocoderBatchTrigger>(t);
+    const std::uint64_t n = m.vocoder_batches(trigger);
+    triggers[std::string(vocoder_batch_trigger_name(trigger))] = n;
+    batches += n;
+  }
+  const std::uint64_t windows = m.vocoder_wait.count();
+  return {{"max_batch", state.config.max_batch},
+          {"t3_steps", m.batch_size.count()},
+          {"vocoder_batch", state.config.vocoder_batch},
+          {"vocoder_batches", triggers},
+          {"vocoder_windows", windows},
+          {"vocoder_mean_batch",
+           batches > 0 ? static_cast<double>(windows) / static_cast<double>(batches) : 0.0}};
+}
+
 }  // namespace
 
 std::string optimization_status_json(ServerState& state) {
@@ -35,6 +57,7 @@ std::string optimization_status_json(ServerState& state) {
         {"voices", state.voices.names()},
         {"can_clone", state.voices.can_clone()}}},
       {"scheduler", scheduler_json(state)},
+      {"batching", batching_json(state)},
       {"streams", {{"active", m.active_streams.load()}, {"max", state.config.max_streams}}},
       {"connections",
        {{"open", m.connections_open.load()},
