@@ -124,8 +124,8 @@ void expect_vocoder_batching_matches(bool bf16) {
   }
   batched->enable_batching(T3BatchLoopConfig{.max_batch = 4});
   // No timeout within the test: batches fire when every active stream waits (or is full).
-  batched->enable_vocoder_batching(VocoderBatcherConfig{
-      .max_batch_size = 4, .max_wait_ms = 60000.0, .early_fire_ratio = 1.0});
+  batched->enable_vocoder_batching(
+      VocoderBatcherConfig{.max_batch_size = 4, .max_wait_ms = 60000.0, .early_fire_ratio = 1.0});
   EXPECT_EQ(batched->max_concurrency(), 4);
   constexpr int kRequests = 4;
   std::vector<Outcome> want(kRequests), got(kRequests);
