@@ -129,8 +129,34 @@ struct BenchArgs {
   std::string after;
   std::string streams;  // "1,2,4,8": the concurrency mode
   int requests_per_stream = 1;
-  int max_batch = 0;  // 0: the largest stream count (Turbo/Nano)
+  int max_batch = 0;      // 0: the largest stream count (Turbo/Nano)
+  int vocoder_batch = 0;  // 0: the largest stream count; 1: no vocoder batching
+  double vocoder_max_wait_ms = 5.0;
+  double vocoder_early_fire_ratio = 0.75;
 };
+
+// The vocoder batcher's work between two snapshots of its statistics.
+nlohmann::json vocoder_stats_json(const VocoderBatcherStats& a, const VocoderBatcherStats& b) {
+  const std::int64_t windows = b.windows - a.windows;
+  const std::int64_t fired = b.fired - a.fired;
+  nlohmann::json batches;
+  for (int t = 0; t < kVocoderBatchTriggers; ++t) {
+    const auto i = static_cast<std::size_t>(t);
+    batches[std::string(vocoder_batch_trigger_name(static_cast<VocoderBatchTrigger>(t)))] =
+        b.by_trigger[i] - a.by_trigger[i];
+  }
+  const std::int64_t frames = b.frames - a.frames;
+  return {
+      {"windows", windows},
+      {"batches", batches},
+      {"sub_batches", b.sub_batches - a.sub_batches},
+      {"mean_batch", fired > 0 ? static_cast<double>(windows) / static_cast<double>(fired) : 0.0},
+      {"max_batch", b.max_batch},
+      {"mean_wait_ms", windows > 0 ? (b.wait_ms - a.wait_ms) / static_cast<double>(windows) : 0.0},
+      {"padding_share", frames > 0 ? static_cast<double>(b.padded_frames - a.padded_frames) /
+                                         static_cast<double>(frames)
+                                   : 0.0}};
+}
 
 int run_concurrency_mode(const BenchArgs& args) {
   bench::ConcurrencyOptions options;
@@ -160,12 +186,12 @@ int run_concurrency_mode(const BenchArgs& args) {
                             .vocoder_dtype = parse_weight_dtype(args.vocoder_dtype)};
   config.validate();
   const std::unique_ptr<TtsEngine> engine = create_engine(config);
-  const int max_batch = args.max_batch > 0
-                            ? args.max_batch
-                            : *std::max_element(options.levels.begin(), options.levels.end());
+  const int largest = *std::max_element(options.levels.begin(), options.levels.end());
+  const int max_batch = args.max_batch > 0 ? args.max_batch : largest;
+  const int vocoder_batch = args.vocoder_batch > 0 ? args.vocoder_batch : largest;
+  auto* chatterbox = dynamic_cast<ChatterboxEngine*>(engine.get());
   bool batching = false;
-  if (auto* chatterbox = dynamic_cast<ChatterboxEngine*>(engine.get());
-      chatterbox != nullptr && max_batch > 1) {
+  if (chatterbox != nullptr && max_batch > 1) {
     try {
       chatterbox->enable_batching(T3BatchLoopConfig{.max_batch = max_batch});
       batching = true;
@@ -173,19 +199,53 @@ int run_concurrency_mode(const BenchArgs& args) {
       std::fprintf(stderr, "batching: %s\n", e.what());
     }
   }
-  std::fprintf(stderr, "chatterd bench --streams: %s, text %s, %s speech tokens, T3 batch %d\n",
+  const bool vocoder = chatterbox != nullptr && vocoder_batch > 1;
+  std::fprintf(stderr,
+               "chatterd bench --streams: %s, text %s, %s speech tokens, T3 batch %d, vocoder "
+               "batch %d\n",
                args.model.c_str(), options.text.c_str(),
                options.speech_tokens ? std::to_string(*options.speech_tokens).c_str() : "model's",
-               batching ? max_batch : 1);
+               batching ? max_batch : 1, vocoder ? vocoder_batch : 1);
   bench::ConcurrencyProgress progress;
   if (!args.quiet) {
     progress = [](const std::string& line) { std::fprintf(stderr, "  %s\n", line.c_str()); };
   }
+  // Modes side by side on one engine: nothing batched; T3 steps batched; T3 steps and the
+  // vocoder's flow solves batched (models without T3 batching: the vocoder alone).
+  struct Mode {
+    std::string name;
+    bool batching;
+    bool vocoder;
+  };
+  std::vector<Mode> modes{{"off", false, false}};
+  if (batching) modes.push_back({"t3", true, false});
+  if (vocoder) modes.push_back({batching ? "t3+vocoder" : "vocoder", true, true});
   std::vector<bench::ConcurrencyLevelResult> results;
-  for (const bool on : batching ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
-    options.batching = on;
-    const auto r = bench::run_concurrency_bench(*engine, options, progress);
-    results.insert(results.end(), r.begin(), r.end());
+  bool first = true;
+  for (const Mode& mode : modes) {
+    if (chatterbox != nullptr) {
+      chatterbox->disable_vocoder_batching();
+      if (mode.vocoder) {
+        chatterbox->enable_vocoder_batching(
+            VocoderBatcherConfig{.max_batch_size = vocoder_batch,
+                                 .max_wait_ms = args.vocoder_max_wait_ms,
+                                 .early_fire_ratio = args.vocoder_early_fire_ratio});
+      }
+    }
+    options.batching = mode.batching;
+    options.mode = mode.name;
+    for (const int level : std::vector<int>(options.levels)) {
+      bench::ConcurrencyOptions one = options;
+      one.levels = {level};
+      one.warmup = first;
+      first = false;
+      const VocoderBatcherStats before =
+          chatterbox != nullptr ? chatterbox->vocoder_batching_stats() : VocoderBatcherStats{};
+      auto r = bench::run_concurrency_bench(*engine, one, progress);
+      if (mode.vocoder)
+        r.front().vocoder = vocoder_stats_json(before, chatterbox->vocoder_batching_stats());
+      results.insert(results.end(), r.begin(), r.end());
+    }
   }
   std::fputs(bench::format_concurrency_table(results).c_str(), stdout);
   const std::string timestamp = bench::utc_timestamp_now();
@@ -197,6 +257,9 @@ int run_concurrency_mode(const BenchArgs& args) {
                    {"text", options.text},
                    {"speech_tokens", options.speech_tokens.value_or(0)},
                    {"max_batch", batching ? max_batch : 1},
+                   {"vocoder_batch", vocoder ? vocoder_batch : 1},
+                   {"vocoder_max_wait_ms", args.vocoder_max_wait_ms},
+                   {"vocoder_early_fire_ratio", args.vocoder_early_fire_ratio},
                    {"device", bench::read_machine_info().cpu_model},
                    {"note", args.note},
                    {"results", bench::concurrency_results_json(results)}};
@@ -245,12 +308,25 @@ Command add_bench_command(CLI::App& app) {
   sub->add_flag("--quiet", args->quiet, "no per-run progress lines");
   sub->add_option("--streams", args->streams,
                   "concurrency mode: comma-separated stream counts (e.g. 1,2,4,8); each level "
-                  "runs with T3 batching off, then on where the model has it; first text only");
+                  "runs with batching off, T3 batching on (Turbo/Nano), then T3 + vocoder "
+                  "batching; first text only");
   sub->add_option("--requests-per-stream", args->requests_per_stream,
                   "concurrency mode: requests each stream runs back to back")
       ->capture_default_str();
   sub->add_option("--max-batch", args->max_batch,
                   "concurrency mode: T3 batch size (0: the largest stream count; 1: no batching)")
+      ->capture_default_str();
+  sub->add_option("--vocoder-batch", args->vocoder_batch,
+                  "concurrency mode: vocoder batch size (0: the largest stream count; 1: none)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  sub->add_option("--vocoder-max-wait-ms", args->vocoder_max_wait_ms,
+                  "concurrency mode: a vocoder window waits at most this long for its batch")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  sub->add_option("--vocoder-early-fire", args->vocoder_early_fire_ratio,
+                  "concurrency mode: fire a vocoder batch once this share of it waits")
+      ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
 
   auto* compare = sub->add_subcommand(

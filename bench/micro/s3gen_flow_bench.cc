@@ -11,6 +11,7 @@
 #include "core/thread_pool.h"
 #include "models/s3gen/s3gen_flow.h"
 #include "models/synthetic_weights.h"
+#include "ops/layout.h"
 
 namespace chatterd {
 namespace {
@@ -107,8 +108,66 @@ void flow_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"seconds", "threads", "bf16"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+// The VocoderBatcher's question: B streaming windows (the default P 50 prompt + C 12 context +
+// a 50-token chunk + R 3 lookahead = 115 tokens, 224 frames after the trimmed lookahead) solved
+// one by one (batched 0) or as one S3GenFlow::solve_batch (batched 1). range(0): B,
+// range(1): batched, range(2): bf16. All cores. Counter ms_per_window.
+void BM_S3GenFlowSolveBatch(benchmark::State& state) {
+  auto& f = fixture(state.range(2));
+  if (!f.bf16_ok) return state.SkipWithError("no AVX512_BF16");
+  const std::int64_t b = state.range(0);
+  const bool batched = state.range(1) != 0;
+  Rng rng(7);
+  S3GenPrompt p = prompt(f.config, rng);
+  {  // The window's prompt: the last 50 prompt tokens and their 100 frames.
+    ExecContext serial;
+    S3GenPrompt tail = p;
+    ops::slice(serial, p.tokens, 1, kPromptTokens - 50, kPromptTokens, tail.tokens);
+    ops::slice(serial, p.mel, 1, 2 * (kPromptTokens - 50), 2 * kPromptTokens, tail.mel);
+    p = tail;
+  }
+  auto pool = make_pool(0);
+  ExecContext ctx;
+  ctx.pool = pool->size() > 1 ? pool.get() : nullptr;
+  std::vector<FlowEncoding> encs;
+  std::vector<Tensor> zs;
+  for (std::int64_t i = 0; i < b; ++i) {
+    std::vector<std::int64_t> t(65);
+    for (auto& v : t) v = static_cast<std::int64_t>(rng.next_u64() % 6561);
+    encs.push_back(f.flow.encode(ctx, Tensor::from_span<std::int64_t>(t, {1, 65}), p, false));
+    zs.push_back(f.flow.draw_noise(rng, encs.back().mu.dim(2), 2 * 62));
+  }
+  std::vector<const FlowEncoding*> enc_ptrs;
+  std::vector<const Tensor*> z_ptrs;
+  for (std::int64_t i = 0; i < b; ++i) {
+    enc_ptrs.push_back(&encs[static_cast<std::size_t>(i)]);
+    z_ptrs.push_back(&zs[static_cast<std::size_t>(i)]);
+  }
+  const std::int64_t steps = f.config.n_cfm_timesteps;
+  for (auto _ : state) {
+    if (batched) {
+      benchmark::DoNotOptimize(f.flow.solve_batch(ctx, enc_ptrs, z_ptrs, steps));
+    } else {
+      for (std::int64_t i = 0; i < b; ++i) {
+        benchmark::DoNotOptimize(f.flow.solve(ctx, *enc_ptrs[static_cast<std::size_t>(i)],
+                                              *z_ptrs[static_cast<std::size_t>(i)], steps));
+      }
+    }
+  }
+  state.counters["frames"] = static_cast<double>(encs.front().mu.dim(2));
+  state.counters["ms_per_window"] = benchmark::Counter(
+      static_cast<double>(b) * 1e-3, benchmark::Counter::kIsIterationInvariantRate |
+                                         benchmark::Counter::kInvert);
+  state.counters["threads"] = pool->size();
+}
+
 BENCHMARK(BM_S3GenFlowEncoder)->Apply(flow_args);
 BENCHMARK(BM_S3GenFlowEstimatorStep)->Apply(flow_args);
+BENCHMARK(BM_S3GenFlowSolveBatch)
+    ->ArgsProduct({{1, 2, 4, 8}, {0, 1}, {0, 1}})
+    ->ArgNames({"windows", "batched", "bf16"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace chatterd

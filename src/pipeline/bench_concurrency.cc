@@ -55,13 +55,16 @@ std::vector<ConcurrencyLevelResult> run_concurrency_bench(TtsEngine& engine,
       r.options.max_speech_tokens = static_cast<int>(*options.speech_tokens);
     return r;
   };
-  (void)engine.synthesize(make_request(options.seed), [](const AudioChunk&) { return true; });
+  if (options.warmup) {
+    (void)engine.synthesize(make_request(options.seed), [](const AudioChunk&) { return true; });
+  }
 
   std::vector<ConcurrencyLevelResult> results;
   for (const int streams : options.levels) {
     ConcurrencyLevelResult level;
     level.streams = streams;
     level.batching = options.batching;
+    level.mode = !options.mode.empty() ? options.mode : options.batching ? "on" : "off";
     std::mutex mutex;
     std::vector<double> ttfc_ms;
     std::vector<double> rtf;
@@ -107,8 +110,7 @@ std::vector<ConcurrencyLevelResult> run_concurrency_bench(TtsEngine& engine,
       progress(
           fmt::format("{} stream(s), batching {}: {:.2f} audio s/s, TTFC p50 {:.0f} ms, "
                       "{} error(s)",
-                      streams, options.batching ? "on" : "off", level.audio_s_per_s,
-                      level.ttfc_ms.p50, level.errors));
+                      streams, level.mode, level.audio_s_per_s, level.ttfc_ms.p50, level.errors));
     }
     results.push_back(std::move(level));
   }
@@ -118,15 +120,24 @@ std::vector<ConcurrencyLevelResult> run_concurrency_bench(TtsEngine& engine,
 std::string format_concurrency_table(const std::vector<ConcurrencyLevelResult>& results) {
   std::string out =
       "| streams | batching | requests | audio s / s | speech tokens / s | TTFC p50 | TTFC p95 | "
-      "RTF p50 | RTF p95 | CPU s / audio s | errors |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|\n";
+      "RTF p50 | RTF p95 | CPU s / audio s | vocoder batch (mean; full/early/timeout/fast) | "
+      "errors |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const ConcurrencyLevelResult& r : results) {
+    std::string vocoder = "-";
+    if (r.vocoder.is_object()) {
+      const nlohmann::json& t = r.vocoder.at("batches");
+      vocoder =
+          fmt::format("{:.2f}; {}/{}/{}/{}", r.vocoder.at("mean_batch").get<double>(),
+                      t.at("full").get<std::int64_t>(), t.at("early").get<std::int64_t>(),
+                      t.at("timeout").get<std::int64_t>(), t.at("fast_path").get<std::int64_t>());
+    }
     out += fmt::format(
         "| {} | {} | {} | {:.3f} | {:.1f} | {:.1f} ms | {:.1f} ms | {:.2f} | {:.2f} | {:.2f} | {} "
-        "|\n",
-        r.streams, r.batching ? "on" : "off", r.requests, r.audio_s_per_s, r.tokens_per_s,
-        r.ttfc_ms.p50, r.ttfc_ms.p95, r.rtf.p50, r.rtf.p95,
-        r.audio_s > 0.0 ? r.cpu_s / r.audio_s : 0.0, r.errors);
+        "| {} |\n",
+        r.streams, r.mode, r.requests, r.audio_s_per_s, r.tokens_per_s, r.ttfc_ms.p50,
+        r.ttfc_ms.p95, r.rtf.p50, r.rtf.p95, r.audio_s > 0.0 ? r.cpu_s / r.audio_s : 0.0, vocoder,
+        r.errors);
   }
   return out;
 }
@@ -136,6 +147,8 @@ nlohmann::json concurrency_results_json(const std::vector<ConcurrencyLevelResult
   for (const ConcurrencyLevelResult& r : results) {
     out.push_back({{"streams", r.streams},
                    {"batching", r.batching},
+                   {"mode", r.mode},
+                   {"vocoder_batcher", r.vocoder},
                    {"requests", r.requests},
                    {"errors", r.errors},
                    {"first_error", r.first_error},

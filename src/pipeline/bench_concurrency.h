@@ -24,6 +24,9 @@ struct ConcurrencyOptions {
   // Speech tokens per request (synthetic models never stop on their own); unset: the model's.
   std::optional<std::int64_t> speech_tokens;
   bool batching = true;  // SynthesisOptions::batching of every request
+  // The batching column of the table ("off", "t3", "t3+vocoder"); empty: "on"/"off".
+  std::string mode;
+  bool warmup = true;  // one request before the first level
   int chunk_tokens = 50;
   std::uint64_t seed = 42;  // request i of stream s uses seed + 1000 * s + i
   void validate() const;    // InvalidArgument naming the problem
@@ -42,6 +45,10 @@ struct ConcurrencyLevelResult {
   double tokens_per_s = 0.0;  // speech tokens = audio seconds x 25
   SampleSummary ttfc_ms;      // request start -> first chunk
   SampleSummary rtf;          // per request: its wall time / its audio time
+  std::string mode;           // ConcurrencyOptions::mode, or "on"/"off"
+  // The vocoder batcher over this level (filled by the caller; null: not batching): windows,
+  // batches by trigger, mean batch size, mean wait.
+  nlohmann::json vocoder;
 };
 
 using ConcurrencyProgress = std::function<void(const std::string&)>;

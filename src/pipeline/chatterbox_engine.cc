@@ -252,6 +252,11 @@ void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& confi
   max_concurrency_ = std::max(max_concurrency_, static_cast<int>(config.max_batch_size));
 }
 
+void ChatterboxEngine::disable_vocoder_batching() {
+  vocoder_batcher_.reset();
+  max_concurrency_ = batch_loop_ ? static_cast<int>(batch_loop_->config().max_batch) : 1;
+}
+
 VocoderBatcherStats ChatterboxEngine::vocoder_batching_stats() const {
   return vocoder_batcher_ ? vocoder_batcher_->stats() : VocoderBatcherStats{};
 }

@@ -161,6 +161,9 @@ class ChatterboxEngine final : public TtsEngine {
   // of unbatched runs (f32: within float reordering; bf16: identical). Call before serving (not
   // synchronised with synthesize()).
   void enable_vocoder_batching(const VocoderBatcherConfig& config);
+  // Back to per-stream solves (benchmarks compare both on one engine). Not synchronised with
+  // synthesize().
+  void disable_vocoder_batching();
   // Statistics of the vocoder batcher (all zero when it is off).
   VocoderBatcherStats vocoder_batching_stats() const;
 

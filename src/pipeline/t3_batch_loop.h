@@ -62,6 +62,7 @@ class T3BatchLoop {
   void stop();
 
   T3BatchLoopStats stats() const;
+  const T3BatchLoopConfig& config() const { return config_; }
   // Each step over at least one stream is reported to `observer` (nullptr: none) from the
   // loop's thread; see EngineObserver.
   void set_observer(EngineObserver* observer) { observer_.store(observer); }
