@@ -1,5 +1,5 @@
-// chatterd loadtest URL: a concurrency ramp against a running `chatterd serve` (HTTP streaming),
-// results as JSON + SVG under benchmarks/results/.
+// chatterd loadtest URL: a concurrency ramp against a running `chatterd serve` (streamed HTTP or
+// WebSocket contexts), results as JSON + SVG under benchmarks/results/.
 
 #include <cstdio>
 #include <memory>
@@ -14,15 +14,17 @@ namespace chatterd::tools {
 Command add_loadtest_command(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "loadtest",
-      "Drive a running `chatterd serve` over HTTP (POST /v1/audio/speech, streamed PCM) with a "
-      "concurrency ramp; JSON + SVG under benchmarks/results/");
+      "Drive a running `chatterd serve` with a concurrency ramp: http:// posts "
+      "/v1/audio/speech (streamed PCM), ws:// streams WebSocket contexts on /v1/stream; JSON + "
+      "SVG under benchmarks/results/");
   struct Args {
     serving::LoadTestOptions options;
     std::string out_dir = "benchmarks/results";
   };
   auto args = std::make_shared<Args>();
   serving::LoadTestOptions& o = args->options;
-  sub->add_option("url", o.url, "the server: http://HOST[:PORT] (loopback or a host you own)")
+  sub->add_option("url", o.url,
+                  "the server: http://HOST[:PORT] or ws://HOST[:PORT] (loopback or a host you own)")
       ->required();
   sub->add_option("--levels", o.levels, "concurrent streams per level")
       ->delimiter(',')

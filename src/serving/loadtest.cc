@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -172,10 +173,120 @@ RequestSample one_request(const LoadTestUrl& url, const LoadTestOptions& o, cons
   return s;
 }
 
+// One WebSocket context: connect, upgrade on url.target, send `message` (the whole text with
+// continue: false), read audio frames ([u8 N][N bytes context_id][PCM16]) and events until the
+// context's `done`; an `error` event ends it with its status. Every step is bounded by what is
+// left of the request timeout.
+RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
+                             const std::string& message, int sample_rate_hz) {
+  namespace websocket = beast::websocket;
+  RequestSample s;
+  const Clock::time_point t0 = Clock::now();
+  const Clock::time_point deadline = t0 + to_ms(o.request_timeout_seconds);
+  net::io_context ioc;
+  websocket::stream<beast::tcp_stream> ws(ioc);
+  beast::error_code ec;
+  const auto run = [&] {
+    beast::get_lowest_layer(ws).expires_at(deadline);
+    ioc.restart();
+    ioc.run();
+  };
+  tcp::resolver resolver(ioc);
+  const auto endpoints = resolver.resolve(url.host, url.port, ec);
+  if (ec) {
+    s.error = "resolve " + url.host + ": " + ec.message();
+    return s;
+  }
+  beast::get_lowest_layer(ws).async_connect(
+      endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+  run();
+  if (ec) {
+    s.error = "connect " + url.host + ":" + url.port + ": " + ec.message();
+    return s;
+  }
+  ws.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
+    req.set(http::field::user_agent, "chatterd-loadtest");
+    if (!o.api_key.empty()) req.set(http::field::authorization, "Bearer " + o.api_key);
+  }));
+  websocket::response_type upgrade;
+  ws.async_handshake(upgrade, url.host + ":" + url.port, url.target,
+                     [&](beast::error_code e) { ec = e; });
+  run();
+  if (ec) {
+    // A refused upgrade (401, 429, 503) still has its HTTP status.
+    s.status = upgrade.result_int() != 101 ? static_cast<int>(upgrade.result_int()) : 0;
+    s.error = "handshake: " + ec.message() + " " + upgrade.body();
+    return s;
+  }
+  ws.text(true);
+  ws.async_write(net::buffer(message), [&](beast::error_code e, std::size_t) { ec = e; });
+  run();
+  if (ec) {
+    s.error = "write: " + ec.message();
+    return s;
+  }
+  beast::flat_buffer buffer;
+  std::vector<Clock::time_point> arrivals;
+  std::uint64_t bytes = 0;
+  for (;;) {
+    buffer.clear();
+    ws.async_read(buffer, [&](beast::error_code e, std::size_t) { ec = e; });
+    run();
+    if (ec) {
+      s.error = "read: " + ec.message();
+      s.status = arrivals.empty() ? 0 : -1;
+      s.total_ms = ms_between(t0, Clock::now());
+      return s;
+    }
+    const std::string_view data(static_cast<const char*>(buffer.data().data()),
+                                buffer.data().size());
+    if (ws.got_binary()) {
+      const std::size_t header = data.empty() ? 0 : 1 + static_cast<unsigned char>(data[0]);
+      if (data.size() > header) {
+        arrivals.push_back(Clock::now());
+        bytes += data.size() - header;
+      }
+      continue;
+    }
+    json event;
+    try {
+      event = json::parse(data);
+    } catch (const json::exception&) {
+      s.status = -3;
+      s.error = "not JSON: " + std::string(data.substr(0, 200));
+      return s;
+    }
+    const std::string type = event.value("type", "");
+    if (type == "error") {
+      s.status = event.value("status", 500);
+      s.error = event.value("message", "");
+      s.total_ms = ms_between(t0, Clock::now());
+      return s;
+    }
+    if (type == "done") break;
+  }
+  s.total_ms = ms_between(t0, Clock::now());
+  ws.async_close(websocket::close_code::normal, [&](beast::error_code) {});
+  run();
+  if (arrivals.empty()) {
+    s.status = -2;
+    s.error = "done without audio";
+    return s;
+  }
+  s.status = 200;
+  s.ttfc_ms = ms_between(t0, arrivals.front());
+  s.audio_ms = 1000.0 * static_cast<double>(bytes / 2) / static_cast<double>(sample_rate_hz);
+  for (std::size_t i = 1; i < arrivals.size(); ++i) {
+    s.chunk_gaps_ms.push_back(ms_between(arrivals[i - 1], arrivals[i]));
+  }
+  return s;
+}
+
 std::string error_kind(const RequestSample& s) {
   if (s.status == 0) return "transport";
   if (s.status == -1) return "truncated";
   if (s.status == -2) return "empty";
+  if (s.status == -3) return "protocol";
   return std::to_string(s.status);
 }
 
@@ -218,8 +329,8 @@ LevelResult summarize_level(int concurrency, const std::vector<RequestSample>& s
   return l;
 }
 
-LevelResult run_level(const LoadTestUrl& url, const LoadTestOptions& o, int concurrency,
-                      const std::string& body, int sample_rate_hz) {
+LevelResult run_level(const LoadTestOptions& o, int concurrency,
+                      const std::function<RequestSample()>& one) {
   const int n_requests =
       o.requests_per_level > 0 ? o.requests_per_level : std::max(5, 2 * concurrency);
   std::atomic<int> next{0};
@@ -237,7 +348,7 @@ LevelResult run_level(const LoadTestUrl& url, const LoadTestOptions& o, int conc
           return;
         }
         if (next.fetch_add(1) >= n_requests) return;
-        RequestSample s = one_request(url, o, body, sample_rate_hz);
+        RequestSample s = one();
         const std::lock_guard<std::mutex> lock(mutex);
         samples.push_back(std::move(s));
       }
@@ -260,15 +371,18 @@ bool is_digits(std::string_view s) {
 
 LoadTestUrl parse_loadtest_url(std::string_view url) {
   std::string_view rest = url;
+  bool websocket = false;
   if (const auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
     const std::string_view scheme = rest.substr(0, scheme_end);
-    CHATTERD_CHECK(scheme == "http", InvalidArgument,
-                   "loadtest: URL '{}': scheme '{}' is not supported (http only; WebSocket mode "
-                   "comes with the /v1/stream endpoint)",
+    CHATTERD_CHECK(scheme == "http" || scheme == "ws", InvalidArgument,
+                   "loadtest: URL '{}': scheme '{}' is not supported (http:// or ws://; no TLS)",
                    url, scheme);
     rest.remove_prefix(scheme_end + 3);
+    websocket = scheme == "ws";
   }
   LoadTestUrl u;
+  u.websocket = websocket;
+  if (websocket) u.target = "/v1/stream";
   const auto slash = rest.find('/');
   const std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos && rest.size() > slash + 1) {
@@ -317,11 +431,19 @@ LoadTestReport run_loadtest(const LoadTestOptions& options, const LoadTestProgre
   r.sample_rate_hz = health.sample_rate_hz;
   r.text = std::string(bench::select_bench_texts({options.text_name}).front().text);
   r.client = bench::read_machine_info();
-  json body = {
-      {"model", "chatterd"}, {"input", r.text}, {"stream", true}, {"response_format", "pcm"}};
-  if (!options.voice.empty()) body["voice"] = options.voice;
+  std::function<RequestSample()> one;
+  if (url.websocket) {
+    json message = {{"context_id", "loadtest"}, {"transcript", r.text}, {"continue", false}};
+    if (!options.voice.empty()) message["voice"] = options.voice;
+    one = [&, m = message.dump()] { return one_ws_request(url, options, m, r.sample_rate_hz); };
+  } else {
+    json body = {
+        {"model", "chatterd"}, {"input", r.text}, {"stream", true}, {"response_format", "pcm"}};
+    if (!options.voice.empty()) body["voice"] = options.voice;
+    one = [&, b = body.dump()] { return one_request(url, options, b, r.sample_rate_hz); };
+  }
   for (const int level : options.levels) {
-    LevelResult l = run_level(url, options, level, body.dump(), health.sample_rate_hz);
+    LevelResult l = run_level(options, level, one);
     if (progress) {
       progress(fmt::format(
           "concurrency {}: {} requests, {} ok, TTFC p50 {:.1f} ms p95 {:.1f} ms, "
@@ -366,7 +488,7 @@ json to_json(const LoadTestReport& r) {
        {{"schema_version", 1}, {"kind", "loadtest"}, {"timestamp", r.timestamp}, {"note", r.note}}},
       {"configuration",
        {{"url", o.url},
-        {"transport", "http"},
+        {"transport", parse_loadtest_url(o.url).websocket ? "websocket" : "http"},
         {"endpoint", parse_loadtest_url(o.url).target},
         {"response_format", "pcm"},
         {"levels", o.levels},

@@ -1,8 +1,10 @@
 #pragma once
-// `chatterd loadtest URL`: drives a running `chatterd serve` over HTTP with a concurrency ramp and
-// measures what a streaming client sees: time to first audio chunk, real-time factor, the gaps
-// between chunks and their jitter, errors by status. Each level is bounded in requests and time.
-// HTTP only for now (POST /v1/audio/speech, stream, pcm); the WebSocket endpoint is not built yet.
+// `chatterd loadtest URL`: drives a running `chatterd serve` with a concurrency ramp and measures
+// what a streaming client sees: time to first audio chunk, real-time factor, the gaps between
+// chunks and their jitter, errors by status. Each level is bounded in requests and time.
+// Transport from the URL's scheme: http:// posts /v1/audio/speech (stream, pcm) and reads the
+// chunked body; ws:// opens a WebSocket on /v1/stream per request and sends the whole text as one
+// context (`continue: false`), reading binary audio frames until the context's `done` event.
 
 #include <cstdint>
 #include <filesystem>
@@ -22,11 +24,12 @@ namespace chatterd::serving {
 struct LoadTestUrl {
   std::string host;
   std::string port = "80";
-  std::string target = "/v1/audio/speech";  // the path given, if any
+  std::string target = "/v1/audio/speech";  // the path given, if any ("/v1/stream" for ws)
+  bool websocket = false;                   // ws:// scheme
 };
 
-// "http://HOST[:PORT][/PATH]" (or "HOST:PORT" without a scheme). Throws InvalidArgument for
-// other schemes (https, ws: not supported yet) or a malformed URL.
+// "http://HOST[:PORT][/PATH]", "ws://HOST[:PORT][/PATH]" or "HOST:PORT" (http). Throws
+// InvalidArgument for other schemes (https, wss: no TLS) or a malformed URL.
 LoadTestUrl parse_loadtest_url(std::string_view url);
 
 struct LoadTestOptions {
@@ -44,12 +47,12 @@ struct LoadTestOptions {
 
 // What one request saw.
 struct RequestSample {
-  int status = 0;                     // HTTP status; 0 when the transport failed
+  int status = 0;  // HTTP status (WebSocket: 200, or an error event's status); 0: transport failed
   std::string error;                  // transport error or the error body (non-200)
   double ttfc_ms = 0.0;               // request start (before connect) to the first audio bytes
   double total_ms = 0.0;              // to the last byte
   double audio_ms = 0.0;              // PCM16 bytes received / sample rate
-  std::vector<double> chunk_gaps_ms;  // between successive HTTP chunk arrivals
+  std::vector<double> chunk_gaps_ms;  // between successive HTTP chunks / WebSocket audio frames
 };
 
 struct LevelResult {

@@ -41,7 +41,11 @@ TEST(LoadTestUrl, ParsesHostPortAndPath) {
   EXPECT_EQ(u.port, "80");
   EXPECT_EQ(u.target, "/v1/audio/speech");
   EXPECT_THROW(parse_loadtest_url("https://h:1"), InvalidArgument);
-  EXPECT_THROW(parse_loadtest_url("ws://h:1"), InvalidArgument);
+  EXPECT_THROW(parse_loadtest_url("wss://h:1"), InvalidArgument);
+  u = parse_loadtest_url("ws://127.0.0.1:8080");
+  EXPECT_TRUE(u.websocket);
+  EXPECT_EQ(u.target, "/v1/stream");
+  EXPECT_FALSE(parse_loadtest_url("http://127.0.0.1:8080").websocket);
   EXPECT_THROW(parse_loadtest_url("http://:8080"), InvalidArgument);
   EXPECT_THROW(parse_loadtest_url("http://h:99999"), InvalidArgument);
   EXPECT_THROW(parse_loadtest_url("http://h:8x"), InvalidArgument);
@@ -155,6 +159,62 @@ TEST(LoadTest, ErrorsAreCountedByStatus) {
   o.api_key = "secret";
   const LoadTestReport ok = run_loadtest(o);
   EXPECT_EQ(ok.levels[0].ok, 4);
+  server.shutdown();
+}
+
+// ws://: one WebSocket context per request, the whole text with continue: false; audio frames
+// until `done`.
+TEST(LoadTest, WebSocketRampAgainstEspeakServer) {
+  Server server(espeak_config(), create_engine(EngineConfig{.model = "espeak", .n_threads = 1}));
+  server.start();
+  LoadTestOptions o;
+  o.url = "ws://127.0.0.1:" + std::to_string(server.port());
+  o.levels = {1, 2};
+  o.requests_per_level = 3;
+  o.text_name = "short";  // two sentences: two segments of one context
+  const LoadTestReport r = run_loadtest(o);
+  ASSERT_EQ(r.levels.size(), 2u);
+  for (const LevelResult& l : r.levels) {
+    EXPECT_EQ(l.requests, 3);
+    EXPECT_EQ(l.ok, 3) << (l.error_examples.empty() ? "" : l.error_examples[0]);
+    ASSERT_TRUE(l.ttfc_ms && l.latency_ms && l.rtf && l.inter_chunk_gap_ms);
+    EXPECT_GT(l.ttfc_ms->min, 0.0);
+    EXPECT_LT(l.ttfc_ms->max, l.latency_ms->max);
+    EXPECT_GT(l.rtf->mean, 0.0);
+    EXPECT_LT(l.rtf->mean, 5.0);
+  }
+  const nlohmann::json j = to_json(r);
+  EXPECT_EQ(j["configuration"]["transport"], "websocket");
+  EXPECT_EQ(j["configuration"]["endpoint"], "/v1/stream");
+
+  // The same text over HTTP gives the same amount of audio (espeak's is not sample-exact, but
+  // its length depends on the text only).
+  o.url = url_of(server);
+  o.levels = {1};
+  const LoadTestReport http_run = run_loadtest(o);
+  ASSERT_EQ(http_run.levels[0].ok, 3);
+  const double ws_audio =
+      r.levels[0].rtf->mean > 0 ? r.levels[0].latency_ms->mean / r.levels[0].rtf->mean : 0;
+  const double http_audio = http_run.levels[0].latency_ms->mean / http_run.levels[0].rtf->mean;
+  EXPECT_NEAR(ws_audio, http_audio, 0.2 * http_audio);
+  server.shutdown();
+}
+
+TEST(LoadTest, WebSocketErrorsAreCountedByStatus) {
+  ServerConfig c = espeak_config();
+  c.api_key = "secret";  // the upgrade without the key is refused with 401
+  Server server(c, create_engine(EngineConfig{.model = "espeak", .n_threads = 1}));
+  server.start();
+  LoadTestOptions o;
+  o.url = "ws://127.0.0.1:" + std::to_string(server.port());
+  o.levels = {2};
+  o.requests_per_level = 2;
+  o.text_name = "ultra_short";
+  const LoadTestReport r = run_loadtest(o);
+  EXPECT_EQ(r.levels[0].ok, 0);
+  EXPECT_EQ(r.levels[0].errors.at("401"), 2) << nlohmann::json(r.levels[0].errors).dump();
+  o.api_key = "secret";
+  EXPECT_EQ(run_loadtest(o).levels[0].ok, 2);
   server.shutdown();
 }
 
