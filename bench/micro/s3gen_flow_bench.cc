@@ -156,8 +156,8 @@ void BM_S3GenFlowSolveBatch(benchmark::State& state) {
   }
   state.counters["frames"] = static_cast<double>(encs.front().mu.dim(2));
   state.counters["ms_per_window"] = benchmark::Counter(
-      static_cast<double>(b) * 1e-3, benchmark::Counter::kIsIterationInvariantRate |
-                                         benchmark::Counter::kInvert);
+      static_cast<double>(b) * 1e-3,
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["threads"] = pool->size();
 }
 
