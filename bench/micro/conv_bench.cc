@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "backends/cpu/gemm_bf16.h"
 #include "core/thread_pool.h"
 #include "ops/conv1d.h"
 #include "ops/conv_transpose1d.h"
@@ -42,17 +43,23 @@ void BM_Conv1dHiftResblock(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv1dHiftResblock)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
-// f32 sgemm against the bf16 tile on the vocoder's shapes, side by side. range(0): 0 = f32
-// (im2col + sgemm / sgemm), 1 = bf16 (packed weight, vdpbf16ps); range(1): threads;
+// f32 sgemm against the bf16 tiles on the vocoder's shapes, side by side. range(0): 0 = f32
+// (im2col + sgemm / sgemm), 1 = bf16 on the AVX-512 tile (vdpbf16ps), 2 = bf16 on AMX blocks
+// (where the CPU has AMX-BF16); range(1): threads;
 // range(2): shape: 0 = HiFT stage-0 resblock conv (256 ch, k7 d3, 2000 frames), 1 = estimator
 // resnet conv (256 ch, k3 causal, 230 frames), 2 = estimator ff_in linear (230 x 256 -> 1024).
 void BM_VocoderGemm(benchmark::State& state) {
-  const bool bf16 = state.range(0) == 1;
+  const bool bf16 = state.range(0) >= 1;
   const int shape = static_cast<int>(state.range(2));
   auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(1)));
   ExecContext ctx{state.range(1) > 1 ? pool.get() : nullptr};
+  ctx.amx = state.range(0) == 2;
   if (bf16 && !bf16_gemm_available(ctx)) {
     state.SkipWithError("no AVX512_BF16");
+    return;
+  }
+  if (ctx.amx && !cpu::amx_bf16_available()) {
+    state.SkipWithError("no AMX-BF16");
     return;
   }
   std::mt19937 rng(1);
@@ -96,7 +103,7 @@ void BM_VocoderGemm(benchmark::State& state) {
                          benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_VocoderGemm)
-    ->ArgsProduct({{0, 1}, {1, 2}, {0, 1, 2}})
+    ->ArgsProduct({{0, 1, 2}, {1, 2}, {0, 1, 2}})
     ->ArgNames({"bf16", "threads", "shape"})
     ->Unit(benchmark::kMillisecond);
 

@@ -12,6 +12,9 @@ namespace chatterd {
 struct ExecContext {
   ThreadPool* pool = nullptr;            // null: run on the calling thread
   cpu::CpuIsa isa = cpu::default_isa();  // SIMD path for CPU kernels
+  // bf16 GEMMs on AMX tiles where the CPU has them (cpu::amx_bf16_available); false: the AVX-512
+  // tile (side-by-side benchmarks and tests).
+  bool amx = true;
 
   // Runs fn over [0, n) on the pool when there is one, else inline.
   template <class Fn>

@@ -22,6 +22,7 @@ PackedBf16Weight pack(std::int64_t n, std::int64_t k, std::int64_t segments, con
   p.n = n;
   p.k = k;
   p.segments = segments;
+  p.pairs = ((k + 1) / 2 + cpu::kAmxPairStep - 1) / cpu::kAmxPairStep * cpu::kAmxPairStep;
   const std::int64_t pairs = p.seg_pairs();
   const std::int64_t n_panels = (n + cpu::kPanelCols - 1) / cpu::kPanelCols;
   p.panels = Tensor::zeros({n_panels, segments * pairs, cpu::kPanelCols, 2}, DType::BF16);
@@ -57,6 +58,14 @@ cpu::GemmBf16Tile tile_kernel(const ExecContext& ctx) {
                  "bf16 GEMM: this CPU (or the forced ISA {}) has no AVX512_BF16",
                  cpu::isa_name(ctx.isa));
   return tile;
+}
+
+bool use_amx(const ExecContext& ctx) {
+  return ctx.amx && ctx.isa >= cpu::CpuIsa::Avx512 && cpu::amx_bf16_available();
+}
+
+std::int64_t round_up(std::int64_t v, std::int64_t to) {
+  return (v + to - 1) / to * to;
 }
 
 // Adds the [rows, nc] corner of a tile (+ bias) to out: row r at out + r * row_stride, column j
@@ -125,7 +134,9 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   if (m == 0 || w.n == 0) return;
   const std::int64_t pairs = w.seg_pairs();
   const std::int64_t lda = 2 * pairs;
-  std::vector<BFloat16> a(static_cast<std::size_t>(m * lda));
+  const bool amx = use_amx(ctx);
+  // Zero-initialised: the padding pairs, and the rows after m that AMX blocks read.
+  std::vector<BFloat16> a(static_cast<std::size_t>(round_up(m, cpu::kAmxBlockRows) * lda));
   const float* px = x.data<float>();
   ctx.parallel_for(m, 16, [&](std::int64_t r0, std::int64_t r1) {
     cpu::rows_to_bf16(ctx.isa, px + r0 * w.k, r1 - r0, w.k, w.k, a.data() + r0 * lda, lda);
@@ -134,6 +145,26 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const std::int64_t blocks = (m + kItemRows - 1) / kItemRows;
   const auto* panels = w.panels.data<BFloat16>();
   float* py = out.data<float>();
+  if (amx) {
+    ctx.parallel_for(n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
+      const cpu::AmxTiles tiles;
+      alignas(64) float buf[cpu::kAmxBlockRows * cpu::kAmxBlockCols];
+      for (std::int64_t item = i0; item < i1; ++item) {
+        const std::int64_t pn = item / blocks;
+        const std::int64_t c0 = pn * cpu::kPanelCols;
+        const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
+        const BFloat16* panel = panels + pn * pairs * cpu::kPanelCols * 2;
+        const std::int64_t t1 = std::min(m, (item % blocks + 1) * kItemRows);
+        for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kAmxBlockRows) {
+          const BFloat16* base = a.data() + t * lda;
+          cpu::gemm_bf16_block_amx(&base, lda, 1, pairs, panel, buf);
+          const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, t1 - t));
+          store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, py + t * w.n + c0, w.n, 1);
+        }
+      }
+    });
+    return;
+  }
   ctx.parallel_for(n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
     alignas(64) float buf[cpu::kGemmRows * cpu::kPanelCols];
     const BFloat16* rows[cpu::kGemmRows];
@@ -176,7 +207,13 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   // Frames x channels in bf16 with the padding as zero frames: every tap of every output frame
   // is one in-bounds row. Transposed and rounded in one pass, in blocks of 16 channels x 64
   // frames (both sides stay in L1).
-  std::vector<BFloat16> a(static_cast<std::size_t>(B * frames * lda));
+  // AMX blocks read 32 output frames' rows for every tap: whole blocks past the last output
+  // frame stay inside each batch item's (zero) frames.
+  const bool amx = use_amx(ctx);
+  const std::int64_t frames_alloc =
+      std::max(frames, (round_up(To, cpu::kAmxBlockRows) - 1) * options.stride +
+                           (w.segments - 1) * options.dilation + 1);
+  std::vector<BFloat16> a(static_cast<std::size_t>(B * frames_alloc * lda));
   const float* px = x.data<float>();
   constexpr std::int64_t kBlockC = 16, kBlockT = 64;
   const std::int64_t cblocks = (w.k + kBlockC - 1) / kBlockC;
@@ -189,7 +226,7 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
       const std::int64_t t1 = std::min(T, t0 + kBlockT);
       const std::int64_t c1 = std::min(w.k, c0 + kBlockC);
       for (std::int64_t t = t0; t < t1; ++t) {
-        BFloat16* dst = a.data() + (b * frames + pl + t) * lda;
+        BFloat16* dst = a.data() + (b * frames_alloc + pl + t) * lda;
         for (std::int64_t c = c0; c < c1; ++c) dst[c] = float_to_bf16(px[(b * w.k + c) * T + t]);
       }
     }
@@ -199,6 +236,34 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const auto* panels = w.panels.data<BFloat16>();
   float* po = out.data<float>();
   const std::int64_t taps = w.segments;
+  if (amx) {
+    ctx.parallel_for(B * n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
+      const cpu::AmxTiles tiles;
+      alignas(64) float buf[cpu::kAmxBlockRows * cpu::kAmxBlockCols];
+      std::vector<const BFloat16*> bases(static_cast<std::size_t>(taps));
+      for (std::int64_t item = i0; item < i1; ++item) {
+        const std::int64_t b = item / (n_panels * blocks);
+        const std::int64_t pn = item / blocks % n_panels;
+        const std::int64_t c0 = pn * cpu::kPanelCols;
+        const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
+        const BFloat16* panel = panels + pn * taps * pairs * cpu::kPanelCols * 2;
+        const BFloat16* ab = a.data() + b * frames_alloc * lda;
+        const std::int64_t t1 = std::min(To, (item % blocks + 1) * kItemRows);
+        for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kAmxBlockRows) {
+          for (std::int64_t s = 0; s < taps; ++s) {
+            bases[static_cast<std::size_t>(s)] =
+                ab + (t * options.stride + s * options.dilation) * lda;
+          }
+          cpu::gemm_bf16_block_amx(bases.data(), options.stride * lda, static_cast<int>(taps),
+                                   pairs, panel, buf);
+          const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, t1 - t));
+          store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, po + (b * w.n + c0) * To + t,
+                     1, To);
+        }
+      }
+    });
+    return;
+  }
   ctx.parallel_for(B * n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
     alignas(64) float buf[cpu::kGemmRows * cpu::kPanelCols];
     std::vector<const BFloat16*> rows(static_cast<std::size_t>(taps * cpu::kGemmRows));
@@ -208,7 +273,7 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
       const std::int64_t c0 = pn * cpu::kPanelCols;
       const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
       const BFloat16* panel = panels + pn * taps * pairs * cpu::kPanelCols * 2;
-      const BFloat16* ab = a.data() + b * frames * lda;
+      const BFloat16* ab = a.data() + b * frames_alloc * lda;
       const std::int64_t t1 = std::min(To, (item % blocks + 1) * kItemRows);
       for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kGemmRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, t1 - t));

@@ -2,7 +2,8 @@
 // Linear and conv1d with weights packed for the bf16 GEMM tile (backends/cpu/gemm_bf16.h): the
 // vocoder's reduced-precision path (EngineConfig::vocoder_dtype = bf16). Activations are rounded
 // to bf16 per call, weights once at load; products are summed in f32. Only where the CPU has
-// AVX512_BF16 (bf16_gemm_available): elsewhere the layers keep f32 weights and sgemm.
+// AVX512_BF16 (bf16_gemm_available): elsewhere the layers keep f32 weights and sgemm. Where the
+// CPU also has AMX-BF16 (and ExecContext::amx), the products run on AMX tiles, 32 x 32 blocks.
 
 #include <cstdint>
 
@@ -14,14 +15,16 @@
 namespace chatterd::ops {
 
 // A weight as panels of cpu::kPanelCols output features: bf16
-// [n_panels, segments * ceil(k / 2), kPanelCols, 2] (see gemm_bf16.h), zero-padded.
+// [n_panels, segments * pairs, kPanelCols, 2] (see gemm_bf16.h), zero-padded: pairs is ceil(k / 2)
+// rounded up to whole AMX steps (cpu::kAmxPairStep), so one packing serves both tiles.
 struct PackedBf16Weight {
   Tensor panels;
   std::int64_t n = 0;         // output features
   std::int64_t k = 0;         // input features per segment
   std::int64_t segments = 0;  // 1 for a linear layer, kernel taps for a conv
+  std::int64_t pairs = 0;     // input pairs per segment, padded
   bool empty() const { return segments == 0; }
-  std::int64_t seg_pairs() const { return (k + 1) / 2; }
+  std::int64_t seg_pairs() const { return pairs; }
 };
 
 bool bf16_gemm_available(const ExecContext& ctx);

@@ -1,6 +1,12 @@
 #include "backends/cpu/gemm_bf16.h"
 
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include "backends/cpu/convert_kernels.h"
 
@@ -13,7 +19,36 @@ bool cpu_has_bf16() {
   return __builtin_cpu_supports("avx512bf16") != 0;
 }
 
+// CPUID.(EAX=7,ECX=0):EDX bit 22 = AMX-BF16, bit 24 = AMX-TILE.
+bool cpu_has_amx_bf16() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+  return (d & (1u << 22)) != 0 && (d & (1u << 24)) != 0;
+}
+
+// Linux keeps the 8 KiB tile state off until a process asks (arch_prctl ARCH_REQ_XCOMP_PERM for
+// XFEATURE_XTILEDATA); the grant covers every thread of the process.
+bool request_amx_permission() {
+#if defined(__linux__)
+  constexpr int kArchReqXcompPerm = 0x1023;
+  constexpr int kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace
+
+bool amx_bf16_available() {
+  static const bool available = [] {
+    const char* env = std::getenv("CHATTERD_CPU_AMX");
+    if (env != nullptr && std::string_view(env) == "0") return false;
+    return detect_isa() >= CpuIsa::Avx512 && cpu_has_bf16() && cpu_has_amx_bf16() &&
+           request_amx_permission();
+  }();
+  return available;
+}
 
 GemmBf16Tile gemm_bf16_tile_kernel(CpuIsa isa) {
   static const bool has_bf16 = detect_isa() >= CpuIsa::Avx512 && cpu_has_bf16();

@@ -37,6 +37,29 @@ void gemm_bf16_tile_scalar(const BFloat16* const* a, int rows, int segments, std
 void gemm_bf16_tile_avx512_bf16(const BFloat16* const* a, int rows, int segments,
                                 std::int64_t seg_pairs, const BFloat16* panel, float* out);
 
+// AMX (AMX-BF16 tiles, Sapphire Rapids and later): blocks of 32 rows x kAmxBlockCols columns.
+// Row r of segment s is read at a[s] + r * a_stride (bf16 elements) for all 32 rows, so callers
+// pad A to whole blocks; seg_pairs must be a multiple of kAmxPairStep (packed weights are). out
+// is overwritten, row stride kAmxBlockCols. Call between amx_tiles_begin() and amx_tiles_end()
+// on the same thread (AmxTiles): they load and release the tile configuration.
+inline constexpr int kAmxBlockRows = 32;
+inline constexpr int kAmxBlockCols = kPanelCols;
+inline constexpr int kAmxPairStep = 16;
+// cpuid reports AMX-BF16 and the kernel granted the tile state to this process (asked once);
+// false when CHATTERD_CPU_AMX=0.
+bool amx_bf16_available();
+void amx_tiles_begin();
+void amx_tiles_end();
+void gemm_bf16_block_amx(const BFloat16* const* a, std::int64_t a_stride, int segments,
+                         std::int64_t seg_pairs, const BFloat16* panel, float* out);
+class AmxTiles {
+ public:
+  AmxTiles() { amx_tiles_begin(); }
+  ~AmxTiles() { amx_tiles_end(); }
+  AmxTiles(const AmxTiles&) = delete;
+  AmxTiles& operator=(const AmxTiles&) = delete;
+};
+
 // f32 -> bf16 (round to nearest even) of `rows` rows of `k` values (row stride ldx) into rows of
 // stride ldo >= k rounded up to even; the padding element of an odd k is written 0.
 void rows_to_bf16(CpuIsa isa, const float* x, std::int64_t rows, std::int64_t k, std::int64_t ldx,

@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
+#include "backends/cpu/gemm_bf16.h"
 #include "core/thread_pool.h"
 #include "ops/attention.h"
 #include "ops/conv1d.h"
@@ -25,17 +28,21 @@ double rb(float v) {
   return bf16_to_float(float_to_bf16(v));
 }
 
-class GemmBf16Op : public ::testing::Test {
+// Both tiles: the AVX-512 vdpbf16ps tile (amx false) and AMX blocks (amx true, where the CPU has
+// AMX-BF16).
+class GemmBf16Op : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     ctx_.pool = &pool_;
+    ctx_.amx = GetParam();
     if (!bf16_gemm_available(ctx_)) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+    if (GetParam() && !cpu::amx_bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
   }
   ThreadPool pool_{2};
   ExecContext ctx_;
 };
 
-TEST_F(GemmBf16Op, LinearMatchesRoundedReference) {
+TEST_P(GemmBf16Op, LinearMatchesRoundedReference) {
   struct Case {
     std::int64_t m, k, n;
     WeightLayout layout;
@@ -43,7 +50,7 @@ TEST_F(GemmBf16Op, LinearMatchesRoundedReference) {
   for (const Case c :
        {Case{1, 1, 1, WeightLayout::OutIn}, Case{5, 3, 33, WeightLayout::OutIn},
         Case{67, 129, 70, WeightLayout::OutIn}, Case{130, 256, 64, WeightLayout::InOut},
-        Case{9, 1024, 31, WeightLayout::OutIn}}) {
+        Case{9, 1024, 31, WeightLayout::OutIn}, Case{100, 96, 65, WeightLayout::OutIn}}) {
     const Tensor x = random_f32({c.m, c.k}, 1);
     const bool out_in = c.layout == WeightLayout::OutIn;
     const Tensor w = random_f32(out_in ? Shape{c.n, c.k} : Shape{c.k, c.n}, 2);
@@ -71,7 +78,7 @@ TEST_F(GemmBf16Op, LinearMatchesRoundedReference) {
   }
 }
 
-TEST_F(GemmBf16Op, Conv1dMatchesRoundedReference) {
+TEST_P(GemmBf16Op, Conv1dMatchesRoundedReference) {
   struct Case {
     std::int64_t b, ci, t, co, k;
     Conv1dOptions o;
@@ -82,6 +89,7 @@ TEST_F(GemmBf16Op, Conv1dMatchesRoundedReference) {
       {1, 64, 100, 32, 7, {.dilation = 3, .pad_left = 9, .pad_right = 9}},  // HiFT resblock
       {1, 33, 50, 40, 4, {.stride = 2, .pad_left = 1}},                     // odd channels, stride
       {1, 256, 70, 256, 1, {}},                                             // 1x1
+      {2, 64, 129, 96, 3, {.pad_left = 2}},  // several 32-frame blocks, batch, partial block
   };
   for (const Case& c : cases) {
     const Tensor x = random_f32({c.b, c.ci, c.t}, 4);
@@ -122,7 +130,7 @@ TEST_F(GemmBf16Op, Conv1dMatchesRoundedReference) {
 
 // The price of bf16: against the f32 ops on unit-scale data the error stays within a few bf16
 // ulps of the result's scale (2^-8 relative rounding of each operand, averaging over the sum).
-TEST_F(GemmBf16Op, ErrorAgainstF32IsBf16Sized) {
+TEST_P(GemmBf16Op, ErrorAgainstF32IsBf16Sized) {
   const Tensor x = random_f32({1, 256, 200}, 7);
   const Tensor w = random_f32({256, 256, 3}, 8, -0.06f, 0.06f);
   Tensor ref, got;
@@ -142,7 +150,7 @@ TEST_F(GemmBf16Op, ErrorAgainstF32IsBf16Sized) {
 // difference is the probabilities' rounding to bf16 (and f32 order), a few 1e-3 of the output's
 // scale; odd head dims and key counts, partial panels and query blocks, a padding mask with one
 // query that sees keys and a fully masked case.
-TEST_F(GemmBf16Op, AttentionMatchesF32AttentionOfRoundedInputs) {
+TEST_P(GemmBf16Op, AttentionMatchesF32AttentionOfRoundedInputs) {
   struct Case {
     std::int64_t t, tk, h, d;
     bool masked;
@@ -179,7 +187,7 @@ TEST_F(GemmBf16Op, AttentionMatchesF32AttentionOfRoundedInputs) {
   EXPECT_THROW(attention_bf16(ctx_, q, random_f32({5, 3, 8}, 2), kv, nullptr, out), ShapeError);
 }
 
-TEST_F(GemmBf16Op, RejectsMismatchedOperands) {
+TEST_P(GemmBf16Op, RejectsMismatchedOperands) {
   const PackedBf16Weight lin = pack_linear_bf16(ctx_, random_f32({8, 6}, 1), WeightLayout::OutIn);
   Tensor out;
   EXPECT_THROW(linear_bf16(ctx_, random_f32({2, 5}, 1), lin, nullptr, out), ShapeError);
@@ -190,6 +198,30 @@ TEST_F(GemmBf16Op, RejectsMismatchedOperands) {
                InvalidArgument);
   EXPECT_THROW(conv1d_bf16(ctx_, random_f32({1, 6, 2}, 1), conv, nullptr, {}, out), ShapeError);
 }
+
+// The two tiles sum in different orders but round the same operands: equal to f32 reordering.
+TEST_P(GemmBf16Op, AmxMatchesTheAvx512Tile) {
+  if (!GetParam()) GTEST_SKIP() << "compares the AMX run against the AVX-512 one";
+  const Tensor x = random_f32({1, 160, 301}, 9);
+  const Tensor w = random_f32({80, 160, 3}, 10, -0.1f, 0.1f);
+  const PackedBf16Weight p = pack_conv1d_bf16(ctx_, w);
+  ExecContext avx512 = ctx_;
+  avx512.amx = false;
+  Tensor a, b;
+  conv1d_bf16(ctx_, x, p, nullptr, {.pad_left = 2}, a);
+  conv1d_bf16(avx512, x, p, nullptr, {.pad_left = 2}, b);
+  double err = 0.0, scale = 0.0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    err = std::max(err, std::fabs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(b.data<float>()[i])));
+  }
+  EXPECT_LT(err / scale, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiles, GemmBf16Op, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? std::string("amx") : std::string("avx512");
+                         });
 
 }  // namespace
 }  // namespace chatterd::ops
