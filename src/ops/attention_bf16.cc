@@ -1,9 +1,11 @@
-// attention_bf16 (declared in ops/gemm_bf16.h): Q.K^T and P.V on the bf16 GEMM tile, for the
+// attention_bf16 (declared in ops/gemm_bf16.h): Q.K^T and P.V on the bf16 GEMM tile (AMX blocks
+// where the CPU has them), for the
 // estimator's bidirectional self-attention over hundreds of frames, where the two products are a
 // third of the FLOPs and sgemm ran them at half the tile's rate.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "backends/cpu/attention_kernels.h"
@@ -51,15 +53,17 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
     return;
   }
 
-  // Per head: Q rows [T][dp] bf16; K as panels of 32 keys x D/2 pairs; V as panels of 32 dims x
-  // Tk/2 pairs (odd tails zero). Packing is O(T D) per head against O(T Tk D) of products.
-  const std::int64_t dp = round_up(D, 2);
-  const std::int64_t kp = round_up(Tk, 2);
+  // Per head: Q rows [T][dp] bf16; K as panels of 32 keys x dp/2 pairs; V as panels of 32 dims x
+  // kp/2 pairs (tails zero; dp and kp whole AMX steps of 32). Packing is O(T D) per head against
+  // O(T Tk D) of products. AMX reads 32 query rows at a time: qb has 32 spare zero rows.
+  const bool amx = ctx.amx && ctx.isa >= cpu::CpuIsa::Avx512 && cpu::amx_bf16_available();
+  const std::int64_t dp = round_up(D, 2 * cpu::kAmxPairStep);
+  const std::int64_t kp = round_up(Tk, 2 * cpu::kAmxPairStep);
   const std::int64_t k_panels = (Tk + kCols - 1) / kCols;
   const std::int64_t v_panels = (D + kCols - 1) / kCols;
   const std::int64_t k_panel_size = dp * kCols;  // bf16 elements: dp / 2 pairs x 32 x 2
   const std::int64_t v_panel_size = kp * kCols;
-  std::vector<BFloat16> qb(static_cast<std::size_t>(H * T * dp));
+  std::vector<BFloat16> qb(static_cast<std::size_t>((H * T + cpu::kAmxBlockRows) * dp));
   std::vector<BFloat16> kb(static_cast<std::size_t>(H * k_panels * k_panel_size));
   std::vector<BFloat16> vb(static_cast<std::size_t>(H * v_panels * v_panel_size));
   const float* qd = q.data<float>();
@@ -96,8 +100,10 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   ctx.parallel_for(H * n_blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
     std::vector<float> scores(static_cast<std::size_t>(kQueryBlock * ldp));
     std::vector<BFloat16> probs(static_cast<std::size_t>(kQueryBlock * kp));
-    alignas(64) float buf[cpu::kGemmRows * kCols];
+    alignas(64) float buf[cpu::kAmxBlockRows * kCols];
     const BFloat16* rows[cpu::kGemmRows];
+    std::optional<cpu::AmxTiles> tiles;
+    if (amx) tiles.emplace();
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t h = item / n_blocks;
       const std::int64_t t0 = (item % n_blocks) * kQueryBlock;
@@ -105,7 +111,19 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
       const BFloat16* qh = qb.data() + (h * T + t0) * dp;
       const BFloat16* kh = kb.data() + h * k_panels * k_panel_size;
       const BFloat16* vh = vb.data() + h * v_panels * v_panel_size;
-      for (std::int64_t r0 = 0; r0 < nt; r0 += cpu::kGemmRows) {
+      // AMX: 32 rows a block (rows past nt are spare or another head's: computed, not used).
+      for (std::int64_t r0 = 0; amx && r0 < nt; r0 += cpu::kAmxBlockRows) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, nt - r0));
+        const BFloat16* base = qh + r0 * dp;
+        for (std::int64_t p = 0; p < k_panels; ++p) {
+          cpu::gemm_bf16_block_amx(&base, dp, 1, dp / 2, kh + p * k_panel_size, buf);
+          for (int r = 0; r < nr; ++r) {
+            float* s = scores.data() + (r0 + r) * ldp + p * kCols;
+            for (std::int64_t j = 0; j < kCols; ++j) s[j] = scale * buf[r * kCols + j];
+          }
+        }
+      }
+      for (std::int64_t r0 = 0; !amx && r0 < nt; r0 += cpu::kGemmRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
         for (int r = 0; r < nr; ++r) rows[r] = qh + (r0 + r) * dp;
         for (std::int64_t p = 0; p < k_panels; ++p) {
@@ -131,7 +149,20 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
         }
         cpu::rows_to_bf16(ctx.isa, s, 1, Tk, ldp, probs.data() + r * kp, kp);
       }
-      for (std::int64_t r0 = 0; r0 < nt; r0 += cpu::kGemmRows) {
+      // probs has kQueryBlock rows, a whole number of AMX blocks.
+      for (std::int64_t r0 = 0; amx && r0 < nt; r0 += cpu::kAmxBlockRows) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, nt - r0));
+        const BFloat16* base = probs.data() + r0 * kp;
+        for (std::int64_t p = 0; p < v_panels; ++p) {
+          cpu::gemm_bf16_block_amx(&base, kp, 1, kp / 2, vh + p * v_panel_size, buf);
+          const std::int64_t nd = std::min(kCols, D - p * kCols);
+          for (int r = 0; r < nr; ++r) {
+            float* o = od + (t0 + r0 + r) * row + h * D + p * kCols;
+            std::copy(buf + r * kCols, buf + r * kCols + nd, o);
+          }
+        }
+      }
+      for (std::int64_t r0 = 0; !amx && r0 < nt; r0 += cpu::kGemmRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
         for (int r = 0; r < nr; ++r) rows[r] = probs.data() + (r0 + r) * kp;
         for (std::int64_t p = 0; p < v_panels; ++p) {
