@@ -102,7 +102,7 @@ std::size_t Gpt2Block::weight_bytes() const {
   const std::int64_t d = config_.hidden_size;
   std::size_t bytes = 0;
   for (const Linear* l : {&c_attn_, &attn_proj_, &c_fc_, &mlp_proj_}) {
-    bytes += l->weight().nbytes() + static_cast<std::size_t>(l->out_features()) * sizeof(float);
+    bytes += l->weight_bytes() + static_cast<std::size_t>(l->out_features()) * sizeof(float);
   }
   bytes += 4 * static_cast<std::size_t>(d) * sizeof(float);  // two LayerNorms
   return bytes;

@@ -3,6 +3,7 @@
 // Borrows its weight from the WeightStore as stored (f32/f16/bf16/q8_0) unless convert_weight
 // replaces it; the bias is f32.
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -10,6 +11,7 @@
 #include "ops/exec_context.h"
 #include "ops/gemm_bf16.h"
 #include "ops/linear.h"
+#include "ops/linear_q8.h"
 #include "weights/weight_store.h"
 
 namespace chatterd::layers {
@@ -22,6 +24,7 @@ class Linear {
          bool bias, ops::WeightLayout layout = ops::WeightLayout::OutIn);
 
   // Replaces the weight by an owned copy in `dtype` (f32, f16, bf16 or q8_0), once at load.
+  // q8_0 is held row-packed (ops/linear_q8.h) where the CPU has AVX512-VNNI and in % 64 == 0.
   // bf16 and q8_0 are also laid out [out, in] (GPT-2 Conv1D weights are transposed) because
   // their fast decode kernels (vdpbf16ps, int8 dot products) run along the input dimension.
   // q8_0 needs in % 32 == 0; a weight that does not qualify is converted to bf16 instead
@@ -37,12 +40,16 @@ class Linear {
 
   std::int64_t in_features() const { return in_; }
   std::int64_t out_features() const { return out_; }
+  // Bytes the weight occupies as held (packed forms included): what a decode step reads.
+  std::size_t weight_bytes() const;
+  // The weight as held, or an undefined tensor once packed (pack_bf16, row-packed q8_0).
   const Tensor& weight() const { return weight_; }
   ops::WeightLayout layout() const { return layout_; }
 
  private:
   Tensor weight_;
   ops::PackedBf16Weight packed_;  // replaces weight_ once pack_bf16 ran
+  ops::PackedQ8Weight q8_;        // replaces a q8_0 weight_ (convert_weight)
   Tensor bias_;
   bool has_bias_ = false;
   ops::WeightLayout layout_ = ops::WeightLayout::OutIn;

@@ -94,7 +94,7 @@ std::size_t LlamaBlock::weight_bytes() const {
   std::size_t bytes = 0;
   for (const Linear* l :
        {&q_proj_, &k_proj_, &v_proj_, &o_proj_, &gate_proj_, &up_proj_, &down_proj_}) {
-    bytes += l->weight().nbytes();
+    bytes += l->weight_bytes();
   }
   const auto sz = sizeof(float);
   if (config_.attn_bias) {

@@ -337,7 +337,7 @@ std::size_t T3Model::decode_weight_bytes() const {
   for (const auto& b : llama_blocks_) bytes += b.weight_bytes();
   const auto d = static_cast<std::size_t>(config_.hidden_size);
   bytes += (is_llama() ? 1 : 2) * d * sizeof(float);  // final norm
-  bytes += speech_head_.weight().nbytes();
+  bytes += speech_head_.weight_bytes();
   if (config_.speech_head_bias) {
     bytes += static_cast<std::size_t>(config_.speech_vocab_size) * sizeof(float);
   }

@@ -1,0 +1,82 @@
+// The row-packed int8 kernel (q8_rows.h) with AVX512-VNNI, behind its own target attribute: it
+// runs only where cpuid reports VNNI (q8_rows.cc checks).
+//
+// Per 64 codes (two blocks) and activation row: one weight load (shared by the rows), vpdpbusd
+// from the pair's start vector, a conversion, and an FMA by the pair's two scales (w_scale x
+// x_scale, permuted out of a vector of 16 block scales computed once per 512 codes).
+#include <immintrin.h>
+
+#include "backends/cpu/q8_rows.h"
+#include "chatterd/core/dtype.h"
+
+#define CHATTERD_VNNI __attribute__((target("avx512vnni,avx512vl,avx512bw,avx512f,avx2,fma")))
+
+namespace chatterd::cpu {
+namespace {  // NOLINT(google-build-namespaces, cert-dcl59-cpp): one private copy per ISA TU
+
+template <int M>
+CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* codes,
+                        const float* scales, std::int64_t begin, std::int64_t end, float* y,
+                        std::int64_t ldy) {
+  const std::int64_t k = x.k;
+  const std::int64_t nb = k / kQ8BlockSize;
+  const std::int8_t* xq[M];
+  const float* xs[M];
+  const std::int32_t* xst[M];
+  for (int i = 0; i < M; ++i) {
+    xq[i] = x.codes.data() + (row0 + i) * k;
+    xs[i] = x.scales.data() + (row0 + i) * nb;
+    xst[i] = x.starts.data() + (row0 + i) * (nb / 2) * 16;
+  }
+  // Lane l of pair j's scale vector takes block 2j + l / 8 of the 16-block group.
+  __m512i pick[8];
+  for (int j = 0; j < 8; ++j) {
+    pick[j] = _mm512_set_epi32(2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1,
+                               2 * j + 1, 2 * j + 1, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j,
+                               2 * j, 2 * j);
+  }
+  for (std::int64_t r = begin; r < end; ++r) {
+    const std::uint8_t* wr = codes + r * k;
+    const float* sr = scales + r * nb;
+    __m512 acc[M];
+    for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+    for (std::int64_t g = 0; g < nb; g += 16) {
+      const std::int64_t blocks = nb - g < 16 ? nb - g : 16;
+      const auto lanes = static_cast<__mmask16>((1u << blocks) - 1u);
+      const __m512 sw = _mm512_maskz_loadu_ps(lanes, sr + g);
+      __m512 p[M];
+      for (int i = 0; i < M; ++i) p[i] = _mm512_mul_ps(sw, _mm512_maskz_loadu_ps(lanes, xs[i] + g));
+      for (std::int64_t j = 0; j < blocks / 2; ++j) {
+        const std::int64_t off = (g + 2 * j) * kQ8BlockSize;
+        const __m512i w = _mm512_loadu_si512(wr + off);
+        for (int i = 0; i < M; ++i) {
+          const __m512i start = _mm512_loadu_si512(xst[i] + (g / 2 + j) * 16);
+          const __m512i d = _mm512_dpbusd_epi32(start, w, _mm512_loadu_si512(xq[i] + off));
+          acc[i] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_permutexvar_ps(pick[j], p[i]), acc[i]);
+        }
+      }
+    }
+    for (int i = 0; i < M; ++i) y[i * ldy + r] = _mm512_reduce_add_ps(acc[i]);
+  }
+}
+
+}  // namespace
+
+CHATTERD_VNNI void q8_rows_avx512_vnni(const Q8RowsActivation& x, std::int64_t row0, std::int64_t m,
+                                       const std::uint8_t* codes, const float* scales,
+                                       std::int64_t begin, std::int64_t end, float* y,
+                                       std::int64_t ldy) {
+  switch (m) {
+    case 4:
+      return rows<4>(x, row0, codes, scales, begin, end, y, ldy);
+    case 3:
+      return rows<3>(x, row0, codes, scales, begin, end, y, ldy);
+    case 2:
+      return rows<2>(x, row0, codes, scales, begin, end, y, ldy);
+    default:
+      return rows<1>(x, row0, codes, scales, begin, end, y, ldy);
+  }
+}
+
+}  // namespace chatterd::cpu

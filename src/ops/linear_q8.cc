@@ -1,0 +1,138 @@
+#include "ops/linear_q8.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "backends/cpu/blas.h"
+#include "backends/cpu/q8_rows.h"
+#include "core/check.h"
+#include "ops/linear.h"
+
+namespace chatterd::ops {
+namespace {
+
+// Each chunk of output features does at least this many multiply-adds (as ops::linear).
+constexpr std::int64_t kMinChunkMacs = 16384;
+// More than kQ8RowsMaxM rows take several passes over the weight: walking a thread's range in
+// tiles of about this many bytes makes every pass after the first read the tile from L2.
+constexpr std::int64_t kTileBytes = 256 * 1024;
+// Prefill: output features converted to f32 per sgemm call.
+constexpr std::int64_t kTileCols = 64;
+
+}  // namespace
+
+bool q8_rows_available(const ExecContext& ctx, std::int64_t k) {
+  // CHATTERD_Q8_ROWS=0 keeps q8_0 weights (side-by-side measurements).
+  static const bool enabled = [] {
+    const char* env = std::getenv("CHATTERD_Q8_ROWS");
+    return env == nullptr || std::string_view(env) != "0";
+  }();
+  return enabled && k > 0 && k % cpu::kQ8RowsAlign == 0 && cpu::q8_rows_kernel(ctx.isa) != nullptr;
+}
+
+PackedQ8Weight pack_q8_rows(const ExecContext& ctx, const Tensor& w) {
+  check_dtype(w, DType::Q8_0, "pack_q8_rows: w");
+  check_rank(w, 2, "pack_q8_rows: w");
+  PackedQ8Weight p;
+  p.n = w.dim(0);
+  p.k = w.dim(1);
+  CHATTERD_CHECK(p.k % cpu::kQ8RowsAlign == 0, ShapeError,
+                 "pack_q8_rows: input features {} are not a multiple of {}", p.k,
+                 cpu::kQ8RowsAlign);
+  const std::int64_t nb = p.k / kQ8BlockSize;
+  p.codes = Tensor::empty({p.n, p.k}, DType::I8);
+  p.scales = Tensor::empty({p.n, nb}, DType::F32);
+  const auto* blocks = static_cast<const BlockQ8*>(w.raw_data());
+  auto* codes = static_cast<std::uint8_t*>(p.codes.raw_data());
+  float* scales = p.scales.data<float>();
+  ctx.parallel_for(p.n * nb, 1024, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) {
+      scales[b] = blocks[b].scale;
+      for (int t = 0; t < kQ8BlockSize; ++t) {
+        codes[b * kQ8BlockSize + t] = static_cast<std::uint8_t>(blocks[b].q[t] + 128);
+      }
+    }
+  });
+  return p;
+}
+
+void linear_q8_rows(const ExecContext& ctx, const Tensor& x, const PackedQ8Weight& w,
+                    const Tensor* bias, Tensor& out) {
+  check_dtype(x, DType::F32, "linear_q8_rows: x");
+  CHATTERD_CHECK(!w.empty() && x.rank() >= 1 && x.dim(-1) == w.k, ShapeError,
+                 "linear_q8_rows: x {} must end in the weight's {} input features", x.to_string(),
+                 w.k);
+  CHATTERD_CHECK(&out != &x, InvalidArgument, "linear_q8_rows: out must not alias x");
+  const cpu::Q8RowsKernel kernel = cpu::q8_rows_kernel(ctx.isa);
+  CHATTERD_CHECK(kernel != nullptr, Unsupported,
+                 "linear_q8_rows: this CPU (or the forced ISA {}) has no AVX512-VNNI",
+                 cpu::isa_name(ctx.isa));
+  const float* pb = nullptr;
+  if (bias != nullptr) {
+    check_dtype(*bias, DType::F32, "linear_q8_rows: bias");
+    check_shape(*bias, Shape{w.n}, "linear_q8_rows: bias");
+    pb = bias->data<float>();
+  }
+  Shape shape = x.shape();
+  shape.set(shape.rank() - 1, w.n);
+  out.resize(shape, DType::F32);
+  const std::int64_t m = x.shape().outer(-1);
+  const std::int64_t k = w.k;
+  const std::int64_t n = w.n;
+  if (m == 0 || n == 0) return;
+  const float* px = x.data<float>();
+  float* py = out.data<float>();
+  const auto* codes = static_cast<const std::uint8_t*>(w.codes.raw_data());
+  const float* scales = w.scales.data<float>();
+  const auto add_bias = [&](std::int64_t c0, std::int64_t c1) {
+    if (pb == nullptr) return;
+    for (std::int64_t i = 0; i < m; ++i) {
+      for (std::int64_t c = c0; c < c1; ++c) py[i * n + c] += pb[c];
+    }
+  };
+
+  if (m <= kLinearReducedRowKernelMaxRows) {
+    // Per calling thread, so a decode loop does not allocate after its first step.
+    thread_local cpu::Q8RowsActivation act;
+    act.prepare(px, m, k, k);
+    const std::int64_t grain = std::max<std::int64_t>(1, kMinChunkMacs / (k * m));
+    const std::int64_t per_tile = std::max<std::int64_t>(1, kTileBytes / k);
+    const cpu::Q8RowsActivation& a = act;
+    ctx.parallel_for(n, grain, [&](std::int64_t r0, std::int64_t r1) {
+      const std::int64_t step = m <= cpu::kQ8RowsMaxM ? r1 - r0 : per_tile;
+      for (std::int64_t t0 = r0; t0 < r1; t0 += step) {
+        const std::int64_t t1 = std::min(r1, t0 + step);
+        for (std::int64_t i = 0; i < m; i += cpu::kQ8RowsMaxM) {
+          const std::int64_t rows = std::min<std::int64_t>(cpu::kQ8RowsMaxM, m - i);
+          kernel(a, i, rows, codes, scales, t0, t1, py + i * n, n);
+        }
+      }
+      add_bias(r0, r1);
+    });
+    return;
+  }
+
+  // Prefill: weight tiles dequantised to f32, multiplied by sgemm on the calling worker.
+  const std::int64_t nb = k / kQ8BlockSize;
+  const std::int64_t tiles = (n + kTileCols - 1) / kTileCols;
+  ctx.parallel_for(tiles, 1, [&](std::int64_t i0, std::int64_t i1) {
+    std::vector<float> tile(static_cast<std::size_t>(kTileCols * k));
+    for (std::int64_t t = i0; t < i1; ++t) {
+      const std::int64_t c0 = t * kTileCols;
+      const std::int64_t c1 = std::min(n, c0 + kTileCols);
+      for (std::int64_t r = c0; r < c1; ++r) {
+        float* dst = tile.data() + (r - c0) * k;
+        for (std::int64_t j = 0; j < k; ++j) {
+          dst[j] = scales[r * nb + j / kQ8BlockSize] *
+                   static_cast<float>(static_cast<int>(codes[r * k + j]) - 128);
+        }
+      }
+      cpu::sgemm(false, true, m, c1 - c0, k, 1.0f, px, k, tile.data(), k, 0.0f, py + c0, n);
+      add_bias(c0, c1);
+    }
+  });
+}
+
+}  // namespace chatterd::ops
