@@ -105,7 +105,10 @@ Metrics::Metrics()
       chunk_gap(latency_buckets()),
       chunk_delivery(latency_buckets()),
       batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
-      queue_wait(latency_buckets()) {}
+      queue_wait(latency_buckets()),
+      // Whole jobs: a long text on a full-size CPU model runs for minutes.
+      request_duration("outcome", {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                                   60.0, 120.0, 300.0}) {}
 
 void Metrics::count_response(int http_status) {
   std::size_t i = 0;
@@ -129,6 +132,13 @@ void Metrics::record_synthesis(const SynthesisStats& stats) {
     const double per_token = stats.decode_ms / 1000.0 / static_cast<double>(stats.decode_steps);
     decode_token.observe(per_token);
     decode_tokens_per_second.observe(1.0 / per_token);
+  }
+}
+
+void Metrics::record_request(const RequestRecord& record) {
+  recent_requests.add(record);
+  if (record.outcome != RequestOutcome::Refused) {
+    request_duration.observe(outcome_name(record.outcome), record.total_ms / 1000.0);
   }
 }
 
@@ -215,6 +225,9 @@ std::string Metrics::render() const {
   batch_size.render(out, "chatterd_batch_size", "Requests in each batched T3 decode step.");
   queue_wait.render(out, "chatterd_queue_wait_seconds",
                     "Time a synthesis waited from admission to starting on a worker.");
+  request_duration.render(out, "chatterd_request_duration_seconds",
+                          "Time from admission to the end of a synthesis job (queue wait "
+                          "included), by outcome.");
   return out;
 }
 

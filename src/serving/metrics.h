@@ -69,6 +69,9 @@ class Metrics {
   void record_chunk_gap(double seconds) { chunk_gap.observe(seconds); }
   // From chunk produced by the engine to its last byte written to the client socket.
   void record_chunk_delivery(double seconds) { chunk_delivery.observe(seconds); }
+  // One synthesis job's lifecycle, when it ends or is refused: into recent_requests, and (unless
+  // refused: it never ran) its admission-to-end time into request_duration by outcome.
+  void record_request(const RequestRecord& record);
 
   std::atomic<std::int64_t> in_flight{0};           // requests being handled (any path)
   std::atomic<std::int64_t> queue_depth{0};         // synthesis jobs admitted, not yet finished
@@ -92,6 +95,7 @@ class Metrics {
   Histogram chunk_delivery;            // seconds from chunk produced to written
   Histogram batch_size;                // rows of each batched T3 decode step
   Histogram queue_wait;                // seconds from admission to a worker starting the job
+  HistogramFamily request_duration;    // seconds from admission to job end, by outcome
   RequestLog recent_requests;          // the last RequestLog::kCapacity syntheses
 
   std::string render() const;
