@@ -14,6 +14,7 @@
 #include "serving/fake_engine.h"
 #include "serving/http_client.h"
 #include "serving/test_server.h"
+#include "serving/ws_client.h"
 
 namespace chatterd::serving {
 namespace {
@@ -273,6 +274,13 @@ TEST(ServingHttpFake, ApiKeyRequiredWhenConfigured) {
   http::fields auth;
   auth.set(http::field::authorization, "Bearer s3cret");
   EXPECT_EQ(request(server.port(), http::verb::get, "/metrics", {}, auth).status, 200);
+  // The WebSocket upgrade needs it too: no key or a wrong one is 401 before any upgrade.
+  EXPECT_EQ(testing::upgrade_status(server.port()).first, 401);
+  http::fields wrong;
+  wrong.set(http::field::authorization, "Bearer s3creT");
+  EXPECT_EQ(testing::upgrade_status(server.port(), "/v1/stream", wrong).first, 401);
+  EXPECT_EQ(testing::upgrade_status(server.port(), "/v1/stream", auth).first, 101);
+  EXPECT_EQ(server.metrics().ws_contexts_total.load(), 0u);
 }
 
 }  // namespace
