@@ -5,7 +5,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -49,7 +48,9 @@ class ServeProcess {
  public:
   ServeProcess(const std::vector<std::string>& args, const std::vector<std::string>& extra_env) {
     int fds[2];
-    if (pipe(fds) != 0) throw std::runtime_error(std::strerror(errno));
+    // Close-on-exec: other children (curl in ServingCurl) must not inherit it; dup2 onto the
+    // child's stderr clears the flag there.
+    if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::strerror(errno));
     std::vector<std::string> argv_s{CHATTERD_BINARY};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     // The test's own CHATTERD_* variables must not leak into the server's settings.
@@ -66,8 +67,6 @@ class ServeProcess {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    posix_spawn_file_actions_addclose(&actions, fds[1]);
     const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     close(fds[1]);
