@@ -100,11 +100,13 @@ Command add_serve_command(CLI::App& app) {
             std::fprintf(stderr, "chatterd serve (%s, %d Hz)\n%s",
                          server->engine_info().name.c_str(), server->engine_info().sample_rate_hz,
                          shown.to_string().c_str());
+            // Handlers first: a supervisor may signal as soon as it reads "listening on", and
+            // a SIGTERM before this would kill the process (exit 143) instead of stopping it.
+            serving::net::io_context signals_ioc;
+            serving::net::signal_set signals(signals_ioc, SIGINT, SIGTERM);
             server->start();
             std::fprintf(stderr, "listening on http://%s:%u\n", config.host.c_str(),
                          static_cast<unsigned>(server->port()));
-            serving::net::io_context signals_ioc;
-            serving::net::signal_set signals(signals_ioc, SIGINT, SIGTERM);
             signals.async_wait([](const boost::system::error_code&, int signo) {
               std::fprintf(stderr, "signal %d: shutting down\n", signo);
             });

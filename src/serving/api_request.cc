@@ -226,6 +226,19 @@ int hex_value(char c) {
 
 }  // namespace
 
+bool bearer_matches(std::string_view authorization, std::string_view key) {
+  constexpr std::string_view kScheme = "Bearer ";
+  const std::size_t n = kScheme.size() + key.size();
+  // Folded into one accumulator with no early exit; a short header is compared as zero bytes.
+  unsigned diff = authorization.size() == n ? 0u : 1u;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char want = i < kScheme.size() ? kScheme[i] : key[i - kScheme.size()];
+    const char got = i < authorization.size() ? authorization[i] : '\0';
+    diff |= static_cast<unsigned char>(want ^ got);
+  }
+  return diff == 0;
+}
+
 std::optional<std::string> query_param(std::string_view target, std::string_view key) {
   const std::size_t q = target.find('?');
   if (q == std::string_view::npos) return std::nullopt;

@@ -54,6 +54,11 @@ std::optional<ApiError> parse_common_options(const nlohmann::json& j, const Requ
 std::variant<SpeechCall, ApiError> parse_synthesize(std::string_view body, const EngineInfo& engine,
                                                     const RequestLimits& limits);
 
+// Whether an Authorization header value is "Bearer <key>". Constant time in the header's
+// content: every byte of the expected value is compared, whatever mismatches, so response timing
+// does not tell a client how much of a guess was right (only the key's length is not hidden).
+bool bearer_matches(std::string_view authorization, std::string_view key);
+
 // The value of `key` in the query of `target` ("/p?a=1&b=x%20y"), percent-decoded; nullopt when
 // absent or badly encoded.
 std::optional<std::string> query_param(std::string_view target, std::string_view key);

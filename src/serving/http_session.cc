@@ -102,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool is_post = req.method() == http::verb::post;
     if (state_.config.api_key && path != "/health") {
       const auto auth = req[http::field::authorization];
-      if (std::string_view(auth.data(), auth.size()) != "Bearer " + *state_.config.api_key) {
+      if (!bearer_matches(std::string_view(auth.data(), auth.size()), *state_.config.api_key)) {
         return send_error(http::status::unauthorized, "missing or wrong API key", keep_alive_);
       }
     }

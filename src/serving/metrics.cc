@@ -108,7 +108,10 @@ Metrics::Metrics()
       queue_wait(latency_buckets()),
       vocoder_batch_size({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
       vocoder_wait(latency_buckets()),
-      vocoder_queue_depth({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}) {}
+      vocoder_queue_depth({1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64}),
+      // Whole jobs: a long text on a full-size CPU model runs for minutes.
+      request_duration("outcome", {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                                   60.0, 120.0, 300.0}) {}
 
 void Metrics::record_vocoder_batch(const VocoderBatchEvent& event) {
   vocoder_batches_[static_cast<std::size_t>(event.trigger)].fetch_add(1, std::memory_order_relaxed);
@@ -139,6 +142,13 @@ void Metrics::record_synthesis(const SynthesisStats& stats) {
     const double per_token = stats.decode_ms / 1000.0 / static_cast<double>(stats.decode_steps);
     decode_token.observe(per_token);
     decode_tokens_per_second.observe(1.0 / per_token);
+  }
+}
+
+void Metrics::record_request(const RequestRecord& record) {
+  recent_requests.add(record);
+  if (record.outcome != RequestOutcome::Refused) {
+    request_duration.observe(outcome_name(record.outcome), record.total_ms / 1000.0);
   }
 }
 
@@ -239,6 +249,9 @@ std::string Metrics::render() const {
                       "Time a stream window waited for its vocoder batch.");
   vocoder_queue_depth.render(out, "chatterd_vocoder_queue_depth",
                              "Windows waiting when a vocoder batch fired.");
+  request_duration.render(out, "chatterd_request_duration_seconds",
+                          "Time from admission to the end of a synthesis job (queue wait "
+                          "included), by outcome.");
   return out;
 }
 

@@ -74,6 +74,9 @@ class Metrics {
   std::uint64_t vocoder_batches(VocoderBatchTrigger trigger) const {
     return vocoder_batches_[static_cast<std::size_t>(trigger)].load(std::memory_order_relaxed);
   }
+  // One synthesis job's lifecycle, when it ends or is refused: into recent_requests, and (unless
+  // refused: it never ran) its admission-to-end time into request_duration by outcome.
+  void record_request(const RequestRecord& record);
 
   std::atomic<std::int64_t> in_flight{0};           // requests being handled (any path)
   std::atomic<std::int64_t> queue_depth{0};         // synthesis jobs admitted, not yet finished
@@ -100,6 +103,7 @@ class Metrics {
   Histogram vocoder_batch_size;        // windows per vocoder batch (VocoderBatcher)
   Histogram vocoder_wait;              // seconds each window waited for its vocoder batch
   Histogram vocoder_queue_depth;       // windows waiting when a vocoder batch fired
+  HistogramFamily request_duration;    // seconds from admission to job end, by outcome
   RequestLog recent_requests;          // the last RequestLog::kCapacity syntheses
 
   std::string render() const;

@@ -92,7 +92,7 @@ Admission Scheduler::submit(SynthesisJob job) {
     }
   }
   if (refused.outcome == RequestOutcome::Refused) {
-    if (!is_task) metrics_.recent_requests.add(refused);  // outside mutex_: the log has its own
+    if (!is_task) metrics_.record_request(refused);  // outside mutex_: metrics have their own locks
     return Admission::QueueFull;
   }
   wake_.notify_one();
@@ -223,15 +223,15 @@ void Scheduler::run() {
     if (job.cancelled->load()) {
       result.cancelled = true;
       if (!job.task) {
-        metrics_.recent_requests.add(RequestRecord{.id = seq,
-                                                   .arrival_unix_s = unix_seconds(arrival.wall),
-                                                   .queue_wait_ms = ms_between(arrival.at, started),
-                                                   .total_ms = ms_between(arrival.at, started),
-                                                   .running_at_arrival = arrival.running,
-                                                   .queued_at_arrival = arrival.queued,
-                                                   .text_chars = job.request.text.size(),
-                                                   .streamed = static_cast<bool>(job.on_chunk),
-                                                   .outcome = RequestOutcome::Cancelled});
+        metrics_.record_request(RequestRecord{.id = seq,
+                                              .arrival_unix_s = unix_seconds(arrival.wall),
+                                              .queue_wait_ms = ms_between(arrival.at, started),
+                                              .total_ms = ms_between(arrival.at, started),
+                                              .running_at_arrival = arrival.running,
+                                              .queued_at_arrival = arrival.queued,
+                                              .text_chars = job.request.text.size(),
+                                              .streamed = static_cast<bool>(job.on_chunk),
+                                              .outcome = RequestOutcome::Cancelled});
       }
     } else if (job.task) {
       try {
@@ -311,7 +311,7 @@ SynthesisResult Scheduler::synthesize(const SynthesisJob& job, std::uint64_t seq
       .text_chars = job.request.text.size(),
       .streamed = streamed,
       .outcome = outcome_of(error, result.cancelled)};
-  metrics_.recent_requests.add(record);
+  metrics_.record_request(record);
   if (traced) {
     trace_request(*tracer_, RequestSpan{arrival.at, started, finished}, record, result.stats);
   }

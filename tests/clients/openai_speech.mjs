@@ -1,7 +1,8 @@
 // The official `openai` npm package against a real `chatterd serve` (espeak engine, loopback).
 // Usage: node openai_speech.mjs PATH/TO/chatterd
-// Exit codes: 0 pass, 1 fail, 77 skipped (ctest SKIP_RETURN_CODE) when the package is not
-// installed: run `npm ci` in tests/clients first.
+// Exit codes: 0 pass, 1 fail (also when the package is not installed: `scripts/setup --deps`
+// runs `npm ci` in tests/clients). A machine without node gets a loud skip from CMake instead
+// (tests/CMakeLists.txt).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 if (!existsSync(join(here, 'node_modules', 'openai'))) {
-  console.log('SKIPPED: tests/clients/node_modules/openai is missing; run `npm ci` in tests/clients');
-  process.exit(77);
+  console.error('FAIL: tests/clients/node_modules/openai is missing; run `scripts/setup --deps` ' +
+                '(or `npm ci` in tests/clients)');
+  process.exit(1);
 }
 const chatterd = process.argv[2];
 if (!chatterd || !existsSync(chatterd)) {
@@ -69,6 +71,27 @@ try {
   const pcm = Buffer.from(await pcmResponse.arrayBuffer());
   if (pcm.length === 0 || pcm.length % 2 !== 0) fail(`pcm body of ${pcm.length} bytes`);
   console.log(`pcm: ${pcm.length} bytes`);
+
+  // Streamed (`stream` is our extension; the client passes body fields through): the raw
+  // response body is read as it arrives, so the audio must come in more than one piece over a
+  // chunked transfer and add up to whole, non-silent 16-bit samples.
+  const streamed = await client.audio.speech
+    .create({
+      model: 'tts-1', voice: 'alloy', response_format: 'pcm', stream: true,
+      input: 'Streamed through the official client, one piece after another, as it is made.',
+    })
+    .asResponse();
+  const encoding = streamed.headers.get('transfer-encoding');
+  if (encoding !== 'chunked') fail(`streamed response: transfer-encoding ${encoding}`);
+  const pieces = [];
+  for await (const piece of streamed.body) pieces.push(Buffer.from(piece));
+  const all = Buffer.concat(pieces);
+  if (pieces.length < 2) fail(`streamed audio came in ${pieces.length} piece(s)`);
+  if (all.length < 4800 || all.length % 2 !== 0) fail(`streamed pcm body of ${all.length} bytes`);
+  let loud = 0;
+  for (let i = 0; i + 1 < all.length; i += 2) loud = Math.max(loud, Math.abs(all.readInt16LE(i)));
+  if (loud === 0) fail('streamed pcm is all zeros');
+  console.log(`streamed pcm: ${all.length} bytes in ${pieces.length} pieces, peak ${loud}`);
 
   // A wrong key is refused with 401, surfaced by the client as AuthenticationError.
   const wrong = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'nope', maxRetries: 0 });

@@ -170,5 +170,18 @@ TEST(ServingConfig, BatchingAndBudgetKeys) {
   EXPECT_NE(c.to_string().find("max_batch = 4"), std::string::npos) << c.to_string();
 }
 
+TEST(ServingApi, BearerMatchesOnlyTheExactKey) {
+  EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer s3creT", "s3cret"));   // last byte
+  EXPECT_FALSE(bearer_matches("bearer s3cret", "s3cret"));   // the scheme too
+  EXPECT_FALSE(bearer_matches("Bearer s3cre", "s3cret"));    // a prefix
+  EXPECT_FALSE(bearer_matches("Bearer s3cret2", "s3cret"));  // longer
+  EXPECT_FALSE(bearer_matches("Bearer s3cret ", "s3cret"));
+  EXPECT_FALSE(bearer_matches("s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("", "s3cret"));
+  EXPECT_FALSE(bearer_matches(std::string("Bearer s3cre\0", 13), "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer ", "s3cret"));
+}
+
 }  // namespace
 }  // namespace chatterd::serving

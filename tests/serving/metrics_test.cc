@@ -110,7 +110,8 @@ TEST(ServingMetrics, NewFamiliesAfterRequestsOnTheFakeEngine) {
   for (const char* family :
        {"chatterd_stage_duration_seconds", "chatterd_time_to_first_token_seconds",
         "chatterd_decode_token_seconds", "chatterd_decode_tokens_per_second",
-        "chatterd_chunk_gap_seconds", "chatterd_chunk_delivery_seconds", "chatterd_batch_size"}) {
+        "chatterd_chunk_gap_seconds", "chatterd_chunk_delivery_seconds", "chatterd_batch_size",
+        "chatterd_request_duration_seconds"}) {
     EXPECT_EQ(e.type.count(family), 1u) << family;
     EXPECT_EQ(e.type.at(family), "histogram") << family;
   }
@@ -130,6 +131,10 @@ TEST(ServingMetrics, NewFamiliesAfterRequestsOnTheFakeEngine) {
   EXPECT_EQ(e.value("chatterd_speech_tokens_total"), 8);
   EXPECT_EQ(e.count("chatterd_time_to_first_audio_seconds"), 2);
   EXPECT_EQ(e.count("chatterd_queue_wait_seconds"), 2);
+  // Whole jobs, admission to end: each at least its own queue wait.
+  EXPECT_EQ(e.count("chatterd_request_duration_seconds", {{"outcome", "ok"}}), 2);
+  EXPECT_GE(e.value("chatterd_request_duration_seconds_sum", {{"outcome", "ok"}}),
+            e.value("chatterd_queue_wait_seconds_sum"));
 }
 
 TEST(ServingMetrics, RecentRequestsInOptimizationStatus) {
@@ -170,6 +175,39 @@ TEST(ServingMetrics, RecentRequestsInOptimizationStatus) {
   EXPECT_EQ(recent[2]["streamed"], false);
   EXPECT_EQ(recent[2]["status"], "ok");
   EXPECT_GE(recent[2]["arrival_unix_s"].get<double>(), held_rec["arrival_unix_s"].get<double>());
+  // The duration histogram books the same two jobs' totals; the refused one never ran.
+  const testing::Exposition e =
+      parse_exposition(request(fs.port(), http::verb::get, "/metrics").body);
+  EXPECT_EQ(e.count("chatterd_request_duration_seconds", {{"outcome", "ok"}}), 2);
+  EXPECT_EQ(e.count("chatterd_request_duration_seconds", {{"outcome", "refused"}}), -1);
+  EXPECT_NEAR(e.value("chatterd_request_duration_seconds_sum", {{"outcome", "ok"}}),
+              (held_rec["total_ms"].get<double>() + recent[2]["total_ms"].get<double>()) / 1000.0,
+              1e-6);
+}
+
+// A job cancelled by its client is booked under its own outcome.
+TEST(ServingMetrics, RequestDurationCountsCancelledJobsByOutcome) {
+  ScriptedServer fs([](testing::FakeEngine& e) { e.gated = true; });
+  {
+    net::io_context ioc;
+    tcp::socket socket = testing::connect(fs.port(), ioc);
+    testing::send_request(socket, http::verb::post, "/synthesize",
+                          R"({"text":"left early","streaming":true})");
+    fs.engine->wait_started();
+  }  // the client leaves while the job is held after its first chunk
+  Metrics& m = fs.server->metrics();
+  // The server noticed (its request ended without a status) before the job may go on.
+  ASSERT_TRUE(wait_for([&] { return m.responses(0) == 1; }));
+  fs.engine->open_gate();
+  ASSERT_TRUE(wait_for([&] { return m.request_duration.count("cancelled") == 1; }))
+      << m.recent_requests.to_json();
+  EXPECT_EQ(m.request_duration.count("ok"), 0u);
+  const testing::Exposition e =
+      parse_exposition(request(fs.port(), http::verb::get, "/metrics").body);
+  EXPECT_EQ(e.count("chatterd_request_duration_seconds", {{"outcome", "cancelled"}}), 1);
+  EXPECT_GT(e.value("chatterd_request_duration_seconds_bucket",
+                    {{"outcome", "cancelled"}, {"le", "+Inf"}}),
+            0);
 }
 
 TEST(ServingConfig, TraceKeys) {

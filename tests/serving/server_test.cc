@@ -14,6 +14,7 @@
 #include "serving/fake_engine.h"
 #include "serving/http_client.h"
 #include "serving/test_server.h"
+#include "serving/ws_client.h"
 
 namespace chatterd::serving {
 namespace {
@@ -262,6 +263,32 @@ TEST(ServingHttpFake, ShutdownLetsInFlightFinishAndRefusesNewWork) {
   ASSERT_EQ(stopping.wait_for(std::chrono::seconds(8)), std::future_status::ready);
 }
 
+// max_streams counts streamed HTTP responses as well as WebSockets: one more streamed request
+// is refused with 429 + Retry-After at once (it is not queued), and the slot frees when the
+// stream ends.
+TEST(ServingHttpFake, StreamedResponsesBeyondMaxStreamsGet429WithRetryAfter) {
+  testing::ScriptedServer fs([](FakeEngine& e) { e.gated = true; },
+                             [](ServerConfig& c) { c.max_streams = 1; });
+  net::io_context ioc;
+  tcp::socket held = testing::connect(fs.server->port(), ioc);
+  testing::send_request(held, http::verb::post, "/synthesize", R"({"text":"x","streaming":true})");
+  fs.engine->wait_started();
+  const Reply refused = request(fs.server->port(), http::verb::post, "/v1/audio/speech",
+                                R"({"input":"y","stream":true})");
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(header(refused, http::field::retry_after), "1");
+  EXPECT_NE(refused.body.find("streams open"), std::string::npos) << refused.body;
+  EXPECT_EQ(fs.engine->calls.load(), 1);  // never admitted
+  fs.engine->open_gate();
+  beast::flat_buffer buffer;
+  EXPECT_EQ(testing::read_reply(held, buffer).status, 200);
+  EXPECT_TRUE(testing::wait_for([&] { return fs.server->metrics().active_streams.load() == 0; }));
+  EXPECT_EQ(request(fs.server->port(), http::verb::post, "/synthesize",
+                    R"({"text":"z","streaming":true})")
+                .status,
+            200);
+}
+
 TEST(ServingHttpFake, ApiKeyRequiredWhenConfigured) {
   auto e = std::make_unique<FakeEngine>();
   ServerConfig c = testing::loopback_config();
@@ -273,6 +300,13 @@ TEST(ServingHttpFake, ApiKeyRequiredWhenConfigured) {
   http::fields auth;
   auth.set(http::field::authorization, "Bearer s3cret");
   EXPECT_EQ(request(server.port(), http::verb::get, "/metrics", {}, auth).status, 200);
+  // The WebSocket upgrade needs it too: no key or a wrong one is 401 before any upgrade.
+  EXPECT_EQ(testing::upgrade_status(server.port()).first, 401);
+  http::fields wrong;
+  wrong.set(http::field::authorization, "Bearer s3creT");
+  EXPECT_EQ(testing::upgrade_status(server.port(), "/v1/stream", wrong).first, 401);
+  EXPECT_EQ(testing::upgrade_status(server.port(), "/v1/stream", auth).first, 101);
+  EXPECT_EQ(server.metrics().ws_contexts_total.load(), 0u);
 }
 
 }  // namespace

@@ -25,9 +25,11 @@ struct WsContextLog {
 };
 
 // The status of a bare WebSocket upgrade request to `target` (101, or 429 when refused), read
-// as plain HTTP so the refusal's headers can be checked; the socket is closed after.
+// as plain HTTP so the refusal's headers can be checked; the socket is closed after. `extra`:
+// more request headers (Authorization).
 inline std::pair<int, std::string> upgrade_status(std::uint16_t port,
-                                                  const std::string& target = "/v1/stream") {
+                                                  const std::string& target = "/v1/stream",
+                                                  const http::fields& extra = {}) {
   net::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
@@ -37,6 +39,7 @@ inline std::pair<int, std::string> upgrade_status(std::uint16_t port,
   req.set(http::field::upgrade, "websocket");
   req.set(http::field::sec_websocket_version, "13");
   req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  for (const auto& f : extra) req.set(f.name_string(), f.value());
   http::write(socket, req);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;

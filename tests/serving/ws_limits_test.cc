@@ -1,8 +1,9 @@
 // WebSocket /v1/stream under shutdown (close code 1001 after the in-flight work) and bad input
 // not covered by ws_test.cc: oversized and non-UTF-8 frames, messages that do nothing, a text
-// backlog over the limit, an unknown voice, blank text.
+// backlog over the limit, an unknown voice, blank text, protocol violations.
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <future>
@@ -122,6 +123,66 @@ TEST(WsBadInput, OversizedMessageClosesWith1009AndOtherSocketsKeepStreaming) {
   EXPECT_EQ(read_until_closed(big), 1009);
   ASSERT_TRUE(other.read_until([&] { return other.logs["a"].done; }));
   EXPECT_EQ(other.logs["a"].frames, 3u);
+  EXPECT_TRUE(wait_for([&] { return fs.server->metrics().active_streams.load() == 1; }));
+}
+
+// A raw socket upgraded by hand, to send frames no conforming client library would.
+struct RawWs {
+  explicit RawWs(std::uint16_t port) : socket(ioc) {
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    const timeval tv{20, 0};  // a server that never answers fails the test, not the suite
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    http::request<http::empty_body> req{http::verb::get, "/v1/stream", 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::connection, "Upgrade");
+    req.set(http::field::upgrade, "websocket");
+    req.set(http::field::sec_websocket_version, "13");
+    req.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    http::write(socket, req);
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);  // a 101 has no body
+    http::read_header(socket, buffer, parser);
+    status = static_cast<int>(parser.get().result_int());
+  }
+  // Reads to EOF; the close code of the first frame if it is a close frame, else 0.
+  int close_code() {
+    std::string in(static_cast<const char*>(buffer.data().data()), buffer.size());
+    beast::error_code ec;
+    char tmp[1024];
+    while (!ec) {
+      const std::size_t n = socket.read_some(net::buffer(tmp), ec);
+      in.append(tmp, n);
+    }
+    socket.close();  // ends the server's teardown, which waits for our side to close
+    if (in.size() < 4 || static_cast<unsigned char>(in[0]) != 0x88) return 0;
+    return (static_cast<unsigned char>(in[2]) << 8) | static_cast<unsigned char>(in[3]);
+  }
+  net::io_context ioc;
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+  int status = 0;
+};
+
+// Protocol violations (RFC 6455 5.1, 5.2): an unmasked client frame and a reserved opcode close
+// that socket with 1002 (protocol error); a socket streaming beside them is not disturbed.
+TEST(WsBadInput, ProtocolViolationsCloseWith1002AndOtherSocketsKeepStreaming) {
+  ScriptedServer fs([](testing::FakeEngine& e) { e.chunk_delay = std::chrono::milliseconds(2); });
+  WsClient other(fs.port());
+  other.send({{"context_id", "a"}, {"transcript", "A sentence."}, {"continue", false}});
+  RawWs unmasked(fs.port());
+  ASSERT_EQ(unmasked.status, 101);
+  // FIN + text, no MASK bit, 2-byte payload.
+  net::write(unmasked.socket, net::buffer(std::string("\x81\x02{}", 4)));
+  EXPECT_EQ(unmasked.close_code(), 1002);
+  RawWs reserved(fs.port());
+  ASSERT_EQ(reserved.status, 101);
+  // FIN + opcode 0x3 (reserved), MASK bit, empty payload, 4-byte mask key.
+  net::write(reserved.socket, net::buffer(std::string("\x83\x80\x01\x02\x03\x04", 6)));
+  EXPECT_EQ(reserved.close_code(), 1002);
+  ASSERT_TRUE(other.read_until([&] { return other.logs["a"].done; }));
+  EXPECT_EQ(other.logs["a"].frames, 3u);
+  EXPECT_TRUE(other.logs["a"].errors.empty());
+  EXPECT_EQ(fs.engine->calls.load(), 1);
   EXPECT_TRUE(wait_for([&] { return fs.server->metrics().active_streams.load() == 1; }));
 }
 
