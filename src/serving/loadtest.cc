@@ -186,8 +186,10 @@ RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
   net::io_context ioc;
   websocket::stream<beast::tcp_stream> ws(ioc);
   beast::error_code ec;
+  // The deadline is (re)armed before each operation starts: Beast refuses a new expiry while a
+  // read and a write are both pending (a WebSocket close has both).
+  const auto arm = [&] { beast::get_lowest_layer(ws).expires_at(deadline); };
   const auto run = [&] {
-    beast::get_lowest_layer(ws).expires_at(deadline);
     ioc.restart();
     ioc.run();
   };
@@ -197,6 +199,7 @@ RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
     s.error = "resolve " + url.host + ": " + ec.message();
     return s;
   }
+  arm();
   beast::get_lowest_layer(ws).async_connect(
       endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
   run();
@@ -209,6 +212,7 @@ RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
     if (!o.api_key.empty()) req.set(http::field::authorization, "Bearer " + o.api_key);
   }));
   websocket::response_type upgrade;
+  arm();
   ws.async_handshake(upgrade, url.host + ":" + url.port, url.target,
                      [&](beast::error_code e) { ec = e; });
   run();
@@ -219,6 +223,7 @@ RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
     return s;
   }
   ws.text(true);
+  arm();
   ws.async_write(net::buffer(message), [&](beast::error_code e, std::size_t) { ec = e; });
   run();
   if (ec) {
@@ -230,6 +235,7 @@ RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
   std::uint64_t bytes = 0;
   for (;;) {
     buffer.clear();
+    arm();
     ws.async_read(buffer, [&](beast::error_code e, std::size_t) { ec = e; });
     run();
     if (ec) {
@@ -266,6 +272,7 @@ RequestSample one_ws_request(const LoadTestUrl& url, const LoadTestOptions& o,
     if (type == "done") break;
   }
   s.total_ms = ms_between(t0, Clock::now());
+  arm();
   ws.async_close(websocket::close_code::normal, [&](beast::error_code) {});
   run();
   if (arrivals.empty()) {

@@ -218,10 +218,11 @@ std::vector<Tensor> solve_concurrently(VocoderBatcher& b, const std::vector<std:
   for (std::size_t i = 0; i < frames.size(); ++i) {
     streams.push_back(b.join(keys.empty() ? 1 : keys[i]));
   }
-  std::vector<std::future<Tensor>> futures;
+  // Every window exists before the first thread starts (the vector must not grow under them).
   std::vector<std::unique_ptr<Window>> windows;
+  for (const std::int64_t f : frames) windows.push_back(std::make_unique<Window>(f));
+  std::vector<std::future<Tensor>> futures;
   for (std::size_t i = 0; i < frames.size(); ++i) {
-    windows.push_back(std::make_unique<Window>(frames[i]));
     futures.push_back(std::async(std::launch::async, [&, i] {
       return streams[i]->solve(ExecContext{}, windows[i]->enc, windows[i]->z);
     }));
