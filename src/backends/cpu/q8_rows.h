@@ -20,6 +20,7 @@
 
 #include "backends/cpu/cpu_features.h"
 #include "chatterd/core/dtype.h"
+#include "chatterd/core/half.h"
 
 namespace chatterd::cpu {
 
@@ -54,5 +55,10 @@ void q8_rows_scalar(const Q8RowsActivation& x, std::int64_t row0, std::int64_t m
 void q8_rows_avx512_vnni(const Q8RowsActivation& x, std::int64_t row0, std::int64_t m,
                          const std::uint8_t* codes, const float* scales, std::int64_t begin,
                          std::int64_t end, float* y, std::int64_t ldy);
+
+// Dequantises rows [r0, r1) of row-packed codes and scales (k % 64 == 0) to bf16, row-major
+// [r1 - r0, k] (the AMX prefill's weight side). AVX512_BF16 only (the AMX path implies it).
+void q8_rows_to_bf16_avx512_bf16(const std::uint8_t* codes, const float* scales, std::int64_t k,
+                                 std::int64_t r0, std::int64_t r1, BFloat16* out);
 
 }  // namespace chatterd::cpu

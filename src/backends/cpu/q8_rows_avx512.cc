@@ -79,4 +79,27 @@ CHATTERD_VNNI void q8_rows_avx512_vnni(const Q8RowsActivation& x, std::int64_t r
   }
 }
 
+#define CHATTERD_BF16 __attribute__((target("avx512bf16,avx512vl,avx512bw,avx512f,avx2,fma")))
+
+CHATTERD_BF16 void q8_rows_to_bf16_avx512_bf16(const std::uint8_t* codes, const float* scales,
+                                               std::int64_t k, std::int64_t r0, std::int64_t r1,
+                                               BFloat16* out) {
+  const std::int64_t nb = k / kQ8BlockSize;
+  const __m512i bias = _mm512_set1_epi32(128);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::uint8_t* c = codes + r * k;
+    BFloat16* o = out + (r - r0) * k;
+    for (std::int64_t b = 0; b < nb; ++b) {
+      const __m512 s = _mm512_set1_ps(scales[r * nb + b]);
+      for (int h = 0; h < kQ8BlockSize; h += 16) {
+        const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + b * 32 + h));
+        const __m512i q = _mm512_sub_epi32(_mm512_cvtepu8_epi32(u), bias);
+        const __m256bh v = _mm512_cvtneps_pbh(_mm512_mul_ps(_mm512_cvtepi32_ps(q), s));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + b * 32 + h),
+                            reinterpret_cast<const __m256i&>(v));
+      }
+    }
+  }
+}
+
 }  // namespace chatterd::cpu

@@ -124,9 +124,13 @@ TEST(T3Dtype, Bf16) {
 // q8_0 weights and activations: steps of 1/127 of each 32-block's absmax (<= 0.4% per value,
 // twice over); measured worst step 1.8% (turbo; only its 64-wide mlp.c_proj is int8, the 16-wide
 // inputs fall back to bf16) / 2.9% (english, all int8), mean 0.8% / 1.8%: bounds 2.5% / 3.5%.
-// Agreement measured 47/49 and 96/98, all flips near ties.
+// Agreement measured 47/49 and 96/98, all flips near ties. Where the CPU has AMX, prefills of
+// more than 16 rows multiply bf16 activations by the bf16-dequantised weight instead of q8_0
+// activations (ops/linear_q8.h): another rounding of the same size, not a larger one (english
+// worst step 3.0%, mean 1.7%), which moves one more near tie: 95/98 (every flip's gap is still
+// checked to be under twice the error).
 TEST(T3Dtype, Int8) {
-  check(DType::Q8_0, {{&kTurbo, 0.025, 47}, {&kEnglish, 0.035, 96}});
+  check(DType::Q8_0, {{&kTurbo, 0.025, 47}, {&kEnglish, 0.035, 95}});
 }
 
 TEST(T3Dtype, F32ConversionKeepsTheLogitsAndInt8ShrinksTheStep) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backends/cpu/gemm_bf16.h"
 #include "backends/cpu/q8_rows.h"
 #include "core/thread_pool.h"
 #include "ops/linear.h"
@@ -93,9 +94,40 @@ TEST_P(LinearQ8Rows, MatchesTheQ8_0LinearOnEveryPath) {
     linear(ctx_, x, wq, &bias, want);
     linear_q8_rows(ctx_, x, p, &bias, got);
     ASSERT_EQ(got.shape(), want.shape());
-    // The prefill path dequantises the weight only (x stays f32): q8_0 of x costs ~1e-2 there.
-    const double bound = m > kLinearReducedRowKernelMaxRows ? 3e-2 : 1e-5;
+    // Past 16 rows, with AMX, x and w are rounded to bf16 instead of x to q8_0 (both ~1e-2 of
+    // the result's scale apart from the q8_0 x q8_0 sum); without AMX, past 128 rows, the
+    // weight is dequantised to f32 and x stays f32: also ~1e-2. Up to those, the same sums.
+    const bool other_rounding =
+        m > kLinearReducedRowKernelMaxRows || (m > kLinearGemvMaxRows && cpu::amx_bf16_available());
+    const double bound = other_rounding ? 3e-2 : 1e-5;
     EXPECT_LE(relative_error(got, want), bound) << "m " << m;
+  }
+}
+
+// The AMX prefill against the f32 product of the dequantised weight and x: bf16 rounding of both
+// operands only (2^-9 relative each), on shapes that leave partial feature and row blocks.
+TEST_P(LinearQ8Rows, AmxPrefillMatchesTheDequantisedProduct) {
+  if (!cpu::amx_bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  const std::int64_t k = 192, n = 70, m = 45;
+  Tensor wq, wf;
+  quantize_q8_0(ctx_, random_f32({n, k}, 8), wq);
+  dequantize_q8_0(ctx_, wq, wf);
+  const PackedQ8Weight p = pack_q8_rows(ctx_, wq);
+  const Tensor x = random_f32({m, k}, 9);
+  const Tensor bias = random_f32({n}, 10);
+  Tensor got;
+  linear_q8_rows(ctx_, x, p, &bias, got);
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t r = 0; r < n; ++r) {
+      double want = bias.data<float>()[r], mag = std::fabs(want);
+      for (std::int64_t j = 0; j < k; ++j) {
+        const double t =
+            static_cast<double>(x.data<float>()[i * k + j]) * wf.data<float>()[r * k + j];
+        want += t;
+        mag += std::fabs(t);
+      }
+      ASSERT_NEAR(got.data<float>()[i * n + r], want, 8e-3 * mag) << "row " << i << " out " << r;
+    }
   }
 }
 
