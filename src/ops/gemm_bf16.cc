@@ -69,9 +69,18 @@ std::int64_t round_up(std::int64_t v, std::int64_t to) {
 }
 
 // Adds the [rows, nc] corner of a tile (+ bias) to out: row r at out + r * row_stride, column j
-// at + j * col_stride.
+// at + j * col_stride. Walks the output contiguously: by rows when they are contiguous, by
+// columns when the rows are (a conv's frames: row_stride 1).
 void store_tile(const float* tile, int rows, std::int64_t nc, const float* bias, float* out,
                 std::int64_t row_stride, std::int64_t col_stride) {
+  if (row_stride == 1) {
+    for (std::int64_t j = 0; j < nc; ++j) {
+      const float add = bias != nullptr ? bias[j] : 0.0f;
+      float* o = out + j * col_stride;
+      for (int r = 0; r < rows; ++r) o[r] = tile[r * cpu::kPanelCols + j] + add;
+    }
+    return;
+  }
   for (int r = 0; r < rows; ++r) {
     const float* t = tile + r * cpu::kPanelCols;
     float* o = out + r * row_stride;
@@ -205,30 +214,42 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const std::int64_t pl = options.pad_left;
   const std::int64_t frames = T + pl + options.pad_right;
   // Frames x channels in bf16 with the padding as zero frames: every tap of every output frame
-  // is one in-bounds row. Transposed and rounded in one pass, in blocks of 16 channels x 64
-  // frames (both sides stay in L1).
-  // AMX blocks read 32 output frames' rows for every tap: whole blocks past the last output
-  // frame stay inside each batch item's (zero) frames.
+  // is one in-bounds row. Transposed and rounded in one pass (16 x 16 register blocks), in
+  // blocks of 64 channels x 64 frames. AMX blocks read 32 output frames' rows for every tap:
+  // whole blocks past the last output frame stay inside each batch item's (zero) frames.
   const bool amx = use_amx(ctx);
   const std::int64_t frames_alloc =
       std::max(frames, (round_up(To, cpu::kAmxBlockRows) - 1) * options.stride +
                            (w.segments - 1) * options.dilation + 1);
-  std::vector<BFloat16> a(static_cast<std::size_t>(B * frames_alloc * lda));
+  // The calling thread's scratch (fresh pages cost a fault and a zeroing per 4 KiB, which took
+  // as long as the products); only the padding is zeroed. Large calls use a temporary.
+  thread_local std::vector<BFloat16> scratch;
+  std::vector<BFloat16> large;
+  const auto need = static_cast<std::size_t>(B * frames_alloc * lda);
+  constexpr std::size_t kKeepElements = std::size_t{8} << 20;  // 16 MiB
+  std::vector<BFloat16>& frames_buf = need <= kKeepElements ? scratch : large;
+  if (frames_buf.size() < need) frames_buf.resize(need);
+  BFloat16* a = frames_buf.data();
+  for (std::int64_t b = 0; b < B; ++b) {
+    BFloat16* ab = a + b * frames_alloc * lda;
+    std::fill(ab, ab + pl * lda, BFloat16{});
+    std::fill(ab + (pl + T) * lda, ab + frames_alloc * lda, BFloat16{});
+    if (lda > w.k) {
+      for (std::int64_t t = pl; t < pl + T; ++t)
+        std::fill(ab + t * lda + w.k, ab + (t + 1) * lda, BFloat16{});
+    }
+  }
   const float* px = x.data<float>();
-  constexpr std::int64_t kBlockC = 16, kBlockT = 64;
+  constexpr std::int64_t kBlockC = 64, kBlockT = 64;
   const std::int64_t cblocks = (w.k + kBlockC - 1) / kBlockC;
   const std::int64_t tblocks = (T + kBlockT - 1) / kBlockT;
-  ctx.parallel_for(B * tblocks * cblocks, 4, [&](std::int64_t i0, std::int64_t i1) {
+  ctx.parallel_for(B * tblocks * cblocks, 2, [&](std::int64_t i0, std::int64_t i1) {
     for (std::int64_t i = i0; i < i1; ++i) {
       const std::int64_t b = i / (tblocks * cblocks);
       const std::int64_t t0 = i / cblocks % tblocks * kBlockT;
       const std::int64_t c0 = i % cblocks * kBlockC;
-      const std::int64_t t1 = std::min(T, t0 + kBlockT);
-      const std::int64_t c1 = std::min(w.k, c0 + kBlockC);
-      for (std::int64_t t = t0; t < t1; ++t) {
-        BFloat16* dst = a.data() + (b * frames_alloc + pl + t) * lda;
-        for (std::int64_t c = c0; c < c1; ++c) dst[c] = float_to_bf16(px[(b * w.k + c) * T + t]);
-      }
+      cpu::frames_to_bf16(ctx.isa, px + b * w.k * T, T, c0, std::min(w.k, c0 + kBlockC), t0,
+                          std::min(T, t0 + kBlockT), a + (b * frames_alloc + pl) * lda, lda);
     }
   });
   const std::int64_t n_panels = w.panels.dim(0);
@@ -247,7 +268,7 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
         const std::int64_t c0 = pn * cpu::kPanelCols;
         const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
         const BFloat16* panel = panels + pn * taps * pairs * cpu::kPanelCols * 2;
-        const BFloat16* ab = a.data() + b * frames_alloc * lda;
+        const BFloat16* ab = a + b * frames_alloc * lda;
         const std::int64_t t1 = std::min(To, (item % blocks + 1) * kItemRows);
         for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kAmxBlockRows) {
           for (std::int64_t s = 0; s < taps; ++s) {
@@ -273,7 +294,7 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
       const std::int64_t c0 = pn * cpu::kPanelCols;
       const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
       const BFloat16* panel = panels + pn * taps * pairs * cpu::kPanelCols * 2;
-      const BFloat16* ab = a.data() + b * frames_alloc * lda;
+      const BFloat16* ab = a + b * frames_alloc * lda;
       const std::int64_t t1 = std::min(To, (item % blocks + 1) * kItemRows);
       for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kGemmRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, t1 - t));

@@ -75,6 +75,22 @@ void gemm_bf16_tile_scalar(const BFloat16* const* a, int rows, int segments, std
   }
 }
 
+void frames_to_bf16_scalar(const float* x, std::int64_t frames, std::int64_t c0, std::int64_t c1,
+                           std::int64_t t0, std::int64_t t1, BFloat16* out, std::int64_t ldo) {
+  for (std::int64_t t = t0; t < t1; ++t) {
+    for (std::int64_t c = c0; c < c1; ++c) out[t * ldo + c] = float_to_bf16(x[c * frames + t]);
+  }
+}
+
+void frames_to_bf16(CpuIsa isa, const float* x, std::int64_t frames, std::int64_t c0,
+                    std::int64_t c1, std::int64_t t0, std::int64_t t1, BFloat16* out,
+                    std::int64_t ldo) {
+  if (gemm_bf16_tile_kernel(isa) != nullptr) {
+    return frames_to_bf16_avx512_bf16(x, frames, c0, c1, t0, t1, out, ldo);
+  }
+  frames_to_bf16_scalar(x, frames, c0, c1, t0, t1, out, ldo);
+}
+
 void rows_to_bf16(CpuIsa isa, const float* x, std::int64_t rows, std::int64_t k, std::int64_t ldx,
                   BFloat16* out, std::int64_t ldo) {
   const auto& conv = convert_kernels(isa);

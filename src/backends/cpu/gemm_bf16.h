@@ -60,6 +60,19 @@ class AmxTiles {
   AmxTiles& operator=(const AmxTiles&) = delete;
 };
 
+// The implicit-GEMM conv's input: x f32 [channels, frames] (row stride `frames`) ->
+// out[t * ldo + c] = bf16(x[c, t]) for c in [c0, c1), t in [t0, t1) (a transpose and rounding in
+// one pass). AVX512_BF16 transposes 16 x 16 blocks in registers; the scalar version is the
+// reference.
+void frames_to_bf16(CpuIsa isa, const float* x, std::int64_t frames, std::int64_t c0,
+                    std::int64_t c1, std::int64_t t0, std::int64_t t1, BFloat16* out,
+                    std::int64_t ldo);
+void frames_to_bf16_scalar(const float* x, std::int64_t frames, std::int64_t c0, std::int64_t c1,
+                           std::int64_t t0, std::int64_t t1, BFloat16* out, std::int64_t ldo);
+void frames_to_bf16_avx512_bf16(const float* x, std::int64_t frames, std::int64_t c0,
+                                std::int64_t c1, std::int64_t t0, std::int64_t t1, BFloat16* out,
+                                std::int64_t ldo);
+
 // f32 -> bf16 (round to nearest even) of `rows` rows of `k` values (row stride ldx) into rows of
 // stride ldo >= k rounded up to even; the padding element of an odd k is written 0.
 void rows_to_bf16(CpuIsa isa, const float* x, std::int64_t rows, std::int64_t k, std::int64_t ldx,

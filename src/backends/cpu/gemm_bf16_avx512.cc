@@ -58,7 +58,57 @@ CHATTERD_BF16 void tile_rows(const BFloat16* const* a, int segments, std::int64_
   }
 }
 
+// r[i] (16 rows of 16 floats) -> r[i] = column i, in registers.
+CHATTERD_BF16 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 16; i += 8) {
+    for (int j = 0; j < 4; ++j) {
+      t[i + j] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_f32x4(r[i + j], r[i + j + 4], 0xdd);
+    }
+  }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+}
+
 }  // namespace
+
+CHATTERD_BF16 void frames_to_bf16_avx512_bf16(const float* x, std::int64_t frames, std::int64_t c0,
+                                              std::int64_t c1, std::int64_t t0, std::int64_t t1,
+                                              BFloat16* out, std::int64_t ldo) {
+  std::int64_t c = c0;
+  for (; c + 16 <= c1; c += 16) {
+    std::int64_t t = t0;
+    for (; t + 16 <= t1; t += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(x + (c + i) * frames + t);
+      transpose16(r);
+      for (int i = 0; i < 16; ++i) {
+        const __m256bh v = _mm512_cvtneps_pbh(r[i]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (t + i) * ldo + c),
+                            reinterpret_cast<const __m256i&>(v));
+      }
+    }
+    for (; t < t1; ++t) {
+      for (int i = 0; i < 16; ++i) out[t * ldo + c + i] = float_to_bf16(x[(c + i) * frames + t]);
+    }
+  }
+  for (; c < c1; ++c) {
+    for (std::int64_t t = t0; t < t1; ++t) out[t * ldo + c] = float_to_bf16(x[c * frames + t]);
+  }
+}
 
 CHATTERD_BF16 void gemm_bf16_tile_avx512_bf16(const BFloat16* const* a, int rows, int segments,
                                               std::int64_t seg_pairs, const BFloat16* panel,
