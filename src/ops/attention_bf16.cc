@@ -12,6 +12,7 @@
 #include "backends/cpu/gemm_bf16.h"
 #include "core/check.h"
 #include "ops/gemm_bf16.h"
+#include "ops/scratch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -63,9 +64,14 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   const std::int64_t v_panels = (D + kCols - 1) / kCols;
   const std::int64_t k_panel_size = dp * kCols;  // bf16 elements: dp / 2 pairs x 32 x 2
   const std::int64_t v_panel_size = kp * kCols;
-  std::vector<BFloat16> qb(static_cast<std::size_t>((H * T + cpu::kAmxBlockRows) * dp));
-  std::vector<BFloat16> kb(static_cast<std::size_t>(H * k_panels * k_panel_size));
-  std::vector<BFloat16> vb(static_cast<std::size_t>(H * v_panels * v_panel_size));
+  thread_local std::vector<BFloat16> q_keep, k_keep, v_keep;
+  std::vector<BFloat16> q_once, k_once, v_once;
+  BFloat16* qb =
+      scratch(q_keep, q_once, static_cast<std::size_t>((H * T + cpu::kAmxBlockRows) * dp), true);
+  BFloat16* kb =
+      scratch(k_keep, k_once, static_cast<std::size_t>(H * k_panels * k_panel_size), true);
+  BFloat16* vb =
+      scratch(v_keep, v_once, static_cast<std::size_t>(H * v_panels * v_panel_size), true);
   const float* qd = q.data<float>();
   const float* kd = k.data<float>();
   const float* vd = v.data<float>();
@@ -73,16 +79,16 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   ctx.parallel_for(H, 1, [&](std::int64_t h0, std::int64_t h1) {
     for (std::int64_t h = h0; h < h1; ++h) {
       for (std::int64_t t = 0; t < T; ++t) {
-        cpu::rows_to_bf16(ctx.isa, qd + t * row + h * D, 1, D, D, qb.data() + (h * T + t) * dp, dp);
+        cpu::rows_to_bf16(ctx.isa, qd + t * row + h * D, 1, D, D, qb + (h * T + t) * dp, dp);
       }
-      BFloat16* kh = kb.data() + h * k_panels * k_panel_size;
+      BFloat16* kh = kb + h * k_panels * k_panel_size;
       for (std::int64_t j = 0; j < Tk; ++j) {
         BFloat16* panel = kh + (j / kCols) * k_panel_size;
         for (std::int64_t d = 0; d < D; ++d) {
           panel[((d / 2) * kCols + j % kCols) * 2 + d % 2] = float_to_bf16(kd[j * row + h * D + d]);
         }
       }
-      BFloat16* vh = vb.data() + h * v_panels * v_panel_size;
+      BFloat16* vh = vb + h * v_panels * v_panel_size;
       for (std::int64_t j = 0; j < Tk; ++j) {
         for (std::int64_t d = 0; d < D; ++d) {
           BFloat16* panel = vh + (d / kCols) * v_panel_size;
@@ -98,8 +104,13 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   const std::int64_t ldp = k_panels * kCols;  // scores row stride (whole key panels)
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   ctx.parallel_for(H * n_blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
-    std::vector<float> scores(static_cast<std::size_t>(kQueryBlock * ldp));
-    std::vector<BFloat16> probs(static_cast<std::size_t>(kQueryBlock * kp));
+    // Per worker thread; probs' padding columns must be zero, scores are written before read.
+    thread_local std::vector<float> s_keep;
+    thread_local std::vector<BFloat16> p_keep;
+    std::vector<float> s_once;
+    std::vector<BFloat16> p_once;
+    float* scores = scratch(s_keep, s_once, static_cast<std::size_t>(kQueryBlock * ldp), false);
+    BFloat16* probs = scratch(p_keep, p_once, static_cast<std::size_t>(kQueryBlock * kp), true);
     alignas(64) float buf[cpu::kAmxBlockRows * kCols];
     const BFloat16* rows[cpu::kGemmRows];
     std::optional<cpu::AmxTiles> tiles;
@@ -108,9 +119,9 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
       const std::int64_t h = item / n_blocks;
       const std::int64_t t0 = (item % n_blocks) * kQueryBlock;
       const std::int64_t nt = std::min(kQueryBlock, T - t0);
-      const BFloat16* qh = qb.data() + (h * T + t0) * dp;
-      const BFloat16* kh = kb.data() + h * k_panels * k_panel_size;
-      const BFloat16* vh = vb.data() + h * v_panels * v_panel_size;
+      const BFloat16* qh = qb + (h * T + t0) * dp;
+      const BFloat16* kh = kb + h * k_panels * k_panel_size;
+      const BFloat16* vh = vb + h * v_panels * v_panel_size;
       // AMX: 32 rows a block (rows past nt are spare or another head's: computed, not used).
       for (std::int64_t r0 = 0; amx && r0 < nt; r0 += cpu::kAmxBlockRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, nt - r0));
@@ -118,7 +129,7 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
         for (std::int64_t p = 0; p < k_panels; ++p) {
           cpu::gemm_bf16_block_amx(&base, dp, 1, dp / 2, kh + p * k_panel_size, buf);
           for (int r = 0; r < nr; ++r) {
-            float* s = scores.data() + (r0 + r) * ldp + p * kCols;
+            float* s = scores + (r0 + r) * ldp + p * kCols;
             for (std::int64_t j = 0; j < kCols; ++j) s[j] = scale * buf[r * kCols + j];
           }
         }
@@ -129,13 +140,13 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
         for (std::int64_t p = 0; p < k_panels; ++p) {
           tile(rows, nr, 1, dp / 2, kh + p * k_panel_size, buf);
           for (int r = 0; r < nr; ++r) {
-            float* s = scores.data() + (r0 + r) * ldp + p * kCols;
+            float* s = scores + (r0 + r) * ldp + p * kCols;
             for (std::int64_t j = 0; j < kCols; ++j) s[j] = scale * buf[r * kCols + j];
           }
         }
       }
       for (std::int64_t r = 0; r < nt; ++r) {
-        float* s = scores.data() + r * ldp;
+        float* s = scores + r * ldp;
         if (mask != nullptr) {
           for (std::int64_t j = 0; j < Tk; ++j) {
             if (!mask[j]) s[j] = kNegInf;
@@ -147,12 +158,12 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
         } else {
           std::fill(s, s + Tk, 0.0f);  // no visible key: zeros, as ops::attention
         }
-        cpu::rows_to_bf16(ctx.isa, s, 1, Tk, ldp, probs.data() + r * kp, kp);
+        cpu::rows_to_bf16(ctx.isa, s, 1, Tk, ldp, probs + r * kp, kp);
       }
       // probs has kQueryBlock rows, a whole number of AMX blocks.
       for (std::int64_t r0 = 0; amx && r0 < nt; r0 += cpu::kAmxBlockRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, nt - r0));
-        const BFloat16* base = probs.data() + r0 * kp;
+        const BFloat16* base = probs + r0 * kp;
         for (std::int64_t p = 0; p < v_panels; ++p) {
           cpu::gemm_bf16_block_amx(&base, kp, 1, kp / 2, vh + p * v_panel_size, buf);
           const std::int64_t nd = std::min(kCols, D - p * kCols);
@@ -164,7 +175,7 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
       }
       for (std::int64_t r0 = 0; !amx && r0 < nt; r0 += cpu::kGemmRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
-        for (int r = 0; r < nr; ++r) rows[r] = probs.data() + (r0 + r) * kp;
+        for (int r = 0; r < nr; ++r) rows[r] = probs + (r0 + r) * kp;
         for (std::int64_t p = 0; p < v_panels; ++p) {
           tile(rows, nr, 1, kp / 2, vh + p * v_panel_size, buf);
           const std::int64_t nd = std::min(kCols, D - p * kCols);

@@ -6,6 +6,7 @@
 #include "backends/cpu/gemm_bf16.h"
 #include "core/check.h"
 #include "ops/convert.h"
+#include "ops/scratch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -145,10 +146,13 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const std::int64_t lda = 2 * pairs;
   const bool amx = use_amx(ctx);
   // Zero-initialised: the padding pairs, and the rows after m that AMX blocks read.
-  std::vector<BFloat16> a(static_cast<std::size_t>(round_up(m, cpu::kAmxBlockRows) * lda));
+  thread_local std::vector<BFloat16> a_keep;
+  std::vector<BFloat16> a_once;
+  BFloat16* a = scratch(a_keep, a_once,
+                        static_cast<std::size_t>(round_up(m, cpu::kAmxBlockRows) * lda), true);
   const float* px = x.data<float>();
   ctx.parallel_for(m, 16, [&](std::int64_t r0, std::int64_t r1) {
-    cpu::rows_to_bf16(ctx.isa, px + r0 * w.k, r1 - r0, w.k, w.k, a.data() + r0 * lda, lda);
+    cpu::rows_to_bf16(ctx.isa, px + r0 * w.k, r1 - r0, w.k, w.k, a + r0 * lda, lda);
   });
   const std::int64_t n_panels = w.panels.dim(0);
   const std::int64_t blocks = (m + kItemRows - 1) / kItemRows;
@@ -165,7 +169,7 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
         const BFloat16* panel = panels + pn * pairs * cpu::kPanelCols * 2;
         const std::int64_t t1 = std::min(m, (item % blocks + 1) * kItemRows);
         for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kAmxBlockRows) {
-          const BFloat16* base = a.data() + t * lda;
+          const BFloat16* base = a + t * lda;
           cpu::gemm_bf16_block_amx(&base, lda, 1, pairs, panel, buf);
           const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, t1 - t));
           store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, py + t * w.n + c0, w.n, 1);
@@ -185,7 +189,7 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
       const std::int64_t t1 = std::min(m, (item % blocks + 1) * kItemRows);
       for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kGemmRows) {
         const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, t1 - t));
-        for (int r = 0; r < nr; ++r) rows[r] = a.data() + (t + r) * lda;
+        for (int r = 0; r < nr; ++r) rows[r] = a + (t + r) * lda;
         tile(rows, nr, 1, pairs, panel, buf);
         store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, py + t * w.n + c0, w.n, 1);
       }
@@ -221,15 +225,10 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const std::int64_t frames_alloc =
       std::max(frames, (round_up(To, cpu::kAmxBlockRows) - 1) * options.stride +
                            (w.segments - 1) * options.dilation + 1);
-  // The calling thread's scratch (fresh pages cost a fault and a zeroing per 4 KiB, which took
-  // as long as the products); only the padding is zeroed. Large calls use a temporary.
-  thread_local std::vector<BFloat16> scratch;
-  std::vector<BFloat16> large;
-  const auto need = static_cast<std::size_t>(B * frames_alloc * lda);
-  constexpr std::size_t kKeepElements = std::size_t{8} << 20;  // 16 MiB
-  std::vector<BFloat16>& frames_buf = need <= kKeepElements ? scratch : large;
-  if (frames_buf.size() < need) frames_buf.resize(need);
-  BFloat16* a = frames_buf.data();
+  // Scratch (ops/scratch.h): only the padding is zeroed, the transpose writes the rest.
+  thread_local std::vector<BFloat16> a_keep;
+  std::vector<BFloat16> a_once;
+  BFloat16* a = scratch(a_keep, a_once, static_cast<std::size_t>(B * frames_alloc * lda), false);
   for (std::int64_t b = 0; b < B; ++b) {
     BFloat16* ab = a + b * frames_alloc * lda;
     std::fill(ab, ab + pl * lda, BFloat16{});
