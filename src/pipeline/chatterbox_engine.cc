@@ -225,6 +225,13 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
   const std::shared_ptr<const T3CondPrefix> prefix = cond_prefix(ctx, voice);
   gen.cond_prefix = prefix.get();
   if (batch_loop_ && opt.batching && !t3.is_llama()) {
+    // The only request in the engine: generate here (same tokens) rather than through the
+    // loop's thread. With others running it joins the loop even when the loop is idle at this
+    // instant: two decoders side by side would each stream the weights.
+    const auto solo = active_requests_.load() <= 1 ? batch_loop_->try_solo() : std::nullopt;
+    if (solo) {
+      return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
+    }
     return batch_loop_->generate(voice.t3, chunk.ids, gen, on_token);
   }
   return generate_speech_tokens(ctx, t3, voice.t3, chunk.ids, gen, state, on_token);
@@ -306,6 +313,11 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
 
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  ++active_requests_;
+  struct Active {
+    std::atomic<int>& n;
+    ~Active() { --n; }
+  } const active{active_requests_};
   // An active stream of the vocoder batcher for the whole request (opting out of batching
   // opts out of both batchers).
   const std::unique_ptr<VocoderBatcher::Stream> vocoder_ticket =

@@ -214,6 +214,7 @@ class ChatterboxEngine final : public TtsEngine {
   mutable std::map<std::string, std::shared_ptr<const T3CondPrefix>> prefixes_;
   EngineObserver* observer_ = nullptr;  // handed to batch_loop_ (set before serving)
   StreamVocoderOptions stream_options_;
+  std::atomic<int> active_requests_{0};  // synthesize() calls running (the T3 solo fast path)
   // Running mean of the streaming vocoder's milliseconds per token (adaptive first chunk).
   std::atomic<double> vocoder_ms_per_token_{0.0};
 };

@@ -55,10 +55,37 @@ void T3BatchLoop::finish(Channel& ch, T3GenerateResult result, std::exception_pt
   ch.cv.notify_all();
 }
 
+std::optional<T3BatchLoop::SoloTicket> T3BatchLoop::try_solo() {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_ || in_loop_ > 0 || solo_ > 0) return std::nullopt;
+  ++solo_;
+  ++stats_.solo;
+  return std::optional<SoloTicket>(std::in_place, *this);
+}
+
+T3BatchLoop::SoloTicket::~SoloTicket() {
+  if (loop_ == nullptr) return;
+  const std::lock_guard<std::mutex> lock(loop_->mutex_);
+  --loop_->solo_;
+}
+
 T3GenerateResult T3BatchLoop::generate(const T3Cond& cond, std::span<const std::int64_t> text_ids,
                                        const T3GenerateOptions& options,
                                        const SpeechTokenCallback& on_token) {
   auto channel = std::make_shared<Channel>();
+  // Counts this caller as in the loop until it returns (solo tickets are refused meanwhile).
+  struct InLoop {
+    T3BatchLoop& loop;
+    ~InLoop() {
+      const std::lock_guard<std::mutex> lock(loop.mutex_);
+      --loop.in_loop_;
+    }
+  };
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    ++in_loop_;
+  }
+  const InLoop in_loop{*this};
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) {

@@ -145,6 +145,42 @@ TEST(T3BatchLoop, BadInputReachesTheCallerAndTheLoopGoesOn) {
   EXPECT_EQ(loop.generate(model().cond, text_for(0), options(9)).tokens, want.tokens);
 }
 
+// The solo fast path: one ticket at a time, only while nobody is in the loop.
+TEST(T3BatchLoop, SoloTicketOnlyWhileTheLoopIsIdle) {
+  T3BatchLoop loop(*model().t3, ExecContext{}, T3BatchLoopConfig{.max_batch = 2});
+  {
+    auto first = loop.try_solo();
+    ASSERT_TRUE(first.has_value());
+    EXPECT_FALSE(loop.try_solo().has_value());  // one solo stream at a time
+  }
+  EXPECT_TRUE(loop.try_solo().has_value());  // released
+  std::mutex m;
+  std::condition_variable cv;
+  bool in_loop = false, release = false;
+  std::thread t([&] {
+    loop.generate(model().cond, text_for(0), options(1), [&](std::int64_t) {
+      std::unique_lock<std::mutex> lock(m);
+      in_loop = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+      return false;
+    });
+  });
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return in_loop; });
+  }
+  EXPECT_FALSE(loop.try_solo().has_value());  // a stream is in the loop: join it instead
+  {
+    const std::lock_guard<std::mutex> lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  t.join();
+  EXPECT_TRUE(loop.try_solo().has_value());
+  EXPECT_EQ(loop.stats().solo, 3);
+}
+
 TEST(T3BatchLoop, ConfigIsValidated) {
   EXPECT_THROW((T3BatchLoopConfig{.max_batch = 0}.validate()), InvalidArgument);
   EXPECT_THROW((T3BatchLoopConfig{.max_queue = 0}.validate()), InvalidArgument);
