@@ -223,7 +223,24 @@ void VocoderBatcher::execute(std::vector<Pending*> batch, VocoderBatchTrigger tr
   }
   const auto end = Clock::now();
 
+  // Reported before the windows are released, so a solve that returned has been reported.
   EngineObserver* observer = nullptr;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    observer = observer_;
+  }
+  if (observer != nullptr) {
+    VocoderBatchEvent e;
+    e.trigger = trigger;
+    e.windows = static_cast<std::int64_t>(batch.size());
+    e.sub_batches = static_cast<std::int64_t>(groups.size());
+    e.queue_depth = queue_depth;
+    e.voices = static_cast<std::int64_t>(voices.size());
+    e.wait_ms = waits;
+    e.start = start;
+    e.end = end;
+    observer->on_vocoder_batch(e);
+  }
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     VocoderBatcherStats& s = stats_;
@@ -240,21 +257,8 @@ void VocoderBatcher::execute(std::vector<Pending*> batch, VocoderBatchTrigger tr
     s.mixed_voice_batches += mixed;
     for (const double w : waits) s.wait_ms += w;
     for (Pending* p : batch) p->done = true;
-    observer = observer_;
   }
   finished_.notify_all();
-  if (observer != nullptr) {
-    VocoderBatchEvent e;
-    e.trigger = trigger;
-    e.windows = static_cast<std::int64_t>(batch.size());
-    e.sub_batches = static_cast<std::int64_t>(groups.size());
-    e.queue_depth = queue_depth;
-    e.voices = static_cast<std::int64_t>(voices.size());
-    e.wait_ms = waits;
-    e.start = start;
-    e.end = end;
-    observer->on_vocoder_batch(e);
-  }
 }
 
 void VocoderBatcher::run() {
