@@ -200,15 +200,20 @@ TEST_P(GemmBf16Op, RejectsMismatchedOperands) {
 }
 
 // The two tiles sum in different orders but round the same operands: equal to f32 reordering.
-TEST_P(GemmBf16Op, AmxMatchesTheAvx512Tile) {
-  if (!GetParam()) GTEST_SKIP() << "compares the AMX run against the AVX-512 one";
+TEST(GemmBf16Tiles, AmxMatchesTheAvx512Tile) {
+  ThreadPool pool(2);
+  ExecContext amx;
+  amx.pool = &pool;
+  if (!bf16_gemm_available(amx) || !cpu::amx_bf16_available()) {
+    GTEST_SKIP() << "this CPU has no AMX-BF16";
+  }
   const Tensor x = random_f32({1, 160, 301}, 9);
   const Tensor w = random_f32({80, 160, 3}, 10, -0.1f, 0.1f);
-  const PackedBf16Weight p = pack_conv1d_bf16(ctx_, w);
-  ExecContext avx512 = ctx_;
+  const PackedBf16Weight p = pack_conv1d_bf16(amx, w);
+  ExecContext avx512 = amx;
   avx512.amx = false;
   Tensor a, b;
-  conv1d_bf16(ctx_, x, p, nullptr, {.pad_left = 2}, a);
+  conv1d_bf16(amx, x, p, nullptr, {.pad_left = 2}, a);
   conv1d_bf16(avx512, x, p, nullptr, {.pad_left = 2}, b);
   double err = 0.0, scale = 0.0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {
