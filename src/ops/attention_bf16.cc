@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <vector>
 
 #include "backends/cpu/attention_kernels.h"
@@ -19,10 +18,6 @@ namespace {
 
 constexpr std::int64_t kQueryBlock = 64;  // queries per work item
 constexpr std::int64_t kCols = cpu::kPanelCols;
-
-std::int64_t round_up(std::int64_t n, std::int64_t m) {
-  return (n + m - 1) / m * m;
-}
 
 }  // namespace
 
@@ -43,8 +38,7 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
     check_shape(*key_padding_mask, Shape{Tk}, "attention_bf16: key_padding_mask");
     mask = key_padding_mask->data<bool>();
   }
-  const cpu::GemmBf16Tile tile = cpu::gemm_bf16_tile_kernel(ctx.isa);
-  CHATTERD_CHECK(tile != nullptr, Unsupported, "attention_bf16: no AVX512_BF16 (ISA {})",
+  CHATTERD_CHECK(bf16_gemm_available(ctx), Unsupported, "attention_bf16: no AVX512_BF16 (ISA {})",
                  cpu::isa_name(ctx.isa));
   out.resize({T, H, D}, DType::F32);
   if (T == 0 || D == 0) return;
@@ -57,7 +51,6 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   // Per head: Q rows [T][dp] bf16; K as panels of 32 keys x dp/2 pairs; V as panels of 32 dims x
   // kp/2 pairs (tails zero; dp and kp whole AMX steps of 32). Packing is O(T D) per head against
   // O(T Tk D) of products. AMX reads 32 query rows at a time: qb has 32 spare zero rows.
-  const bool amx = ctx.amx && ctx.isa >= cpu::CpuIsa::Avx512 && cpu::amx_bf16_available();
   const std::int64_t dp = round_up(D, 2 * cpu::kAmxPairStep);
   const std::int64_t kp = round_up(Tk, 2 * cpu::kAmxPairStep);
   const std::int64_t k_panels = (Tk + kCols - 1) / kCols;
@@ -111,10 +104,8 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
     std::vector<BFloat16> p_once;
     float* scores = scratch(s_keep, s_once, static_cast<std::size_t>(kQueryBlock * ldp), false);
     BFloat16* probs = scratch(p_keep, p_once, static_cast<std::size_t>(kQueryBlock * kp), true);
-    alignas(64) float buf[cpu::kAmxBlockRows * kCols];
-    const BFloat16* rows[cpu::kGemmRows];
-    std::optional<cpu::AmxTiles> tiles;
-    if (amx) tiles.emplace();
+    alignas(64) float buf[Bf16Blocks::kMaxRows * kCols];
+    Bf16Blocks engine(ctx);
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t h = item / n_blocks;
       const std::int64_t t0 = (item % n_blocks) * kQueryBlock;
@@ -122,23 +113,12 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
       const BFloat16* qh = qb + (h * T + t0) * dp;
       const BFloat16* kh = kb + h * k_panels * k_panel_size;
       const BFloat16* vh = vb + h * v_panels * v_panel_size;
-      // AMX: 32 rows a block (rows past nt are spare or another head's: computed, not used).
-      for (std::int64_t r0 = 0; amx && r0 < nt; r0 += cpu::kAmxBlockRows) {
-        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, nt - r0));
+      // Rows past nt in a block are spare or another head's: computed, not used.
+      for (std::int64_t r0 = 0; r0 < nt; r0 += engine.rows()) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(engine.rows(), nt - r0));
         const BFloat16* base = qh + r0 * dp;
         for (std::int64_t p = 0; p < k_panels; ++p) {
-          cpu::gemm_bf16_block_amx(&base, dp, 1, dp / 2, kh + p * k_panel_size, buf);
-          for (int r = 0; r < nr; ++r) {
-            float* s = scores + (r0 + r) * ldp + p * kCols;
-            for (std::int64_t j = 0; j < kCols; ++j) s[j] = scale * buf[r * kCols + j];
-          }
-        }
-      }
-      for (std::int64_t r0 = 0; !amx && r0 < nt; r0 += cpu::kGemmRows) {
-        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
-        for (int r = 0; r < nr; ++r) rows[r] = qh + (r0 + r) * dp;
-        for (std::int64_t p = 0; p < k_panels; ++p) {
-          tile(rows, nr, 1, dp / 2, kh + p * k_panel_size, buf);
+          engine.run(&base, dp, 1, dp / 2, kh + p * k_panel_size, nr, buf);
           for (int r = 0; r < nr; ++r) {
             float* s = scores + (r0 + r) * ldp + p * kCols;
             for (std::int64_t j = 0; j < kCols; ++j) s[j] = scale * buf[r * kCols + j];
@@ -160,24 +140,12 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
         }
         cpu::rows_to_bf16(ctx.isa, s, 1, Tk, ldp, probs + r * kp, kp);
       }
-      // probs has kQueryBlock rows, a whole number of AMX blocks.
-      for (std::int64_t r0 = 0; amx && r0 < nt; r0 += cpu::kAmxBlockRows) {
-        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, nt - r0));
+      // probs has kQueryBlock rows, a whole number of blocks.
+      for (std::int64_t r0 = 0; r0 < nt; r0 += engine.rows()) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(engine.rows(), nt - r0));
         const BFloat16* base = probs + r0 * kp;
         for (std::int64_t p = 0; p < v_panels; ++p) {
-          cpu::gemm_bf16_block_amx(&base, kp, 1, kp / 2, vh + p * v_panel_size, buf);
-          const std::int64_t nd = std::min(kCols, D - p * kCols);
-          for (int r = 0; r < nr; ++r) {
-            float* o = od + (t0 + r0 + r) * row + h * D + p * kCols;
-            std::copy(buf + r * kCols, buf + r * kCols + nd, o);
-          }
-        }
-      }
-      for (std::int64_t r0 = 0; !amx && r0 < nt; r0 += cpu::kGemmRows) {
-        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, nt - r0));
-        for (int r = 0; r < nr; ++r) rows[r] = probs + (r0 + r) * kp;
-        for (std::int64_t p = 0; p < v_panels; ++p) {
-          tile(rows, nr, 1, kp / 2, vh + p * v_panel_size, buf);
+          engine.run(&base, kp, 1, kp / 2, vh + p * v_panel_size, nr, buf);
           const std::int64_t nd = std::min(kCols, D - p * kCols);
           for (int r = 0; r < nr; ++r) {
             float* o = od + (t0 + r0 + r) * row + h * D + p * kCols;

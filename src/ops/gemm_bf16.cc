@@ -61,14 +61,6 @@ cpu::GemmBf16Tile tile_kernel(const ExecContext& ctx) {
   return tile;
 }
 
-bool use_amx(const ExecContext& ctx) {
-  return ctx.amx && ctx.isa >= cpu::CpuIsa::Avx512 && cpu::amx_bf16_available();
-}
-
-std::int64_t round_up(std::int64_t v, std::int64_t to) {
-  return (v + to - 1) / to * to;
-}
-
 // Adds the [rows, nc] corner of a tile (+ bias) to out: row r at out + r * row_stride, column j
 // at + j * col_stride. Walks the output contiguously: by rows when they are contiguous, by
 // columns when the rows are (a conv's frames: row_stride 1).
@@ -104,6 +96,34 @@ bool bf16_gemm_available(const ExecContext& ctx) {
   return cpu::gemm_bf16_tile_kernel(ctx.isa) != nullptr;
 }
 
+bool amx_gemm_enabled(const ExecContext& ctx) {
+  return ctx.amx && ctx.isa >= cpu::CpuIsa::Avx512 && cpu::amx_bf16_available();
+}
+
+Bf16Blocks::Bf16Blocks(const ExecContext& ctx) : amx_(amx_gemm_enabled(ctx)) {
+  if (amx_) {
+    cpu::amx_tiles_begin();
+  } else {
+    tile_ = tile_kernel(ctx);
+  }
+}
+
+Bf16Blocks::~Bf16Blocks() {
+  if (amx_) cpu::amx_tiles_end();
+}
+
+void Bf16Blocks::run(const BFloat16* const* base, std::int64_t stride, int segments,
+                     std::int64_t pairs, const BFloat16* panel, int valid_rows, float* out) {
+  if (amx_) return cpu::gemm_bf16_block_amx(base, stride, segments, pairs, panel, out);
+  row_ptrs_.resize(static_cast<std::size_t>(segments * cpu::kGemmRows));
+  for (int s = 0; s < segments; ++s) {
+    for (int r = 0; r < valid_rows; ++r) {
+      row_ptrs_[static_cast<std::size_t>(s * cpu::kGemmRows + r)] = base[s] + r * stride;
+    }
+  }
+  tile_(row_ptrs_.data(), valid_rows, segments, pairs, panel, out);
+}
+
 PackedBf16Weight pack_linear_bf16(const ExecContext& ctx, const Tensor& w, WeightLayout layout) {
   check_rank(w, 2, "pack_linear_bf16: w");
   const Tensor f = as_f32(ctx, w);
@@ -135,7 +155,7 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
                  "linear_bf16: x {} must end in the weight's {} input features", x.to_string(),
                  w.k);
   CHATTERD_CHECK(&out != &x, InvalidArgument, "linear_bf16: out must not alias x");
-  const cpu::GemmBf16Tile tile = tile_kernel(ctx);
+  (void)tile_kernel(ctx);  // Unsupported without AVX512_BF16, before any work
   const float* pb = bias_data(bias, w.n, "linear_bf16: bias");
   Shape shape = x.shape();
   shape.set(shape.rank() - 1, w.n);
@@ -144,12 +164,11 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   if (m == 0 || w.n == 0) return;
   const std::int64_t pairs = w.seg_pairs();
   const std::int64_t lda = 2 * pairs;
-  const bool amx = use_amx(ctx);
   // Zero-initialised: the padding pairs, and the rows after m that AMX blocks read.
   thread_local std::vector<BFloat16> a_keep;
   std::vector<BFloat16> a_once;
   BFloat16* a = scratch(a_keep, a_once,
-                        static_cast<std::size_t>(round_up(m, cpu::kAmxBlockRows) * lda), true);
+                        static_cast<std::size_t>(round_up(m, Bf16Blocks::kMaxRows) * lda), true);
   const float* px = x.data<float>();
   ctx.parallel_for(m, 16, [&](std::int64_t r0, std::int64_t r1) {
     cpu::rows_to_bf16(ctx.isa, px + r0 * w.k, r1 - r0, w.k, w.k, a + r0 * lda, lda);
@@ -158,39 +177,19 @@ void linear_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const std::int64_t blocks = (m + kItemRows - 1) / kItemRows;
   const auto* panels = w.panels.data<BFloat16>();
   float* py = out.data<float>();
-  if (amx) {
-    ctx.parallel_for(n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
-      const cpu::AmxTiles tiles;
-      alignas(64) float buf[cpu::kAmxBlockRows * cpu::kAmxBlockCols];
-      for (std::int64_t item = i0; item < i1; ++item) {
-        const std::int64_t pn = item / blocks;
-        const std::int64_t c0 = pn * cpu::kPanelCols;
-        const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
-        const BFloat16* panel = panels + pn * pairs * cpu::kPanelCols * 2;
-        const std::int64_t t1 = std::min(m, (item % blocks + 1) * kItemRows);
-        for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kAmxBlockRows) {
-          const BFloat16* base = a + t * lda;
-          cpu::gemm_bf16_block_amx(&base, lda, 1, pairs, panel, buf);
-          const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, t1 - t));
-          store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, py + t * w.n + c0, w.n, 1);
-        }
-      }
-    });
-    return;
-  }
   ctx.parallel_for(n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
-    alignas(64) float buf[cpu::kGemmRows * cpu::kPanelCols];
-    const BFloat16* rows[cpu::kGemmRows];
+    Bf16Blocks engine(ctx);
+    alignas(64) float buf[Bf16Blocks::kMaxRows * Bf16Blocks::kCols];
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t pn = item / blocks;
       const std::int64_t c0 = pn * cpu::kPanelCols;
       const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
       const BFloat16* panel = panels + pn * pairs * cpu::kPanelCols * 2;
       const std::int64_t t1 = std::min(m, (item % blocks + 1) * kItemRows);
-      for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kGemmRows) {
-        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, t1 - t));
-        for (int r = 0; r < nr; ++r) rows[r] = a + (t + r) * lda;
-        tile(rows, nr, 1, pairs, panel, buf);
+      for (std::int64_t t = item % blocks * kItemRows; t < t1; t += engine.rows()) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(engine.rows(), t1 - t));
+        const BFloat16* base = a + t * lda;
+        engine.run(&base, lda, 1, pairs, panel, nr, buf);
         store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, py + t * w.n + c0, w.n, 1);
       }
     }
@@ -207,7 +206,7 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   CHATTERD_CHECK(x.dim(1) == w.k, ShapeError, "conv1d_bf16: x {} must have {} channels",
                  x.to_string(), w.k);
   CHATTERD_CHECK(&out != &x, InvalidArgument, "conv1d_bf16: out must not alias x");
-  const cpu::GemmBf16Tile tile = tile_kernel(ctx);
+  (void)tile_kernel(ctx);  // Unsupported without AVX512_BF16, before any work
   const float* pb = bias_data(bias, w.n, "conv1d_bf16: bias");
   const std::int64_t B = x.dim(0), T = x.dim(2);
   const std::int64_t To = conv1d_output_length(T, w.segments, options);
@@ -221,9 +220,8 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   // is one in-bounds row. Transposed and rounded in one pass (16 x 16 register blocks), in
   // blocks of 64 channels x 64 frames. AMX blocks read 32 output frames' rows for every tap:
   // whole blocks past the last output frame stay inside each batch item's (zero) frames.
-  const bool amx = use_amx(ctx);
   const std::int64_t frames_alloc =
-      std::max(frames, (round_up(To, cpu::kAmxBlockRows) - 1) * options.stride +
+      std::max(frames, (round_up(To, Bf16Blocks::kMaxRows) - 1) * options.stride +
                            (w.segments - 1) * options.dilation + 1);
   // Scratch (ops/scratch.h): only the padding is zeroed, the transpose writes the rest.
   thread_local std::vector<BFloat16> a_keep;
@@ -256,37 +254,10 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
   const auto* panels = w.panels.data<BFloat16>();
   float* po = out.data<float>();
   const std::int64_t taps = w.segments;
-  if (amx) {
-    ctx.parallel_for(B * n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
-      const cpu::AmxTiles tiles;
-      alignas(64) float buf[cpu::kAmxBlockRows * cpu::kAmxBlockCols];
-      std::vector<const BFloat16*> bases(static_cast<std::size_t>(taps));
-      for (std::int64_t item = i0; item < i1; ++item) {
-        const std::int64_t b = item / (n_panels * blocks);
-        const std::int64_t pn = item / blocks % n_panels;
-        const std::int64_t c0 = pn * cpu::kPanelCols;
-        const std::int64_t nc = std::min<std::int64_t>(cpu::kPanelCols, w.n - c0);
-        const BFloat16* panel = panels + pn * taps * pairs * cpu::kPanelCols * 2;
-        const BFloat16* ab = a + b * frames_alloc * lda;
-        const std::int64_t t1 = std::min(To, (item % blocks + 1) * kItemRows);
-        for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kAmxBlockRows) {
-          for (std::int64_t s = 0; s < taps; ++s) {
-            bases[static_cast<std::size_t>(s)] =
-                ab + (t * options.stride + s * options.dilation) * lda;
-          }
-          cpu::gemm_bf16_block_amx(bases.data(), options.stride * lda, static_cast<int>(taps),
-                                   pairs, panel, buf);
-          const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kAmxBlockRows, t1 - t));
-          store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, po + (b * w.n + c0) * To + t,
-                     1, To);
-        }
-      }
-    });
-    return;
-  }
   ctx.parallel_for(B * n_panels * blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
-    alignas(64) float buf[cpu::kGemmRows * cpu::kPanelCols];
-    std::vector<const BFloat16*> rows(static_cast<std::size_t>(taps * cpu::kGemmRows));
+    Bf16Blocks engine(ctx);
+    alignas(64) float buf[Bf16Blocks::kMaxRows * Bf16Blocks::kCols];
+    std::vector<const BFloat16*> bases(static_cast<std::size_t>(taps));
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t b = item / (n_panels * blocks);
       const std::int64_t pn = item / blocks % n_panels;
@@ -295,15 +266,14 @@ void conv1d_bf16(const ExecContext& ctx, const Tensor& x, const PackedBf16Weight
       const BFloat16* panel = panels + pn * taps * pairs * cpu::kPanelCols * 2;
       const BFloat16* ab = a + b * frames_alloc * lda;
       const std::int64_t t1 = std::min(To, (item % blocks + 1) * kItemRows);
-      for (std::int64_t t = item % blocks * kItemRows; t < t1; t += cpu::kGemmRows) {
-        const int nr = static_cast<int>(std::min<std::int64_t>(cpu::kGemmRows, t1 - t));
+      for (std::int64_t t = item % blocks * kItemRows; t < t1; t += engine.rows()) {
+        const int nr = static_cast<int>(std::min<std::int64_t>(engine.rows(), t1 - t));
         for (std::int64_t s = 0; s < taps; ++s) {
-          for (int r = 0; r < nr; ++r) {
-            rows[static_cast<std::size_t>(s * cpu::kGemmRows + r)] =
-                ab + ((t + r) * options.stride + s * options.dilation) * lda;
-          }
+          bases[static_cast<std::size_t>(s)] =
+              ab + (t * options.stride + s * options.dilation) * lda;
         }
-        tile(rows.data(), nr, static_cast<int>(taps), pairs, panel, buf);
+        engine.run(bases.data(), options.stride * lda, static_cast<int>(taps), pairs, panel, nr,
+                   buf);
         store_tile(buf, nr, nc, pb != nullptr ? pb + c0 : nullptr, po + (b * w.n + c0) * To + t, 1,
                    To);
       }

@@ -6,7 +6,9 @@
 // CPU also has AMX-BF16 (and ExecContext::amx), the products run on AMX tiles, 32 x 32 blocks.
 
 #include <cstdint>
+#include <vector>
 
+#include "backends/cpu/gemm_bf16.h"
 #include "chatterd/core/tensor.h"
 #include "ops/conv1d.h"
 #include "ops/exec_context.h"
@@ -28,6 +30,37 @@ struct PackedBf16Weight {
 };
 
 bool bf16_gemm_available(const ExecContext& ctx);
+// AMX blocks are used: ctx.amx, an AVX-512 ISA and cpu::amx_bf16_available().
+bool amx_gemm_enabled(const ExecContext& ctx);
+
+inline std::int64_t round_up(std::int64_t v, std::int64_t to) {
+  return (v + to - 1) / to * to;
+}
+
+// The bf16 block engine of one thread (construct it inside a parallel chunk): AMX blocks of 32
+// rows where amx_gemm_enabled(ctx), else the vdpbf16ps tile, 8 rows. Row r of segment s is read
+// at base[s] + r * stride for the rows() rows of a block (AMX reads them all: callers pad their
+// buffers to whole blocks of kMaxRows; the tile reads only the valid ones). Throws Unsupported
+// without AVX512_BF16.
+class Bf16Blocks {
+ public:
+  static constexpr int kMaxRows = cpu::kAmxBlockRows;
+  static constexpr int kCols = cpu::kPanelCols;
+  explicit Bf16Blocks(const ExecContext& ctx);
+  ~Bf16Blocks();
+  Bf16Blocks(const Bf16Blocks&) = delete;
+  Bf16Blocks& operator=(const Bf16Blocks&) = delete;
+
+  int rows() const { return amx_ ? cpu::kAmxBlockRows : cpu::kGemmRows; }
+  // out[r * kCols + j] for r < valid_rows (<= rows()): the panel's 32 columns.
+  void run(const BFloat16* const* base, std::int64_t stride, int segments, std::int64_t pairs,
+           const BFloat16* panel, int valid_rows, float* out);
+
+ private:
+  bool amx_;
+  cpu::GemmBf16Tile tile_ = nullptr;
+  std::vector<const BFloat16*> row_ptrs_;  // the tile's per-row pointers
+};
 
 // w: f32, f16 or bf16 linear weight in `layout`.
 PackedBf16Weight pack_linear_bf16(const ExecContext& ctx, const Tensor& w, WeightLayout layout);

@@ -6,10 +6,9 @@
 #include <vector>
 
 #include "backends/cpu/blas.h"
-#include "backends/cpu/gemm_bf16.h"
 #include "backends/cpu/q8_rows.h"
-#include "chatterd/core/half.h"
 #include "core/check.h"
+#include "ops/gemm_bf16.h"
 #include "ops/linear.h"
 
 namespace chatterd::ops {
@@ -23,56 +22,41 @@ constexpr std::int64_t kTileBytes = 256 * 1024;
 // Prefill: output features converted to f32 per sgemm call.
 constexpr std::int64_t kTileCols = 64;
 
-std::int64_t round_up(std::int64_t v, std::int64_t to) {
-  return (v + to - 1) / to * to;
-}
-
-// Many rows (a text prefill) on AMX: C^T = W X^T. The activation rows are packed once as panels
-// of 32 rows ([pairs][32][2] bf16, the B side); each block of 32 output features is dequantised
-// to bf16 rows (the A side, row-major: no transpose of the weight) and multiplied against every
-// activation panel. The weight is read once; x and w are rounded to bf16 (finer than the q8_0 of
-// x the row kernels use), sums are f32.
-void prefill_amx(const ExecContext& ctx, const float* px, std::int64_t m, const PackedQ8Weight& w,
+// Many rows (a text prefill) on AMX: C^T = W X^T. The activation rows are packed once as the
+// panels of a bf16 "weight" (pack_linear_bf16: [pairs][32 rows][2], the B side); each block of 32
+// output features is dequantised to bf16 rows (the A side, row-major: no transpose of the
+// weight) and multiplied against every activation panel. The weight is read once; x and w are
+// rounded to bf16 (finer than the q8_0 of x the row kernels use), sums are f32.
+void prefill_amx(const ExecContext& ctx, const Tensor& x, std::int64_t m, const PackedQ8Weight& w,
                  const float* pb, float* py) {
   const std::int64_t k = w.k;
   const std::int64_t n = w.n;
-  const std::int64_t pairs = k / 2;  // k % 64 == 0: whole AMX steps
-  const std::int64_t panels = round_up(m, cpu::kAmxBlockCols) / cpu::kAmxBlockCols;
-  std::vector<BFloat16> xp(static_cast<std::size_t>(panels * pairs * cpu::kAmxBlockCols * 2));
-  ctx.parallel_for(panels * pairs, 64, [&](std::int64_t i0, std::int64_t i1) {
-    for (std::int64_t i = i0; i < i1; ++i) {
-      const std::int64_t pn = i / pairs;
-      const std::int64_t p = i % pairs;
-      BFloat16* dst = xp.data() + i * cpu::kAmxBlockCols * 2;
-      for (std::int64_t j = 0; j < cpu::kAmxBlockCols; ++j) {
-        const std::int64_t row = pn * cpu::kAmxBlockCols + j;
-        if (row >= m) break;  // the vector is zero-initialised
-        dst[2 * j] = float_to_bf16(px[row * k + 2 * p]);
-        dst[2 * j + 1] = float_to_bf16(px[row * k + 2 * p + 1]);
-      }
-    }
-  });
+  const PackedBf16Weight xp = pack_linear_bf16(ctx, x.reshape({m, k}), WeightLayout::OutIn);
+  const std::int64_t pairs = xp.seg_pairs();  // k / 2: k % 64 == 0
+  const std::int64_t panels = xp.panels.dim(0);
+  const auto* xpanels = xp.panels.data<BFloat16>();
   const auto* codes = static_cast<const std::uint8_t*>(w.codes.raw_data());
   const float* scales = w.scales.data<float>();
-  const std::int64_t blocks = round_up(n, cpu::kAmxBlockRows) / cpu::kAmxBlockRows;
+  const std::int64_t blocks = round_up(n, Bf16Blocks::kMaxRows) / Bf16Blocks::kMaxRows;
   ctx.parallel_for(blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
-    const cpu::AmxTiles tiles;
-    std::vector<BFloat16> wt(static_cast<std::size_t>(cpu::kAmxBlockRows * k));
-    alignas(64) float buf[cpu::kAmxBlockRows * cpu::kAmxBlockCols];
+    Bf16Blocks engine(ctx);
+    std::vector<BFloat16> wt(static_cast<std::size_t>(Bf16Blocks::kMaxRows * k));
+    alignas(64) float buf[Bf16Blocks::kMaxRows * Bf16Blocks::kCols];
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t r0 = b * cpu::kAmxBlockRows;
-      const std::int64_t nr = std::min<std::int64_t>(cpu::kAmxBlockRows, n - r0);
+      const std::int64_t r0 = b * Bf16Blocks::kMaxRows;
+      const std::int64_t nr = std::min<std::int64_t>(Bf16Blocks::kMaxRows, n - r0);
       cpu::q8_rows_to_bf16_avx512_bf16(codes, scales, k, r0, r0 + nr, wt.data());
       std::fill(wt.begin() + nr * k, wt.end(), BFloat16{});
       const BFloat16* a = wt.data();
       for (std::int64_t pn = 0; pn < panels; ++pn) {
-        cpu::gemm_bf16_block_amx(&a, k, 1, pairs, xp.data() + pn * pairs * cpu::kAmxBlockCols * 2,
-                                 buf);
-        const std::int64_t na = std::min<std::int64_t>(cpu::kAmxBlockCols, m - pn * 32);
+        engine.run(&a, k, 1, pairs, xpanels + pn * pairs * Bf16Blocks::kCols * 2,
+                   static_cast<int>(nr), buf);
+        const std::int64_t na =
+            std::min<std::int64_t>(Bf16Blocks::kCols, m - pn * Bf16Blocks::kCols);
         for (std::int64_t f = 0; f < nr; ++f) {
           const float bias = pb != nullptr ? pb[r0 + f] : 0.0f;
           for (std::int64_t i = 0; i < na; ++i) {
-            py[(pn * cpu::kAmxBlockCols + i) * n + r0 + f] = buf[f * cpu::kAmxBlockCols + i] + bias;
+            py[(pn * Bf16Blocks::kCols + i) * n + r0 + f] = buf[f * Bf16Blocks::kCols + i] + bias;
           }
         }
       }
@@ -152,10 +136,7 @@ void linear_q8_rows(const ExecContext& ctx, const Tensor& x, const PackedQ8Weigh
     }
   };
 
-  if (m > kLinearGemvMaxRows && ctx.amx && ctx.isa >= cpu::CpuIsa::Avx512 &&
-      cpu::amx_bf16_available()) {
-    return prefill_amx(ctx, px, m, w, pb, py);
-  }
+  if (m > kLinearGemvMaxRows && amx_gemm_enabled(ctx)) return prefill_amx(ctx, x, m, w, pb, py);
   if (m <= kLinearReducedRowKernelMaxRows) {
     // Per calling thread, so a decode loop does not allocate after its first step.
     thread_local cpu::Q8RowsActivation act;

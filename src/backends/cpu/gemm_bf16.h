@@ -41,7 +41,7 @@ void gemm_bf16_tile_avx512_bf16(const BFloat16* const* a, int rows, int segments
 // Row r of segment s is read at a[s] + r * a_stride (bf16 elements) for all 32 rows, so callers
 // pad A to whole blocks; seg_pairs must be a multiple of kAmxPairStep (packed weights are). out
 // is overwritten, row stride kAmxBlockCols. Call between amx_tiles_begin() and amx_tiles_end()
-// on the same thread (AmxTiles): they load and release the tile configuration.
+// on the same thread (ops::Bf16Blocks does): they load and release the tile configuration.
 inline constexpr int kAmxBlockRows = 32;
 inline constexpr int kAmxBlockCols = kPanelCols;
 inline constexpr int kAmxPairStep = 16;
@@ -52,13 +52,6 @@ void amx_tiles_begin();
 void amx_tiles_end();
 void gemm_bf16_block_amx(const BFloat16* const* a, std::int64_t a_stride, int segments,
                          std::int64_t seg_pairs, const BFloat16* panel, float* out);
-class AmxTiles {
- public:
-  AmxTiles() { amx_tiles_begin(); }
-  ~AmxTiles() { amx_tiles_end(); }
-  AmxTiles(const AmxTiles&) = delete;
-  AmxTiles& operator=(const AmxTiles&) = delete;
-};
 
 // The implicit-GEMM conv's input: x f32 [channels, frames] (row stride `frames`) ->
 // out[t * ldo + c] = bf16(x[c, t]) for c in [c0, c1), t in [t0, t1) (a transpose and rounding in
