@@ -138,7 +138,7 @@ struct BenchArgs {
 // The vocoder batcher's work between two snapshots of its statistics.
 nlohmann::json vocoder_stats_json(const VocoderBatcherStats& a, const VocoderBatcherStats& b) {
   const std::int64_t windows = b.windows - a.windows;
-  const std::int64_t fired = b.fired - a.fired;
+  const std::int64_t fired = b.fired() - a.fired();
   nlohmann::json batches;
   for (int t = 0; t < kVocoderBatchTriggers; ++t) {
     const auto i = static_cast<std::size_t>(t);

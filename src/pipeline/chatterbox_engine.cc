@@ -146,10 +146,7 @@ ChatterboxEngine::ChatterboxEngine(Parts parts, int n_threads)
                  InvalidArgument, "ChatterboxEngine: incomplete parts");
   info_.name = parts_.name;
   info_.sample_rate_hz = static_cast<int>(parts_.hp.s3gen.hift.sampling_rate_hz);
-  for (auto& v : parts_.voices) {
-    v.gen_key = voice_key(v.gen);
-    info_.voices.push_back(v.name);
-  }
+  for (const auto& v : parts_.voices) info_.voices.push_back(v.name);
 }
 
 void ChatterboxEngine::add_voice(const Voice& voice) {
@@ -158,7 +155,7 @@ void ChatterboxEngine::add_voice(const Voice& voice) {
   v.name = voice.name;
   v.t3 = voice.t3_cond();
   v.gen = voice.s3gen_prompt();
-  v.gen_key = voice_key(v.gen);
+  if (vocoder_batcher_) v.gen_key = voice_key(v.gen);  // hashed only where a batcher uses it
   {
     const std::lock_guard<std::mutex> prefix_lock(prefixes_mutex_);
     prefixes_.erase(v.name);
@@ -253,6 +250,10 @@ void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& confi
   config.validate();
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
+  {
+    const std::unique_lock<std::shared_mutex> lock(voices_mutex_);
+    for (auto& v : parts_.voices) v.gen_key = voice_key(v.gen);
+  }
   vocoder_batcher_.reset();
   vocoder_batcher_ = std::make_unique<VocoderBatcher>(*parts_.flow, ctx, config);
   vocoder_batcher_->set_observer(observer_);

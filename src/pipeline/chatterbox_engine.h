@@ -64,7 +64,8 @@ struct ChatterboxVoice {
   std::string name;
   T3Cond t3;
   S3GenPrompt gen;
-  VoiceKey gen_key = 0;                       // voice_key(gen): the VocoderBatcher's content key
+  // voice_key(gen), the VocoderBatcher's content key: set once a batcher is enabled.
+  VoiceKey gen_key = 0;
   std::shared_ptr<const WeightStore> source;  // conds.pt: gen's tensors may be views of it
 };
 

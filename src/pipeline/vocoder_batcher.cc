@@ -46,6 +46,12 @@ void VocoderBatcherConfig::validate() const {
                  "vocoder batcher: max_padding_ratio must be >= 0, got {}", max_padding_ratio);
 }
 
+std::int64_t VocoderBatcherStats::fired() const {
+  std::int64_t n = 0;
+  for (const std::int64_t b : by_trigger) n += b;
+  return n;
+}
+
 VoiceKey voice_key(const S3GenPrompt& prompt) {
   Sha256 h;
   for (const Tensor* t : {&prompt.tokens, &prompt.mel, &prompt.embedding}) {
@@ -245,12 +251,8 @@ void VocoderBatcher::execute(std::vector<Pending*> batch, VocoderBatchTrigger tr
     const std::lock_guard<std::mutex> lock(mutex_);
     VocoderBatcherStats& s = stats_;
     s.windows += static_cast<std::int64_t>(batch.size());
-    ++s.fired;
     s.sub_batches += static_cast<std::int64_t>(groups.size());
     ++s.by_trigger[static_cast<std::size_t>(trigger)];
-    if (trigger != VocoderBatchTrigger::FastPath) {
-      s.batched_windows += static_cast<std::int64_t>(batch.size());
-    }
     s.max_batch = std::max(s.max_batch, largest);
     s.frames += frames;
     s.padded_frames += padded - frames;

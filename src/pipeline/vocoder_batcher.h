@@ -66,18 +66,23 @@ struct FlowSolveJob {
 };
 
 struct VocoderBatcherStats {
-  std::int64_t windows = 0;      // solves done (fast path included)
-  std::int64_t fired = 0;        // batches fired by the owner thread (+ fast-path solves)
-  std::int64_t sub_batches = 0;  // solve_batch calls
-  std::array<std::int64_t, 4> by_trigger{};  // fired, indexed by VocoderBatchTrigger
-  std::int64_t batched_windows = 0;          // windows in fired batches (not fast path)
-  std::int64_t max_batch = 0;                // most windows in one sub-batch
-  std::int64_t frames = 0;                   // real frames solved
-  std::int64_t padded_frames = 0;            // padding frames solved alongside them
-  std::int64_t mixed_voice_batches = 0;      // sub-batches holding more than one voice key
+  std::int64_t windows = 0;                                      // solves done (fast path included)
+  std::int64_t sub_batches = 0;                                  // solve_batch calls
+  std::array<std::int64_t, kVocoderBatchTriggers> by_trigger{};  // batches, by their trigger
+  std::int64_t max_batch = 0;                                    // most windows in one sub-batch
+  std::int64_t frames = 0;                                       // real frames solved
+  std::int64_t padded_frames = 0;        // padding frames solved alongside them
+  std::int64_t mixed_voice_batches = 0;  // sub-batches holding more than one voice key
   std::int64_t max_queue_depth = 0;
   double wait_ms = 0.0;  // sum over windows of submit -> solve start
   std::int64_t active_streams = 0;
+
+  // Batches run: fired by the owner thread, plus fast-path solves.
+  std::int64_t fired() const;
+  // Windows in batches the owner thread fired (a fast-path solve is one window).
+  std::int64_t batched_windows() const {
+    return windows - by_trigger[static_cast<std::size_t>(VocoderBatchTrigger::FastPath)];
+  }
 };
 
 class VocoderBatcher {

@@ -208,7 +208,7 @@ TEST(VocoderBatcherPolicy, AloneRunsAtOnceOnTheCallersThread) {
   const auto s = b.stats();
   EXPECT_EQ(fired(s, VocoderBatchTrigger::FastPath), 1);
   EXPECT_EQ(s.windows, 1);
-  EXPECT_EQ(s.batched_windows, 0);
+  EXPECT_EQ(s.batched_windows(), 0);
 }
 
 // Solves `frames.size()` windows from as many threads, one per joined stream.
@@ -243,7 +243,7 @@ TEST(VocoderBatcherPolicy, FiresFullWhenEveryActiveStreamWaits) {
   EXPECT_NE(rec.threads[0], std::this_thread::get_id());
   const auto s = b.stats();
   EXPECT_EQ(fired(s, VocoderBatchTrigger::Full), 1);
-  EXPECT_EQ(s.batched_windows, 3);
+  EXPECT_EQ(s.batched_windows(), 3);
   EXPECT_EQ(s.max_batch, 3);
 }
 
@@ -295,7 +295,7 @@ TEST(VocoderBatcherPolicy, SubBatchesAreLengthSortedWithinThePaddingBound) {
   EXPECT_EQ(rec.batches[0], (std::vector<std::int64_t>{100, 102}));
   EXPECT_EQ(rec.batches[1], (std::vector<std::int64_t>{200, 205}));
   const auto s = b.stats();
-  EXPECT_EQ(s.fired, 1);
+  EXPECT_EQ(s.fired(), 1);
   EXPECT_EQ(s.sub_batches, 2);
   EXPECT_EQ(s.frames, 607);
   EXPECT_EQ(s.padded_frames, 2 + 5);
