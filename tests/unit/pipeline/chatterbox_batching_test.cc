@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "chatterd/core/error.h"
@@ -53,18 +54,25 @@ Outcome run(ChatterboxEngine& engine, int i) {
   return out;
 }
 
+// Requests 0..n-1 one by one on `plain`, then all at once on `batched`: {want, got}.
+std::pair<std::vector<Outcome>, std::vector<Outcome>> one_by_one_then_together(
+    ChatterboxEngine& plain, ChatterboxEngine& batched, int n) {
+  std::vector<Outcome> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) want[static_cast<std::size_t>(i)] = run(plain, i);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] { got[static_cast<std::size_t>(i)] = run(batched, i); });
+  }
+  for (auto& t : threads) t.join();
+  return {std::move(want), std::move(got)};
+}
+
 TEST(ChatterboxBatching, ConcurrentRequestsMatchUnbatchedRuns) {
   auto plain = ChatterboxEngine::load(kFixtures / "turbo-tiny", 2);
   auto batched = ChatterboxEngine::load(kFixtures / "turbo-tiny", 2);
   batched->enable_batching(T3BatchLoopConfig{.max_batch = 4});
   constexpr int kRequests = 4;
-  std::vector<Outcome> want(kRequests), got(kRequests);
-  for (int i = 0; i < kRequests; ++i) want[static_cast<std::size_t>(i)] = run(*plain, i);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kRequests; ++i) {
-    threads.emplace_back([&, i] { got[static_cast<std::size_t>(i)] = run(*batched, i); });
-  }
-  for (auto& t : threads) t.join();
+  const auto [want, got] = one_by_one_then_together(*plain, *batched, kRequests);
   for (std::size_t i = 0; i < kRequests; ++i) {
     SCOPED_TRACE("request " + std::to_string(i));
     ASSERT_FALSE(want[i].samples.empty());
@@ -132,13 +140,7 @@ void expect_vocoder_batching_matches(bool bf16) {
       VocoderBatcherConfig{.max_batch_size = 4, .max_wait_ms = 60000.0, .early_fire_ratio = 1.0});
   EXPECT_EQ(batched->max_concurrency(), 4);
   constexpr int kRequests = 4;
-  std::vector<Outcome> want(kRequests), got(kRequests);
-  for (int i = 0; i < kRequests; ++i) want[static_cast<std::size_t>(i)] = run(*plain, i);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kRequests; ++i) {
-    threads.emplace_back([&, i] { got[static_cast<std::size_t>(i)] = run(*batched, i); });
-  }
-  for (auto& t : threads) t.join();
+  const auto [want, got] = one_by_one_then_together(*plain, *batched, kRequests);
   for (std::size_t i = 0; i < kRequests; ++i) {
     SCOPED_TRACE("request " + std::to_string(i));
     ASSERT_FALSE(want[i].samples.empty());
