@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "serving/net.h"
@@ -63,6 +65,22 @@ inline Reply request(std::uint16_t port, http::verb verb, const std::string& tar
   send_request(socket, verb, target, body, extra);
   beast::flat_buffer buffer;
   return read_reply(socket, buffer);
+}
+
+// POST body(i) to `target` for i < n one by one, then all n at once: {alone, together}.
+inline std::pair<std::vector<Reply>, std::vector<Reply>> alone_then_together(
+    std::uint16_t port, const std::string& target, int n,
+    const std::function<std::string(int)>& body) {
+  std::vector<Reply> alone;
+  for (int i = 0; i < n; ++i) alone.push_back(request(port, http::verb::post, target, body(i)));
+  std::vector<std::future<Reply>> futures;
+  for (int i = 0; i < n; ++i) {
+    futures.push_back(std::async(
+        std::launch::async, [&, i] { return request(port, http::verb::post, target, body(i)); }));
+  }
+  std::vector<Reply> together;
+  for (auto& f : futures) together.push_back(f.get());
+  return {std::move(alone), std::move(together)};
 }
 
 inline std::string header(const Reply& r, http::field f) {

@@ -92,22 +92,14 @@ TEST(ServingTinyTurboBatched, ConcurrentRequestsShareTheEngineAndKeepTheirAudio)
         R"({{"text":"Request number {}.","response_format":"pcm","max_speech_tokens":30,"seed":{}}})",
         i, i);
   };
-  std::vector<std::string> alone;
+  const auto [alone, together] =
+      testing::alone_then_together(server->port(), "/synthesize", 3, body);
   for (int i = 0; i < 3; ++i) {
-    const auto r = request(server->port(), http::verb::post, "/synthesize", body(i));
+    const testing::Reply& first = alone[static_cast<std::size_t>(i)];
+    ASSERT_EQ(first.status, 200) << first.body;
+    const testing::Reply& r = together[static_cast<std::size_t>(i)];
     ASSERT_EQ(r.status, 200) << r.body;
-    alone.push_back(r.body);
-  }
-  std::vector<std::future<testing::Reply>> together;
-  for (int i = 0; i < 3; ++i) {
-    together.push_back(std::async(std::launch::async, [&, i] {
-      return request(server->port(), http::verb::post, "/synthesize", body(i));
-    }));
-  }
-  for (int i = 0; i < 3; ++i) {
-    const testing::Reply r = together[static_cast<std::size_t>(i)].get();
-    ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(r.body, alone[static_cast<std::size_t>(i)]) << "request " << i;
+    EXPECT_EQ(r.body, first.body) << "request " << i;
   }
   const auto status =
       json::parse(request(server->port(), http::verb::get, "/optimization-status").body);

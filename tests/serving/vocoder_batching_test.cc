@@ -46,22 +46,14 @@ TEST(ServingVocoderBatching, ConcurrentStreamsKeepTheirAudioAndBookBatches) {
         R"("max_speech_tokens":40,"chunk_size":25,"first_chunk_size":10,"seed":{}}})",
         i, 10 + i);
   };
-  std::vector<std::string> alone;
+  const auto [alone, together] =
+      testing::alone_then_together(server->port(), "/synthesize", 3, body);
   for (int i = 0; i < 3; ++i) {
-    const auto r = request(server->port(), http::verb::post, "/synthesize", body(i));
+    ASSERT_EQ(alone[static_cast<std::size_t>(i)].status, 200)
+        << alone[static_cast<std::size_t>(i)].body;
+    const testing::Reply& r = together[static_cast<std::size_t>(i)];
     ASSERT_EQ(r.status, 200) << r.body;
-    alone.push_back(r.body);
-  }
-  std::vector<std::future<testing::Reply>> together;
-  for (int i = 0; i < 3; ++i) {
-    together.push_back(std::async(std::launch::async, [&, i] {
-      return request(server->port(), http::verb::post, "/synthesize", body(i));
-    }));
-  }
-  for (int i = 0; i < 3; ++i) {
-    const testing::Reply r = together[static_cast<std::size_t>(i)].get();
-    ASSERT_EQ(r.status, 200) << r.body;
-    const std::string& want = alone[static_cast<std::size_t>(i)];
+    const std::string& want = alone[static_cast<std::size_t>(i)].body;
     if (exact) {
       EXPECT_EQ(r.body, want) << "request " << i;
     } else {
