@@ -12,6 +12,7 @@
 #include "chatterd/core/half.h"
 #include "core/check.h"
 #include "ops/matmul.h"
+#include "ops/scratch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -81,21 +82,15 @@ void decode_axpy(const ExecContext& ctx, cpu::AxpyKernel<W> kernel, const float*
   });
 }
 
-// Per-thread activation scratch for the prepared-activation kernels: it grows to the largest
-// call once, so a decode loop does not allocate after its first step.
-template <class T>
-T* scratch(std::vector<T>& v, std::int64_t n) {
-  if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
-  return v.data();
-}
-
 // q8_0 weight [n, k]: the activation rows are quantised to q8_0 once, then every block is an
 // int8 dot product (VNNI / maddubs), so the step streams 1.125 bytes per weight at memory speed.
 void decode_q8_q8(const ExecContext& ctx, const float* x, std::int64_t m, std::int64_t k,
                   const BlockQ8* w, std::int64_t n, const float* bias, float* y) {
-  thread_local std::vector<BlockQ8> xq_buf;
+  // Per-thread scratch (ops/scratch.h): a decode loop does not allocate after its first step.
+  thread_local std::vector<BlockQ8> xq_keep;
+  std::vector<BlockQ8> xq_once;
   const std::int64_t nb = k / kQ8BlockSize;
-  BlockQ8* xq = scratch(xq_buf, m * nb);
+  BlockQ8* xq = scratch(xq_keep, xq_once, static_cast<std::size_t>(m * nb), false);
   for (std::int64_t i = 0; i < m; ++i) cpu::quantize_row_q8_0(x + i * k, xq + i * nb, nb);
   const cpu::DotQ8Q8Kernel kernel = cpu::dot_q8_q8_kernel(ctx.isa);
   const std::int64_t grain =

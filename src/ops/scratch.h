@@ -1,8 +1,9 @@
 #pragma once
-// Scratch for ops' per-call temporaries. A fresh large allocation is mapped anew by malloc on
-// every call, and touching it costs a page fault and a zeroing per 4 KiB: in the vocoder's bf16
-// ops that took as long as the products. Callers keep a thread_local vector that only grows (one
-// per buffer and thread) and pass a local one for calls too large to keep.
+// Scratch for ops' per-call temporaries: the decode step's activations (no allocation in the
+// decode loop) and the vocoder's bf16 buffers (a fresh large allocation is mapped anew by malloc
+// on every call, and touching it costs a page fault and a zeroing per 4 KiB). Callers keep a
+// thread_local vector that only grows (one per buffer and thread) and pass a local one for calls
+// too large to keep.
 
 #include <algorithm>
 #include <cstddef>
