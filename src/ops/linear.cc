@@ -17,8 +17,6 @@
 namespace chatterd::ops {
 namespace {
 
-// Prefill: weight tiles of this many output features are converted to f32 and fed to sgemm.
-constexpr std::int64_t kTileCols = 64;
 // Decode: each chunk of output features does at least this many multiply-adds.
 constexpr std::int64_t kMinChunkMacs = 16384;
 
@@ -230,22 +228,35 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
     CHATTERD_THROW(Internal, "linear: unhandled weight {}", w.to_string());
   }
 
-  // Prefill with a converted weight: tiles of kTileCols output features, each converted to f32
-  // into per-chunk scratch and multiplied on the calling worker (sgemm single-threaded).
-  const std::int64_t tiles = (n + kTileCols - 1) / kTileCols;
+  detail::linear_f32_tiles(ctx, px, m, k, n, pbias, py, layout,
+                           [&](std::int64_t c0, std::int64_t c1, float* tile) {
+                             weight_tile_to_f32(ctx.isa, w, layout, k, n, c0, c1, tile);
+                           });
+}
+
+namespace detail {
+
+void linear_f32_tiles(const ExecContext& ctx, const float* x, std::int64_t m, std::int64_t k,
+                      std::int64_t n, const float* bias, float* y, WeightLayout layout,
+                      const std::function<void(std::int64_t, std::int64_t, float*)>& fill) {
+  // Tiles converted into per-chunk scratch and multiplied on the calling worker.
+  const bool out_in = layout == WeightLayout::OutIn;
+  const std::int64_t tiles = (n + kLinearTileCols - 1) / kLinearTileCols;
   ctx.parallel_for(tiles, 1, [&](std::int64_t t0, std::int64_t t1) {
-    std::vector<float> tile(static_cast<std::size_t>(kTileCols * k));
+    std::vector<float> tile(static_cast<std::size_t>(kLinearTileCols * k));
     for (std::int64_t t = t0; t < t1; ++t) {
-      const std::int64_t c0 = t * kTileCols;
-      const std::int64_t c1 = std::min(n, c0 + kTileCols);
+      const std::int64_t c0 = t * kLinearTileCols;
+      const std::int64_t c1 = std::min(n, c0 + kLinearTileCols);
       const std::int64_t nc = c1 - c0;
-      weight_tile_to_f32(ctx.isa, w, layout, k, n, c0, c1, tile.data());
-      cpu::sgemm(false, out_in, m, nc, k, 1.0f, px, k, tile.data(), out_in ? k : nc, 0.0f, py + c0,
+      fill(c0, c1, tile.data());
+      cpu::sgemm(false, out_in, m, nc, k, 1.0f, x, k, tile.data(), out_in ? k : nc, 0.0f, y + c0,
                  n);
-      add_bias(pbias, m, n, c0, c1, py);
+      add_bias(bias, m, n, c0, c1, y);
     }
   });
 }
+
+}  // namespace detail
 
 void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
   CHATTERD_CHECK(w.dtype() == DType::F32 || w.dtype() == DType::F16 || w.dtype() == DType::BF16,

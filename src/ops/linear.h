@@ -12,6 +12,9 @@
 //  - more rows (prefill): weight tiles are converted to f32 and multiplied with OpenBLAS sgemm,
 //    tiles split over the pool.
 
+#include <cstdint>
+#include <functional>
+
 #include "chatterd/core/tensor.h"
 #include "ops/exec_context.h"
 
@@ -39,6 +42,16 @@ enum class LinearPath { Auto, RowKernels, Gemm };
 void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
             Tensor& out, WeightLayout layout = WeightLayout::OutIn,
             LinearPath path = LinearPath::Auto);
+
+namespace detail {
+// The prefill path of linear for any weight format: y [m, n] = x [m, k] W^T (+ bias), with W
+// produced as f32 tiles of up to kLinearTileCols output features by fill(c0, c1, tile) ([nc, k]
+// for OutIn, [k, nc] for InOut), each multiplied by single-threaded sgemm on the pool's workers.
+inline constexpr std::int64_t kLinearTileCols = 64;
+void linear_f32_tiles(const ExecContext& ctx, const float* x, std::int64_t m, std::int64_t k,
+                      std::int64_t n, const float* bias, float* y, WeightLayout layout,
+                      const std::function<void(std::int64_t, std::int64_t, float*)>& fill);
+}  // namespace detail
 
 // Block-quantises an f32/f16/bf16 tensor along its last dimension (a multiple of 32): each block
 // of 32 gets scale = absmax / 127 and codes round(x / scale) (halfway cases away from zero, as

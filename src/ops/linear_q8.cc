@@ -5,7 +5,6 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/cpu/blas.h"
 #include "backends/cpu/q8_rows.h"
 #include "core/check.h"
 #include "ops/gemm_bf16.h"
@@ -19,8 +18,6 @@ constexpr std::int64_t kMinChunkMacs = 16384;
 // More than kQ8RowsMaxM rows take several passes over the weight: walking a thread's range in
 // tiles of about this many bytes makes every pass after the first read the tile from L2.
 constexpr std::int64_t kTileBytes = 256 * 1024;
-// Prefill: output features converted to f32 per sgemm call.
-constexpr std::int64_t kTileCols = 64;
 
 // Many rows (a text prefill) on AMX: C^T = W X^T. The activation rows are packed once as the
 // panels of a bf16 "weight" (pack_linear_bf16: [pairs][32 rows][2], the B side); each block of 32
@@ -158,25 +155,19 @@ void linear_q8_rows(const ExecContext& ctx, const Tensor& x, const PackedQ8Weigh
     return;
   }
 
-  // Prefill: weight tiles dequantised to f32, multiplied by sgemm on the calling worker.
+  // Prefill without AMX: weight tiles dequantised to f32 for sgemm.
   const std::int64_t nb = k / kQ8BlockSize;
-  const std::int64_t tiles = (n + kTileCols - 1) / kTileCols;
-  ctx.parallel_for(tiles, 1, [&](std::int64_t i0, std::int64_t i1) {
-    std::vector<float> tile(static_cast<std::size_t>(kTileCols * k));
-    for (std::int64_t t = i0; t < i1; ++t) {
-      const std::int64_t c0 = t * kTileCols;
-      const std::int64_t c1 = std::min(n, c0 + kTileCols);
-      for (std::int64_t r = c0; r < c1; ++r) {
-        float* dst = tile.data() + (r - c0) * k;
-        for (std::int64_t j = 0; j < k; ++j) {
-          dst[j] = scales[r * nb + j / kQ8BlockSize] *
-                   static_cast<float>(static_cast<int>(codes[r * k + j]) - 128);
-        }
-      }
-      cpu::sgemm(false, true, m, c1 - c0, k, 1.0f, px, k, tile.data(), k, 0.0f, py + c0, n);
-      add_bias(c0, c1);
-    }
-  });
+  detail::linear_f32_tiles(ctx, px, m, k, n, pb, py, WeightLayout::OutIn,
+                           [&](std::int64_t c0, std::int64_t c1, float* tile) {
+                             for (std::int64_t r = c0; r < c1; ++r) {
+                               float* dst = tile + (r - c0) * k;
+                               for (std::int64_t j = 0; j < k; ++j) {
+                                 dst[j] =
+                                     scales[r * nb + j / kQ8BlockSize] *
+                                     static_cast<float>(static_cast<int>(codes[r * k + j]) - 128);
+                               }
+                             }
+                           });
 }
 
 }  // namespace chatterd::ops
