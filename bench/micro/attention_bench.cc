@@ -18,11 +18,12 @@ Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
   return t;
 }
 
-// range(0): context length; range(1): threads.
+// range(0): context length; range(1): threads; range(2): 1 = f16 cache (else f32).
 void BM_AttentionDecode(benchmark::State& state) {
   const std::int64_t heads = 16, dim = 64, context = state.range(0);
+  const DType dtype = state.range(2) != 0 ? DType::F16 : DType::F32;
   std::mt19937 rng(1);
-  KvCache cache(heads, dim, context);
+  KvCache cache(std::make_shared<KvBlockPool>(KvLayout{heads, dim, dtype}));
   cache.append({}, random_tensor({context, heads, dim}, rng),
                random_tensor({context, heads, dim}, rng));
   Tensor q = random_tensor({1, heads, dim}, rng);
@@ -35,9 +36,12 @@ void BM_AttentionDecode(benchmark::State& state) {
     attention(ctx, q, cache, opt, out);
     benchmark::DoNotOptimize(out.raw_data());
   }
-  state.SetBytesProcessed(state.iterations() * 2 * context * heads * dim * 4);
+  state.SetBytesProcessed(state.iterations() * 2 * context * heads * dim *
+                          static_cast<std::int64_t>(dtype_block_bytes(dtype)));
 }
-BENCHMARK(BM_AttentionDecode)->Args({500, 1})->Args({500, 2})->Args({2000, 1})->Args({2000, 2});
+BENCHMARK(BM_AttentionDecode)
+    ->ArgNames({"context", "threads", "f16"})
+    ->ArgsProduct({{500, 2000}, {1, 2}, {0, 1}});
 
 void BM_AttentionPrefill(benchmark::State& state) {
   const std::int64_t heads = 16, dim = 64, n = state.range(0);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "backends/cpu/attention_kernels.h"
 #include "backends/cpu/blas.h"
+#include "chatterd/core/half.h"
 #include "core/check.h"
 
 namespace chatterd::ops {
@@ -15,15 +18,43 @@ namespace {
 constexpr std::int64_t kQueryBlock = 64;  // queries per work item
 constexpr std::int64_t kMinGemmRows = 4;  // below this a block uses the dot-product path
 
-// Keys and values of one sequence: head h, key j at base + h * head_stride + j * row_stride.
+// Keys and values of one sequence in runs ("blocks") of block_tokens keys: key j lies in block
+// j / block_tokens; within a block, head h's key i is at head h * head_stride + i * row_stride
+// (elements of dtype). A plain tensor is one block; a KvCache is a list of pool blocks.
 struct KvView {
-  const float* k = nullptr;
-  const float* v = nullptr;
+  const void* const* k_blocks = nullptr;
+  const void* const* v_blocks = nullptr;
+  std::int64_t block_tokens = 0;
   std::int64_t n_keys = 0;
   std::int64_t n_heads = 0;
   std::int64_t row_stride = 0;
   std::int64_t head_stride = 0;
+  DType dtype = DType::F32;
 };
+
+// Head h's keys/values of one block (element pointer of the view's dtype, as bytes).
+const std::byte* head_rows(const void* block, const KvView& kv, std::int64_t h) {
+  const std::size_t esize = kv.dtype == DType::F16 ? 2 : 4;
+  return static_cast<const std::byte*>(block) +
+         static_cast<std::size_t>(h * kv.head_stride) * esize;
+}
+
+// Rows [0, n) of one head's block as f32 with stride `row_stride` (f16 converted into `tmp`, then
+// stride d), for sgemm.
+const float* rows_f32(const std::byte* rows, const KvView& kv, std::int64_t n, std::int64_t d,
+                      std::vector<float>& tmp, std::int64_t& stride) {
+  if (kv.dtype == DType::F32) {
+    stride = kv.row_stride;
+    return reinterpret_cast<const float*>(rows);
+  }
+  tmp.resize(static_cast<std::size_t>(n * d));
+  const auto* h = reinterpret_cast<const Half*>(rows);
+  for (std::int64_t j = 0; j < n; ++j) {
+    for (std::int64_t i = 0; i < d; ++i) tmp[j * d + i] = half_to_float(h[j * kv.row_stride + i]);
+  }
+  stride = d;
+  return tmp.data();
+}
 
 void check_q(const Tensor& q) {
   check_dtype(q, DType::F32, "attention: q");
@@ -65,30 +96,54 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
   };
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+  const std::int64_t n_kv_blocks =
+      kv.block_tokens > 0 ? (Tk + kv.block_tokens - 1) / kv.block_tokens : 0;
+  const bool f16 = kv.dtype == DType::F16;
+
   ctx.parallel_for(Hq * n_blocks, 1, [&](std::int64_t item0, std::int64_t item1) {
-    // Per thread and kept: it reaches its largest size once, so decode steps do not allocate.
+    // Per thread and kept: they reach their largest size once, so decode steps do not allocate.
     thread_local std::vector<float> scores;
+    thread_local std::vector<float> rows_tmp;
     for (std::int64_t item = item0; item < item1; ++item) {
       const std::int64_t h = item / n_blocks;
+      const std::int64_t hk = h / group;
       const std::int64_t i0 = (item % n_blocks) * kQueryBlock;
       const std::int64_t i1 = std::min(Tq, i0 + kQueryBlock);
       const std::int64_t rows = i1 - i0;
       const std::int64_t n_keys = key_end(i1 - 1);  // widest row of the block
-      const float* kh = kv.k + (h / group) * kv.head_stride;
-      const float* vh = kv.v + (h / group) * kv.head_stride;
       const float* qh = qd + i0 * q_row + h * D;
       float* oh = od + i0 * q_row + h * D;
       scores.resize(static_cast<std::size_t>(rows * std::max<std::int64_t>(n_keys, 1)));
       float* s = scores.data();
+      const bool gemm = rows >= kMinGemmRows && n_keys > 0;
+      // Keys [j0, j0 + n) of KV block b, clipped to `end`.
+      auto block_keys = [&](std::int64_t b, std::int64_t end) {
+        const std::int64_t j0 = b * kv.block_tokens;
+        return std::pair{j0, std::max<std::int64_t>(0, std::min(end, j0 + kv.block_tokens) - j0)};
+      };
 
-      if (rows >= kMinGemmRows && n_keys > 0) {
-        cpu::sgemm(false, true, rows, n_keys, D, scale, qh, q_row, kh, kv.row_stride, 0.0f, s,
-                   n_keys);
+      if (gemm) {
+        for (std::int64_t b = 0; b < n_kv_blocks; ++b) {
+          const auto [j0, n] = block_keys(b, n_keys);
+          if (n == 0) break;
+          std::int64_t ld = 0;
+          const float* kb = rows_f32(head_rows(kv.k_blocks[b], kv, hk), kv, n, D, rows_tmp, ld);
+          cpu::sgemm(false, true, rows, n, D, scale, qh, q_row, kb, ld, 0.0f, s + j0, n_keys);
+        }
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           const std::int64_t end = key_end(i0 + r);
-          for (std::int64_t j = 0; j < end; ++j) {
-            s[r * n_keys + j] = scale * kern.dot(qh + r * q_row, kh + j * kv.row_stride, D);
+          for (std::int64_t b = 0; b < n_kv_blocks; ++b) {
+            const auto [j0, n] = block_keys(b, end);
+            if (n == 0) break;
+            const std::byte* kb = head_rows(kv.k_blocks[b], kv, hk);
+            if (f16) {
+              kern.scores_f16(qh + r * q_row, reinterpret_cast<const Half*>(kb), n, D,
+                              kv.row_stride, scale, s + r * n_keys + j0);
+            } else {
+              kern.scores_f32(qh + r * q_row, reinterpret_cast<const float*>(kb), n, D,
+                              kv.row_stride, scale, s + r * n_keys + j0);
+            }
           }
         }
       }
@@ -111,17 +166,31 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
           ++dead_rows;
         }
       }
-      if (rows >= kMinGemmRows && n_keys > 0 && dead_rows < rows) {
-        cpu::sgemm(false, false, rows, D, n_keys, 1.0f, s, n_keys, vh, kv.row_stride, 0.0f, oh,
-                   q_row);
+      if (gemm && dead_rows < rows) {
+        for (std::int64_t b = 0; b < n_kv_blocks; ++b) {
+          const auto [j0, n] = block_keys(b, n_keys);
+          if (n == 0) break;
+          std::int64_t ld = 0;
+          const float* vb = rows_f32(head_rows(kv.v_blocks[b], kv, hk), kv, n, D, rows_tmp, ld);
+          cpu::sgemm(false, false, rows, D, n, 1.0f, s + j0, n_keys, vb, ld, b == 0 ? 0.0f : 1.0f,
+                     oh, q_row);
+        }
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           float* orow = oh + r * q_row;
           std::fill(orow, orow + D, 0.0f);
           const float* sr = s + r * n_keys;
           const std::int64_t end = key_end(i0 + r);
-          for (std::int64_t j = 0; j < end; ++j) {
-            if (sr[j] != 0.0f) kern.axpy(sr[j], vh + j * kv.row_stride, orow, D);
+          for (std::int64_t b = 0; b < n_kv_blocks; ++b) {
+            const auto [j0, n] = block_keys(b, end);
+            if (n == 0) break;
+            const std::byte* vb = head_rows(kv.v_blocks[b], kv, hk);
+            if (f16) {
+              kern.accum_f16(sr + j0, reinterpret_cast<const Half*>(vb), n, D, kv.row_stride, orow);
+            } else {
+              kern.accum_f32(sr + j0, reinterpret_cast<const float*>(vb), n, D, kv.row_stride,
+                             orow);
+            }
           }
         }
       }
@@ -143,7 +212,10 @@ void attention(const ExecContext& ctx, const Tensor& q, const Tensor& k, const T
   check_shape(v, k.shape(), "attention: v");
   const std::int64_t Hkv = k.dim(1);
   const std::int64_t D = k.dim(2);
-  KvView kv{k.data<float>(), v.data<float>(), k.dim(0), Hkv, Hkv * D, D};
+  const void* k_block = k.raw_data();
+  const void* v_block = v.raw_data();
+  KvView kv{&k_block, &v_block,  std::max<std::int64_t>(k.dim(0), 1), k.dim(0), Hkv, Hkv * D,
+            D,        DType::F32};
   run_attention(ctx, q, kv, options, out);
 }
 
@@ -154,8 +226,19 @@ void attention(const ExecContext& ctx, const Tensor& q, const KvCache& cache,
   CHATTERD_CHECK(cache.head_dim() == q.dim(2), ShapeError,
                  "attention: cache head dim {} != q head dim {} (q {})", cache.head_dim(), q.dim(2),
                  q.to_string());
-  KvView kv{cache.k_data(),     cache.v_data(),   cache.length(),
-            cache.n_kv_heads(), cache.head_dim(), cache.head_stride()};
+  // Block pointers of this call; kept per thread so decode steps do not allocate.
+  thread_local std::vector<const void*> k_blocks;
+  thread_local std::vector<const void*> v_blocks;
+  k_blocks.resize(static_cast<std::size_t>(cache.n_blocks()));
+  v_blocks.resize(k_blocks.size());
+  for (std::int64_t b = 0; b < cache.n_blocks(); ++b) {
+    k_blocks[static_cast<std::size_t>(b)] = cache.block_keys(b);
+    v_blocks[static_cast<std::size_t>(b)] = cache.block_values(b);
+  }
+  const std::int64_t D = cache.head_dim();
+  KvView kv{k_blocks.data(),          v_blocks.data(),    cache.block_tokens(),
+            cache.length(),           cache.n_kv_heads(), D,
+            cache.block_tokens() * D, cache.dtype()};
   run_attention(ctx, q, kv, options, out);
 }
 

@@ -82,9 +82,87 @@ float attn_exp_sub_sum(float* x, float m, std::int64_t n) {
   return V::reduce_sum(acc);
 }
 
+// Loads of cached rows in either storage dtype.
+template <class V>
+typename V::Reg load_row(const float* p) {
+  return V::load(p);
+}
+template <class V>
+typename V::Reg load_row(const Half* p) {
+  return V::load_f16(p);
+}
+template <class V>
+typename V::Reg load_row_partial(const float* p, int n) {
+  return V::load_partial(p, n);
+}
+template <class V>
+typename V::Reg load_row_partial(const Half* p, int n) {
+  return V::load_f16_partial(p, n);
+}
+
+template <class V, class T>
+void attn_scores(const float* q, const T* k, std::int64_t n, std::int64_t d, std::int64_t stride,
+                 float scale, float* out) {
+  using Reg = typename V::Reg;
+  constexpr std::int64_t W = V::kWidth;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const T* kj = k + j * stride;
+    Reg acc0 = V::zero();
+    Reg acc1 = V::zero();
+    std::int64_t i = 0;
+    for (; i + 2 * W <= d; i += 2 * W) {
+      acc0 = V::fma(V::load(q + i), load_row<V>(kj + i), acc0);
+      acc1 = V::fma(V::load(q + i + W), load_row<V>(kj + i + W), acc1);
+    }
+    for (; i + W <= d; i += W) acc0 = V::fma(V::load(q + i), load_row<V>(kj + i), acc0);
+    if (i < d) {
+      const int rest = static_cast<int>(d - i);
+      acc1 = V::fma(V::load_partial(q + i, rest), load_row_partial<V>(kj + i, rest), acc1);
+    }
+    out[j] = scale * V::reduce_sum(V::add(acc0, acc1));
+  }
+}
+
+template <class V, class T>
+void attn_accum(const float* p, const T* v, std::int64_t n, std::int64_t d, std::int64_t stride,
+                float* out) {
+  using Reg = typename V::Reg;
+  constexpr std::int64_t W = V::kWidth;
+  constexpr std::int64_t kRegs = 4;
+  for (std::int64_t i0 = 0; i0 < d; i0 += kRegs * W) {
+    const std::int64_t width = d - i0 < kRegs * W ? d - i0 : kRegs * W;
+    const std::int64_t full = width / W;  // whole registers in this pass
+    const int rest = static_cast<int>(width - full * W);
+    Reg acc[kRegs + 1];
+    if (full == kRegs && rest == 0) {  // the common pass: a constant trip count keeps acc in regs
+      for (std::int64_t r = 0; r < kRegs; ++r) acc[r] = V::load(out + i0 + r * W);
+      for (std::int64_t j = 0; j < n; ++j) {
+        const Reg pj = V::set1(p[j]);
+        const T* vj = v + j * stride + i0;
+        for (std::int64_t r = 0; r < kRegs; ++r)
+          acc[r] = V::fma(pj, load_row<V>(vj + r * W), acc[r]);
+      }
+      for (std::int64_t r = 0; r < kRegs; ++r) V::store(out + i0 + r * W, acc[r]);
+      continue;
+    }
+    for (std::int64_t r = 0; r < full; ++r) acc[r] = V::load(out + i0 + r * W);
+    if (rest > 0) acc[full] = V::load_partial(out + i0 + full * W, rest);
+    for (std::int64_t j = 0; j < n; ++j) {
+      const Reg pj = V::set1(p[j]);
+      const T* vj = v + j * stride + i0;
+      for (std::int64_t r = 0; r < full; ++r) acc[r] = V::fma(pj, load_row<V>(vj + r * W), acc[r]);
+      if (rest > 0) acc[full] = V::fma(pj, load_row_partial<V>(vj + full * W, rest), acc[full]);
+    }
+    for (std::int64_t r = 0; r < full; ++r) V::store(out + i0 + r * W, acc[r]);
+    if (rest > 0) V::store_partial(out + i0 + full * W, acc[full], rest);
+  }
+}
+
 template <class V>
 constexpr AttentionKernels make_attention_kernels() {
-  return {&attn_dot<V>, &attn_axpy<V>, &attn_scale<V>, &attn_max<V>, &attn_exp_sub_sum<V>};
+  return {&attn_dot<V>,          &attn_axpy<V>,         &attn_scale<V>,
+          &attn_max<V>,          &attn_exp_sub_sum<V>,  &attn_scores<V, float>,
+          &attn_scores<V, Half>, &attn_accum<V, float>, &attn_accum<V, Half>};
 }
 
 }  // namespace

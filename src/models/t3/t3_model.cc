@@ -1,7 +1,9 @@
 #include "models/t3/t3_model.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "core/check.h"
 #include "models/model_hparams.h"
@@ -16,6 +18,12 @@ std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : "; ") + s;
   return out;
+}
+
+// CHATTERD_KV_F32=1 keeps an f32 KV cache for reduced-precision matrices (side-by-side runs).
+bool keep_f32_kv() {
+  const char* env = std::getenv("CHATTERD_KV_F32");  // NOLINT(concurrency-mt-unsafe): no setenv
+  return env != nullptr && std::string_view(env) == "1";
 }
 
 }  // namespace
@@ -40,6 +48,13 @@ T3Model::T3Model(std::shared_ptr<const WeightStore> store, const T3Config& confi
     load_gpt2();
   }
   if (matrix_dtype) convert_matrices(*matrix_dtype);
+  ops::KvLayout kv;
+  kv.n_kv_heads = is_llama() ? config_.num_kv_heads : config_.num_heads;
+  kv.head_dim = config_.head_dim;
+  // Models kept as stored (the parity goldens) keep an f32 cache.
+  const bool reduced = matrix_dtype.has_value() && *matrix_dtype != DType::F32;
+  kv.dtype = reduced && !keep_f32_kv() ? DType::F16 : DType::F32;
+  kv_pool_ = std::make_shared<ops::KvBlockPool>(kv);
 }
 
 void T3Model::convert_matrices(DType dtype) {
@@ -170,11 +185,7 @@ T3CondPrefix T3Model::make_cond_prefix(const ExecContext& ctx, const T3Cond& con
   forward(ctx, state.embeds, state);
   T3CondPrefix prefix;
   prefix.length = c;
-  for (const ops::KvCache& cache : state.caches) {
-    ops::KvCache copy(cache.n_kv_heads(), cache.head_dim(), c);
-    copy.assign(cache);
-    prefix.caches.push_back(std::move(copy));
-  }
+  prefix.caches = std::move(state.caches);  // requests share these blocks (copy-on-write)
   return prefix;
 }
 
@@ -235,20 +246,14 @@ void T3Model::reset_state(T3State& state, std::int64_t capacity, std::int64_t ba
                  "T3: batch {} is not supported by the {} backbone (1{})", batch,
                  t3_backbone_name(config_.backbone), is_llama() ? ", or 2 for CFG" : "");
   const auto n_caches = static_cast<std::size_t>(config_.num_layers * batch);
-  const std::int64_t kv_heads = is_llama() ? config_.num_kv_heads : config_.num_heads;
-  if (state.caches.size() != n_caches ||
-      (n_caches > 0 && (state.caches[0].n_kv_heads() != kv_heads ||
-                        state.caches[0].head_dim() != config_.head_dim))) {
-    state.caches.assign(n_caches, ops::KvCache(kv_heads, config_.head_dim, 0));
+  if (state.caches.size() != n_caches || (n_caches > 0 && state.caches[0].pool() != kv_pool_)) {
+    state.caches.assign(n_caches, ops::KvCache(kv_pool_));
   }
   state.batch = batch;
   if (is_llama() && state.rope.n_positions() < capacity) {
     state.rope = ops::build_rope_table(rope_, std::min(capacity, max_positions()));
   }
-  for (auto& cache : state.caches) {
-    cache.clear();
-    cache.reserve(capacity);
-  }
+  for (auto& cache : state.caches) cache.clear();
 }
 
 void T3Model::forward(const ExecContext& ctx, const Tensor& embeds, T3State& state) const {

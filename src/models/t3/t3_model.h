@@ -36,6 +36,7 @@
 #include "models/t3/t3_state.h"
 #include "models/variant.h"
 #include "ops/exec_context.h"
+#include "ops/kv_block_pool.h"
 #include "weights/weight_store.h"
 
 namespace chatterd {
@@ -96,10 +97,11 @@ class T3Model {
   void decode_embeds(const ExecContext& ctx, std::int64_t token, std::int64_t index, T3State& state,
                      Tensor& out) const;
 
-  // A fresh state whose caches hold `capacity` tokens without growing. `batch` sequences run
-  // together: 1, or 2 for the Llama CFG pair (GPT-2: 1 only).
+  // A fresh state for up to `capacity` tokens per sequence (sizes the RoPE table; the KV caches
+  // take pool blocks as tokens arrive). `batch` sequences run together: 1, or 2 for the Llama
+  // CFG pair (GPT-2: 1 only).
   T3State new_state(std::int64_t capacity, std::int64_t batch = 1) const;
-  // Clears `state` for a new request and makes sure it holds `capacity` tokens per sequence.
+  // Clears `state` for a new request (its KV blocks go back to the pool).
   void reset_state(T3State& state, std::int64_t capacity, std::int64_t batch = 1) const;
 
   // Runs the backbone on embeds (positions state.length() ..), appending to the caches, then the
@@ -128,6 +130,12 @@ class T3Model {
 
   // Bytes of weights one decode step reads (blocks, final norm, speech head, one embedding row).
   std::size_t decode_weight_bytes() const;
+
+  // The pool every state's KV caches draw their blocks from (shared by concurrent requests).
+  // Its dtype is f16 when the matrices were converted to a reduced precision (matrix_dtype
+  // bf16/f16/q8_0), which halves the bytes a decode step reads from the cache, and f32 otherwise
+  // (as stored or f32: the parity goldens); CHATTERD_KV_F32=1 keeps f32 (side-by-side runs).
+  const std::shared_ptr<ops::KvBlockPool>& kv_pool() const { return kv_pool_; }
 
  private:
   void embed_ids(const ExecContext& ctx, const Tensor& table, std::span<const std::int64_t> ids,
@@ -163,6 +171,7 @@ class T3Model {
   std::vector<layers::LlamaBlock> llama_blocks_;
   Tensor norm_;  // [d] f32 final RMSNorm weight
   ops::RopeConfig rope_;
+  std::shared_ptr<ops::KvBlockPool> kv_pool_;
 };
 
 }  // namespace chatterd

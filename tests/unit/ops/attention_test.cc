@@ -5,11 +5,13 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "backends/cpu/cpu_features.h"
 #include "chatterd/core/error.h"
+#include "chatterd/core/half.h"
 #include "core/thread_pool.h"
 #include "ops/kv_cache.h"
 
@@ -174,77 +176,163 @@ TEST(Attention, LargeScoresStayFinite) {
   expect_near_all(out, reference_attention(q, k, v, 1.0f, false, 0, {}), 1e-4f, "large");
 }
 
-// Prefill then decode steps through the cache == one causal attention over the whole sequence.
+// Rounds every value to f16 and back (what an f16 KV cache stores).
+Tensor rounded_to_f16(const Tensor& t) {
+  Tensor r = Tensor::empty(t.shape(), DType::F32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    r.data<float>()[i] = half_to_float(float_to_half(t.data<float>()[i]));
+  }
+  return r;
+}
+
+// Prefill then decode steps through the cache == one causal attention over the whole sequence,
+// for caches of several block sizes (blocks smaller than the prompt, one block, a block per
+// token) in f32 and f16, on every ISA, with and without a pool.
 TEST(Attention, CachePrefillThenDecodeEqualsFullCausal) {
   std::mt19937 rng(42);
-  for (auto [hq, hkv, d] :
-       {std::tuple<std::int64_t, std::int64_t, std::int64_t>{16, 16, 64}, {3, 1, 16}, {4, 2, 16}}) {
+  for (auto [hq, hkv, d] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{16, 16, 64},
+                            {3, 1, 16},
+                            {4, 2, 16},
+                            {2, 2, 24}}) {
     const std::int64_t prompt = 13, steps = 9, total = prompt + steps;
     Tensor q = random_tensor({total, hq, d}, rng);
     Tensor k = random_tensor({total, hkv, d}, rng);
     Tensor v = random_tensor({total, hkv, d}, rng);
     AttentionOptions opt;
     opt.causal = true;
-    Tensor full;
-    attention({}, q, k, v, opt, full);
-    expect_near_all(
-        full, reference_attention(q, k, v, 1.0f / std::sqrt(static_cast<float>(d)), true, 0, {}),
-        2e-5f, "full");
-
-    ThreadPool pool(2);
-    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-      ExecContext ctx{p, cpu::default_isa()};
-      KvCache cache(hkv, d, 4);  // deliberately too small: append must grow it
-      cache.append(ctx, k.narrow0(0, prompt), v.narrow0(0, prompt));
-      Tensor out;
-      attention(ctx, q.narrow0(0, prompt), cache, opt, out);
-      std::vector<float> got(out.data<float>(), out.data<float>() + out.numel());
-      for (std::int64_t t = prompt; t < total; ++t) {
-        // Two-token steps near the end exercise Tq > 1 against a cache.
-        const std::int64_t n = (t + 2 <= total && t >= total - 4) ? 2 : 1;
-        cache.append(ctx, k.narrow0(t, n), v.narrow0(t, n));
-        attention(ctx, q.narrow0(t, n), cache, opt, out);
-        got.insert(got.end(), out.data<float>(), out.data<float>() + out.numel());
-        t += n - 1;
-      }
-      EXPECT_EQ(cache.length(), total);
-      EXPECT_GE(cache.capacity(), total);
-      ASSERT_EQ(static_cast<std::int64_t>(got.size()), full.numel());
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        ASSERT_NEAR(got[i], full.data<float>()[i], 1e-5f) << "hq=" << hq << " at " << i;
+    for (const DType dtype : {DType::F32, DType::F16}) {
+      // An f16 cache must match attention over the f16-rounded keys and values to f32 accuracy.
+      const Tensor kr = dtype == DType::F16 ? rounded_to_f16(k) : k;
+      const Tensor vr = dtype == DType::F16 ? rounded_to_f16(v) : v;
+      Tensor full;
+      attention({}, q, kr, vr, opt, full);
+      expect_near_all(
+          full,
+          reference_attention(q, kr, vr, 1.0f / std::sqrt(static_cast<float>(d)), true, 0, {}),
+          2e-5f, "full");
+      ThreadPool pool(2);
+      for (const std::int64_t block : {1, 4, 5, 64}) {
+        for (auto isa : cpu::supported_isas()) {
+          for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+            const std::string what =
+                fmt::format("hq={} d={} {} block={} isa={} pool={}", hq, d, dtype_name(dtype),
+                            block, cpu::isa_name(isa), p != nullptr);
+            ExecContext ctx{p, isa};
+            KvCache cache(std::make_shared<KvBlockPool>(KvLayout{hkv, d, dtype, block}));
+            cache.append(ctx, k.narrow0(0, prompt), v.narrow0(0, prompt));
+            Tensor out;
+            attention(ctx, q.narrow0(0, prompt), cache, opt, out);
+            std::vector<float> got(out.data<float>(), out.data<float>() + out.numel());
+            for (std::int64_t t = prompt; t < total; ++t) {
+              // Two-token steps near the end exercise Tq > 1 against a cache.
+              const std::int64_t n = (t + 2 <= total && t >= total - 4) ? 2 : 1;
+              cache.append(ctx, k.narrow0(t, n), v.narrow0(t, n));
+              attention(ctx, q.narrow0(t, n), cache, opt, out);
+              got.insert(got.end(), out.data<float>(), out.data<float>() + out.numel());
+              t += n - 1;
+            }
+            EXPECT_EQ(cache.length(), total) << what;
+            EXPECT_EQ(cache.n_blocks(), (total + block - 1) / block) << what;
+            ASSERT_EQ(static_cast<std::int64_t>(got.size()), full.numel());
+            for (std::size_t i = 0; i < got.size(); ++i) {
+              ASSERT_NEAR(got[i], full.data<float>()[i], 1e-5f) << what << " at " << i;
+            }
+          }
+        }
       }
     }
   }
 }
 
-TEST(KvCache, GrowsGeometricallyAndKeepsContents) {
+// Key (or value) of token t, head h, element i, read back from the cache's blocks.
+float cached(const KvCache& cache, bool keys, std::int64_t t, std::int64_t h, std::int64_t i) {
+  const std::int64_t bt = cache.block_tokens();
+  const void* blk = keys ? cache.block_keys(t / bt) : cache.block_values(t / bt);
+  const std::int64_t at = (h * bt + t % bt) * cache.head_dim() + i;
+  return cache.dtype() == DType::F16 ? half_to_float(static_cast<const Half*>(blk)[at])
+                                     : static_cast<const float*>(blk)[at];
+}
+
+TEST(KvCache, BlocksHoldTheRowsAndGoBackToThePool) {
   std::mt19937 rng(1);
-  KvCache cache(2, 8);
-  EXPECT_EQ(cache.capacity(), 0);
-  cache.reserve(5);
-  EXPECT_EQ(cache.capacity(), 5);
-  Tensor k = random_tensor({7, 2, 8}, rng);
-  Tensor v = random_tensor({7, 2, 8}, rng);
-  cache.append({}, k.narrow0(0, 4), v.narrow0(0, 4));
-  EXPECT_EQ(cache.capacity(), 5);
-  cache.append({}, k.narrow0(4, 3), v.narrow0(4, 3));
-  EXPECT_EQ(cache.capacity(), 10);
-  ASSERT_EQ(cache.length(), 7);
-  for (std::int64_t h = 0; h < 2; ++h) {
-    for (std::int64_t t = 0; t < 7; ++t) {
-      for (std::int64_t i = 0; i < 8; ++i) {
-        EXPECT_EQ(cache.k_data()[h * cache.head_stride() + t * 8 + i],
-                  k.data<float>()[(t * 2 + h) * 8 + i]);
-        EXPECT_EQ(cache.v_data()[h * cache.head_stride() + t * 8 + i],
-                  v.data<float>()[(t * 2 + h) * 8 + i]);
+  for (const DType dtype : {DType::F32, DType::F16}) {
+    auto pool = std::make_shared<KvBlockPool>(KvLayout{2, 8, dtype, 4});
+    KvCache cache(pool);
+    EXPECT_EQ(cache.capacity(), 0);
+    Tensor k = random_tensor({7, 2, 8}, rng);
+    Tensor v = random_tensor({7, 2, 8}, rng);
+    cache.append({}, k.narrow0(0, 4), v.narrow0(0, 4));
+    EXPECT_EQ(cache.n_blocks(), 1);
+    cache.append({}, k.narrow0(4, 3), v.narrow0(4, 3));
+    EXPECT_EQ(cache.n_blocks(), 2);
+    EXPECT_EQ(cache.capacity(), 8);
+    ASSERT_EQ(cache.length(), 7);
+    EXPECT_EQ(pool->stats().blocks_in_use, 2);
+    for (std::int64_t h = 0; h < 2; ++h) {
+      for (std::int64_t t = 0; t < 7; ++t) {
+        for (std::int64_t i = 0; i < 8; ++i) {
+          const float kw = k.data<float>()[(t * 2 + h) * 8 + i];
+          const float vw = v.data<float>()[(t * 2 + h) * 8 + i];
+          const float kx = dtype == DType::F16 ? half_to_float(float_to_half(kw)) : kw;
+          const float vx = dtype == DType::F16 ? half_to_float(float_to_half(vw)) : vw;
+          EXPECT_EQ(cached(cache, true, t, h, i), kx);
+          EXPECT_EQ(cached(cache, false, t, h, i), vx);
+        }
       }
     }
+    cache.truncate(3);
+    EXPECT_EQ(cache.length(), 3);
+    EXPECT_EQ(cache.n_blocks(), 1);
+    EXPECT_EQ(pool->stats().blocks_in_use, 1);
+    cache.clear();
+    EXPECT_EQ(cache.length(), 0);
+    EXPECT_EQ(pool->stats().blocks_in_use, 0);
+    // A new request reuses the freed blocks: no new slab.
+    const std::int64_t allocated = pool->stats().blocks_allocated;
+    cache.append({}, k, v);
+    EXPECT_EQ(pool->stats().blocks_allocated, allocated);
+    EXPECT_EQ(pool->stats().peak_blocks_in_use, 2);
+    EXPECT_EQ(pool->stats().bytes_in_use(),
+              2 * 2 * static_cast<std::size_t>(2 * 4 * 8) * (dtype == DType::F16 ? 2 : 4));
   }
-  cache.truncate(3);
-  EXPECT_EQ(cache.length(), 3);
-  cache.clear();
-  EXPECT_EQ(cache.length(), 0);
-  EXPECT_EQ(cache.capacity(), 10);
+}
+
+TEST(KvCache, CopiesShareBlocksAndCopyBeforeWriting) {
+  std::mt19937 rng(2);
+  auto pool = std::make_shared<KvBlockPool>(KvLayout{2, 8, DType::F32, 4});
+  Tensor k = random_tensor({8, 2, 8}, rng);
+  Tensor v = random_tensor({8, 2, 8}, rng);
+  KvCache prefix(pool);
+  prefix.append({}, k.narrow0(0, 6), v.narrow0(0, 6));  // one full block, one partial
+  KvCache a(pool);
+  a.assign(prefix);
+  KvCache b = prefix;
+  EXPECT_EQ(pool->stats().blocks_in_use, 2);  // shared, not copied
+  EXPECT_EQ(pool->references(static_cast<const std::byte*>(prefix.block_keys(1))), 3);
+  a.append({}, k.narrow0(6, 1), v.narrow0(6, 1));  // writes into the shared partial block
+  EXPECT_EQ(pool->stats().blocks_in_use, 3);
+  b.append({}, k.narrow0(7, 1), v.narrow0(7, 1));
+  EXPECT_EQ(pool->stats().blocks_in_use, 4);
+  EXPECT_EQ(a.block_keys(0), prefix.block_keys(0));  // the full block stays shared
+  EXPECT_NE(a.block_keys(1), prefix.block_keys(1));
+  // Each sees the prefix plus its own token at position 6; the prefix is untouched.
+  for (std::int64_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(cached(a, true, 6, 1, i), k.data<float>()[(6 * 2 + 1) * 8 + i]);
+    EXPECT_EQ(cached(b, true, 6, 1, i), k.data<float>()[(7 * 2 + 1) * 8 + i]);
+    EXPECT_EQ(cached(a, false, 5, 0, i), v.data<float>()[(5 * 2 + 0) * 8 + i]);
+    EXPECT_EQ(cached(b, false, 5, 0, i), v.data<float>()[(5 * 2 + 0) * 8 + i]);
+  }
+  EXPECT_EQ(prefix.length(), 6);
+  // A cache from another pool of the same layout gets a copy.
+  auto other = std::make_shared<KvBlockPool>(KvLayout{2, 8, DType::F32, 4});
+  KvCache c(other);
+  c.assign(a);
+  EXPECT_EQ(other->stats().blocks_in_use, 2);
+  EXPECT_EQ(cached(c, true, 6, 1, 3), cached(a, true, 6, 1, 3));
+  a.clear();
+  b.clear();
+  prefix.clear();
+  EXPECT_EQ(pool->stats().blocks_in_use, 0);
 }
 
 TEST(Attention, Errors) {
@@ -274,6 +362,10 @@ TEST(Attention, Errors) {
   EXPECT_THROW(cache.append({}, k2, k2), ShapeError);
   EXPECT_THROW(cache.truncate(1), InvalidArgument);
   EXPECT_THROW(KvCache(0, 16), InvalidArgument);
+  EXPECT_THROW(KvCache(2, 16, 0), InvalidArgument);  // block of no tokens
+  EXPECT_THROW(KvBlockPool(KvLayout{2, 16, DType::BF16, 4}), DTypeError);
+  KvCache f16(std::make_shared<KvBlockPool>(KvLayout{2, 16, DType::F16, 64}));
+  EXPECT_THROW(f16.assign(cache), ShapeError);  // another storage dtype
   Tensor q8 = Tensor::zeros({1, 4, 8}, DType::F32);
   EXPECT_THROW(attention({}, q8, cache, {}, out), ShapeError);
 }
