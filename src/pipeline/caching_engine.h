@@ -48,6 +48,7 @@ class CachingEngine final : public TtsEngine {
 
   const EngineInfo& info() const override { return inner_->info(); }
   void set_observer(EngineObserver* observer) override { inner_->set_observer(observer); }
+  EngineMemoryStats memory_stats() const override { return inner_->memory_stats(); }
   SynthesisResult synthesize(const SynthesisRequest& request,
                              const ChunkCallback& on_chunk = {}) override;
 

@@ -285,6 +285,15 @@ void ChatterboxEngine::set_observer(EngineObserver* observer) {
   if (vocoder_batcher_) vocoder_batcher_->set_observer(observer);
 }
 
+EngineMemoryStats ChatterboxEngine::memory_stats() const {
+  const ops::KvPoolStats kv = parts_.t3->kv_pool()->stats();
+  EngineMemoryStats m;
+  m.kv_cache_bytes_in_use = static_cast<std::int64_t>(kv.bytes_in_use());
+  m.kv_cache_bytes_allocated = static_cast<std::int64_t>(kv.bytes_allocated());
+  m.kv_cache_peak_bytes_in_use = kv.peak_blocks_in_use * static_cast<std::int64_t>(kv.block_bytes);
+  return m;
+}
+
 T3BatchLoopStats ChatterboxEngine::batching_stats() const {
   return batch_loop_ ? batch_loop_->stats() : T3BatchLoopStats{};
 }

@@ -134,6 +134,8 @@ class ChatterboxEngine final : public TtsEngine {
   int max_concurrency() const override { return max_concurrency_; }
   // Batched T3 steps (when batching is enabled) are reported to `observer`.
   void set_observer(EngineObserver* observer) override;
+  // T3's KV cache pool (one per engine: every request and voice prefix draws from it).
+  EngineMemoryStats memory_stats() const override;
   // Same, also reporting where the time went (benchmarks).
   SynthesisResult synthesize(const SynthesisRequest& request, const ChunkCallback& on_chunk,
                              ChatterboxStageTimes& times);

@@ -127,6 +127,14 @@ class EngineObserver {
   virtual void on_vocoder_batch(const VocoderBatchEvent& /*event*/) {}
 };
 
+// Memory an engine holds for the state of its requests (metrics). KV caches are carved in blocks
+// from a pool that keeps freed blocks for the next request.
+struct EngineMemoryStats {
+  std::int64_t kv_cache_bytes_in_use = 0;       // blocks held by requests and voice prefixes
+  std::int64_t kv_cache_bytes_allocated = 0;    // taken from the system: in use + free blocks
+  std::int64_t kv_cache_peak_bytes_in_use = 0;  // the most ever in use at once
+};
+
 class TtsEngine {
  public:
   virtual ~TtsEngine() = default;
@@ -147,6 +155,8 @@ class TtsEngine {
   // outlive the engine's use of it: reset to nullptr before destroying it. Engines without such
   // events ignore it.
   virtual void set_observer(EngineObserver* /*observer*/) {}
+  // What the engine holds for its requests now (zero where it keeps no such state).
+  virtual EngineMemoryStats memory_stats() const { return {}; }
 };
 
 // Which engine to build. `model` is parsed once, here: "espeak", "espeak:<voice>", a model

@@ -182,6 +182,21 @@ TEST(ChatterboxEngine, ConcurrentRequestsMatchSequentialOnes) {
   EXPECT_EQ(cb.samples, b.samples);
 }
 
+// T3's KV cache is taken from the engine's block pool while a request runs and given back after:
+// the next request reuses the blocks instead of allocating.
+TEST(ChatterboxEngine, KvCacheBlocksGoBackToThePoolAndAreReused) {
+  auto e = ChatterboxEngine::load(kTurboTiny, 1);  // its own pool
+  e->synthesize(request("Hello there.", 5));       // warm: the voice prefix exists now
+  const EngineMemoryStats warm = e->memory_stats();
+  EXPECT_GT(warm.kv_cache_bytes_allocated, 0);
+  EXPECT_GT(warm.kv_cache_peak_bytes_in_use, warm.kv_cache_bytes_in_use);
+  e->synthesize(request("Hello there.", 6));  // the same length: no more blocks needed
+  const EngineMemoryStats after = e->memory_stats();
+  EXPECT_EQ(after.kv_cache_bytes_in_use, warm.kv_cache_bytes_in_use);        // nothing leaked
+  EXPECT_EQ(after.kv_cache_bytes_allocated, warm.kv_cache_bytes_allocated);  // reused
+  EXPECT_LE(after.kv_cache_bytes_in_use, after.kv_cache_bytes_allocated);
+}
+
 TEST(ChatterboxEngine, EmptyTextSpeaksTheReferenceSentence) {
   const auto res = engine(1).synthesize(request("", 1, 6));
   EXPECT_GT(res.samples.size(), 0u);
