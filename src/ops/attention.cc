@@ -9,6 +9,7 @@
 
 #include "backends/cpu/attention_kernels.h"
 #include "backends/cpu/blas.h"
+#include "backends/cpu/convert_kernels.h"
 #include "chatterd/core/half.h"
 #include "core/check.h"
 
@@ -42,15 +43,18 @@ const std::byte* head_rows(const void* block, const KvView& kv, std::int64_t h) 
 // Rows [0, n) of one head's block as f32 with stride `row_stride` (f16 converted into `tmp`, then
 // stride d), for sgemm.
 const float* rows_f32(const std::byte* rows, const KvView& kv, std::int64_t n, std::int64_t d,
-                      std::vector<float>& tmp, std::int64_t& stride) {
+                      void (*to_f32)(const Half*, float*, std::int64_t), std::vector<float>& tmp,
+                      std::int64_t& stride) {
   if (kv.dtype == DType::F32) {
     stride = kv.row_stride;
     return reinterpret_cast<const float*>(rows);
   }
   tmp.resize(static_cast<std::size_t>(n * d));
   const auto* h = reinterpret_cast<const Half*>(rows);
-  for (std::int64_t j = 0; j < n; ++j) {
-    for (std::int64_t i = 0; i < d; ++i) tmp[j * d + i] = half_to_float(h[j * kv.row_stride + i]);
+  if (kv.row_stride == d) {  // cache blocks: one contiguous run
+    to_f32(h, tmp.data(), n * d);
+  } else {
+    for (std::int64_t j = 0; j < n; ++j) to_f32(h + j * kv.row_stride, tmp.data() + j * d, d);
   }
   stride = d;
   return tmp.data();
@@ -99,6 +103,7 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
   const std::int64_t n_kv_blocks =
       kv.block_tokens > 0 ? (Tk + kv.block_tokens - 1) / kv.block_tokens : 0;
   const bool f16 = kv.dtype == DType::F16;
+  const auto to_f32 = cpu::convert_kernels(ctx.isa).f16_to_f32;
 
   ctx.parallel_for(Hq * n_blocks, 1, [&](std::int64_t item0, std::int64_t item1) {
     // Per thread and kept: they reach their largest size once, so decode steps do not allocate.
@@ -127,7 +132,8 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
           const auto [j0, n] = block_keys(b, n_keys);
           if (n == 0) break;
           std::int64_t ld = 0;
-          const float* kb = rows_f32(head_rows(kv.k_blocks[b], kv, hk), kv, n, D, rows_tmp, ld);
+          const float* kb =
+              rows_f32(head_rows(kv.k_blocks[b], kv, hk), kv, n, D, to_f32, rows_tmp, ld);
           cpu::sgemm(false, true, rows, n, D, scale, qh, q_row, kb, ld, 0.0f, s + j0, n_keys);
         }
       } else {
@@ -171,7 +177,8 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
           const auto [j0, n] = block_keys(b, n_keys);
           if (n == 0) break;
           std::int64_t ld = 0;
-          const float* vb = rows_f32(head_rows(kv.v_blocks[b], kv, hk), kv, n, D, rows_tmp, ld);
+          const float* vb =
+              rows_f32(head_rows(kv.v_blocks[b], kv, hk), kv, n, D, to_f32, rows_tmp, ld);
           cpu::sgemm(false, false, rows, D, n, 1.0f, s + j0, n_keys, vb, ld, b == 0 ? 0.0f : 1.0f,
                      oh, q_row);
         }
