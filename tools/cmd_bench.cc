@@ -107,8 +107,8 @@ void print_result(const bench::TextResult& r) {
                r.latency_ms.p50, r.latency_ms.p95, r.ttfc_ms.p50, r.rtf.mean, r.cpu_ms.mean,
                static_cast<double>(r.peak_rss_kib) / 1024.0);
   for (const bench::StageResult& s : r.stages) {
-    std::fprintf(stderr, "    %-14s %8.1f ms %5.1f %%\n", s.name.c_str(), s.mean_ms,
-                 100.0 * s.share);
+    std::fprintf(stderr, "    %-14s %8.1f ms %5.1f %% | peak RSS %6.0f MiB\n", s.name.c_str(),
+                 s.mean_ms, 100.0 * s.share, static_cast<double>(s.peak_rss_kib) / 1024.0);
   }
 }
 

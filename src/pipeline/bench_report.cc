@@ -38,7 +38,10 @@ MachineInfo device_from_json(const JsonObject& o) {
 json text_to_json(const TextResult& r) {
   json stages = json::array();
   for (const StageResult& s : r.stages) {
-    stages.push_back({{"name", s.name}, {"mean_ms", s.mean_ms}, {"share", s.share}});
+    stages.push_back({{"name", s.name},
+                      {"mean_ms", s.mean_ms},
+                      {"share", s.share},
+                      {"peak_rss_kib", s.peak_rss_kib}});
   }
   return {{"name", r.name},
           {"text", r.text},
@@ -80,7 +83,9 @@ TextResult text_from_json(const JsonObject& o) {
   const std::size_t n_stages = o.array("stages").size();
   for (std::size_t i = 0; i < n_stages; ++i) {
     const JsonObject s = o.element("stages", i);
-    r.stages.push_back({s.string("name"), s.number("mean_ms"), s.number("share")});
+    // peak_rss_kib is absent from reports written before stages measured memory.
+    r.stages.push_back({s.string("name"), s.number("mean_ms"), s.number("share"),
+                        s.has("peak_rss_kib") ? s.integer("peak_rss_kib") : 0});
   }
   const JsonObject samples = o.object("samples");
   r.latency_samples_ms = samples.numbers("latency_ms");

@@ -48,6 +48,9 @@ struct StageResult {
   std::string name;      // the engine's stage name
   double mean_ms = 0.0;  // per measured run
   double share = 0.0;    // mean_ms / mean latency
+  // The largest StageTime::peak_rss_bytes over the measured runs, in KiB (0: not measured, or a
+  // report written before it was).
+  std::int64_t peak_rss_kib = 0;
 };
 
 struct TextResult {

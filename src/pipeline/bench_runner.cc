@@ -92,6 +92,7 @@ TextResult measure_text(TtsEngine& engine, const BenchText& text, const BenchOpt
                              [&](const StageResult& x) { return x.name == st.name; });
       if (it == stage_sums.end()) it = stage_sums.insert(stage_sums.end(), {st.name, 0.0, 0.0});
       it->mean_ms += st.ms;
+      it->peak_rss_kib = std::max(it->peak_rss_kib, st.peak_rss_bytes / 1024);
     }
     if (progress) {
       progress(fmt::format("{}: run {}/{} {:.1f} ms, first chunk {:.1f} ms, audio {:.0f} ms",

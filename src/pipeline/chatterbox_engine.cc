@@ -11,6 +11,7 @@
 #include "models/model_dir.h"
 #include "models/t3/t3_generate.h"
 #include "ops/layout.h"
+#include "pipeline/system_info.h"
 #include "pipeline/voice_store.h"
 #include "text/language.h"
 
@@ -21,6 +22,11 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Raises a stage's peak to the resident set now: called where a segment of the stage ends.
+void sample_peak(std::int64_t& peak_rss_bytes) {
+  peak_rss_bytes = std::max(peak_rss_bytes, bench::resident_bytes());
 }
 
 // Text ids each request may carry, and the generation budget. The context must hold
@@ -338,6 +344,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   // Invalid UTF-8 -> InvalidArgument; empty text -> the reference's stand-in sentence.
   const std::vector<T3TextChunk> chunks = encode_text(request, budget.max_text_tokens);
   times.text_ms = ms_since(t0);
+  sample_peak(times.text_peak_rss_bytes);
 
   SynthesisResult result;
   result.sample_rate_hz = info_.sample_rate_hz;
@@ -397,7 +404,10 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     Clock::time_point t_first{};
     std::int64_t n_generated = 0;
     auto on_token = [&](std::int64_t token) {
-      if (n_generated++ == 0) t_first = Clock::now();
+      if (n_generated++ == 0) {
+        t_first = Clock::now();
+        sample_peak(times.t3_prefill_peak_rss_bytes);
+      }
       if (token < 0 || token >= t3.config().start_speech_token) return true;  // not S3 vocab
       vocoder.push_tokens(std::span<const std::int64_t>(&token, 1));
       if (!streaming) return true;
@@ -411,6 +421,8 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
         next_size = adaptive_first_chunk(opt.chunk_tokens, expected, rho, vocoder.lag_tokens());
       }
       if (next_size == 0 || !vocoder.ready(next_size)) return true;
+      // A decode segment ends where the vocoder takes over (once per chunk, not per token).
+      sample_peak(times.t3_decode_peak_rss_bytes);
       const auto tv = Clock::now();
       if (times.first_chunk_tokens == 0) times.first_chunk_tokens = next_size;
       vocoder.vocode(ctx, next_size, result.samples);
@@ -429,6 +441,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     const T3GenerateResult tokens =
         run_t3(ctx, voice, chunk, opt, max_gen, t3_seed, state, on_token);
     const auto t_t3_end = Clock::now();
+    sample_peak(times.t3_decode_peak_rss_bytes);
     times.t3_prefill_ms += std::chrono::duration<double, std::milli>(t_first - t0).count();
     times.t3_decode_ms +=
         std::chrono::duration<double, std::milli>(t_t3_end - t_first).count() - vocoder_ms_in_t3;
@@ -462,6 +475,11 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     times.flow_encoder_ms += vs.flow_encoder_ms;
     times.flow_solver_ms += vs.flow_solver_ms;
     times.hift_ms += vs.hift_ms;
+    times.flow_encoder_peak_rss_bytes =
+        std::max(times.flow_encoder_peak_rss_bytes, vs.flow_encoder_peak_rss_bytes);
+    times.flow_solver_peak_rss_bytes =
+        std::max(times.flow_solver_peak_rss_bytes, vs.flow_solver_peak_rss_bytes);
+    times.hift_peak_rss_bytes = std::max(times.hift_peak_rss_bytes, vs.hift_peak_rss_bytes);
     times.flow_calls += vs.flow_calls;
     times.flow_frames += vs.flow_frames;
     times.emitted_frames += vs.emitted_frames;
@@ -475,12 +493,12 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   s.real_time_factor = s.audio_seconds > 0.0 ? s.total_ms / 1000.0 / s.audio_seconds : 0.0;
   s.decode_steps = times.t3_decode_steps;
   s.decode_ms = times.t3_decode_ms;
-  s.stages = {{"text", times.text_ms},
-              {"t3_prefill", times.t3_prefill_ms},
-              {"t3_decode", times.t3_decode_ms},
-              {"flow_encoder", times.flow_encoder_ms},
-              {"flow_solver", times.flow_solver_ms},
-              {"hift", times.hift_ms}};
+  s.stages = {{"text", times.text_ms, times.text_peak_rss_bytes},
+              {"t3_prefill", times.t3_prefill_ms, times.t3_prefill_peak_rss_bytes},
+              {"t3_decode", times.t3_decode_ms, times.t3_decode_peak_rss_bytes},
+              {"flow_encoder", times.flow_encoder_ms, times.flow_encoder_peak_rss_bytes},
+              {"flow_solver", times.flow_solver_ms, times.flow_solver_peak_rss_bytes},
+              {"hift", times.hift_ms, times.hift_peak_rss_bytes}};
   return result;
 }
 

@@ -78,6 +78,14 @@ struct ChatterboxStageTimes {
   double flow_encoder_ms = 0.0;  // S3Gen embedding + conformer encoder
   double flow_solver_ms = 0.0;   // noise + ODE solve + prompt trim
   double hift_ms = 0.0;
+  // Per stage, the largest process resident set sampled at the end of any of its segments
+  // (StageTime::peak_rss_bytes).
+  std::int64_t text_peak_rss_bytes = 0;
+  std::int64_t t3_prefill_peak_rss_bytes = 0;
+  std::int64_t t3_decode_peak_rss_bytes = 0;
+  std::int64_t flow_encoder_peak_rss_bytes = 0;
+  std::int64_t flow_solver_peak_rss_bytes = 0;
+  std::int64_t hift_peak_rss_bytes = 0;
   // Streaming work counters (StreamVocoderStats summed over text chunks).
   std::int64_t flow_calls = 0;          // flow windows solved
   std::int64_t flow_frames = 0;         // mel frames through the flow (prompt + context + new)

@@ -73,6 +73,10 @@ struct StreamVocoderStats {
   double flow_encoder_ms = 0.0;
   double flow_solver_ms = 0.0;  // noise + ODE solve
   double hift_ms = 0.0;
+  // The largest resident set sampled at the end of each stage's segments (bench::resident_bytes).
+  std::int64_t flow_encoder_peak_rss_bytes = 0;
+  std::int64_t flow_solver_peak_rss_bytes = 0;
+  std::int64_t hift_peak_rss_bytes = 0;
 };
 
 // The adaptive first chunk (SynthesisOptions::first_chunk_tokens = 0), decided as soon as

@@ -31,6 +31,13 @@ MemoryUsage read_memory_usage();
 // later read gives the peak of what ran in between. False when the kernel refused.
 bool reset_peak_memory();
 
+// The process's resident set now, in bytes (/proc/self/statm's second field x the page size);
+// 0 when unreadable (non-Linux). Cheap (one small read), so the engine samples it at the end of
+// every segment of every stage: its scratch buffers are kept and reused between calls, so the
+// resident set at the end of a segment is the segment's high-water mark to within what it freed,
+// and streaming interleaves the stages chunk by chunk, which rules out resetting VmHWM per stage.
+std::int64_t resident_bytes();
+
 // CPU time (user + system) of the whole process, all threads, in milliseconds.
 double process_cpu_ms();
 

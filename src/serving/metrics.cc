@@ -14,6 +14,20 @@ std::vector<double> latency_buckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0};
 }
 
+// A label value as the exposition format requires (backslash, quote and newline escaped).
+std::string escape_label_value(std::string_view label) {
+  std::string value;
+  for (const char c : label) {
+    if (c == '\\' || c == '"') value += '\\';
+    if (c == '\n') {
+      value += "\\n";
+      continue;
+    }
+    value += c;
+  }
+  return value;
+}
+
 }  // namespace
 
 Histogram::Histogram(std::vector<double> upper_bounds)
@@ -81,16 +95,33 @@ void HistogramFamily::render(std::string& out, const std::string& name,
   const std::lock_guard lock(mutex_);
   for (const auto& [label, h] : series_) {
     // Label values are engine stage names ([a-z0-9_]); escape anyway, as the format requires.
-    std::string value;
-    for (const char c : label) {
-      if (c == '\\' || c == '"') value += '\\';
-      if (c == '\n') {
-        value += "\\n";
-        continue;
-      }
-      value += c;
-    }
-    h->render_series(out, name, fmt::format("{}=\"{}\"", label_key_, value));
+    h->render_series(out, name, fmt::format("{}=\"{}\"", label_key_, escape_label_value(label)));
+  }
+}
+
+MaxGaugeFamily::MaxGaugeFamily(std::string label_key) : label_key_(std::move(label_key)) {}
+
+void MaxGaugeFamily::raise(std::string_view label, std::int64_t value) {
+  const std::lock_guard lock(mutex_);
+  auto it = series_.find(label);
+  if (it == series_.end()) {
+    if (series_.size() >= kMaxSeries) return;
+    it = series_.emplace(std::string(label), value).first;
+  }
+  it->second = std::max(it->second, value);
+}
+
+std::map<std::string, std::int64_t, std::less<>> MaxGaugeFamily::values() const {
+  const std::lock_guard lock(mutex_);
+  return series_;
+}
+
+void MaxGaugeFamily::render(std::string& out, const std::string& name,
+                            const std::string& help) const {
+  out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", name, help, name);
+  const std::lock_guard lock(mutex_);
+  for (const auto& [label, value] : series_) {
+    out += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label_key_, escape_label_value(label), value);
   }
 }
 
@@ -98,6 +129,7 @@ Metrics::Metrics()
     : time_to_first_audio({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0}),
       real_time_factor({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0}),
       stage_duration("stage", latency_buckets()),
+      stage_peak_resident("stage"),
       time_to_first_token(latency_buckets()),
       decode_token(
           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5}),
@@ -130,7 +162,10 @@ void Metrics::record_synthesis(const SynthesisStats& stats) {
   add_audio_seconds(stats.audio_seconds);
   time_to_first_audio.observe(stats.time_to_first_audio_ms / 1000.0);
   real_time_factor.observe(stats.real_time_factor);
-  for (const StageTime& stage : stats.stages) stage_duration.observe(stage.name, stage.ms / 1000.0);
+  for (const StageTime& stage : stats.stages) {
+    stage_duration.observe(stage.name, stage.ms / 1000.0);
+    if (stage.peak_rss_bytes > 0) stage_peak_resident.raise(stage.name, stage.peak_rss_bytes);
+  }
   if (stats.speech_tokens > 0) {
     speech_tokens_.fetch_add(static_cast<std::uint64_t>(stats.speech_tokens),
                              std::memory_order_relaxed);
@@ -221,6 +256,9 @@ std::string Metrics::render() const {
                           "Synthesis time divided by audio duration.");
   stage_duration.render(out, "chatterd_stage_duration_seconds",
                         "Time one synthesis spent in each engine stage.");
+  stage_peak_resident.render(out, "chatterd_stage_peak_resident_bytes",
+                             "Largest process resident set sampled at the end of an engine "
+                             "stage's segments, over all syntheses since start.");
   time_to_first_token.render(out, "chatterd_time_to_first_token_seconds",
                              "Time from start of synthesis to the first speech token.");
   decode_token.render(out, "chatterd_decode_token_seconds",

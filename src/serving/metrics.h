@@ -56,13 +56,32 @@ class HistogramFamily {
   std::map<std::string, std::unique_ptr<Histogram>, std::less<>> series_;
 };
 
+// One gauge family with one label (`chatterd_stage_peak_resident_bytes{stage="..."}`) whose
+// series only rise: raise() keeps the largest value seen since start. Capped like
+// HistogramFamily (raises of further labels are dropped).
+class MaxGaugeFamily {
+ public:
+  explicit MaxGaugeFamily(std::string label_key);
+  void raise(std::string_view label, std::int64_t value);
+  void render(std::string& out, const std::string& name, const std::string& help) const;
+  // Every series, by label (for /optimization-status).
+  std::map<std::string, std::int64_t, std::less<>> values() const;
+
+  static constexpr std::size_t kMaxSeries = 32;
+
+ private:
+  std::string label_key_;
+  mutable std::mutex mutex_;  // guards series_
+  std::map<std::string, std::int64_t, std::less<>> series_;
+};
+
 class Metrics {
  public:
   Metrics();
   void count_response(int http_status);
   void add_audio_seconds(double seconds);
   // One finished (not cancelled, not failed) synthesis: audio seconds, TTFA, RTF, the engine's
-  // stage times, token timing when the engine measured it.
+  // stage times and peak resident sets, token timing when the engine measured it.
   void record_synthesis(const SynthesisStats& stats);
   // The time between two consecutive chunks of one streamed response, as the engine produced
   // them (what a client's buffer must cover).
@@ -93,6 +112,7 @@ class Metrics {
   Histogram time_to_first_audio;  // seconds
   Histogram real_time_factor;
   HistogramFamily stage_duration;      // seconds per synthesis, by engine stage
+  MaxGaugeFamily stage_peak_resident;  // bytes: the largest StageTime::peak_rss_bytes, by stage
   Histogram time_to_first_token;       // seconds, synthesis start -> first speech token
   Histogram decode_token;              // seconds per decoded token (one mean per synthesis)
   Histogram decode_tokens_per_second;  // one per synthesis

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "pipeline/system_info.h"
+
 namespace chatterd::serving {
 namespace {
 
@@ -44,6 +46,14 @@ nlohmann::json batching_json(const ServerState& state) {
            batches > 0 ? static_cast<double>(windows) / static_cast<double>(batches) : 0.0}};
 }
 
+// The process's resident set now and, by engine stage, the largest resident set sampled at the
+// end of a stage segment since start (chatterd_stage_peak_resident_bytes).
+nlohmann::json memory_json(const Metrics& m) {
+  nlohmann::json stages = nlohmann::json::object();
+  for (const auto& [stage, bytes] : m.stage_peak_resident.values()) stages[stage] = bytes;
+  return {{"resident_bytes", bench::resident_bytes()}, {"stage_peak_resident_bytes", stages}};
+}
+
 }  // namespace
 
 std::string optimization_status_json(ServerState& state) {
@@ -75,6 +85,7 @@ std::string optimization_status_json(ServerState& state) {
         {"ws_cancels", m.ws_cancels_total.load()},
         {"ws_errors", m.ws_errors_total.load()},
         {"slow_clients", m.slow_clients_total.load()}}},
+      {"memory", memory_json(m)},
       {"recent_requests", nlohmann::json::parse(m.recent_requests.to_json())},
       {"shutting_down", state.shutting_down.load()}};
   return j.dump();

@@ -55,7 +55,7 @@ class FakeEngine : public TtsEngine {
     result.stats.time_to_first_audio_ms = 0.5;
     result.stats.real_time_factor = 0.01;
     // Two stages and token timing, as an autoregressive engine reports them (the metrics tests).
-    result.stats.stages = {{"fake_prefill", 0.3}, {"fake_decode", 0.6}};
+    result.stats.stages = {{"fake_prefill", 0.3}, {"fake_decode", 0.6, kDecodePeakRssBytes}};
     result.stats.time_to_first_token_ms = 0.3;
     result.stats.decode_steps = 3;
     result.stats.decode_ms = 0.6;
@@ -82,6 +82,9 @@ class FakeEngine : public TtsEngine {
     const std::lock_guard lock(mutex_);
     return texts_;
   }
+
+  // The peak resident set the decode stage reports (the prefill reports none: not measured).
+  static constexpr std::int64_t kDecodePeakRssBytes = 64 * 1024 * 1024;
 
   // Set before the server starts.
   int n_chunks = 3;

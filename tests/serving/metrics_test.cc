@@ -57,6 +57,27 @@ TEST(ServingMetricsUnit, HistogramFamilyIsCapped) {
   EXPECT_EQ(f.count(fmt::format("s{}", HistogramFamily::kMaxSeries)), 0u);  // dropped
 }
 
+TEST(ServingMetricsUnit, MaxGaugeFamilyKeepsTheLargestValuePerLabel) {
+  MaxGaugeFamily f("stage");
+  f.raise("hift", 300);
+  f.raise("hift", 200);  // lower: kept at 300
+  f.raise("t3_decode", 100);
+  f.raise("t3_decode", 400);
+  std::string out;
+  f.render(out, "x_bytes", "help text");
+  const testing::Exposition e = parse_exposition(out);
+  EXPECT_EQ(e.type.at("x_bytes"), "gauge");
+  EXPECT_EQ(e.value("x_bytes", {{"stage", "hift"}}), 300);
+  EXPECT_EQ(e.value("x_bytes", {{"stage", "t3_decode"}}), 400);
+  const auto values = f.values();
+  EXPECT_EQ(values.size(), 2u);
+  EXPECT_EQ(values.at("hift"), 300);
+  for (std::size_t i = 0; i < MaxGaugeFamily::kMaxSeries + 5; ++i) {
+    f.raise(fmt::format("s{}", i), 1);
+  }
+  EXPECT_EQ(f.values().size(), MaxGaugeFamily::kMaxSeries);  // capped
+}
+
 TEST(ServingMetricsUnit, RequestLogKeepsTheLastRecordsOldestFirst) {
   RequestLog log(4);
   EXPECT_EQ(json::parse(log.to_json()), json::array());
@@ -116,6 +137,11 @@ TEST(ServingMetrics, NewFamiliesAfterRequestsOnTheFakeEngine) {
     EXPECT_EQ(e.type.at(family), "histogram") << family;
   }
   EXPECT_EQ(e.type.at("chatterd_speech_tokens_total"), "counter");
+  // The fake measures its decode stage's peak resident set only: no series for the prefill.
+  EXPECT_EQ(e.type.at("chatterd_stage_peak_resident_bytes"), "gauge");
+  EXPECT_EQ(e.value("chatterd_stage_peak_resident_bytes", {{"stage", "fake_decode"}}),
+            testing::FakeEngine::kDecodePeakRssBytes);
+  EXPECT_EQ(e.value("chatterd_stage_peak_resident_bytes", {{"stage", "fake_prefill"}}), -1);
   EXPECT_EQ(e.count("chatterd_stage_duration_seconds", {{"stage", "fake_prefill"}}), 2);
   EXPECT_EQ(e.count("chatterd_stage_duration_seconds", {{"stage", "fake_decode"}}), 2);
   EXPECT_DOUBLE_EQ(e.value("chatterd_stage_duration_seconds_sum", {{"stage", "fake_decode"}}),
@@ -172,6 +198,9 @@ TEST(ServingMetrics, RecentRequestsInOptimizationStatus) {
   EXPECT_LE(held_rec["first_chunk_ms"].get<double>(), held_rec["total_ms"].get<double>());
   EXPECT_GT(held_rec["arrival_unix_s"].get<double>(), 1.7e9);
   EXPECT_EQ(recent[2]["id"], 1);
+  EXPECT_GT(j.at("memory").at("resident_bytes").get<std::int64_t>(), 0);
+  EXPECT_EQ(j.at("memory").at("stage_peak_resident_bytes"),
+            json({{"fake_decode", testing::FakeEngine::kDecodePeakRssBytes}}));
   EXPECT_EQ(recent[2]["streamed"], false);
   EXPECT_EQ(recent[2]["status"], "ok");
   EXPECT_GE(recent[2]["arrival_unix_s"].get<double>(), held_rec["arrival_unix_s"].get<double>());

@@ -137,6 +137,16 @@ TEST_F(ServingTinyTurbo, MetricsCarryTheEnginesStagesAndTokenTiming) {
   EXPECT_GE(grew("chatterd_chunk_gap_seconds", {}), 1);  // >= 2 chunks
   EXPECT_GT(e.value("chatterd_speech_tokens_total"), 0);
   const json status = json::parse(request(port(), http::verb::get, "/optimization-status").body);
+  // Every stage's peak resident set: at least the loaded model's few MiB, the same in both places.
+  EXPECT_EQ(e.type.at("chatterd_stage_peak_resident_bytes"), "gauge");
+  const json& memory = status.at("memory");
+  EXPECT_GT(memory.at("resident_bytes").get<std::int64_t>(), 1 << 20);
+  for (const char* stage :
+       {"text", "t3_prefill", "t3_decode", "flow_encoder", "flow_solver", "hift"}) {
+    const double peak = e.value("chatterd_stage_peak_resident_bytes", {{"stage", stage}});
+    EXPECT_GT(peak, 1 << 20) << stage;
+    EXPECT_EQ(memory.at("stage_peak_resident_bytes").at(stage).get<double>(), peak) << stage;
+  }
   const json& last = status.at("recent_requests").back();
   EXPECT_EQ(last["status"], "ok");
   EXPECT_EQ(last["streamed"], true);

@@ -62,6 +62,10 @@ using ChunkCallback = std::function<bool(const AudioChunk&)>;
 struct StageTime {
   std::string name;
   double ms = 0.0;
+  // The largest process resident set sampled at the end of any segment of this stage during the
+  // request (the whole process: concurrent requests and other threads count too); 0 = not
+  // measured.
+  std::int64_t peak_rss_bytes = 0;
 };
 
 struct SynthesisStats {

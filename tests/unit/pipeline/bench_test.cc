@@ -125,7 +125,8 @@ TextResult crafted_text(const std::string& name, std::vector<double> latency,
   r.peak_rss_kib = 1024 * 300;
   r.rss_kib = 1024 * 280;
   r.peak_rss_per_text = true;
-  r.stages = {{"t3_decode", latency[0] * 0.6, 0.6}, {"hift", latency[0] * 0.4, 0.4}};
+  r.stages = {{"t3_decode", latency[0] * 0.6, 0.6, 290 * 1024},
+              {"hift", latency[0] * 0.4, 0.4, 300 * 1024}};
   return r;
 }
 
@@ -181,12 +182,27 @@ TEST(BenchReport, JsonRoundTrip) {
   EXPECT_EQ(b.results[0].name, "short");
   EXPECT_EQ(b.results[0].forced_speech_tokens, 125);
   EXPECT_EQ(b.configuration.device.isa, "avx2");
+  EXPECT_EQ(j["results"][0]["stages"][1]["peak_rss_kib"], 300 * 1024);
+  EXPECT_EQ(b.results[0].stages[1].peak_rss_kib, 300 * 1024);
   // A text without forced tokens serialises as null and reads back unset.
   BenchReport c = a;
   c.results[1].forced_speech_tokens.reset();
   const BenchReport d = bench_report_from_json(to_json(c), "mem");
   EXPECT_FALSE(d.results[1].forced_speech_tokens.has_value());
   EXPECT_TRUE(to_json(c)["results"][1]["forced_speech_tokens"].is_null());
+}
+
+// Reports written before stages measured memory have no stages[i].peak_rss_kib: it reads as 0.
+TEST(BenchReport, StagesWithoutPeakRssReadAsZero) {
+  nlohmann::json j = to_json(crafted_report(1.0));
+  for (nlohmann::json& text : j["results"]) {
+    for (nlohmann::json& stage : text["stages"]) stage.erase("peak_rss_kib");
+  }
+  const BenchReport b = bench_report_from_json(j, "old.json");
+  ASSERT_EQ(b.results[0].stages.size(), 2u);
+  EXPECT_EQ(b.results[0].stages[0].peak_rss_kib, 0);
+  EXPECT_EQ(b.results[0].stages[1].peak_rss_kib, 0);
+  EXPECT_DOUBLE_EQ(b.results[0].stages[1].share, 0.4);
 }
 
 std::string error_of(const nlohmann::json& j) {
@@ -369,6 +385,41 @@ TEST(BenchRun, EspeakShortRunWritesValidJsonAndSvg) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+// Reports stage "grow" with a peak resident set of 1, 2, 3, ... MiB on successive calls (the
+// first warm-up call 100 MiB) and stage "flat" unmeasured.
+class StagePeakEngine final : public TtsEngine {
+ public:
+  const EngineInfo& info() const override { return info_; }
+  SynthesisResult synthesize(const SynthesisRequest& /*request*/,
+                             const ChunkCallback& on_chunk) override {
+    SynthesisResult r;
+    r.samples.assign(2400, 0.0f);
+    if (on_chunk) on_chunk(AudioChunk{r.samples, r.sample_rate_hz, 0, true});
+    const std::int64_t mib = calls_++ == 0 ? 100 : calls_ - 1;
+    r.stats.stages = {{"grow", 1.0, mib * 1024 * 1024}, {"flat", 1.0, 0}};
+    return r;
+  }
+
+ private:
+  EngineInfo info_{"stage-peak", 24000, {"default"}};
+  std::int64_t calls_ = 0;
+};
+
+TEST(BenchRun, StagePeakRssIsTheLargestOverTheMeasuredRuns) {
+  StagePeakEngine engine;
+  BenchOptions options;
+  options.warmup = 1;
+  options.runs = 3;
+  options.texts = {"ultra_short"};
+  const BenchReport report = run_bench(engine, options, BenchReport{}, {});
+  ASSERT_EQ(report.results.size(), 1u);
+  const std::vector<StageResult>& stages = report.results[0].stages;
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(stages[0].name, "grow");
+  EXPECT_EQ(stages[0].peak_rss_kib, 3 * 1024);  // runs 1..3; the warm-up's 100 MiB is not counted
+  EXPECT_EQ(stages[1].peak_rss_kib, 0);
 }
 
 TEST(ConcurrencyBench, RunsEveryLevelAndAccountsForEveryRequest) {

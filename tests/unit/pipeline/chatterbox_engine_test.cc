@@ -17,6 +17,7 @@
 
 #include "chatterd/core/error.h"
 #include "models/model_hparams.h"
+#include "pipeline/system_info.h"
 #include "pipeline/voice.h"
 #include "pipeline/voice_store.h"
 
@@ -125,6 +126,27 @@ TEST(ChatterboxEngine, StreamedChunksConcatenateToTheResult) {
     EXPECT_EQ(indices[i], static_cast<std::int64_t>(i));
   EXPECT_EQ(last_count, 1);
   EXPECT_EQ(res.stats.chunks, static_cast<std::int64_t>(indices.size()));
+}
+
+// Each stage reports the resident set sampled where its segments end: at least most of what was
+// resident before the request (the loaded model, the kept scratch buffers), and never above the
+// process's high-water mark.
+TEST(ChatterboxEngine, EveryStageReportsItsPeakResidentSet) {
+  const auto on_chunk = [](const AudioChunk&) { return true; };
+  (void)engine(1).synthesize(request("Hello there. How are you today?", 5), on_chunk);  // warm
+  const std::int64_t before = bench::resident_bytes();
+  ASSERT_GT(before, 0);
+  const auto res = engine(1).synthesize(request("Hello there. How are you today?", 5), on_chunk);
+  const std::int64_t hwm_bytes = bench::read_memory_usage().hwm_kib * 1024;
+  ASSERT_GE(res.stats.chunks, 2);  // streamed: decode and vocoder segments interleave
+  std::vector<std::string> names;
+  for (const StageTime& stage : res.stats.stages) {
+    names.push_back(stage.name);
+    EXPECT_GE(stage.peak_rss_bytes, before / 2) << stage.name;
+    EXPECT_LE(stage.peak_rss_bytes, hwm_bytes) << stage.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"text", "t3_prefill", "t3_decode", "flow_encoder",
+                                             "flow_solver", "hift"}));
 }
 
 // Enough words that the tiny context needs two requests: 1024 positions - 376 of conditioning - BOS
