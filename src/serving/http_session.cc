@@ -115,7 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (path == "/metrics") {
       if (!is_get) return send_method_not_allowed("GET");
-      return send_text(http::status::ok, "text/plain; version=0.0.4", state_.metrics.render());
+      return send_text(http::status::ok, "text/plain; version=0.0.4",
+                       state_.metrics.render(state_.scheduler.engine_memory()));
     }
     if (path == "/v1/stream") {
       if (!is_get || !beast::websocket::is_upgrade(req)) {

@@ -213,7 +213,7 @@ void Metrics::add_audio_seconds(double seconds) {
                           std::memory_order_relaxed);
 }
 
-std::string Metrics::render() const {
+std::string Metrics::render(const EngineMemoryStats& engine_memory) const {
   std::string out;
   out.reserve(16384);  // the whole exposition is ~10 KB with every family populated
   out +=
@@ -256,6 +256,17 @@ std::string Metrics::render() const {
                           "Synthesis time divided by audio duration.");
   stage_duration.render(out, "chatterd_stage_duration_seconds",
                         "Time one synthesis spent in each engine stage.");
+  out += fmt::format(
+      "# HELP chatterd_kv_cache_bytes T3 KV cache blocks: held by requests and voice prefixes "
+      "(in_use), taken from the system (allocated: in use + free for the next request).\n"
+      "# TYPE chatterd_kv_cache_bytes gauge\n"
+      "chatterd_kv_cache_bytes{{state=\"in_use\"}} {}\n"
+      "chatterd_kv_cache_bytes{{state=\"allocated\"}} {}\n"
+      "# HELP chatterd_kv_cache_peak_bytes The most T3 KV cache bytes in use at once since start.\n"
+      "# TYPE chatterd_kv_cache_peak_bytes gauge\n"
+      "chatterd_kv_cache_peak_bytes {}\n",
+      engine_memory.kv_cache_bytes_in_use, engine_memory.kv_cache_bytes_allocated,
+      engine_memory.kv_cache_peak_bytes_in_use);
   stage_peak_resident.render(out, "chatterd_stage_peak_resident_bytes",
                              "Largest process resident set sampled at the end of an engine "
                              "stage's segments, over all syntheses since start.");

@@ -126,7 +126,9 @@ class Metrics {
   HistogramFamily request_duration;    // seconds from admission to job end, by outcome
   RequestLog recent_requests;          // the last RequestLog::kCapacity syntheses
 
-  std::string render() const;
+  // The exposition; `engine_memory` (read from the engine at scrape time) adds the KV cache
+  // gauges.
+  std::string render(const EngineMemoryStats& engine_memory = {}) const;
   std::uint64_t responses(int http_status) const;
   double audio_seconds() const;
   std::uint64_t speech_tokens() const { return speech_tokens_.load(std::memory_order_relaxed); }

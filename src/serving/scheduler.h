@@ -101,6 +101,8 @@ class Scheduler {
   int retry_after_seconds() const;
   // True while a traced synthesis runs (engine-side trace hooks record only then).
   bool tracing_now() const { return traced_running_.load(std::memory_order_relaxed) > 0; }
+  // What the engine holds for its requests now (KV cache pool); thread-safe.
+  EngineMemoryStats engine_memory() const { return engine_.memory_stats(); }
 
  private:
   // When and into what a job arrived (for its RequestRecord).

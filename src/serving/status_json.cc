@@ -48,10 +48,16 @@ nlohmann::json batching_json(const ServerState& state) {
 
 // The process's resident set now and, by engine stage, the largest resident set sampled at the
 // end of a stage segment since start (chatterd_stage_peak_resident_bytes).
-nlohmann::json memory_json(const Metrics& m) {
+// Plus the engine's KV cache pool (chatterd_kv_cache_bytes).
+nlohmann::json memory_json(const Metrics& m, const EngineMemoryStats& engine) {
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& [stage, bytes] : m.stage_peak_resident.values()) stages[stage] = bytes;
-  return {{"resident_bytes", bench::resident_bytes()}, {"stage_peak_resident_bytes", stages}};
+  return {{"resident_bytes", bench::resident_bytes()},
+          {"stage_peak_resident_bytes", stages},
+          {"kv_cache",
+           {{"bytes_in_use", engine.kv_cache_bytes_in_use},
+            {"bytes_allocated", engine.kv_cache_bytes_allocated},
+            {"peak_bytes_in_use", engine.kv_cache_peak_bytes_in_use}}}};
 }
 
 }  // namespace
@@ -85,7 +91,7 @@ std::string optimization_status_json(ServerState& state) {
         {"ws_cancels", m.ws_cancels_total.load()},
         {"ws_errors", m.ws_errors_total.load()},
         {"slow_clients", m.slow_clients_total.load()}}},
-      {"memory", memory_json(m)},
+      {"memory", memory_json(m, state.scheduler.engine_memory())},
       {"recent_requests", nlohmann::json::parse(m.recent_requests.to_json())},
       {"shutting_down", state.shutting_down.load()}};
   return j.dump();

@@ -147,6 +147,18 @@ TEST_F(ServingTinyTurbo, MetricsCarryTheEnginesStagesAndTokenTiming) {
     EXPECT_GT(peak, 1 << 20) << stage;
     EXPECT_EQ(memory.at("stage_peak_resident_bytes").at(stage).get<double>(), peak) << stage;
   }
+  // The T3 KV cache pool: blocks were taken (peak), the request gave its own back (only voice
+  // prefixes stay in use), and the JSON shows the same numbers.
+  EXPECT_EQ(e.type.at("chatterd_kv_cache_bytes"), "gauge");
+  const double kv_allocated = e.value("chatterd_kv_cache_bytes", {{"state", "allocated"}});
+  const double kv_in_use = e.value("chatterd_kv_cache_bytes", {{"state", "in_use"}});
+  const double kv_peak = e.value("chatterd_kv_cache_peak_bytes");
+  EXPECT_GT(kv_peak, kv_in_use);
+  EXPECT_GE(kv_allocated, kv_peak);
+  const json& kv = memory.at("kv_cache");
+  EXPECT_EQ(kv.at("bytes_allocated").get<double>(), kv_allocated);
+  EXPECT_EQ(kv.at("bytes_in_use").get<double>(), kv_in_use);
+  EXPECT_EQ(kv.at("peak_bytes_in_use").get<double>(), kv_peak);
   const json& last = status.at("recent_requests").back();
   EXPECT_EQ(last["status"], "ok");
   EXPECT_EQ(last["streamed"], true);
