@@ -332,6 +332,11 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   ++active_requests_;
   struct Active {
     std::atomic<int>& n;
+    explicit Active(std::atomic<int>& count) : n(count) {}
+    Active(const Active&) = delete;
+    Active& operator=(const Active&) = delete;
+    Active(Active&&) = delete;
+    Active& operator=(Active&&) = delete;
     ~Active() { --n; }
   } const active{active_requests_};
   // An active stream of the vocoder batcher for the whole request (opting out of batching

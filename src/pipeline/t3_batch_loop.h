@@ -71,6 +71,8 @@ class T3BatchLoop {
     explicit SoloTicket(T3BatchLoop& loop) : loop_(&loop) {}
     SoloTicket(SoloTicket&& o) noexcept : loop_(std::exchange(o.loop_, nullptr)) {}
     SoloTicket& operator=(SoloTicket&&) = delete;
+    SoloTicket(const SoloTicket&) = delete;
+    SoloTicket& operator=(const SoloTicket&) = delete;
     ~SoloTicket();
 
    private:

@@ -59,6 +59,8 @@ class Gpt2Tokenizer {
 
   Gpt2Tokenizer(Gpt2Tokenizer&&) noexcept;
   Gpt2Tokenizer& operator=(Gpt2Tokenizer&&) noexcept;
+  Gpt2Tokenizer(const Gpt2Tokenizer&) = delete;
+  Gpt2Tokenizer& operator=(const Gpt2Tokenizer&) = delete;
   ~Gpt2Tokenizer();
 
   // Thread-safe. Throws InvalidArgument (with the byte offset) for invalid UTF-8.
