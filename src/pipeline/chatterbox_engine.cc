@@ -401,6 +401,8 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     // The chunking: a first chunk (fixed, or adaptive: decided once the least first chunk's
     // tokens exist), then chunk_tokens each; the rest when T3 stops.
     std::int64_t next_size = opt.first_chunk_tokens > 0 ? opt.first_chunk_tokens : 0;
+    std::int64_t second_size = opt.chunk_tokens;  // the adaptive rule may make it smaller
+    std::int64_t vocoded_chunks = 0;
     const std::int64_t max_gen =
         max_gen_len(budget, chunk, opt, parts_.forced_length, t3.is_llama());
     const std::int64_t expected = std::min<std::int64_t>(
@@ -421,9 +423,12 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
       if (next_size == 0 && vocoder.tokens() >= least) {
         const double t3_ms_per_token =
             n_generated > 1 ? ms_since(t_first) / static_cast<double>(n_generated - 1) : 0.0;
-        const double rho =
-            (t3_ms_per_token + vocoder_ms_per_token_.load()) * tokens_per_second / 1000.0;
-        next_size = adaptive_first_chunk(opt.chunk_tokens, expected, rho, vocoder.lag_tokens());
+        const FirstChunks plan = adaptive_first_chunks(
+            opt.chunk_tokens, expected, t3_ms_per_token * tokens_per_second / 1000.0,
+            vocoder_ms_per_token_.load() * tokens_per_second / 1000.0, vocoder.lag_tokens(),
+            vocoder.window_overhead_tokens());
+        next_size = plan.first;
+        second_size = plan.second;
       }
       if (next_size == 0 || !vocoder.ready(next_size)) return true;
       // A decode segment ends where the vocoder takes over (once per chunk, not per token).
@@ -436,7 +441,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
       const double per_token = ms / static_cast<double>(next_size);
       const double mean = vocoder_ms_per_token_.load();
       vocoder_ms_per_token_.store(mean > 0.0 ? 0.8 * mean + 0.2 * per_token : per_token);
-      next_size = opt.chunk_tokens;
+      next_size = ++vocoded_chunks == 1 ? second_size : opt.chunk_tokens;
       return emit(false);
     };
 

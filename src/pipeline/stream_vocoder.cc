@@ -49,6 +49,28 @@ std::int64_t adaptive_first_chunk(std::int64_t chunk_tokens, std::int64_t expect
   return std::clamp(f, kMinFirstChunkTokens, std::max(chunk_tokens, kMinFirstChunkTokens));
 }
 
+FirstChunks adaptive_first_chunks(std::int64_t chunk_tokens, std::int64_t expected_tokens,
+                                  double t3_rho, double vocoder_rho, std::int64_t lag_tokens,
+                                  std::int64_t window_overhead_tokens) {
+  const double rho = t3_rho + vocoder_rho;
+  const FirstChunks plain{adaptive_first_chunk(chunk_tokens, expected_tokens, rho, lag_tokens),
+                          chunk_tokens};
+  if (!(t3_rho >= 0.0 && vocoder_rho >= 0.0 && rho < 1.0) || chunk_tokens < 2) return plain;
+  const auto n = static_cast<double>(chunk_tokens);
+  const std::int64_t s2 = std::clamp(static_cast<std::int64_t>(std::ceil(n * rho)),
+                                     (chunk_tokens + 1) / 2, chunk_tokens);
+  const auto o = static_cast<double>(std::max<std::int64_t>(window_overhead_tokens, 0));
+  const auto s = static_cast<double>(s2);
+  const double rho2 = t3_rho + vocoder_rho * ((o + s) / s) / ((o + n) / n);
+  if (rho2 >= 1.0) return plain;
+  const std::int64_t least = lag_tokens + kFirstAudioTokens;
+  std::int64_t f = lag_tokens + static_cast<std::int64_t>(std::ceil(s * rho2));
+  f = std::max(least, std::min(f, expected_tokens / 2));
+  f = std::clamp(f, kMinFirstChunkTokens, std::max(chunk_tokens, kMinFirstChunkTokens));
+  if (f >= plain.first) return plain;
+  return {f, s2};
+}
+
 void StreamVocoderOptions::validate() const {
   CHATTERD_CHECK(prompt_tokens >= 0 || prompt_tokens == kWholePrompt, InvalidArgument,
                  "stream vocoder: prompt_tokens must be >= 0 or {} (whole prompt), got {}",
@@ -87,6 +109,10 @@ void StreamVocoder::push_tokens(std::span<const std::int64_t> tokens) {
 std::int64_t StreamVocoder::lag_tokens() const {
   const std::int64_t frames = options_.overlap_frames + options_.hift_hold_frames;
   return (frames + ratio_ - 1) / ratio_;
+}
+
+std::int64_t StreamVocoder::window_overhead_tokens() const {
+  return prompt_.tokens.numel() + options_.context_tokens + lookahead_;
 }
 
 bool StreamVocoder::ready(std::int64_t n) const {

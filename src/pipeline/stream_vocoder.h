@@ -97,6 +97,27 @@ inline constexpr std::int64_t kFirstAudioTokens = 6;
 std::int64_t adaptive_first_chunk(std::int64_t chunk_tokens, std::int64_t expected_tokens,
                                   double rho, std::int64_t lag_tokens);
 
+// The adaptive schedule's first TWO chunks. A smaller second chunk s2 lets the first chunk be
+// smaller (f only has to cover s2's production, not chunk_tokens'): first audio comes earlier
+// for one more vocoder window per request. With rho = t3_rho + vocoder_rho:
+//   s2 = clamp(ceil(chunk_tokens x rho), ceil(chunk_tokens / 2), chunk_tokens), which keeps the
+//        third chunk (chunk_tokens) from stalling: it is produced in chunk_tokens x rho <= s2
+//        token-times, while s2 plays;
+//   the second window costs more per token: a window also re-runs `window_overhead_tokens`
+//   (prompt P + context C + lookahead R), so its vocoder share is scaled by
+//   ((overhead + s2) / s2) / ((overhead + chunk) / chunk) (conservative: as if the whole
+//   vocoder cost grew with the window);
+//   f = lag + ceil(s2 x rho2), then the caps of adaptive_first_chunk.
+// Falls back to {adaptive_first_chunk(...), chunk_tokens} when that first chunk is no larger
+// (rho >= 1, a slow second window, a large overhead).
+struct FirstChunks {
+  std::int64_t first = 0;
+  std::int64_t second = 0;
+};
+FirstChunks adaptive_first_chunks(std::int64_t chunk_tokens, std::int64_t expected_tokens,
+                                  double t3_rho, double vocoder_rho, std::int64_t lag_tokens,
+                                  std::int64_t window_overhead_tokens);
+
 class StreamVocoder {
  public:
   // The models and `prompt` must outlive the vocoder.
@@ -110,6 +131,8 @@ class StreamVocoder {
   std::int64_t tokens() const { return static_cast<std::int64_t>(tokens_.size()); }
   // Tokens' worth of audio held back after each non-final chunk: ceil((O + HiFT hold) / 2).
   std::int64_t lag_tokens() const;
+  // Tokens every window runs besides its new ones: kept prompt P + left context C + lookahead.
+  std::int64_t window_overhead_tokens() const;
   std::int64_t done_tokens() const { return done_; }  // tokens whose frames are vocoded
   // Whether the next `n` tokens can be vocoded now (their lookahead tokens have arrived).
   bool ready(std::int64_t n) const;

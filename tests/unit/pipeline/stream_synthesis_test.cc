@@ -391,6 +391,57 @@ TEST(StreamSynthesis, AdaptiveFirstChunkRule) {
   EXPECT_EQ(adaptive_first_chunk(50, 8, 0.9, 0), kMinFirstChunkTokens);
 }
 
+TEST(StreamSynthesis, AdaptiveFirstTwoChunksRule) {
+  // No window overhead: s2 = max(ceil(50 x 0.3), 25) = 25, f = 10 + ceil(25 x 0.3) = 18.
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.1, 0.2, 10, 0).first, 18);
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.1, 0.2, 10, 0).second, 25);
+  // Overhead 65 (P 50 + C 12 + R 3): the second window costs (90/25) / (115/50) = 1.565x per
+  // token on the vocoder's share: rho2 = 0.13 + 0.17 x 1.565 = 0.396, f = 10 + ceil(9.9) = 20.
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.13, 0.17, 10, 65).first, 20);
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.13, 0.17, 10, 65).second, 25);
+  // rho 0.7: s2 = ceil(35) = 35.
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.3, 0.4, 10, 0).second, 35);
+  // Slower than real time, or a second window too slow: the one-chunk rule.
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.9, 0.6, 10, 65).first, 16);
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.9, 0.6, 10, 65).second, 50);
+  EXPECT_EQ(adaptive_first_chunks(50, 1000, 0.2, 0.7, 10, 500).second, 50);
+  // Short text: the same caps as the one-chunk rule.
+  EXPECT_EQ(adaptive_first_chunks(50, 30, 0.1, 0.2, 10, 0).first, 16);
+}
+
+// Playback never waits under the rule's own cost model: T3 and the vocoder share one thread, T3
+// costs t3_rho and a window of n new tokens costs vocoder_rho x n x ((o + n) / n) /
+// ((o + N) / N) token-times (a token-time = one token of audio, 40 ms). Lookahead ignored.
+TEST(StreamSynthesis, AdaptiveFirstTwoChunksNeverStall) {
+  constexpr std::int64_t kChunk = 50, kLag = 10;
+  for (const std::int64_t overhead : {0, 30, 65, 200}) {
+    for (double t3 = 0.02; t3 < 0.9; t3 += 0.04) {
+      for (double voc = 0.02; t3 + voc < 0.98; voc += 0.04) {
+        const FirstChunks c = adaptive_first_chunks(kChunk, 100000, t3, voc, kLag, overhead);
+        if (c.second == kChunk) continue;  // the one-chunk rule, tested by its own formula
+        const auto window = [&](std::int64_t tokens) {
+          const auto o = static_cast<double>(overhead);
+          const auto n = static_cast<double>(tokens);
+          const auto full = static_cast<double>(kChunk);
+          return voc * n * ((o + n) / n) / ((o + full) / full);
+        };
+        const auto f = static_cast<double>(c.first);
+        double now = t3 * f + window(c.first);  // first audio
+        double plays_until = now + static_cast<double>(c.first - kLag);
+        std::int64_t size = c.second;
+        for (int chunk = 2; chunk <= 6; ++chunk) {
+          now += t3 * static_cast<double>(size) + window(size);
+          ASSERT_LE(now, plays_until + 1e-9)
+              << "overhead " << overhead << " t3 " << t3 << " vocoder " << voc << " chunk " << chunk
+              << " (f " << c.first << ", s2 " << c.second << ")";
+          plays_until += static_cast<double>(size);
+          size = kChunk;
+        }
+      }
+    }
+  }
+}
+
 TEST(StreamSynthesis, AdaptiveFirstChunkIsUsedWhenUnset) {
   const Streamed s = run(engine(), request(19, 80, 50, 0));
   EXPECT_GE(s.times.first_chunk_tokens, 16);
