@@ -45,6 +45,9 @@ struct KvPoolStats {
     return static_cast<std::size_t>(blocks_allocated) * block_bytes;
   }
   std::size_t bytes_in_use() const { return static_cast<std::size_t>(blocks_in_use) * block_bytes; }
+  std::size_t peak_bytes_in_use() const {
+    return static_cast<std::size_t>(peak_blocks_in_use) * block_bytes;
+  }
 };
 
 class KvBlockPool {

@@ -24,11 +24,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// Raises a stage's peak to the resident set now: called where a segment of the stage ends.
-void sample_peak(std::int64_t& peak_rss_bytes) {
-  peak_rss_bytes = std::max(peak_rss_bytes, bench::resident_bytes());
-}
-
 // Text ids each request may carry, and the generation budget. The context must hold
 // [cond | text | BOS | generated]. Real Turbo has 8196 positions, so the reference's 1000 tokens
 // and the tokenizer's 1024 text ids always fit; for short contexts (tiny fixtures) the generation
@@ -296,7 +291,7 @@ EngineMemoryStats ChatterboxEngine::memory_stats() const {
   EngineMemoryStats m;
   m.kv_cache_bytes_in_use = static_cast<std::int64_t>(kv.bytes_in_use());
   m.kv_cache_bytes_allocated = static_cast<std::int64_t>(kv.bytes_allocated());
-  m.kv_cache_peak_bytes_in_use = kv.peak_blocks_in_use * static_cast<std::int64_t>(kv.block_bytes);
+  m.kv_cache_peak_bytes_in_use = static_cast<std::int64_t>(kv.peak_bytes_in_use());
   return m;
 }
 
@@ -349,7 +344,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
   // Invalid UTF-8 -> InvalidArgument; empty text -> the reference's stand-in sentence.
   const std::vector<T3TextChunk> chunks = encode_text(request, budget.max_text_tokens);
   times.text_ms = ms_since(t0);
-  sample_peak(times.text_peak_rss_bytes);
+  bench::raise_to_resident(times.text_peak_rss_bytes);
 
   SynthesisResult result;
   result.sample_rate_hz = info_.sample_rate_hz;
@@ -413,7 +408,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     auto on_token = [&](std::int64_t token) {
       if (n_generated++ == 0) {
         t_first = Clock::now();
-        sample_peak(times.t3_prefill_peak_rss_bytes);
+        bench::raise_to_resident(times.t3_prefill_peak_rss_bytes);
       }
       if (token < 0 || token >= t3.config().start_speech_token) return true;  // not S3 vocab
       vocoder.push_tokens(std::span<const std::int64_t>(&token, 1));
@@ -432,7 +427,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
       }
       if (next_size == 0 || !vocoder.ready(next_size)) return true;
       // A decode segment ends where the vocoder takes over (once per chunk, not per token).
-      sample_peak(times.t3_decode_peak_rss_bytes);
+      bench::raise_to_resident(times.t3_decode_peak_rss_bytes);
       const auto tv = Clock::now();
       if (times.first_chunk_tokens == 0) times.first_chunk_tokens = next_size;
       vocoder.vocode(ctx, next_size, result.samples);
@@ -451,7 +446,7 @@ SynthesisResult ChatterboxEngine::synthesize(const SynthesisRequest& request,
     const T3GenerateResult tokens =
         run_t3(ctx, voice, chunk, opt, max_gen, t3_seed, state, on_token);
     const auto t_t3_end = Clock::now();
-    sample_peak(times.t3_decode_peak_rss_bytes);
+    bench::raise_to_resident(times.t3_decode_peak_rss_bytes);
     times.t3_prefill_ms += std::chrono::duration<double, std::milli>(t_first - t0).count();
     times.t3_decode_ms +=
         std::chrono::duration<double, std::milli>(t_t3_end - t_first).count() - vocoder_ms_in_t3;

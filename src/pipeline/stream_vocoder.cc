@@ -160,8 +160,7 @@ void StreamVocoder::run_window(const ExecContext& ctx, std::int64_t end, bool la
   auto t0 = Clock::now();
   const FlowEncoding enc = flow_.encode(ctx, token_tensor, prompt_, /*finalize=*/last);
   stats_.flow_encoder_ms += ms_since(t0);
-  stats_.flow_encoder_peak_rss_bytes =
-      std::max(stats_.flow_encoder_peak_rss_bytes, bench::resident_bytes());
+  bench::raise_to_resident(stats_.flow_encoder_peak_rss_bytes);
   t0 = Clock::now();
   const std::int64_t frames = enc.mu.dim(2);
   const std::int64_t f1 = enc.prompt_frames;
@@ -169,8 +168,7 @@ void StreamVocoder::run_window(const ExecContext& ctx, std::int64_t end, bool la
   const Tensor x = solver_ != nullptr ? solver_->solve(ctx, enc, z)
                                       : flow_.solve(ctx, enc, z, flow_.config().n_cfm_timesteps);
   stats_.flow_solver_ms += ms_since(t0);
-  stats_.flow_solver_peak_rss_bytes =
-      std::max(stats_.flow_solver_peak_rss_bytes, bench::resident_bytes());
+  bench::raise_to_resident(stats_.flow_solver_peak_rss_bytes);
   ++stats_.flow_calls;
   stats_.flow_frames += frames;
   const std::int64_t trimmed = last ? 0 : flow_.config().encoder.pre_lookahead_len;
@@ -216,7 +214,7 @@ void StreamVocoder::run_window(const ExecContext& ctx, std::int64_t end, bool la
   hift_.push(ctx, emit, last, out);
   stats_.hift_frames += hift_.frames_processed() - before;
   stats_.hift_ms += ms_since(t0);
-  stats_.hift_peak_rss_bytes = std::max(stats_.hift_peak_rss_bytes, bench::resident_bytes());
+  bench::raise_to_resident(stats_.hift_peak_rss_bytes);
 }
 
 }  // namespace chatterd

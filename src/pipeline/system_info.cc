@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -64,6 +65,10 @@ MemoryUsage read_memory_usage() {
   u.rss_kib = kib_value(proc_field("/proc/self/status", "VmRSS"));
   u.hwm_kib = kib_value(proc_field("/proc/self/status", "VmHWM"));
   return u;
+}
+
+void raise_to_resident(std::int64_t& peak) {
+  peak = std::max(peak, resident_bytes());
 }
 
 std::int64_t resident_bytes() {

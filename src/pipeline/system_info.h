@@ -37,6 +37,8 @@ bool reset_peak_memory();
 // resident set at the end of a segment is the segment's high-water mark to within what it freed,
 // and streaming interleaves the stages chunk by chunk, which rules out resetting VmHWM per stage.
 std::int64_t resident_bytes();
+// peak = max(peak, resident_bytes()): where a stage segment ends.
+void raise_to_resident(std::int64_t& peak);
 
 // CPU time (user + system) of the whole process, all threads, in milliseconds.
 double process_cpu_ms();
