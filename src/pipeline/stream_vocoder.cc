@@ -36,17 +36,24 @@ S3GenPrompt truncate_prompt(const S3GenPrompt& p, std::int64_t keep, std::int64_
   return out;
 }
 
+// A first chunk that covers `covered` tokens' production at `rho` (lag + ceil(covered x rho)),
+// within the caps both adaptive rules share: at least lag + kFirstAudioTokens, at most half the
+// expected tokens when that is larger, inside [kMinFirstChunkTokens, chunk_tokens].
+std::int64_t capped_first_chunk(double covered, double rho, std::int64_t chunk_tokens,
+                                std::int64_t expected_tokens, std::int64_t lag_tokens) {
+  const std::int64_t least = lag_tokens + kFirstAudioTokens;
+  std::int64_t f = least;
+  if (rho >= 0.0 && rho < 1.0) f = lag_tokens + static_cast<std::int64_t>(std::ceil(covered * rho));
+  f = std::max(least, std::min(f, expected_tokens / 2));
+  return std::clamp(f, kMinFirstChunkTokens, std::max(chunk_tokens, kMinFirstChunkTokens));
+}
+
 }  // namespace
 
 std::int64_t adaptive_first_chunk(std::int64_t chunk_tokens, std::int64_t expected_tokens,
                                   double rho, std::int64_t lag_tokens) {
-  const std::int64_t least = lag_tokens + kFirstAudioTokens;
-  std::int64_t f = least;
-  if (rho >= 0.0 && rho < 1.0) {
-    f = lag_tokens + static_cast<std::int64_t>(std::ceil(static_cast<double>(chunk_tokens) * rho));
-  }
-  f = std::max(least, std::min(f, expected_tokens / 2));
-  return std::clamp(f, kMinFirstChunkTokens, std::max(chunk_tokens, kMinFirstChunkTokens));
+  return capped_first_chunk(static_cast<double>(chunk_tokens), rho, chunk_tokens, expected_tokens,
+                            lag_tokens);
 }
 
 FirstChunks adaptive_first_chunks(std::int64_t chunk_tokens, std::int64_t expected_tokens,
@@ -63,10 +70,7 @@ FirstChunks adaptive_first_chunks(std::int64_t chunk_tokens, std::int64_t expect
   const auto s = static_cast<double>(s2);
   const double rho2 = t3_rho + vocoder_rho * ((o + s) / s) / ((o + n) / n);
   if (rho2 >= 1.0) return plain;
-  const std::int64_t least = lag_tokens + kFirstAudioTokens;
-  std::int64_t f = lag_tokens + static_cast<std::int64_t>(std::ceil(s * rho2));
-  f = std::max(least, std::min(f, expected_tokens / 2));
-  f = std::clamp(f, kMinFirstChunkTokens, std::max(chunk_tokens, kMinFirstChunkTokens));
+  const std::int64_t f = capped_first_chunk(s, rho2, chunk_tokens, expected_tokens, lag_tokens);
   if (f >= plain.first) return plain;
   return {f, s2};
 }
