@@ -104,6 +104,21 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
       kv.block_tokens > 0 ? (Tk + kv.block_tokens - 1) / kv.block_tokens : 0;
   const bool f16 = kv.dtype == DType::F16;
   const auto to_f32 = cpu::convert_kernels(ctx.isa).f16_to_f32;
+  // One query row against n keys / values of one block's head rows, in the cache's dtype.
+  auto block_scores = [&](const float* qr, const std::byte* keys, std::int64_t n, float* dst) {
+    if (f16) {
+      kern.scores_f16(qr, reinterpret_cast<const Half*>(keys), n, D, kv.row_stride, scale, dst);
+    } else {
+      kern.scores_f32(qr, reinterpret_cast<const float*>(keys), n, D, kv.row_stride, scale, dst);
+    }
+  };
+  auto block_accum = [&](const float* p, const std::byte* values, std::int64_t n, float* dst) {
+    if (f16) {
+      kern.accum_f16(p, reinterpret_cast<const Half*>(values), n, D, kv.row_stride, dst);
+    } else {
+      kern.accum_f32(p, reinterpret_cast<const float*>(values), n, D, kv.row_stride, dst);
+    }
+  };
 
   ctx.parallel_for(Hq * n_blocks, 1, [&](std::int64_t item0, std::int64_t item1) {
     // Per thread and kept: they reach their largest size once, so decode steps do not allocate.
@@ -142,14 +157,7 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
           for (std::int64_t b = 0; b < n_kv_blocks; ++b) {
             const auto [j0, n] = block_keys(b, end);
             if (n == 0) break;
-            const std::byte* kb = head_rows(kv.k_blocks[b], kv, hk);
-            if (f16) {
-              kern.scores_f16(qh + r * q_row, reinterpret_cast<const Half*>(kb), n, D,
-                              kv.row_stride, scale, s + r * n_keys + j0);
-            } else {
-              kern.scores_f32(qh + r * q_row, reinterpret_cast<const float*>(kb), n, D,
-                              kv.row_stride, scale, s + r * n_keys + j0);
-            }
+            block_scores(qh + r * q_row, head_rows(kv.k_blocks[b], kv, hk), n, s + r * n_keys + j0);
           }
         }
       }
@@ -191,13 +199,7 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
           for (std::int64_t b = 0; b < n_kv_blocks; ++b) {
             const auto [j0, n] = block_keys(b, end);
             if (n == 0) break;
-            const std::byte* vb = head_rows(kv.v_blocks[b], kv, hk);
-            if (f16) {
-              kern.accum_f16(sr + j0, reinterpret_cast<const Half*>(vb), n, D, kv.row_stride, orow);
-            } else {
-              kern.accum_f32(sr + j0, reinterpret_cast<const float*>(vb), n, D, kv.row_stride,
-                             orow);
-            }
+            block_accum(sr + j0, head_rows(kv.v_blocks[b], kv, hk), n, orow);
           }
         }
       }
