@@ -294,8 +294,8 @@ Command add_bench_command(CLI::App& app) {
                   "(default: all)");
   sub->add_option("--threads", args->threads, "engine CPU threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
-  sub->add_option("--dtype", args->dtype, "T3 matrix weights: f32 | f16 | bf16 | int8")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8"}))
+  sub->add_option("--dtype", args->dtype, "T3 matrix weights: f32 | f16 | bf16 | int8 | int4")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8", "int4"}))
       ->capture_default_str();
   sub->add_option("--vocoder-dtype", args->vocoder_dtype,
                   "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)")

@@ -96,9 +96,9 @@ Command add_say_command(CLI::App& app) {
   sub->add_option("--threads", args->threads, "CPU threads (0: one per core)")
       ->check(CLI::Range(0, 1024));
   sub->add_option("--dtype", args->dtype,
-                  "T3 matrix weights in memory, converted at load: f32 | f16 | bf16 | int8 "
-                  "(q8_0 blocks; Chatterbox models)")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8"}))
+                  "T3 matrix weights in memory, converted at load: f32 | f16 | bf16 | int8 | int4 "
+                  "(int8: q8_0 blocks, int4: q4_0 blocks; Chatterbox models)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "int8", "int4"}))
       ->capture_default_str();
   sub->add_option("--vocoder-dtype", args->vocoder_dtype,
                   "S3Gen + HiFT matmuls and convs: f32 | bf16 (about 2x faster where the CPU has "

@@ -23,7 +23,7 @@ const char* help_for(std::string_view key) {
       {"port", "TCP port (0: any free port)"},
       {"model", "espeak | espeak:VOICE | model directory | synthetic:VARIANT"},
       {"threads", "engine CPU threads (0: one per core)"},
-      {"dtype", "T3 matrix weights: f32 | f16 | bf16 | int8"},
+      {"dtype", "T3 matrix weights: f32 | f16 | bf16 | int8 | int4"},
       {"vocoder_dtype", "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)"},
       {"io_threads", "HTTP I/O threads"},
       {"max_text_chars", "longest text accepted (code points)"},

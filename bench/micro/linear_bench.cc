@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "ops/convert.h"
 #include "ops/linear.h"
+#include "ops/linear_q8.h"
 #include "ops/matmul.h"
 
 namespace chatterd {
@@ -103,6 +104,60 @@ void batched_decode_args(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Linear)->Apply(batched_decode_args)->Name("Linear/batched")->UseRealTime();
+
+// Row-packed int8 / int4 (ops/linear_q8.h, the T3 decode step's matrices), reported as weight
+// bytes/s. The weights (2-9 MB) stay in the last-level cache across iterations, so this is the
+// kernels' compute rate, the ceiling above the DRAM-bound step.
+// args: out features, in features, dtype (Q8_0 or Q4_0), isa, threads, rows
+void BM_LinearRows(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  const std::int64_t k = state.range(1);
+  const auto dtype = static_cast<DType>(state.range(2));
+  const auto isa = static_cast<cpu::CpuIsa>(state.range(3));
+  const int threads = static_cast<int>(state.range(4));
+  const std::int64_t m = state.range(5);
+  ThreadPool pool(threads);
+  ExecContext ctx;
+  ctx.isa = isa;
+  ctx.pool = threads > 1 ? &pool : nullptr;
+  if (static_cast<int>(isa) > static_cast<int>(cpu::detect_isa()) ||
+      (dtype == DType::Q8_0 && !ops::q8_rows_available(ctx, k))) {
+    state.SkipWithError("ISA not supported here");
+    return;
+  }
+  const Tensor f = random_tensor(Shape{n, k}, 1);
+  Tensor q;
+  ops::PackedQuantWeight w;
+  if (dtype == DType::Q4_0) {
+    ops::quantize_q4_0(ctx, f, q);
+    w = ops::pack_q4_rows(ctx, q);
+  } else {
+    ops::quantize_q8_0(ctx, f, q);
+    w = ops::pack_q8_rows(ctx, q);
+  }
+  const Tensor x = random_tensor(Shape{m, k}, 2);
+  Tensor out;
+  for (auto _ : state) {
+    ops::linear_quant_rows(ctx, x, w, nullptr, out);
+    benchmark::DoNotOptimize(out.raw_data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(w.nbytes()));
+  state.SetLabel(std::string(dtype_name(dtype)) + " " + std::string(cpu::isa_name(isa)));
+}
+BENCHMARK(BM_LinearRows)
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
+      for (const auto& [n, k] : {std::pair{4096, 1024}, std::pair{1024, 4096}}) {
+        for (const DType d : {DType::Q8_0, DType::Q4_0}) {
+          for (const auto isa : {cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
+            if (d == DType::Q8_0 && isa != cpu::CpuIsa::Avx512) continue;
+            b->Args({n, k, static_cast<int>(d), static_cast<int>(isa), 1, 1});
+          }
+        }
+      }
+    })
+    ->Name("LinearRows/decode")
+    ->UseRealTime();
 
 void BM_Sgemm(benchmark::State& state) {
   const std::int64_t m = state.range(0);

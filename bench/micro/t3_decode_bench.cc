@@ -6,8 +6,8 @@
 // reads / read bandwidth measured here (a multi-accumulator read-only sweep over 512 MiB with the
 // same thread count), i.e. the time the step would take if it only streamed its weights.
 // range(0): variant (0 = turbo, 1 = nano); range(1): threads (0 = all cores); range(2): dtype of
-// the matrices (f32/f16 stored as such; bf16 and q8_0 converted at load as `--dtype bf16|int8`
-// does, from bf16 / f16 synthetic weights to keep the benchmark's memory down).
+// the matrices (f32/f16 stored as such; bf16, q8_0 and q4_0 converted at load as `--dtype
+// bf16|int8|int4` does, from bf16 / f16 synthetic weights to keep the benchmark's memory down).
 // Besides Google Benchmark's columns (wall; CPU of the main thread), proc_cpu_ms is the process
 // CPU time per step (all threads): the machine is shared, so wall times are upper bounds.
 // cpu_floor_ms is the floor on the same footing (the sweep's bytes per CPU second per thread):
@@ -40,7 +40,7 @@ std::shared_ptr<const T3Model> model_for(int variant, DType dtype) {
   if (!model || key != std::pair{variant, dtype}) {
     model.reset();
     const Variant v = variant == 0 ? Variant::Turbo : Variant::Nano;
-    if (dtype == DType::BF16 || dtype == DType::Q8_0) {
+    if (dtype == DType::BF16 || dtype == DType::Q8_0 || dtype == DType::Q4_0) {
       model = make_synthetic_t3(v, 1, dtype == DType::BF16 ? DType::BF16 : DType::F16, dtype);
     } else {
       model = make_synthetic_t3(v, 1, dtype);
@@ -177,7 +177,7 @@ void args(benchmark::internal::Benchmark* b) {
     for (const int t : {1, 0}) b->Args({v, t, static_cast<int>(DType::F32)});
   }
   for (const int v : {0, 1}) b->Args({v, 0, static_cast<int>(DType::F16)});
-  for (const DType dt : {DType::BF16, DType::Q8_0}) {
+  for (const DType dt : {DType::BF16, DType::Q8_0, DType::Q4_0}) {
     for (const int v : {0, 1}) {
       for (const int t : {1, 2}) b->Args({v, t, static_cast<int>(dt)});
     }

@@ -20,6 +20,8 @@ std::string_view dtype_name(DType dtype) {
       return "bool";
     case DType::Q8_0:
       return "q8_0";
+    case DType::Q4_0:
+      return "q4_0";
   }
   return "?";
 }

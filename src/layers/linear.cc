@@ -18,18 +18,20 @@ Linear::Linear(const WeightStore& store, std::string_view prefix, std::int64_t i
 }
 
 DType Linear::convert_weight(const ExecContext& ctx, DType dtype) {
-  CHATTERD_CHECK(
-      dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 || dtype == DType::Q8_0,
-      InvalidArgument, "Linear::convert_weight: no {} weights", dtype_name(dtype));
+  CHATTERD_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 ||
+                     dtype == DType::Q8_0 || dtype == DType::Q4_0,
+                 InvalidArgument, "Linear::convert_weight: no {} weights", dtype_name(dtype));
+  if (dtype == DType::Q4_0 && !ops::q4_rows_available(in_)) dtype = DType::Q8_0;
   if (dtype == DType::Q8_0 && in_ % kQ8BlockSize != 0) dtype = DType::BF16;
-  if (!q8_.empty()) {
-    CHATTERD_CHECK(dtype == DType::Q8_0, InvalidArgument,
-                   "Linear::convert_weight: a row-packed int8 weight cannot become {}",
-                   dtype_name(dtype));
+  if (!rows_.empty()) {
+    const DType held = rows_.format == ops::RowQuant::Int4 ? DType::Q4_0 : DType::Q8_0;
+    CHATTERD_CHECK(dtype == held, InvalidArgument,
+                   "Linear::convert_weight: a row-packed {} weight cannot become {}",
+                   dtype_name(held), dtype_name(dtype));
     return dtype;
   }
-  const bool to_out_in =
-      (dtype == DType::BF16 || dtype == DType::Q8_0) && layout_ == ops::WeightLayout::InOut;
+  const bool to_out_in = (dtype == DType::BF16 || dtype == DType::Q8_0 || dtype == DType::Q4_0) &&
+                         layout_ == ops::WeightLayout::InOut;
   if (weight_.dtype() == dtype && !to_out_in) return dtype;
   Tensor src = weight_;
   if (src.dtype() == DType::Q8_0) {
@@ -44,6 +46,12 @@ DType Linear::convert_weight(const ExecContext& ctx, DType dtype) {
     layout_ = ops::WeightLayout::OutIn;
   }
   Tensor out;
+  if (dtype == DType::Q4_0) {
+    ops::quantize_q4_0(ctx, src, out);
+    rows_ = ops::pack_q4_rows(ctx, out);
+    weight_ = Tensor();
+    return dtype;
+  }
   if (dtype == DType::Q8_0) {
     ops::quantize_q8_0(ctx, src, out);
   } else {
@@ -51,21 +59,21 @@ DType Linear::convert_weight(const ExecContext& ctx, DType dtype) {
   }
   weight_ = std::move(out);
   if (dtype == DType::Q8_0 && ops::q8_rows_available(ctx, in_)) {
-    q8_ = ops::pack_q8_rows(ctx, weight_);
+    rows_ = ops::pack_q8_rows(ctx, weight_);
     weight_ = Tensor();
   }
   return dtype;
 }
 
 std::size_t Linear::weight_bytes() const {
-  if (!q8_.empty()) return q8_.nbytes();
+  if (!rows_.empty()) return rows_.nbytes();
   if (!packed_.empty()) return packed_.panels.nbytes();
   return weight_.nbytes();
 }
 
 bool Linear::pack_bf16(const ExecContext& ctx) {
   if (!packed_.empty()) return true;
-  if (!q8_.empty()) return false;  // an int8 T3 matrix: the bf16 tile is for the vocoder
+  if (!rows_.empty()) return false;  // an int8 T3 matrix: the bf16 tile is for the vocoder
   if (!ops::bf16_gemm_available(ctx)) return false;
   packed_ = ops::pack_linear_bf16(ctx, weight_, layout_);
   weight_ = Tensor();
@@ -74,7 +82,8 @@ bool Linear::pack_bf16(const ExecContext& ctx) {
 
 void Linear::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
   if (!packed_.empty()) return ops::linear_bf16(ctx, x, packed_, has_bias_ ? &bias_ : nullptr, out);
-  if (!q8_.empty()) return ops::linear_q8_rows(ctx, x, q8_, has_bias_ ? &bias_ : nullptr, out);
+  if (!rows_.empty())
+    return ops::linear_quant_rows(ctx, x, rows_, has_bias_ ? &bias_ : nullptr, out);
   ops::linear(ctx, x, weight_, has_bias_ ? &bias_ : nullptr, out, layout_);
 }
 

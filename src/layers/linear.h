@@ -23,8 +23,9 @@ class Linear {
   Linear(const WeightStore& store, std::string_view prefix, std::int64_t in, std::int64_t out,
          bool bias, ops::WeightLayout layout = ops::WeightLayout::OutIn);
 
-  // Replaces the weight by an owned copy in `dtype` (f32, f16, bf16 or q8_0), once at load.
-  // q8_0 is held row-packed (ops/linear_q8.h) where the CPU has AVX512-VNNI and in % 64 == 0.
+  // Replaces the weight by an owned copy in `dtype` (f32, f16, bf16, q8_0 or q4_0), once at load.
+  // q8_0 is held row-packed (ops/linear_q8.h) where the CPU has AVX512-VNNI and in % 64 == 0;
+  // q4_0 always row-packed, and needs in % 128 == 0 (else the weight becomes q8_0).
   // bf16 and q8_0 are also laid out [out, in] (GPT-2 Conv1D weights are transposed) because
   // their fast decode kernels (vdpbf16ps, int8 dot products) run along the input dimension.
   // q8_0 needs in % 32 == 0; a weight that does not qualify is converted to bf16 instead
@@ -49,7 +50,7 @@ class Linear {
  private:
   Tensor weight_;
   ops::PackedBf16Weight packed_;  // replaces weight_ once pack_bf16 ran
-  ops::PackedQ8Weight q8_;        // replaces a q8_0 weight_ (convert_weight)
+  ops::PackedQuantWeight rows_;   // replaces a q8_0 or q4_0 weight_ (convert_weight)
   Tensor bias_;
   bool has_bias_ = false;
   ops::WeightLayout layout_ = ops::WeightLayout::OutIn;

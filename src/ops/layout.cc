@@ -70,11 +70,12 @@ void slice(const ExecContext& ctx, const Tensor& x, int axis, std::int64_t start
   if (end < 0) end += len;
   start = std::clamp<std::int64_t>(start, 0, len);
   end = std::clamp<std::int64_t>(end, start, len);
-  CHATTERD_CHECK(x.dtype() != DType::Q8_0 || ax != x.rank() - 1 ||
-                     (start % kQ8BlockSize == 0 && end % kQ8BlockSize == 0),
-                 Unsupported,
-                 "slice: q8_0 {} along its last axis needs block-aligned bounds, got [{}, {})",
-                 x.to_string(), start, end);
+  CHATTERD_CHECK(
+      !dtype_is_blocked(x.dtype()) || ax != x.rank() - 1 ||
+          (start % dtype_block_elems(x.dtype()) == 0 && end % dtype_block_elems(x.dtype()) == 0),
+      Unsupported,
+      "slice: block-quantised {} along its last axis needs block-aligned bounds, got [{}, {})",
+      x.to_string(), start, end);
   Shape shape = x.shape();
   shape.set(ax, end - start);
   out.resize(shape, x.dtype());
@@ -100,8 +101,8 @@ void concat(const ExecContext& ctx, std::span<const Tensor> xs, int axis, Tensor
     for (int d = 0; same && d < t.rank(); ++d) same = d == ax || t.dim(d) == first.dim(d);
     CHATTERD_CHECK(same, ShapeError, "concat: input {} {} does not match input 0 {} off axis {}", i,
                    t.to_string(), first.to_string(), axis);
-    CHATTERD_CHECK(t.dtype() != DType::Q8_0 || ax != t.rank() - 1, Unsupported,
-                   "concat: q8_0 along the last (blocked) axis");
+    CHATTERD_CHECK(!dtype_is_blocked(t.dtype()) || ax != t.rank() - 1, Unsupported,
+                   "concat: {} along the last (blocked) axis", dtype_name(t.dtype()));
     total += t.dim(ax);
   }
   Shape shape = first.shape();
@@ -152,7 +153,8 @@ void permute(const ExecContext& ctx, const Tensor& x, std::span<const int> perm,
   CHATTERD_CHECK(static_cast<int>(perm.size()) == rank, ShapeError, "permute: {} axes given for {}",
                  perm.size(), x.to_string());
   CHATTERD_CHECK(&out != &x, InvalidArgument, "permute: out must not alias x");
-  CHATTERD_CHECK(x.dtype() != DType::Q8_0, Unsupported, "permute: q8_0 tensor {}", x.to_string());
+  CHATTERD_CHECK(!dtype_is_blocked(x.dtype()), Unsupported, "permute: block-quantised tensor {}",
+                 x.to_string());
   std::array<bool, Shape::kMaxRank> seen{};
   Shape shape;
   for (int i = 0; i < rank; ++i) {

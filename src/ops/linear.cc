@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -258,41 +260,104 @@ void linear_f32_tiles(const ExecContext& ctx, const float* x, std::int64_t m, st
 
 }  // namespace detail
 
-void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
+namespace {
+
+constexpr int kBlock = 32;
+static_assert(kBlock == kQ8BlockSize && kBlock == kQ4BlockSize);
+
+// What quantize_q8_0 / quantize_q4_0 accept: f32, f16 or bf16 with whole blocks of 32 along the
+// last dimension, not aliasing out.
+void check_quantize_input(const Tensor& w, const Tensor& out, std::string_view op) {
   CHATTERD_CHECK(w.dtype() == DType::F32 || w.dtype() == DType::F16 || w.dtype() == DType::BF16,
-                 DTypeError, "quantize_q8_0: input must be f32, f16 or bf16, got {}",
-                 w.to_string());
-  CHATTERD_CHECK(w.rank() >= 1 && w.dim(-1) % kQ8BlockSize == 0, ShapeError,
-                 "quantize_q8_0: last dimension must be a multiple of {}, got {}", kQ8BlockSize,
-                 w.to_string());
-  CHATTERD_CHECK(&out != &w, InvalidArgument, "quantize_q8_0: out must not alias the input");
-  out.resize(w.shape(), DType::Q8_0);
-  const std::int64_t nb = w.numel() / kQ8BlockSize;
-  auto* blocks = static_cast<BlockQ8*>(out.raw_data());
+                 DTypeError, "{}: input must be f32, f16 or bf16, got {}", op, w.to_string());
+  CHATTERD_CHECK(w.rank() >= 1 && w.dim(-1) % kBlock == 0, ShapeError,
+                 "{}: last dimension must be a multiple of {}, got {}", op, kBlock, w.to_string());
+  CHATTERD_CHECK(&out != &w, InvalidArgument, "{}: out must not alias the input", op);
+}
+
+// Calls quantize(block index, 32 f32 values) for every block of 32 along w's last dimension, in
+// parallel, once it checked that the block is finite.
+template <class Quantize>
+void for_each_f32_block(const ExecContext& ctx, const Tensor& w, std::string_view op,
+                        Quantize&& quantize) {
+  const std::int64_t nb = w.numel() / kBlock;
   const auto& conv = cpu::convert_kernels(ctx.isa);
   ctx.parallel_for(nb, 256, [&](std::int64_t b0, std::int64_t b1) {
-    float buf[kQ8BlockSize];
+    float buf[kBlock];
     for (std::int64_t b = b0; b < b1; ++b) {
-      const std::int64_t off = b * kQ8BlockSize;
+      const std::int64_t off = b * kBlock;
       const float* src = buf;
       if (w.dtype() == DType::F32) {
         src = w.data<float>() + off;
       } else if (w.dtype() == DType::F16) {
-        conv.f16_to_f32(w.data<Half>() + off, buf, kQ8BlockSize);
+        conv.f16_to_f32(w.data<Half>() + off, buf, kBlock);
       } else {
-        conv.bf16_to_f32(w.data<BFloat16>() + off, buf, kQ8BlockSize);
+        conv.bf16_to_f32(w.data<BFloat16>() + off, buf, kBlock);
       }
-      float amax = 0.0f;
-      for (int j = 0; j < kQ8BlockSize; ++j) amax = std::max(amax, std::fabs(src[j]));
-      CHATTERD_CHECK(std::isfinite(amax), InvalidArgument,
-                     "quantize_q8_0: block {} (elements {}..{}) holds a non-finite value", b, off,
-                     off + kQ8BlockSize - 1);
-      const float scale = amax / 127.0f;
-      const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
-      blocks[b].scale = scale;
-      for (int j = 0; j < kQ8BlockSize; ++j) {
-        blocks[b].q[j] = static_cast<std::int8_t>(std::round(src[j] * inv));
+      // Every value, not a running max: std::max drops NaNs.
+      bool finite = true;
+      for (int j = 0; j < kBlock; ++j) finite = finite && std::isfinite(src[j]);
+      CHATTERD_CHECK(finite, InvalidArgument,
+                     "{}: block {} (elements {}..{}) holds a non-finite value", op, b, off,
+                     off + kBlock - 1);
+      quantize(b, src);
+    }
+  });
+}
+
+}  // namespace
+
+void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
+  check_quantize_input(w, out, "quantize_q8_0");
+  out.resize(w.shape(), DType::Q8_0);
+  auto* blocks = static_cast<BlockQ8*>(out.raw_data());
+  for_each_f32_block(ctx, w, "quantize_q8_0", [&](std::int64_t b, const float* src) {
+    float amax = 0.0f;
+    for (int j = 0; j < kQ8BlockSize; ++j) amax = std::max(amax, std::fabs(src[j]));
+    const float scale = amax / 127.0f;
+    const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    blocks[b].scale = scale;
+    for (int j = 0; j < kQ8BlockSize; ++j) {
+      blocks[b].q[j] = static_cast<std::int8_t>(std::round(src[j] * inv));
+    }
+  });
+}
+
+void quantize_q4_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
+  check_quantize_input(w, out, "quantize_q4_0");
+  out.resize(w.shape(), DType::Q4_0);
+  auto* blocks = static_cast<BlockQ4*>(out.raw_data());
+  for_each_f32_block(ctx, w, "quantize_q4_0", [&](std::int64_t b, const float* src) {
+    // Codes from the scale that maps the value of largest magnitude to -8 (as ggml's q4_0), then
+    // the least-squares scale for those codes, rounded to f16: never more squared error than
+    // the peak scale. (A search over nine candidate scales cut the real-width test models'
+    // logit error by another ~10% but tripled Turbo's load time: not taken.)
+    float peak = 0.0f;
+    for (int j = 0; j < kQ4BlockSize; ++j) {
+      if (std::fabs(src[j]) > std::fabs(peak)) peak = src[j];
+    }
+    BlockQ4& blk = blocks[b];
+    blk.scale = 0.0f;
+    std::uint8_t best[kQ4BlockSize];
+    std::fill(std::begin(best), std::end(best), std::uint8_t{8});
+    if (peak != 0.0f) {
+      const float inv = -8.0f / peak;
+      float xq = 0.0f, qq = 0.0f;
+      for (int j = 0; j < kQ4BlockSize; ++j) {
+        // round half away from zero of the clamped value (clamping first gives the same
+        // integer, and keeps the conversion in range)
+        const float v = std::min(std::max(src[j] * inv, -8.0f), 7.0f);
+        const float q = static_cast<float>(static_cast<int>(v + (v >= 0.0f ? 0.5f : -0.5f)));
+        best[j] = static_cast<std::uint8_t>(q + 8.0f);
+        xq += src[j] * q;
+        qq += q * q;
       }
+      blk.scale = half_to_float(float_to_half(xq / qq));
+      CHATTERD_CHECK(std::isfinite(blk.scale), InvalidArgument,
+                     "quantize_q4_0: block {} needs a scale ({}) beyond the f16 range", b, xq / qq);
+    }
+    for (int j = 0; j < kQ4BlockSize / 2; ++j) {
+      blk.q[j] = static_cast<std::uint8_t>(best[j] | (best[j + kQ4BlockSize / 2] << 4));
     }
   });
 }
@@ -307,6 +372,25 @@ void dequantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
   const auto& lin = cpu::linear_kernels(ctx.isa);
   ctx.parallel_for(nb, 1024, [&](std::int64_t b0, std::int64_t b1) {
     lin.q8_0_to_f32(blocks + b0, dst + b0 * kQ8BlockSize, b1 - b0);
+  });
+}
+
+void dequantize_q4_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
+  check_dtype(w, DType::Q4_0, "dequantize_q4_0: w");
+  CHATTERD_CHECK(&out != &w, InvalidArgument, "dequantize_q4_0: out must not alias the input");
+  out.resize(w.shape(), DType::F32);
+  const std::int64_t nb = w.numel() / kQ4BlockSize;
+  const auto* blocks = static_cast<const BlockQ4*>(w.raw_data());
+  float* dst = out.data<float>();
+  constexpr int kHalfBlock = kQ4BlockSize / 2;
+  ctx.parallel_for(nb, 1024, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) {
+      float* o = dst + b * kQ4BlockSize;
+      for (int j = 0; j < kHalfBlock; ++j) {
+        o[j] = blocks[b].scale * static_cast<float>((blocks[b].q[j] & 15) - 8);
+        o[j + kHalfBlock] = blocks[b].scale * static_cast<float>((blocks[b].q[j] >> 4) - 8);
+      }
+    }
   });
 }
 

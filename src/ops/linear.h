@@ -59,5 +59,11 @@ void linear_f32_tiles(const ExecContext& ctx, const float* x, std::int64_t m, st
 void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out);
 // The inverse, to f32 (for tests and for reference paths).
 void dequantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out);
+// Q4_0 (4-bit codes, blocks of 32): codes clamp(round(-8 x / m), -8, 7) with m the block's value
+// of largest magnitude, and the least-squares scale for those codes, rounded to f16. Not a format
+// ops::linear takes: the T3 matrices hold it row-packed (ops/linear_q8.h). out: same shape, dtype
+// Q4_0.
+void quantize_q4_0(const ExecContext& ctx, const Tensor& w, Tensor& out);
+void dequantize_q4_0(const ExecContext& ctx, const Tensor& w, Tensor& out);
 
 }  // namespace chatterd::ops

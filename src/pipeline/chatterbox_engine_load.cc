@@ -126,6 +126,8 @@ DType weight_dtype_storage(WeightDType dtype) {
       return DType::BF16;
     case WeightDType::Int8:
       return DType::Q8_0;
+    case WeightDType::Int4:
+      return DType::Q4_0;
   }
   CHATTERD_THROW(InvalidArgument, "bad WeightDType {}", static_cast<int>(dtype));
 }

@@ -55,16 +55,18 @@ std::string_view weight_dtype_name(WeightDType dtype) {
       return "bf16";
     case WeightDType::Int8:
       return "int8";
+    case WeightDType::Int4:
+      return "int4";
   }
   return "?";
 }
 
 WeightDType parse_weight_dtype(std::string_view name) {
-  for (const WeightDType d :
-       {WeightDType::F32, WeightDType::F16, WeightDType::BF16, WeightDType::Int8}) {
+  for (const WeightDType d : {WeightDType::F32, WeightDType::F16, WeightDType::BF16,
+                              WeightDType::Int8, WeightDType::Int4}) {
     if (name == weight_dtype_name(d)) return d;
   }
-  CHATTERD_THROW(InvalidArgument, "weight dtype '{}': expected f32, f16, bf16 or int8", name);
+  CHATTERD_THROW(InvalidArgument, "weight dtype '{}': expected f32, f16, bf16, int8 or int4", name);
 }
 
 void EngineConfig::validate() const {

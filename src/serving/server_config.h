@@ -22,8 +22,8 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: an ephemeral port (Server::port() tells which)
   std::string model = "espeak";
-  int n_threads = 0;                             // engine threads; 0: one per core
-  WeightDType t3_dtype = WeightDType::F32;       // T3 matrix weights (--dtype f32|f16|bf16|int8)
+  int n_threads = 0;                        // engine threads; 0: one per core
+  WeightDType t3_dtype = WeightDType::F32;  // T3 matrix weights (--dtype f32|f16|bf16|int8|int4)
   WeightDType vocoder_dtype = WeightDType::F32;  // S3Gen + HiFT matmuls (f32|bf16)
   int io_threads = 2;                    // threads running the io_context (they never synthesise)
   std::size_t max_text_chars = 5000;     // code points; longer: 413

@@ -68,7 +68,7 @@ Tensor borrow_or_copy(const std::shared_ptr<const MappedFile>& file, std::size_t
                  nbytes);
   void* p = file->mutable_data(offset);
   if (nbytes == 0) return Tensor::empty(shape, dtype);
-  const std::size_t align = dtype == DType::Q8_0 ? alignof(float) : dtype_block_bytes(dtype);
+  const std::size_t align = dtype_is_blocked(dtype) ? alignof(float) : dtype_block_bytes(dtype);
   if (reinterpret_cast<std::uintptr_t>(p) % align == 0) {
     return Tensor::borrow(p, shape, dtype, file);
   }

@@ -30,6 +30,7 @@ const char* safetensors_dtype(DType dtype, const std::string& name) {
     case DType::Bool:
       return "BOOL";
     case DType::Q8_0:
+    case DType::Q4_0:
       break;
   }
   CHATTERD_THROW(InvalidArgument,

@@ -167,9 +167,11 @@ class TtsEngine {
 // directory (Hugging Face layout), or "synthetic:<variant>" (random weights, real dimensions).
 // How the T3 transformer's big matrices (attention, MLP, speech head) are held for inference;
 // converted once at load. Int8 is q8_0 (blocks of 32 with an f32 scale; activations are
-// quantised the same way per call). Other models and tensors keep their stored dtype.
-enum class WeightDType { F32, F16, BF16, Int8 };
-std::string_view weight_dtype_name(WeightDType dtype);  // "f32", "f16", "bf16", "int8"
+// quantised the same way per call). Int4 is q4_0 (blocks of 32 with an f16 scale, 4-bit codes;
+// activations as Int8): half Int8's bytes for a memory-bound decode step, at a larger logit error
+// (docs/performance.md). Other models and tensors keep their stored dtype.
+enum class WeightDType { F32, F16, BF16, Int8, Int4 };
+std::string_view weight_dtype_name(WeightDType dtype);  // "f32", "f16", "bf16", "int8", "int4"
 // Parses a name of weight_dtype_name; throws InvalidArgument naming the accepted values.
 WeightDType parse_weight_dtype(std::string_view name);
 

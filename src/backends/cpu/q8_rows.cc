@@ -2,6 +2,7 @@
 
 #include "backends/cpu/qdot_kernels.h"
 #include "chatterd/core/dtype.h"
+#include "core/check.h"
 
 namespace chatterd::cpu {
 namespace {
@@ -14,13 +15,23 @@ bool cpu_has_vnni() {
 }  // namespace
 
 void Q8RowsActivation::prepare(const float* x, std::int64_t rows, std::int64_t cols,
-                               std::int64_t ldx) {
+                               std::int64_t ldx, std::int32_t weight_zero, CpuIsa isa) {
+  static const CpuIsa detected = detect_isa();
+  CHATTERD_CHECK(cols % (2 * kQ8BlockSize) == 0, ShapeError,
+                 "Q8RowsActivation: {} values a row are not whole pairs of blocks", cols);
   m = rows;
   k = cols;
   const std::int64_t nb = cols / kQ8BlockSize;
   codes.resize(static_cast<std::size_t>(rows * cols));
   scales.resize(static_cast<std::size_t>(rows * nb));
   starts.assign(static_cast<std::size_t>(rows * (nb / 2) * 16), 0);
+  if (isa >= CpuIsa::Avx512 && detected >= CpuIsa::Avx512) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+      q8_rows_prepare_row_avx512(x + i * ldx, nb, weight_zero, codes.data() + i * cols,
+                                 scales.data() + i * nb, starts.data() + i * (nb / 2) * 16);
+    }
+    return;
+  }
   blocks_.resize(static_cast<std::size_t>(nb));
   for (std::int64_t i = 0; i < rows; ++i) {
     quantize_row_q8_0(x + i * ldx, blocks_.data(), nb);
@@ -32,7 +43,8 @@ void Q8RowsActivation::prepare(const float* x, std::int64_t rows, std::int64_t c
         codes[static_cast<std::size_t>(i * cols + b * kQ8BlockSize + t)] = blk.q[t];
         sum += blk.q[t];
       }
-      starts[static_cast<std::size_t>((i * (nb / 2) + b / 2) * 16 + (b % 2) * 8)] = -128 * sum;
+      starts[static_cast<std::size_t>((i * (nb / 2) + b / 2) * 16 + (b % 2) * 8)] =
+          -weight_zero * sum;
     }
   }
 }

@@ -35,7 +35,11 @@ struct Q8RowsActivation {
   std::vector<float> scales;         // [m, k / 32]
   std::vector<std::int32_t> starts;  // [m, k / 64, 16]
   // Quantises x [m, k] (row stride ldx) into this (reusing capacity: no allocation once warm).
-  void prepare(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx);
+  // `weight_zero` is what the weight's unsigned codes are offset by: 128 for int8 rows, 8 for the
+  // int4 rows of q4_rows.h (the start lanes hold -weight_zero x the block's code sum). Runs the
+  // AVX-512 row where the CPU has it unless `isa` is below (the results are the same).
+  void prepare(const float* x, std::int64_t m, std::int64_t k, std::int64_t ldx,
+               std::int32_t weight_zero = 128, CpuIsa isa = CpuIsa::Avx512);
 
  private:
   std::vector<BlockQ8> blocks_;  // one row's q8_0 blocks
@@ -55,6 +59,12 @@ void q8_rows_scalar(const Q8RowsActivation& x, std::int64_t row0, std::int64_t m
 void q8_rows_avx512_vnni(const Q8RowsActivation& x, std::int64_t row0, std::int64_t m,
                          const std::uint8_t* codes, const float* scales, std::int64_t begin,
                          std::int64_t end, float* y, std::int64_t ldy);
+
+// One activation row of Q8RowsActivation::prepare with AVX-512: the same codes, scales and starts
+// as the scalar rule (quantize_row_q8_0), bit for bit; `starts` ([n_blocks / 2, 16]) must be
+// zero.
+void q8_rows_prepare_row_avx512(const float* x, std::int64_t n_blocks, std::int32_t weight_zero,
+                                std::int8_t* codes, float* scales, std::int32_t* starts);
 
 // Dequantises rows [r0, r1) of row-packed codes and scales (k % 64 == 0) to bf16, row-major
 // [r1 - r0, k] (the AMX prefill's weight side). AVX512_BF16 only (the AMX path implies it).

@@ -6,6 +6,8 @@
 // x_scale, permuted out of a vector of 16 block scales computed once per 512 codes).
 #include <immintrin.h>
 
+#include <limits>
+
 #include "backends/cpu/q8_rows.h"
 #include "chatterd/core/dtype.h"
 
@@ -13,6 +15,9 @@
 
 namespace chatterd::cpu {
 namespace {  // NOLINT(google-build-namespaces, cert-dcl59-cpp): one private copy per ISA TU
+
+// Software prefetch this far ahead of the weight stream (see q4_rows_avx512.cc).
+constexpr int kPrefetchBytes = 4096;
 
 template <int M>
 CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* codes,
@@ -49,6 +54,7 @@ CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std:
       for (std::int64_t j = 0; j < blocks / 2; ++j) {
         const std::int64_t off = (g + 2 * j) * kQ8BlockSize;
         const __m512i w = _mm512_loadu_si512(wr + off);
+        _mm_prefetch(reinterpret_cast<const char*>(wr + off + kPrefetchBytes), _MM_HINT_T0);
         for (int i = 0; i < M; ++i) {
           const __m512i start = _mm512_loadu_si512(xst[i] + (g / 2 + j) * 16);
           const __m512i d = _mm512_dpbusd_epi32(start, w, _mm512_loadu_si512(xq[i] + off));
@@ -76,6 +82,43 @@ CHATTERD_VNNI void q8_rows_avx512_vnni(const Q8RowsActivation& x, std::int64_t r
       return rows<2>(x, row0, codes, scales, begin, end, y, ldy);
     default:
       return rows<1>(x, row0, codes, scales, begin, end, y, ldy);
+  }
+}
+
+void q8_rows_prepare_row_avx512(const float* x, std::int64_t n_blocks, std::int32_t weight_zero,
+                                std::int8_t* codes, float* scales, std::int32_t* starts) {
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  const __m512 big = _mm512_set1_ps(std::numeric_limits<float>::max());
+  const __m512 half = _mm512_set1_ps(0.5f);
+  const __m512i lim = _mm512_set1_epi32(127);
+  for (std::int64_t b = 0; b < n_blocks; ++b) {
+    const float* src = x + b * kQ8BlockSize;
+    const __m512 v0 = _mm512_loadu_ps(src);
+    const __m512 v1 = _mm512_loadu_ps(src + 16);
+    const __m512 a0 = _mm512_and_ps(v0, abs_mask);
+    const __m512 a1 = _mm512_and_ps(v1, abs_mask);
+    // Ordered <= FLT_MAX fails for NaN and infinities.
+    const bool finite = (_mm512_cmp_ps_mask(a0, big, _CMP_LE_OQ) &
+                         _mm512_cmp_ps_mask(a1, big, _CMP_LE_OQ)) == 0xffff;
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+    // The scalar rule (quantize_row_q8_0) step by step: the same float operations, so the same
+    // codes.
+    const float scale = finite ? amax / 127.0f : std::numeric_limits<float>::quiet_NaN();
+    const float inv = !finite || scale == 0.0f ? 0.0f : 1.0f / scale;
+    scales[b] = scale;
+    const __m512 vinv = _mm512_set1_ps(inv);
+    __m512i sum = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(h == 0 ? v0 : v1, vinv);
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      const __m512 r = _mm512_mask_sub_ps(_mm512_add_ps(v, half), neg, v, half);
+      __m512i q = _mm512_cvttps_epi32(finite ? r : _mm512_setzero_ps());
+      q = _mm512_max_epi32(_mm512_min_epi32(q, lim), _mm512_sub_epi32(_mm512_setzero_si512(), lim));
+      sum = _mm512_add_epi32(sum, q);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b * kQ8BlockSize + 16 * h),
+                       _mm512_cvtepi32_epi8(q));
+    }
+    starts[(b / 2) * 16 + (b % 2) * 8] = -weight_zero * _mm512_reduce_add_epi32(sum);
   }
 }
 

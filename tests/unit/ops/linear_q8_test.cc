@@ -1,16 +1,20 @@
-// Row-packed int8 linear (ops/linear_q8.h): the VNNI kernel against the scalar reference on
-// awkward shapes (block groups that leave a tail, odd output counts, activation rows beyond one
-// pass), and the op against ops::linear on the same q8_0 weight: the same numbers up to f32
-// summation order, on the decode, batched and prefill paths, with bias, on 1 and 2 threads.
+// Row-packed int8 and int4 linear (ops/linear_q8.h): each kernel (int8: VNNI; int4: VNNI, AVX2,
+// scalar) against exact block sums on awkward shapes (block groups that leave a tail, odd output
+// counts, activation rows beyond one pass), and the op against a reference on the same weight:
+// ops::linear on the q8_0 weight, or the f32 product of the dequantised q4_0 weight and the
+// dequantised q8_0 activation: the same numbers up to f32 summation order, on the decode, batched
+// and prefill paths, with bias, on 1 and 2 threads.
 #include "ops/linear_q8.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "backends/cpu/gemm_bf16.h"
+#include "backends/cpu/q4_rows.h"
 #include "backends/cpu/q8_rows.h"
 #include "core/thread_pool.h"
 #include "ops/linear.h"
@@ -47,7 +51,7 @@ TEST_P(LinearQ8Rows, KernelMatchesScalarReference) {
       const std::int64_t n = 37;
       Tensor wq;
       quantize_q8_0(ctx_, random_f32({n, k}, 3), wq);
-      const PackedQ8Weight p = pack_q8_rows(ctx_, wq);
+      const PackedQuantWeight p = pack_q8_rows(ctx_, wq);
       const Tensor x = random_f32({m, k}, 4, -3.0f, 2.0f);
       cpu::Q8RowsActivation act;
       act.prepare(x.data<float>(), m, k, k);
@@ -84,7 +88,7 @@ TEST_P(LinearQ8Rows, MatchesTheQ8_0LinearOnEveryPath) {
   const std::int64_t k = 320, n = 150;
   Tensor wq;
   quantize_q8_0(ctx_, random_f32({n, k}, 5), wq);
-  const PackedQ8Weight p = pack_q8_rows(ctx_, wq);
+  const PackedQuantWeight p = pack_q8_rows(ctx_, wq);
   EXPECT_EQ(p.nbytes(), wq.nbytes());  // the same bytes, laid out by rows
   const Tensor bias = random_f32({n}, 6);
   // Decode (1), one pass (4), several passes (7, 17), batched up to 128 (100), prefill (200).
@@ -92,7 +96,7 @@ TEST_P(LinearQ8Rows, MatchesTheQ8_0LinearOnEveryPath) {
     const Tensor x = random_f32({m, k}, 7);
     Tensor want, got;
     linear(ctx_, x, wq, &bias, want);
-    linear_q8_rows(ctx_, x, p, &bias, got);
+    linear_quant_rows(ctx_, x, p, &bias, got);
     ASSERT_EQ(got.shape(), want.shape());
     // Past 16 rows, with AMX, x and w are rounded to bf16 instead of x to q8_0 (both ~1e-2 of
     // the result's scale apart from the q8_0 x q8_0 sum); without AMX, past 128 rows, the
@@ -112,11 +116,11 @@ TEST_P(LinearQ8Rows, AmxPrefillMatchesTheDequantisedProduct) {
   Tensor wq, wf;
   quantize_q8_0(ctx_, random_f32({n, k}, 8), wq);
   dequantize_q8_0(ctx_, wq, wf);
-  const PackedQ8Weight p = pack_q8_rows(ctx_, wq);
+  const PackedQuantWeight p = pack_q8_rows(ctx_, wq);
   const Tensor x = random_f32({m, k}, 9);
   const Tensor bias = random_f32({n}, 10);
   Tensor got;
-  linear_q8_rows(ctx_, x, p, &bias, got);
+  linear_quant_rows(ctx_, x, p, &bias, got);
   for (std::int64_t i = 0; i < m; ++i) {
     for (std::int64_t r = 0; r < n; ++r) {
       double want = bias.data<float>()[r], mag = std::fabs(want);
@@ -134,9 +138,9 @@ TEST_P(LinearQ8Rows, AmxPrefillMatchesTheDequantisedProduct) {
 TEST_P(LinearQ8Rows, RejectsMismatchedOperands) {
   Tensor wq;
   quantize_q8_0(ctx_, random_f32({8, 64}, 1), wq);
-  const PackedQ8Weight p = pack_q8_rows(ctx_, wq);
+  const PackedQuantWeight p = pack_q8_rows(ctx_, wq);
   Tensor out;
-  EXPECT_THROW(linear_q8_rows(ctx_, random_f32({2, 32}, 1), p, nullptr, out), ShapeError);
+  EXPECT_THROW(linear_quant_rows(ctx_, random_f32({2, 32}, 1), p, nullptr, out), ShapeError);
   Tensor odd;
   quantize_q8_0(ctx_, random_f32({8, 96}, 1), odd);
   EXPECT_THROW(pack_q8_rows(ctx_, odd), ShapeError);
@@ -144,6 +148,218 @@ TEST_P(LinearQ8Rows, RejectsMismatchedOperands) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, LinearQ8Rows, ::testing::Values(1, 2));
+
+// q4_0: each block's codes and scale reconstruct it with no more squared error than ggml's
+// single scale (the value of largest magnitude / -8, codes rounded to [-8, 7]), the scale is an
+// f16 value (so the packed f16 scales lose nothing), and the whole tensor's error is what 4 bits
+// give: RMS about a tenth of the block peak.
+TEST(QuantizeQ4, RoundTripsNoWorseThanThePeakScale) {
+  const ExecContext ctx;
+  const Tensor w = random_f32({7, 96}, 11, -2.0f, 1.5f);
+  Tensor q, d;
+  quantize_q4_0(ctx, w, q);
+  ASSERT_EQ(q.dtype(), DType::Q4_0);
+  EXPECT_EQ(q.nbytes(), 7u * 3u * sizeof(BlockQ4));
+  dequantize_q4_0(ctx, q, d);
+  const auto* blocks = static_cast<const BlockQ4*>(q.raw_data());
+  double total_err = 0.0, total_peak = 0.0;
+  for (std::int64_t b = 0; b < 7 * 3; ++b) {
+    const float scale = blocks[b].scale;
+    EXPECT_EQ(half_to_float(float_to_half(scale)), scale);
+    float peak = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      const float v = w.data<float>()[b * 32 + j];
+      if (std::fabs(v) > std::fabs(peak)) peak = v;
+    }
+    const float plain = half_to_float(float_to_half(peak / -8.0f));
+    double err = 0.0, plain_err = 0.0;
+    for (int j = 0; j < 32; ++j) {
+      const float v = w.data<float>()[b * 32 + j];
+      const float c = std::clamp(std::round(v / plain), -8.0f, 7.0f);
+      plain_err += std::pow(v - plain * c, 2.0);
+      err += std::pow(v - d.data<float>()[b * 32 + j], 2.0);
+    }
+    EXPECT_LE(err, plain_err * (1 + 1e-3)) << "block " << b;
+    total_err += err;
+    total_peak += static_cast<double>(peak) * peak * 32;
+  }
+  EXPECT_LT(std::sqrt(total_err / total_peak), 0.1);
+  Tensor odd;
+  EXPECT_THROW(quantize_q4_0(ctx, random_f32({2, 40}, 1), odd), ShapeError);
+  Tensor bad = random_f32({1, 32}, 1);
+  bad.data<float>()[3] = std::nanf("");
+  EXPECT_THROW(quantize_q4_0(ctx, bad, odd), InvalidArgument);
+  EXPECT_THROW(quantize_q8_0(ctx, bad, odd), InvalidArgument);  // NaN, not only infinities
+}
+
+// The AVX-512 activation preparation gives the scalar rule's codes, scales and starts bit for bit,
+// on halfway cases (x.5 after scaling), zero blocks and non-finite blocks.
+TEST(Q8RowsActivation, VectorPreparationMatchesTheScalarRule) {
+  if (cpu::detect_isa() < cpu::CpuIsa::Avx512) GTEST_SKIP() << "this CPU has no AVX-512";
+  const std::int64_t m = 3, k = 256;
+  Tensor x = random_f32({m, k}, 20, -4.0f, 4.0f);
+  float* p = x.data<float>();
+  // Block 1: 127 at index 32, so the scale is 1 and the values below are exact halves.
+  p[32] = 127.0f;
+  for (int j = 1; j < 32; ++j) p[32 + j] = static_cast<float>(j % 9) - 4.5f;
+  for (int j = 0; j < 32; ++j) p[64 + j] = 0.0f;  // block 2: all zero
+  p[k + 5] = std::numeric_limits<float>::infinity();
+  p[2 * k + 100] = std::nanf("");
+  for (const std::int32_t zero : {128, 8}) {
+    cpu::Q8RowsActivation vec, ref;
+    vec.prepare(p, m, k, k, zero, cpu::CpuIsa::Avx512);
+    ref.prepare(p, m, k, k, zero, cpu::CpuIsa::Scalar);
+    EXPECT_EQ(vec.codes, ref.codes) << "zero " << zero;
+    EXPECT_EQ(vec.starts, ref.starts) << "zero " << zero;
+    ASSERT_EQ(vec.scales.size(), ref.scales.size());
+    for (std::size_t b = 0; b < ref.scales.size(); ++b) {
+      if (std::isnan(ref.scales[b])) {
+        EXPECT_TRUE(std::isnan(vec.scales[b])) << "block " << b;
+      } else {
+        EXPECT_EQ(vec.scales[b], ref.scales[b]) << "block " << b;
+      }
+    }
+    EXPECT_TRUE(std::isnan(ref.scales[k / 32])) << "the infinite value's block";
+  }
+  cpu::Q8RowsActivation odd;
+  EXPECT_THROW(odd.prepare(p, 1, 96, 96), ShapeError);
+}
+
+class LinearQ4Rows : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    if (GetParam() > 1) ctx_.pool = &pool_;
+  }
+  ThreadPool pool_{2};
+  ExecContext ctx_;
+};
+
+TEST_P(LinearQ4Rows, PackingKeepsEveryCodeAndScale) {
+  const std::int64_t n = 5, k = 384;
+  Tensor q;
+  quantize_q4_0(ctx_, random_f32({n, k}, 12), q);
+  const PackedQuantWeight p = pack_q4_rows(ctx_, q);
+  ASSERT_EQ(p.format, RowQuant::Int4);
+  // 0.5625 bytes a weight: half a byte of code and 2 bytes of scale per 32.
+  EXPECT_EQ(p.nbytes(), static_cast<std::size_t>(n * k / 2 + n * k / 32 * 2));
+  const auto* blocks = static_cast<const BlockQ4*>(q.raw_data());
+  const auto* codes = static_cast<const std::uint8_t*>(p.codes.raw_data());
+  for (std::int64_t r = 0; r < n; ++r) {
+    for (std::int64_t j = 0; j < k; ++j) {
+      const BlockQ4& blk = blocks[(r * k + j) / 32];
+      const int t = static_cast<int>(j % 32);
+      const int want = t < 16 ? (blk.q[t] & 15) : (blk.q[t - 16] >> 4);
+      ASSERT_EQ(cpu::q4_rows_code(codes + r * (k / 2), j), want) << "row " << r << " code " << j;
+    }
+    for (std::int64_t b = 0; b < k / 32; ++b) {
+      EXPECT_EQ(half_to_float(p.scales.data<Half>()[r * (k / 32) + b]),
+                blocks[r * (k / 32) + b].scale);
+    }
+  }
+}
+
+TEST_P(LinearQ4Rows, EveryKernelMatchesTheExactBlockSums) {
+  for (const cpu::CpuIsa isa : {cpu::CpuIsa::Scalar, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
+    if (isa > cpu::detect_isa()) continue;
+    const cpu::Q4RowsKernel kernel = cpu::q4_rows_kernel(isa);
+    // 640 = 20 blocks: a 16-block group and a tail of 4 (VNNI), 8 + 8 + 4 (AVX2).
+    for (const std::int64_t k : {128, 256, 640, 1024}) {
+      for (const std::int64_t m : {1, 2, 3, 4}) {
+        const std::int64_t n = 37;
+        Tensor wq;
+        quantize_q4_0(ctx_, random_f32({n, k}, 13), wq);
+        const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
+        const Tensor x = random_f32({m + 1, k}, 14, -3.0f, 2.0f);
+        cpu::Q8RowsActivation act;
+        act.prepare(x.data<float>(), m + 1, k, k, cpu::kQ4RowsZero);
+        std::vector<float> got(static_cast<std::size_t>(m * n));
+        const auto* codes = static_cast<const std::uint8_t*>(p.codes.raw_data());
+        const Half* scales = p.scales.data<Half>();
+        kernel(act, 1, m, codes, scales, 0, n, got.data(), n);  // rows 1..m of the activation
+        const std::int64_t nb = k / 32;
+        for (std::int64_t i = 0; i < m; ++i) {
+          for (std::int64_t r = 0; r < n; ++r) {
+            double exact = 0.0, mag = 0.0;
+            for (std::int64_t b = 0; b < nb; ++b) {
+              std::int64_t dot = 0;
+              for (std::int64_t t = b * 32; t < (b + 1) * 32; ++t) {
+                dot += static_cast<std::int64_t>(cpu::q4_rows_code(codes + r * (k / 2), t) - 8) *
+                       act.codes[(i + 1) * k + t];
+              }
+              const double term = static_cast<double>(half_to_float(scales[r * nb + b])) *
+                                  act.scales[(i + 1) * nb + b] * static_cast<double>(dot);
+              exact += term;
+              mag += std::fabs(term);
+            }
+            ASSERT_NEAR(got[static_cast<std::size_t>(i * n + r)], exact, 4e-6 * mag + 1e-12)
+                << cpu::isa_name(isa) << ", k " << k << " m " << m << " row " << i << " out " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(LinearQ4Rows, MatchesTheDequantisedProductOnEveryPath) {
+  const std::int64_t k = 384, n = 150;
+  Tensor wq, wf;
+  quantize_q4_0(ctx_, random_f32({n, k}, 15), wq);
+  dequantize_q4_0(ctx_, wq, wf);
+  const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
+  const Tensor bias = random_f32({n}, 16);
+  // Decode (1), one pass (4), several passes (7, 17), batched up to 128 (100), prefill (200).
+  for (const std::int64_t m : {1, 4, 7, 17, 100, 200}) {
+    const Tensor x = random_f32({m, k}, 17);
+    // The row kernels' numbers: dequant(q8_0(x)) . dequant(w), summed in f32.
+    Tensor xq, xd, want, got;
+    quantize_q8_0(ctx_, x, xq);
+    dequantize_q8_0(ctx_, xq, xd);
+    linear(ctx_, xd, wf, &bias, want);
+    linear_quant_rows(ctx_, x, p, &bias, got);
+    ASSERT_EQ(got.shape(), want.shape());
+    // Prefill paths round x (and, with AMX, w) to bf16 or keep x f32 instead of q8_0: ~1e-2 of
+    // the result's scale from the q8_0 reference, as for int8.
+    const bool other_rounding =
+        m > kLinearReducedRowKernelMaxRows || (m > kLinearGemvMaxRows && cpu::amx_bf16_available());
+    EXPECT_LE(relative_error(got, want), other_rounding ? 3e-2 : 1e-5) << "m " << m;
+  }
+}
+
+// Forced down to AVX2 and to scalar, the op gives the same numbers as on the best kernel.
+TEST_P(LinearQ4Rows, EveryIsaGivesTheSameNumbers) {
+  const std::int64_t k = 256, n = 70;
+  Tensor wq;
+  quantize_q4_0(ctx_, random_f32({n, k}, 18), wq);
+  const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
+  const Tensor x = random_f32({3, k}, 19);
+  Tensor best;
+  linear_quant_rows(ctx_, x, p, nullptr, best);
+  for (const cpu::CpuIsa isa : {cpu::CpuIsa::Scalar, cpu::CpuIsa::Avx2}) {
+    if (isa > cpu::detect_isa()) continue;
+    ExecContext forced = ctx_;
+    forced.isa = isa;
+    Tensor got;
+    linear_quant_rows(forced, x, p, nullptr, got);
+    EXPECT_LE(relative_error(got, best), 1e-5) << cpu::isa_name(isa);
+  }
+}
+
+TEST_P(LinearQ4Rows, RejectsMismatchedOperands) {
+  Tensor wq;
+  quantize_q4_0(ctx_, random_f32({8, 128}, 1), wq);
+  const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
+  Tensor out;
+  EXPECT_THROW(linear_quant_rows(ctx_, random_f32({2, 64}, 1), p, nullptr, out), ShapeError);
+  Tensor odd;
+  quantize_q4_0(ctx_, random_f32({8, 96}, 1), odd);
+  EXPECT_THROW(pack_q4_rows(ctx_, odd), ShapeError);
+  EXPECT_FALSE(q4_rows_available(96));
+  Tensor q8;
+  quantize_q8_0(ctx_, random_f32({8, 128}, 1), q8);
+  EXPECT_THROW(pack_q4_rows(ctx_, q8), DTypeError);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threads, LinearQ4Rows, ::testing::Values(1, 2));
 
 }  // namespace
 }  // namespace chatterd::ops
