@@ -10,6 +10,7 @@
 #include "models/synthetic_weights.h"
 #include "models/t3/t3_synthetic.h"
 #include "pipeline/chatterbox_engine.h"
+#include "pipeline/synthetic_tokenizer.h"
 #include "text/gpt2_tokenizer.h"
 #include "text/hf_tokenizer.h"
 #include "text/language.h"
@@ -23,37 +24,6 @@ constexpr const char* kDefaultVoiceName = "default";
 // S3Gen prompt, 2 mel frames per token).
 constexpr std::int64_t kSyntheticT3PromptTokens = 375;
 constexpr std::int64_t kSyntheticGenPromptTokens = 250;
-
-void append_utf8(char32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-// A byte-level GPT-2 tokenizer of the real vocabulary size: the 256 byte tokens, no merges, and
-// filler entries up to `vocab_size` (ids nothing maps to). Every byte of text becomes one id, so a
-// synthetic prefill carries ~4x the text rows of the real BPE -- small next to the 376
-// conditioning rows.
-text::Gpt2Tokenizer synthetic_tokenizer(std::int64_t vocab_size) {
-  text::Gpt2TokenizerFiles files;
-  for (int b = 0; b < 256; ++b) {
-    std::string token;
-    append_utf8(text::gpt2_byte_to_unicode(static_cast<std::uint8_t>(b)), token);
-    files.vocab.emplace(std::move(token), b);
-  }
-  for (std::int64_t id = 256; id < vocab_size; ++id) {
-    files.vocab.emplace("<synthetic_" + std::to_string(id) + ">", static_cast<std::int32_t>(id));
-  }
-  files.model_max_length = 1024;
-  return text::Gpt2Tokenizer(std::move(files));
-}
 
 ChatterboxVoice synthetic_voice(const ModelHparams& hp, std::uint64_t seed) {
   Rng rng(seed ^ 0x766f696365ULL);  // "voice"
@@ -189,7 +159,7 @@ std::unique_ptr<ChatterboxEngine> ChatterboxEngine::synthetic(Variant variant, i
   if (p.t3->is_llama()) {
     p.cfg_text = std::make_unique<T3CfgTextEncoder>(synthetic_cfg_text(p.t3->config()));
   } else {
-    p.text = std::make_unique<T3TextEncoder>(synthetic_tokenizer(p.hp.t3.text_vocab_size),
+    p.text = std::make_unique<T3TextEncoder>(synthetic_gpt2_tokenizer(p.hp.t3.text_vocab_size),
                                              p.t3->config());
   }
   p.voices.push_back(synthetic_voice(p.hp, seed));
