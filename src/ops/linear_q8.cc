@@ -51,10 +51,12 @@ void prefill_amx(const ExecContext& ctx, const Tensor& x, std::int64_t m,
                    static_cast<int>(nr), buf);
         const std::int64_t na =
             std::min<std::int64_t>(Bf16Blocks::kCols, m - pn * Bf16Blocks::kCols);
-        for (std::int64_t f = 0; f < nr; ++f) {
-          const float bias = pb != nullptr ? pb[r0 + f] : 0.0f;
-          for (std::int64_t i = 0; i < na; ++i) {
-            py[(pn * Bf16Blocks::kCols + i) * n + r0 + f] = buf[f * Bf16Blocks::kCols + i] + bias;
+        // buf is [features][activation rows] and small (L1); y is row-major: write each
+        // activation row's nr features contiguously.
+        for (std::int64_t i = 0; i < na; ++i) {
+          float* yrow = py + (pn * Bf16Blocks::kCols + i) * n + r0;
+          for (std::int64_t f = 0; f < nr; ++f) {
+            yrow[f] = buf[f * Bf16Blocks::kCols + i] + (pb != nullptr ? pb[r0 + f] : 0.0f);
           }
         }
       }
