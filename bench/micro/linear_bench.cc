@@ -108,7 +108,8 @@ BENCHMARK(BM_Linear)->Apply(batched_decode_args)->Name("Linear/batched")->UseRea
 // Row-packed int8 / int4 (ops/linear_q8.h, the T3 decode step's matrices), reported as weight
 // bytes/s. The weights (2-9 MB) stay in the last-level cache across iterations, so this is the
 // kernels' compute rate, the ceiling above the DRAM-bound step.
-// args: out features, in features, dtype (Q8_0 or Q4_0), isa, threads, rows
+// args: out features, in features, dtype (Q8_0 or Q4_0), isa, threads, rows, amx (0: the AVX-512
+// paths only; rows > 16 then take the row kernels instead of the AMX prefill)
 void BM_LinearRows(benchmark::State& state) {
   const std::int64_t n = state.range(0);
   const std::int64_t k = state.range(1);
@@ -120,6 +121,7 @@ void BM_LinearRows(benchmark::State& state) {
   ExecContext ctx;
   ctx.isa = isa;
   ctx.pool = threads > 1 ? &pool : nullptr;
+  ctx.amx = state.range(6) != 0;
   if (static_cast<int>(isa) > static_cast<int>(cpu::detect_isa()) ||
       (dtype == DType::Q8_0 && !ops::q8_rows_available(ctx, k))) {
     state.SkipWithError("ISA not supported here");
@@ -146,17 +148,23 @@ void BM_LinearRows(benchmark::State& state) {
 }
 BENCHMARK(BM_LinearRows)
     ->Apply([](benchmark::internal::Benchmark* b) {
-      b->ArgNames({"n", "k", "dtype", "isa", "threads", "m"});
+      b->ArgNames({"n", "k", "dtype", "isa", "threads", "m", "amx"});
       for (const auto& [n, k] : {std::pair{4096, 1024}, std::pair{1024, 4096}}) {
         for (const DType d : {DType::Q8_0, DType::Q4_0}) {
           for (const auto isa : {cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
             if (d == DType::Q8_0 && isa != cpu::CpuIsa::Avx512) continue;
-            b->Args({n, k, static_cast<int>(d), static_cast<int>(isa), 1, 1});
+            b->Args({n, k, static_cast<int>(d), static_cast<int>(isa), 1, 1, 1});
+          }
+          // A short prefill (a sentence's text rows): AMX with dequantised tiles vs row kernels.
+          for (const int m : {24, 48, 96}) {
+            for (const int amx : {1, 0}) {
+              b->Args({n, k, static_cast<int>(d), static_cast<int>(cpu::CpuIsa::Avx512), 2, m, amx});
+            }
           }
         }
       }
     })
-    ->Name("LinearRows/decode")
+    ->Name("LinearRows")
     ->UseRealTime();
 
 void BM_Sgemm(benchmark::State& state) {
