@@ -158,7 +158,8 @@ BENCHMARK(BM_LinearRows)
           // A short prefill (a sentence's text rows): AMX with dequantised tiles vs row kernels.
           for (const int m : {24, 48, 96}) {
             for (const int amx : {1, 0}) {
-              b->Args({n, k, static_cast<int>(d), static_cast<int>(cpu::CpuIsa::Avx512), 2, m, amx});
+              b->Args(
+                  {n, k, static_cast<int>(d), static_cast<int>(cpu::CpuIsa::Avx512), 2, m, amx});
             }
           }
         }

@@ -16,6 +16,9 @@ float hsum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
+// Software prefetch this far ahead of the weight stream (see q4_rows_avx512.cc).
+constexpr int kPrefetchBytes = 4096;
+
 // M (1 or 2) activation rows; the low-nibble blocks (0, 1 of each group) and the high-nibble
 // blocks (2, 3) go to separate accumulators.
 template <int M>
@@ -56,6 +59,8 @@ void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* code
         for (int half = 0; half < 2; ++half) {  // bytes [0, 32) then [32, 64) of the group
           const __m256i w =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + off / 2 + 32 * half));
+          _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + 32 * half + kPrefetchBytes),
+                       _MM_HINT_T0);
           const __m256i lo = _mm256_and_si256(w, nibble);
           const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), nibble);
           const std::int64_t bl = b0 + half;      // the low nibbles' block
