@@ -33,6 +33,20 @@ TEST(ParseModelSpec, Espeak) {
   EXPECT_THROW(parse_model_spec("espeak:"), InvalidArgument);
 }
 
+TEST(WeightDType, NamesRoundTripAndUnknownNamesAreRefused) {
+  for (const WeightDType d : {WeightDType::F32, WeightDType::F16, WeightDType::BF16,
+                              WeightDType::Int8, WeightDType::Int4}) {
+    EXPECT_EQ(parse_weight_dtype(weight_dtype_name(d)), d);
+  }
+  EXPECT_EQ(weight_dtype_name(WeightDType::Int4), "int4");
+  try {
+    (void)parse_weight_dtype("int3");
+    ADD_FAILURE() << "int3 was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("int4"));  // the message lists the accepted names
+  }
+}
+
 TEST(ParseModelSpec, Directory) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path();
   const ModelSpec spec = parse_model_spec(dir.string());
