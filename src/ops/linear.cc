@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iterator>
+#include <limits>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -315,7 +316,9 @@ void quantize_q8_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
     float amax = 0.0f;
     for (int j = 0; j < kQ8BlockSize; ++j) amax = std::max(amax, std::fabs(src[j]));
     const float scale = amax / 127.0f;
-    const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    // 1 / scale overflows below amax ~ 4e-37: such blocks get zero codes (never inf x 0).
+    const float inv =
+        scale > 0.0f && 1.0f / scale <= std::numeric_limits<float>::max() ? 1.0f / scale : 0.0f;
     blocks[b].scale = scale;
     for (int j = 0; j < kQ8BlockSize; ++j) {
       blocks[b].q[j] = static_cast<std::int8_t>(std::round(src[j] * inv));
@@ -340,7 +343,9 @@ void quantize_q4_0(const ExecContext& ctx, const Tensor& w, Tensor& out) {
     blk.scale = 0.0f;
     std::uint8_t best[kQ4BlockSize];
     std::fill(std::begin(best), std::end(best), std::uint8_t{8});
-    if (peak != 0.0f) {
+    // A block whose scale would round to 0 in f16 (|peak| below ~2.4e-7) stays all zero codes;
+    // this also keeps -8 / peak finite.
+    if (half_to_float(float_to_half(peak / -8.0f)) != 0.0f) {
       const float inv = -8.0f / peak;
       float xq = 0.0f, qq = 0.0f;
       for (int j = 0; j < kQ4BlockSize; ++j) {

@@ -59,8 +59,9 @@ void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* code
         for (int half = 0; half < 2; ++half) {  // bytes [0, 32) then [32, 64) of the group
           const __m256i w =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + off / 2 + 32 * half));
-          _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + 32 * half + kPrefetchBytes),
-                       _MM_HINT_T0);
+          if (half == 0) {  // once per 64-byte line
+            _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + kPrefetchBytes), _MM_HINT_T0);
+          }
           const __m256i lo = _mm256_and_si256(w, nibble);
           const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), nibble);
           const std::int64_t bl = b0 + half;      // the low nibbles' block

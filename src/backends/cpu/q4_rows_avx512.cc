@@ -113,7 +113,9 @@ CHATTERD_BF16 void q4_rows_to_bf16_avx512_bf16(const std::uint8_t* codes, const 
       const std::int64_t t = b % 4;
       const std::uint8_t* bytes = row + (b / 4) * (kQ4RowsAlign / 2) + (t % 2) * kQ8BlockSize;
       const int shift = t < 2 ? 0 : 4;
-      const __m512 s = _mm512_set1_ps(half_to_float(scales[r * nb + b]));
+      // _cvtsh_ss, not half_to_float: an out-of-line copy of that inline function compiled here
+      // (AVX-512 flags) could be picked by the linker for baseline callers.
+      const __m512 s = _mm512_set1_ps(_cvtsh_ss(scales[r * nb + b].bits));
       for (int h = 0; h < kQ8BlockSize; h += 16) {
         const __m128i u = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + h));
         const __m512i c =

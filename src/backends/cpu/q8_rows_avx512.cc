@@ -104,7 +104,9 @@ void q8_rows_prepare_row_avx512(const float* x, std::int64_t n_blocks, std::int3
     // The scalar rule (quantize_row_q8_0) step by step: the same float operations, so the same
     // codes.
     const float scale = finite ? amax / 127.0f : std::numeric_limits<float>::quiet_NaN();
-    const float inv = !finite || scale == 0.0f ? 0.0f : 1.0f / scale;
+    const float inv = finite && scale > 0.0f && 1.0f / scale <= std::numeric_limits<float>::max()
+                          ? 1.0f / scale
+                          : 0.0f;
     scales[b] = scale;
     const __m512 vinv = _mm512_set1_ps(inv);
     __m512i sum = _mm512_setzero_si512();

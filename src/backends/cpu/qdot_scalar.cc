@@ -18,7 +18,10 @@ void quantize_row_q8_0(const float* x, BlockQ8* out, std::int64_t n_blocks) {
     }
     // A non-finite activation must not vanish: a NaN scale with zero codes makes the dot NaN.
     const float scale = finite ? amax / 127.0f : std::numeric_limits<float>::quiet_NaN();
-    const float inv = !finite || scale == 0.0f ? 0.0f : 1.0f / scale;
+    // 1 / scale overflows below amax ~ 4e-37: such blocks get zero codes (never inf x 0).
+    const float inv = finite && scale > 0.0f && 1.0f / scale <= std::numeric_limits<float>::max()
+                          ? 1.0f / scale
+                          : 0.0f;
     out[b].scale = scale;
     for (int j = 0; j < kQ8BlockSize; ++j) {
       // Half away from zero via truncation: inlined (std::round is a libcall on baseline x86-64)

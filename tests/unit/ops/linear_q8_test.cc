@@ -203,7 +203,15 @@ TEST(Q8RowsActivation, VectorPreparationMatchesTheScalarRule) {
   p[32] = 127.0f;
   for (int j = 1; j < 32; ++j) p[32 + j] = static_cast<float>(j % 9) - 4.5f;
   for (int j = 0; j < 32; ++j) p[64 + j] = 0.0f;  // block 2: all zero
+  p[96] = -0.0f;  // block 3: a negative zero and values just under a half step
+  p[97] = 127.0f;
+  p[98] = 0.49999997f;
+  p[99] = -0.49999997f;
+  p[100] = 1.5f;
+  for (int j = 0; j < 32; ++j) p[128 + j] = 1e-38f * static_cast<float>(j - 16);  // tiny block
+  p[160 + 3] = -0.0f;
   p[k + 5] = std::numeric_limits<float>::infinity();
+  p[k + 40] = -std::numeric_limits<float>::infinity();
   p[2 * k + 100] = std::nanf("");
   for (const std::int32_t zero : {128, 8}) {
     cpu::Q8RowsActivation vec, ref;
@@ -223,6 +231,19 @@ TEST(Q8RowsActivation, VectorPreparationMatchesTheScalarRule) {
   }
   cpu::Q8RowsActivation odd;
   EXPECT_THROW(odd.prepare(p, 1, 96, 96), ShapeError);
+}
+
+// Random weights whose 32-blocks span 2^-4 .. 2^4 in magnitude, so a kernel or dequantiser that
+// picks a neighbouring block's scale is far off (uniform weights give every block nearly the
+// same scale).
+Tensor spread_blocks(const Shape& shape, std::uint32_t seed) {
+  Tensor w = random_f32(shape, seed);
+  float* p = w.data<float>();
+  for (std::int64_t b = 0; b < w.numel() / 32; ++b) {
+    const float f = std::ldexp(1.0f, static_cast<int>((b * 7 + seed) % 9) - 4);
+    for (int j = 0; j < 32; ++j) p[b * 32 + j] *= f;
+  }
+  return w;
 }
 
 class LinearQ4Rows : public ::testing::TestWithParam<int> {
@@ -258,6 +279,30 @@ TEST_P(LinearQ4Rows, PackingKeepsEveryCodeAndScale) {
   }
 }
 
+// The prefill's dequantisers give dequantize_q4_0's values exactly (f32), or those values rounded
+// to bf16 (the AMX side).
+TEST_P(LinearQ4Rows, DequantisersGiveTheQ4_0Values) {
+  const std::int64_t n = 9, k = 384;
+  Tensor q, want;
+  quantize_q4_0(ctx_, spread_blocks({n, k}, 21), q);
+  dequantize_q4_0(ctx_, q, want);
+  const PackedQuantWeight p = pack_q4_rows(ctx_, q);
+  const auto* codes = static_cast<const std::uint8_t*>(p.codes.raw_data());
+  std::vector<float> f(static_cast<std::size_t>((n - 2) * k));
+  cpu::q4_rows_to_f32(codes, p.scales.data<Half>(), k, 2, n, f.data());  // rows 2..n
+  for (std::int64_t i = 0; i < (n - 2) * k; ++i) {
+    ASSERT_EQ(f[static_cast<std::size_t>(i)], want.data<float>()[2 * k + i]) << "value " << i;
+  }
+  if (!cpu::amx_bf16_available()) GTEST_SKIP() << "this CPU has no AVX512_BF16 / AMX";
+  std::vector<BFloat16> h(static_cast<std::size_t>((n - 2) * k));
+  cpu::q4_rows_to_bf16_avx512_bf16(codes, p.scales.data<Half>(), k, 2, n, h.data());
+  for (std::int64_t i = 0; i < (n - 2) * k; ++i) {
+    ASSERT_EQ(h[static_cast<std::size_t>(i)].bits,
+              float_to_bf16(want.data<float>()[2 * k + i]).bits)
+        << "value " << i;
+  }
+}
+
 TEST_P(LinearQ4Rows, EveryKernelMatchesTheExactBlockSums) {
   for (const cpu::CpuIsa isa : {cpu::CpuIsa::Scalar, cpu::CpuIsa::Avx2, cpu::CpuIsa::Avx512}) {
     if (isa > cpu::detect_isa()) continue;
@@ -267,7 +312,7 @@ TEST_P(LinearQ4Rows, EveryKernelMatchesTheExactBlockSums) {
       for (const std::int64_t m : {1, 2, 3, 4}) {
         const std::int64_t n = 37;
         Tensor wq;
-        quantize_q4_0(ctx_, random_f32({n, k}, 13), wq);
+        quantize_q4_0(ctx_, spread_blocks({n, k}, 13), wq);
         const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
         const Tensor x = random_f32({m + 1, k}, 14, -3.0f, 2.0f);
         cpu::Q8RowsActivation act;
@@ -303,7 +348,7 @@ TEST_P(LinearQ4Rows, EveryKernelMatchesTheExactBlockSums) {
 TEST_P(LinearQ4Rows, MatchesTheDequantisedProductOnEveryPath) {
   const std::int64_t k = 384, n = 150;
   Tensor wq, wf;
-  quantize_q4_0(ctx_, random_f32({n, k}, 15), wq);
+  quantize_q4_0(ctx_, spread_blocks({n, k}, 15), wq);
   dequantize_q4_0(ctx_, wq, wf);
   const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
   const Tensor bias = random_f32({n}, 16);
@@ -322,6 +367,33 @@ TEST_P(LinearQ4Rows, MatchesTheDequantisedProductOnEveryPath) {
     const bool other_rounding =
         m > kLinearReducedRowKernelMaxRows || (m > kLinearGemvMaxRows && cpu::amx_bf16_available());
     EXPECT_LE(relative_error(got, want), other_rounding ? 3e-2 : 1e-5) << "m " << m;
+  }
+}
+
+// The AMX prefill against the f32 product of the dequantised weight and x: bf16 rounding of both
+// operands only (2^-9 relative each), on shapes that leave partial feature and row blocks.
+TEST_P(LinearQ4Rows, AmxPrefillMatchesTheDequantisedProduct) {
+  if (!cpu::amx_bf16_available()) GTEST_SKIP() << "this CPU has no AMX-BF16";
+  const std::int64_t k = 256, n = 70, m = 45;
+  Tensor wq, wf;
+  quantize_q4_0(ctx_, spread_blocks({n, k}, 22), wq);
+  dequantize_q4_0(ctx_, wq, wf);
+  const PackedQuantWeight p = pack_q4_rows(ctx_, wq);
+  const Tensor x = random_f32({m, k}, 23);
+  const Tensor bias = random_f32({n}, 24);
+  Tensor got;
+  linear_quant_rows(ctx_, x, p, &bias, got);
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t r = 0; r < n; ++r) {
+      double want = bias.data<float>()[r], mag = std::fabs(want);
+      for (std::int64_t j = 0; j < k; ++j) {
+        const double t =
+            static_cast<double>(x.data<float>()[i * k + j]) * wf.data<float>()[r * k + j];
+        want += t;
+        mag += std::fabs(t);
+      }
+      ASSERT_NEAR(got.data<float>()[i * n + r], want, 8e-3 * mag) << "row " << i << " out " << r;
+    }
   }
 }
 
