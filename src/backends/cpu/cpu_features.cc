@@ -31,6 +31,14 @@ CpuIsa detect_isa() {
   return CpuIsa::Scalar;
 }
 
+bool cpu_has_avx512_vnni() {
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") != 0;
+  }();
+  return vnni;
+}
+
 CpuIsa default_isa() {
   // Read once: the environment is fixed for the process's lifetime.
   static const CpuIsa isa = [] {

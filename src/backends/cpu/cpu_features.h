@@ -15,6 +15,8 @@ std::string_view isa_name(CpuIsa isa);
 CpuIsa detect_isa();
 // The ISA kernels use by default: detect_isa(), lowered by CHATTERD_CPU_ISA if set.
 CpuIsa default_isa();
+// Whether the CPU has AVX512-VNNI (cpuid, read once; independent of CHATTERD_CPU_ISA).
+bool cpu_has_avx512_vnni();
 // Every ISA this machine can run, lowest first (tests run each).
 std::vector<CpuIsa> supported_isas();
 

@@ -1,18 +1,10 @@
 #include "backends/cpu/q4_rows.h"
 
 namespace chatterd::cpu {
-namespace {
-
-bool cpu_has_vnni() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") != 0;
-}
-
-}  // namespace
 
 Q4RowsKernel q4_rows_kernel(CpuIsa isa) {
   static const CpuIsa detected = detect_isa();
-  static const bool vnni = detected >= CpuIsa::Avx512 && cpu_has_vnni();
+  static const bool vnni = detected >= CpuIsa::Avx512 && cpu_has_avx512_vnni();
   if (isa >= CpuIsa::Avx512 && vnni) return &q4_rows_avx512_vnni;
   if (isa >= CpuIsa::Avx2 && detected >= CpuIsa::Avx2) return &q4_rows_avx2;
   return &q4_rows_scalar;

@@ -5,14 +5,6 @@
 #include "core/check.h"
 
 namespace chatterd::cpu {
-namespace {
-
-bool cpu_has_vnni() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") != 0;
-}
-
-}  // namespace
 
 void Q8RowsActivation::prepare(const float* x, std::int64_t rows, std::int64_t cols,
                                std::int64_t ldx, std::int32_t weight_zero, CpuIsa isa) {
@@ -50,7 +42,7 @@ void Q8RowsActivation::prepare(const float* x, std::int64_t rows, std::int64_t c
 }
 
 Q8RowsKernel q8_rows_kernel(CpuIsa isa) {
-  static const bool vnni = detect_isa() >= CpuIsa::Avx512 && cpu_has_vnni();
+  static const bool vnni = detect_isa() >= CpuIsa::Avx512 && cpu_has_avx512_vnni();
   return isa >= CpuIsa::Avx512 && vnni ? &q8_rows_avx512_vnni : nullptr;
 }
 

@@ -6,10 +6,6 @@ namespace chatterd::cpu {
 namespace {
 
 // cpuid, not compile flags: the binary may run on AVX2-only machines.
-bool cpu_has_vnni() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni") != 0;
-}
 bool cpu_has_bf16() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512bf16") != 0;
@@ -22,7 +18,7 @@ std::vector<QDotVariant> make_variants() {
   if (best >= CpuIsa::Avx2) {
     v.push_back({.name = "avx2", .isa = CpuIsa::Avx2, .dot_q8_q8 = &dot_q8_q8_avx2});
   }
-  if (best >= CpuIsa::Avx512 && cpu_has_vnni()) {
+  if (best >= CpuIsa::Avx512 && cpu_has_avx512_vnni()) {
     v.push_back(
         {.name = "avx512_vnni", .isa = CpuIsa::Avx512, .dot_q8_q8 = &dot_q8_q8_avx512_vnni});
   }
