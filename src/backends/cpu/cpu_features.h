@@ -15,6 +15,10 @@ std::string_view isa_name(CpuIsa isa);
 CpuIsa detect_isa();
 // The ISA kernels use by default: detect_isa(), lowered by CHATTERD_CPU_ISA if set.
 CpuIsa default_isa();
+// How far ahead of the weight stream the quantised GEMV kernels prefetch: the hardware prefetchers
+// alone left the int4 T3 step at ~55% of its DRAM floor; 1-8 KB all did about as well, 512 B less.
+inline constexpr int kWeightPrefetchBytes = 4096;
+
 // Whether the CPU has AVX512-VNNI (cpuid, read once; independent of CHATTERD_CPU_ISA).
 bool cpu_has_avx512_vnni();
 // Every ISA this machine can run, lowest first (tests run each).

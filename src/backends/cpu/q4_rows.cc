@@ -16,8 +16,8 @@ void q4_rows_scalar(const Q8RowsActivation& x, std::int64_t row0, std::int64_t m
   const std::int64_t k = x.k;
   const std::int64_t nb = k / kQ8BlockSize;
   for (std::int64_t i = 0; i < m; ++i) {
-    const std::int8_t* xq = x.codes.data() + (row0 + i) * k;
-    const float* xs = x.scales.data() + (row0 + i) * nb;
+    const std::int8_t* xq = x.row_codes(row0 + i);
+    const float* xs = x.row_scales(row0 + i);
     for (std::int64_t r = begin; r < end; ++r) {
       const std::uint8_t* row = codes + r * (k / 2);
       float acc = 0.0f;

@@ -5,19 +5,11 @@
 #include <immintrin.h>
 
 #include "backends/cpu/q4_rows.h"
+#include "backends/cpu/vec_avx2.h"
 #include "chatterd/core/dtype.h"
 
 namespace chatterd::cpu {
 namespace {  // NOLINT(google-build-namespaces, cert-dcl59-cpp): one private copy per ISA TU
-
-float hsum(__m256 v) {
-  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
-
-// Software prefetch this far ahead of the weight stream (see q4_rows_avx512.cc).
-constexpr int kPrefetchBytes = 4096;
 
 // M (1 or 2) activation rows; the low-nibble blocks (0, 1 of each group) and the high-nibble
 // blocks (2, 3) go to separate accumulators.
@@ -30,9 +22,9 @@ void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* code
   const float* xs[M];
   const std::int32_t* xst[M];
   for (int i = 0; i < M; ++i) {
-    xq[i] = x.codes.data() + (row0 + i) * k;
-    xs[i] = x.scales.data() + (row0 + i) * nb;
-    xst[i] = x.starts.data() + (row0 + i) * (nb / 2) * 16;  // block b's 8 lanes at b * 8
+    xq[i] = x.row_codes(row0 + i);
+    xs[i] = x.row_scales(row0 + i);
+    xst[i] = x.row_starts(row0 + i);  // block b's 8 lanes at b * 8
   }
   const __m256i nibble = _mm256_set1_epi8(15);
   const __m256i ones = _mm256_set1_epi16(1);
@@ -60,7 +52,8 @@ void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* code
           const __m256i w =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + off / 2 + 32 * half));
           if (half == 0) {  // once per 64-byte line
-            _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + kPrefetchBytes), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + kWeightPrefetchBytes),
+                         _MM_HINT_T0);
           }
           const __m256i lo = _mm256_and_si256(w, nibble);
           const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), nibble);
@@ -85,7 +78,8 @@ void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* code
         }
       }
     }
-    for (int i = 0; i < M; ++i) y[i * ldy + r] = hsum(_mm256_add_ps(lo_acc[i], hi_acc[i]));
+    for (int i = 0; i < M; ++i)
+      y[i * ldy + r] = VecAvx2::reduce_sum(_mm256_add_ps(lo_acc[i], hi_acc[i]));
   }
 }
 

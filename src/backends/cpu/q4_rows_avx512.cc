@@ -8,17 +8,13 @@
 #include <immintrin.h>
 
 #include "backends/cpu/q4_rows.h"
+#include "backends/cpu/rows_avx512_impl.h"
 #include "chatterd/core/dtype.h"
 
 #define CHATTERD_VNNI __attribute__((target("avx512vnni,avx512vl,avx512bw,avx512f,avx2,fma")))
 
 namespace chatterd::cpu {
 namespace {  // NOLINT(google-build-namespaces, cert-dcl59-cpp): one private copy per ISA TU
-
-// Software prefetch this far ahead of the weight stream: the hardware prefetchers alone left the
-// decode step at ~55% of the DRAM floor (turbo int4, 2 threads: 12.2 ms -> ~9 ms with it; 1-8 KB
-// all did about as well, 512 B less).
-constexpr int kPrefetchBytes = 4096;
 
 template <int M>
 CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* codes,
@@ -30,17 +26,12 @@ CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std:
   const float* xs[M];
   const std::int32_t* xst[M];
   for (int i = 0; i < M; ++i) {
-    xq[i] = x.codes.data() + (row0 + i) * k;
-    xs[i] = x.scales.data() + (row0 + i) * nb;
-    xst[i] = x.starts.data() + (row0 + i) * (nb / 2) * 16;
+    xq[i] = x.row_codes(row0 + i);
+    xs[i] = x.row_scales(row0 + i);
+    xst[i] = x.row_starts(row0 + i);
   }
-  // Lane l of pair j's scale vector takes block 2j + l / 8 of the 16-block group.
   __m512i pick[8];
-  for (int j = 0; j < 8; ++j) {
-    pick[j] = _mm512_set_epi32(2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1,
-                               2 * j + 1, 2 * j + 1, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j,
-                               2 * j, 2 * j);
-  }
+  block_pair_picks(pick);
   const __m512i nibble = _mm512_set1_epi8(15);
   for (std::int64_t r = begin; r < end; ++r) {
     const std::uint8_t* wr = codes + r * (k / 2);
@@ -57,7 +48,8 @@ CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std:
       for (std::int64_t q = 0; q < blocks / 4; ++q) {
         const std::int64_t off = (g + 4 * q) * kQ8BlockSize;  // first code of the 128
         const __m512i w = _mm512_loadu_si512(wr + off / 2);
-        _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + kPrefetchBytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr + off / 2 + kWeightPrefetchBytes),
+                     _MM_HINT_T0);
         const __m512i lo = _mm512_and_si512(w, nibble);
         const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), nibble);
         for (int i = 0; i < M; ++i) {

@@ -34,6 +34,12 @@ struct Q8RowsActivation {
   std::vector<std::int8_t> codes;    // [m, k]
   std::vector<float> scales;         // [m, k / 32]
   std::vector<std::int32_t> starts;  // [m, k / 64, 16]
+  // Row i's codes, block scales and start vectors.
+  const std::int8_t* row_codes(std::int64_t i) const { return codes.data() + i * k; }
+  const float* row_scales(std::int64_t i) const { return scales.data() + i * (k / kQ8BlockSize); }
+  const std::int32_t* row_starts(std::int64_t i) const {
+    return starts.data() + i * (k / (2 * kQ8BlockSize)) * 16;
+  }
   // Quantises x [m, k] (row stride ldx) into this (reusing capacity: no allocation once warm).
   // `weight_zero` is what the weight's unsigned codes are offset by: 128 for int8 rows, 8 for the
   // int4 rows of q4_rows.h (the start lanes hold -weight_zero x the block's code sum). Runs the

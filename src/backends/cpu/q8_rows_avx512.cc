@@ -9,15 +9,13 @@
 #include <limits>
 
 #include "backends/cpu/q8_rows.h"
+#include "backends/cpu/rows_avx512_impl.h"
 #include "chatterd/core/dtype.h"
 
 #define CHATTERD_VNNI __attribute__((target("avx512vnni,avx512vl,avx512bw,avx512f,avx2,fma")))
 
 namespace chatterd::cpu {
 namespace {  // NOLINT(google-build-namespaces, cert-dcl59-cpp): one private copy per ISA TU
-
-// Software prefetch this far ahead of the weight stream (see q4_rows_avx512.cc).
-constexpr int kPrefetchBytes = 4096;
 
 template <int M>
 CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std::uint8_t* codes,
@@ -29,17 +27,12 @@ CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std:
   const float* xs[M];
   const std::int32_t* xst[M];
   for (int i = 0; i < M; ++i) {
-    xq[i] = x.codes.data() + (row0 + i) * k;
-    xs[i] = x.scales.data() + (row0 + i) * nb;
-    xst[i] = x.starts.data() + (row0 + i) * (nb / 2) * 16;
+    xq[i] = x.row_codes(row0 + i);
+    xs[i] = x.row_scales(row0 + i);
+    xst[i] = x.row_starts(row0 + i);
   }
-  // Lane l of pair j's scale vector takes block 2j + l / 8 of the 16-block group.
   __m512i pick[8];
-  for (int j = 0; j < 8; ++j) {
-    pick[j] = _mm512_set_epi32(2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1, 2 * j + 1,
-                               2 * j + 1, 2 * j + 1, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j, 2 * j,
-                               2 * j, 2 * j);
-  }
+  block_pair_picks(pick);
   for (std::int64_t r = begin; r < end; ++r) {
     const std::uint8_t* wr = codes + r * k;
     const float* sr = scales + r * nb;
@@ -54,7 +47,7 @@ CHATTERD_VNNI void rows(const Q8RowsActivation& x, std::int64_t row0, const std:
       for (std::int64_t j = 0; j < blocks / 2; ++j) {
         const std::int64_t off = (g + 2 * j) * kQ8BlockSize;
         const __m512i w = _mm512_loadu_si512(wr + off);
-        _mm_prefetch(reinterpret_cast<const char*>(wr + off + kPrefetchBytes), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wr + off + kWeightPrefetchBytes), _MM_HINT_T0);
         for (int i = 0; i < M; ++i) {
           const __m512i start = _mm512_loadu_si512(xst[i] + (g / 2 + j) * 16);
           const __m512i d = _mm512_dpbusd_epi32(start, w, _mm512_loadu_si512(xq[i] + off));

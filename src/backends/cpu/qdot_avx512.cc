@@ -46,8 +46,7 @@ CHATTERD_VNNI void vnni_rows(const BlockQ8* xq, std::int64_t nb, const BlockQ8* 
     for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
     std::int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
-      // Software prefetch 4 KB ahead of the weight stream (see q4_rows_avx512.cc).
-      _mm_prefetch(reinterpret_cast<const char*>(wr + b) + 4096, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(wr + b) + kWeightPrefetchBytes, _MM_HINT_T0);
       vnni_block(wr[b], xq + b, nb, M, acc0);
       vnni_block(wr[b + 1], xq + b + 1, nb, M, acc1);
     }
