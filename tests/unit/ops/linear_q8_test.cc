@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "backends/cpu/gemm_bf16.h"
@@ -33,6 +34,47 @@ double relative_error(const Tensor& a, const Tensor& b) {
     scale = std::max(scale, std::fabs(static_cast<double>(b.data<float>()[i])));
   }
   return diff / scale;
+}
+
+// A row kernel's output for activation row `row` and weight row r, exactly: the int64 block dots
+// of the signed weight codes (code(t)) with the activation's q8_0 codes, each times
+// w_scale(b) x the activation's block scale, summed in double. Also returns the terms' absolute
+// sum, the scale of the f32 summation error.
+template <class Code, class Scale>
+std::pair<double, double> exact_block_sums(const cpu::Q8RowsActivation& act, std::int64_t row,
+                                           const Code& code, const Scale& w_scale) {
+  const std::int64_t nb = act.k / 32;
+  double exact = 0.0, mag = 0.0;
+  for (std::int64_t b = 0; b < nb; ++b) {
+    std::int64_t dot = 0;
+    for (std::int64_t t = b * 32; t < (b + 1) * 32; ++t) {
+      dot += static_cast<std::int64_t>(code(t)) * act.row_codes(row)[t];
+    }
+    const double term =
+        static_cast<double>(w_scale(b)) * act.row_scales(row)[b] * static_cast<double>(dot);
+    exact += term;
+    mag += std::fabs(term);
+  }
+  return {exact, mag};
+}
+
+// got [m, n] against x [m, k] times the f32 weight wf [n, k] plus bias, in double, within
+// `rel` of each output's absolute term sum.
+void expect_f32_product(const Tensor& x, const Tensor& wf, const Tensor& bias, const Tensor& got,
+                        double rel) {
+  const std::int64_t m = x.dim(0), k = x.dim(1), n = wf.dim(0);
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t r = 0; r < n; ++r) {
+      double want = bias.data<float>()[r], mag = std::fabs(want);
+      for (std::int64_t j = 0; j < k; ++j) {
+        const double t =
+            static_cast<double>(x.data<float>()[i * k + j]) * wf.data<float>()[r * k + j];
+        want += t;
+        mag += std::fabs(t);
+      }
+      ASSERT_NEAR(got.data<float>()[i * n + r], want, rel * mag) << "row " << i << " out " << r;
+    }
+  }
 }
 
 class LinearQ8Rows : public ::testing::TestWithParam<int> {
@@ -64,17 +106,9 @@ TEST_P(LinearQ8Rows, KernelMatchesScalarReference) {
       const std::int64_t nb = k / 32;
       for (std::int64_t i = 0; i < m; ++i) {
         for (std::int64_t r = 0; r < n; ++r) {
-          double exact = 0.0, mag = 0.0;
-          for (std::int64_t b = 0; b < nb; ++b) {
-            std::int64_t dot = 0;
-            for (std::int64_t t = b * 32; t < (b + 1) * 32; ++t) {
-              dot += (static_cast<std::int64_t>(codes[r * k + t]) - 128) * act.codes[i * k + t];
-            }
-            const double term = static_cast<double>(p.scales.data<float>()[r * nb + b]) *
-                                act.scales[i * nb + b] * static_cast<double>(dot);
-            exact += term;
-            mag += std::fabs(term);
-          }
+          const auto [exact, mag] = exact_block_sums(
+              act, i, [&](std::int64_t t) { return static_cast<int>(codes[r * k + t]) - 128; },
+              [&](std::int64_t b) { return p.scales.data<float>()[r * nb + b]; });
           const auto at = static_cast<std::size_t>(i * n + r);
           ASSERT_NEAR(want[at], exact, 4e-6 * mag + 1e-12) << "scalar, k " << k << " m " << m;
           ASSERT_NEAR(got[at], exact, 4e-6 * mag + 1e-12) << "kernel, k " << k << " m " << m;
@@ -121,18 +155,7 @@ TEST_P(LinearQ8Rows, AmxPrefillMatchesTheDequantisedProduct) {
   const Tensor bias = random_f32({n}, 10);
   Tensor got;
   linear_quant_rows(ctx_, x, p, &bias, got);
-  for (std::int64_t i = 0; i < m; ++i) {
-    for (std::int64_t r = 0; r < n; ++r) {
-      double want = bias.data<float>()[r], mag = std::fabs(want);
-      for (std::int64_t j = 0; j < k; ++j) {
-        const double t =
-            static_cast<double>(x.data<float>()[i * k + j]) * wf.data<float>()[r * k + j];
-        want += t;
-        mag += std::fabs(t);
-      }
-      ASSERT_NEAR(got.data<float>()[i * n + r], want, 8e-3 * mag) << "row " << i << " out " << r;
-    }
-  }
+  expect_f32_product(x, wf, bias, got, 8e-3);
 }
 
 TEST_P(LinearQ8Rows, RejectsMismatchedOperands) {
@@ -324,18 +347,10 @@ TEST_P(LinearQ4Rows, EveryKernelMatchesTheExactBlockSums) {
         const std::int64_t nb = k / 32;
         for (std::int64_t i = 0; i < m; ++i) {
           for (std::int64_t r = 0; r < n; ++r) {
-            double exact = 0.0, mag = 0.0;
-            for (std::int64_t b = 0; b < nb; ++b) {
-              std::int64_t dot = 0;
-              for (std::int64_t t = b * 32; t < (b + 1) * 32; ++t) {
-                dot += static_cast<std::int64_t>(cpu::q4_rows_code(codes + r * (k / 2), t) - 8) *
-                       act.codes[(i + 1) * k + t];
-              }
-              const double term = static_cast<double>(half_to_float(scales[r * nb + b])) *
-                                  act.scales[(i + 1) * nb + b] * static_cast<double>(dot);
-              exact += term;
-              mag += std::fabs(term);
-            }
+            const auto [exact, mag] = exact_block_sums(
+                act, i + 1,
+                [&](std::int64_t t) { return cpu::q4_rows_code(codes + r * (k / 2), t) - 8; },
+                [&](std::int64_t b) { return half_to_float(scales[r * nb + b]); });
             ASSERT_NEAR(got[static_cast<std::size_t>(i * n + r)], exact, 4e-6 * mag + 1e-12)
                 << cpu::isa_name(isa) << ", k " << k << " m " << m << " row " << i << " out " << r;
           }
@@ -383,18 +398,7 @@ TEST_P(LinearQ4Rows, AmxPrefillMatchesTheDequantisedProduct) {
   const Tensor bias = random_f32({n}, 24);
   Tensor got;
   linear_quant_rows(ctx_, x, p, &bias, got);
-  for (std::int64_t i = 0; i < m; ++i) {
-    for (std::int64_t r = 0; r < n; ++r) {
-      double want = bias.data<float>()[r], mag = std::fabs(want);
-      for (std::int64_t j = 0; j < k; ++j) {
-        const double t =
-            static_cast<double>(x.data<float>()[i * k + j]) * wf.data<float>()[r * k + j];
-        want += t;
-        mag += std::fabs(t);
-      }
-      ASSERT_NEAR(got.data<float>()[i * n + r], want, 8e-3 * mag) << "row " << i << " out " << r;
-    }
-  }
+  expect_f32_product(x, wf, bias, got, 8e-3);
 }
 
 // Forced down to AVX2 and to scalar, the op gives the same numbers as on the best kernel.
