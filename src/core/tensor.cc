@@ -89,6 +89,13 @@ void Tensor::check_access(DType want) const {
                  device_name(device_));
 }
 
+void Tensor::check_device_access(DType want) const {
+  CHATTERD_CHECK(dtype_ == want, DTypeError, "tensor {} accessed as {}", to_string(),
+                 dtype_name(want));
+  CHATTERD_CHECK(device_ != Device::CPU, Unsupported, "device access to host tensor {}",
+                 to_string());
+}
+
 Tensor Tensor::reshape(const Shape& shape) const {
   CHATTERD_CHECK(shape.numel() == numel(), ShapeError, "cannot reshape {} to {}", to_string(),
                  shape.to_string());

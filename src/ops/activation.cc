@@ -4,6 +4,7 @@
 
 #include "backends/cpu/unary_kernels.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -48,7 +49,44 @@ void run_flat(const ExecContext& ctx, const Tensor& x, Tensor& out, Fn&& fn) {
 
 }  // namespace
 
+#ifdef CHATTERD_HAVE_CUDA
+cuda::UnaryKind cuda_unary(Activation kind) {
+  switch (kind) {
+    case Activation::Relu:
+      return cuda::UnaryKind::Relu;
+    case Activation::Gelu:
+      return cuda::UnaryKind::Gelu;
+    case Activation::GeluTanh:
+      return cuda::UnaryKind::GeluTanh;
+    case Activation::Silu:
+      return cuda::UnaryKind::Silu;
+    case Activation::Mish:
+      return cuda::UnaryKind::Mish;
+    case Activation::Tanh:
+      return cuda::UnaryKind::Tanh;
+    case Activation::Sigmoid:
+      return cuda::UnaryKind::Sigmoid;
+    case Activation::Exp:
+      return cuda::UnaryKind::Exp;
+  }
+  CHATTERD_THROW(Internal, "activation: unknown kind {}", static_cast<int>(kind));
+}
+#endif
+
 void activation(const ExecContext& ctx, Activation kind, const Tensor& x, Tensor& out) {
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, activation_name(kind), {});
+    CHATTERD_CHECK(x.dtype() == DType::F32, DTypeError, "{}: x must be f32, got {}",
+                   activation_name(kind), x.to_string());
+    detail::cuda_output(dc, x, out, x.shape(), DType::F32);
+    cuda::unary_f32(dc.stream().handle(), cuda_unary(kind), x.device_data<float>(),
+                    out.device_data<float>(), x.numel());
+    return;
+#else
+    detail::no_cuda_build(activation_name(kind));
+#endif
+  }
   prepare(x, out, activation_name(kind));
   const auto& k = cpu::unary_kernels(ctx.isa);
   cpu::UnaryKernel fn = nullptr;

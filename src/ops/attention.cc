@@ -12,6 +12,7 @@
 #include "backends/cpu/convert_kernels.h"
 #include "chatterd/core/half.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -209,9 +210,60 @@ void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
 
 }  // namespace
 
+namespace {
+
+// attention on CUDA tensors: keys/values f32 or f16, contiguous [Tk, Hkv, D].
+void attention_cuda(const ExecContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
+                    const AttentionOptions& options, Tensor& out) {
+#ifdef CHATTERD_HAVE_CUDA
+  auto& dc = detail::cuda_context(ctx, "attention", {&k, &v, options.key_padding_mask});
+  CHATTERD_CHECK(k.dtype() == DType::F32 || k.dtype() == DType::F16, DTypeError,
+                 "attention: CUDA keys must be f32 or f16, got {}", k.to_string());
+  check_rank(k, 3, "attention: k");
+  CHATTERD_CHECK(k.dim(2) == q.dim(2), ShapeError,
+                 "attention: k head dim {} != q head dim {} ({} vs {})", k.dim(2), q.dim(2),
+                 k.to_string(), q.to_string());
+  check_shape(v, k.shape(), "attention: v");
+  check_dtype(v, k.dtype(), "attention: v");
+  cuda::AttentionShape s;
+  s.tq = q.dim(0);
+  s.hq = q.dim(1);
+  s.d = q.dim(2);
+  s.tk = k.dim(0);
+  s.hkv = k.dim(1);
+  CHATTERD_CHECK(s.d > 0, ShapeError, "attention: head dim must be positive (q {})", q.to_string());
+  CHATTERD_CHECK(s.hkv > 0 && s.hq % s.hkv == 0, ShapeError,
+                 "attention: kv heads {} must divide query heads {}", s.hkv, s.hq);
+  s.q_offset = options.q_offset.value_or(s.tk - s.tq);
+  s.causal = options.causal;
+  CHATTERD_CHECK(!s.causal || s.q_offset >= 0, InvalidArgument,
+                 "attention: q_offset {} must be >= 0 (Tq {}, Tk {})", s.q_offset, s.tq, s.tk);
+  s.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(s.d)));
+  const std::uint8_t* mask = nullptr;
+  if (options.key_padding_mask != nullptr) {
+    const Tensor& m = *options.key_padding_mask;
+    check_dtype(m, DType::Bool, "attention: key_padding_mask");
+    check_shape(m, Shape{s.tk}, "attention: key_padding_mask");
+    mask = reinterpret_cast<const std::uint8_t*>(m.device_data<bool>());
+  }
+  dc.ensure(out, Shape{s.tq, s.hq, s.d}, DType::F32);
+  cuda::attention_f32(dc.stream().handle(), s, q.device_data<float>(), k.raw_data(), v.raw_data(),
+                      k.dtype(), mask, out.device_data<float>());
+#else
+  (void)ctx, (void)k, (void)v, (void)options, (void)out;
+  detail::no_cuda_build("attention");
+#endif
+}
+
+}  // namespace
+
 void attention(const ExecContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
                const AttentionOptions& options, Tensor& out) {
   check_q(q);
+  if (detail::on_cuda(q)) {
+    attention_cuda(ctx, q, k, v, options, out);
+    return;
+  }
   check_dtype(k, DType::F32, "attention: k");
   check_dtype(v, DType::F32, "attention: v");
   check_rank(k, 3, "attention: k");

@@ -6,6 +6,7 @@
 #include "backends/cpu/convert_kernels.h"
 #include "chatterd/core/half.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -24,6 +25,21 @@ void convert(const ExecContext& ctx, const Tensor& in, DType dtype, Tensor& out)
     convert(ctx, in, dtype, tmp);
     out = tmp;
     return;
+  }
+  if (detail::on_cuda(in)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "convert", {});
+    dc.ensure(out, in.shape(), dtype);
+    if (in.dtype() == dtype) {
+      dc.copy(in, out);
+    } else {
+      cuda::convert(dc.stream().handle(), in.raw_data(), in.dtype(), out.raw_data(), dtype,
+                    in.numel());
+    }
+    return;
+#else
+    detail::no_cuda_build("convert");
+#endif
   }
   out.resize(in.shape(), dtype);
   const std::int64_t n = in.numel();

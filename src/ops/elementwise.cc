@@ -5,6 +5,7 @@
 
 #include "backends/cpu/binary_kernels.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -74,6 +75,26 @@ void binary(const ExecContext& ctx, cpu::BinaryOp op, const char* name, const Te
     binary(ctx, op, name, a, b, tmp);
     out = tmp;
     return;
+  }
+  if (detail::on_cuda(a)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, name, {&b});
+    detail::cuda_output(dc, &out == &a ? a : b, out, shape, DType::F32);
+    if (shape.numel() == 0) return;
+    const Plan p = make_plan(a.shape(), b.shape(), shape);
+    cuda::BinaryPlan cp;
+    cp.rank = p.rank;
+    for (std::size_t d = 0; d < static_cast<std::size_t>(p.rank); ++d) {
+      cp.size[d] = p.size[d];
+      cp.stride_a[d] = p.sa[d];
+      cp.stride_b[d] = p.sb[d];
+    }
+    cuda::binary_f32(dc.stream().handle(), static_cast<cuda::BinaryKind>(op),
+                     a.device_data<float>(), b.device_data<float>(), out.device_data<float>(), cp);
+    return;
+#else
+    detail::no_cuda_build(name);
+#endif
   }
   out.resize(shape, DType::F32);
   if (shape.numel() == 0) return;

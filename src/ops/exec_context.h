@@ -1,6 +1,6 @@
 #pragma once
 // What an op needs besides its operands: where to run and with which threads. Passed explicitly
-// (no thread-locals); the CUDA stream joins it when that backend lands.
+// (no thread-locals). Ops on CUDA tensors run on `cuda`'s stream and allocate from its cache.
 
 #include <functional>
 
@@ -9,12 +9,18 @@
 
 namespace chatterd {
 
+namespace cuda {
+class DeviceContext;
+}
+
 struct ExecContext {
   ThreadPool* pool = nullptr;            // null: run on the calling thread
   cpu::CpuIsa isa = cpu::default_isa();  // SIMD path for CPU kernels
   // bf16 GEMMs on AMX tiles where the CPU has them (cpu::amx_bf16_available); false: the AVX-512
   // tile (side-by-side benchmarks and tests).
   bool amx = true;
+  // Needed by ops given CUDA tensors (builds with the CUDA backend); not owned.
+  chatterd::cuda::DeviceContext* cuda = nullptr;
 
   // Runs fn over [0, n) on the pool when there is one, else inline.
   template <class Fn>

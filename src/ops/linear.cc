@@ -14,8 +14,12 @@
 #include "backends/cpu/qdot_kernels.h"
 #include "chatterd/core/half.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 #include "ops/matmul.h"
 #include "ops/scratch.h"
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/gemm.h"
+#endif
 
 namespace chatterd::ops {
 namespace {
@@ -136,6 +140,60 @@ void weight_tile_to_f32(cpu::CpuIsa isa, const Tensor& w, WeightLayout layout, s
 
 }  // namespace
 
+namespace {
+
+// linear on CUDA tensors (shapes checked by the caller): the GEMV kernel for decode-sized row
+// counts, cuBLASLt beyond. Weights must be on the device "out x in" (uploads transpose).
+void linear_cuda(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+                 Tensor& out, WeightLayout layout, LinearPath path) {
+#ifdef CHATTERD_HAVE_CUDA
+  auto& dc = detail::cuda_context(ctx, "linear", {&w, bias});
+  CHATTERD_CHECK(layout == WeightLayout::OutIn, Unsupported,
+                 "linear: CUDA weights must be \"out x in\" (got {} in x out)", w.to_string());
+  CHATTERD_CHECK(w.dtype() != DType::Q8_0, Unsupported, "linear: q8_0 weights on CUDA ({})",
+                 w.to_string());
+  const std::int64_t k = x.dim(-1);
+  const std::int64_t n = w.dim(0);
+  const float* pbias = nullptr;
+  if (bias != nullptr) {
+    check_dtype(*bias, DType::F32, "linear: bias");
+    check_shape(*bias, Shape{n}, "linear: bias");
+    CHATTERD_CHECK(bias != &out, InvalidArgument, "linear: out must not alias bias");
+    pbias = bias->device_data<float>();
+  }
+  Shape out_shape = x.shape();
+  out_shape.set(out_shape.rank() - 1, n);
+  dc.ensure(out, out_shape, DType::F32);
+  const std::int64_t m = x.shape().outer(-1);
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    dc.fill_zero(out);
+    if (pbias != nullptr)
+      cuda::add_row_bias(dc.stream().handle(), out.device_data<float>(), pbias, m, n);
+    return;
+  }
+  const bool gemv_ok = cuda::gemv_supported(w.raw_data(), w.dtype(), k) &&
+                       reinterpret_cast<std::uintptr_t>(x.raw_data()) % 16 == 0;
+  const bool use_gemv =
+      path == LinearPath::RowKernels || (path == LinearPath::Auto && m <= cuda::kGemvMaxRows);
+  if (use_gemv && gemv_ok) {
+    for (std::int64_t r = 0; r < m; r += cuda::kGemvMaxRows) {
+      const std::int64_t rows = std::min(cuda::kGemvMaxRows, m - r);
+      cuda::gemv(dc.stream().handle(), x.device_data<float>() + r * k, rows, k, w.raw_data(),
+                 w.dtype(), pbias, out.device_data<float>() + r * n, n);
+    }
+    return;
+  }
+  cuda::gemm(dc, x.device_data<float>(), m, k, w.raw_data(), w.dtype(), pbias,
+             out.device_data<float>(), n);
+#else
+  (void)ctx, (void)x, (void)w, (void)bias, (void)out, (void)layout, (void)path;
+  detail::no_cuda_build("linear");
+#endif
+}
+
+}  // namespace
+
 void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
             Tensor& out, WeightLayout layout, LinearPath path) {
   check_dtype(x, DType::F32, "linear: x");
@@ -152,6 +210,10 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
   const std::int64_t n = out_in ? w.dim(0) : w.dim(1);
   CHATTERD_CHECK(wk == k, ShapeError, "linear: x {} has {} input features but w {} ({}) expects {}",
                  x.to_string(), k, w.to_string(), out_in ? "out x in" : "in x out", wk);
+  if (detail::on_cuda(x)) {
+    linear_cuda(ctx, x, w, bias, out, layout, path);
+    return;
+  }
   const float* pbias = nullptr;
   if (bias != nullptr) {
     check_dtype(*bias, DType::F32, "linear: bias");

@@ -44,6 +44,12 @@ class Tensor {
   T* data();
   template <class T>
   const T* data() const;
+  // Typed pointer to a device tensor's memory (not dereferenceable on the host); throws
+  // DTypeError on a dtype mismatch and Unsupported on a host tensor.
+  template <class T>
+  T* device_data();
+  template <class T>
+  const T* device_data() const;
   void* raw_data() { return data_; }
   const void* raw_data() const { return data_; }
 
@@ -66,6 +72,7 @@ class Tensor {
 
  private:
   void check_access(DType want) const;
+  void check_device_access(DType want) const;
 
   std::shared_ptr<const void> keep_alive_;
   void* data_ = nullptr;
@@ -94,6 +101,18 @@ T* Tensor::data() {
 template <class T>
 const T* Tensor::data() const {
   check_access(DTypeOf<T>::value);
+  return static_cast<const T*>(data_);
+}
+
+template <class T>
+T* Tensor::device_data() {
+  check_device_access(DTypeOf<T>::value);
+  return static_cast<T*>(data_);
+}
+
+template <class T>
+const T* Tensor::device_data() const {
+  check_device_access(DTypeOf<T>::value);
   return static_cast<const T*>(data_);
 }
 

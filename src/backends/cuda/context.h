@@ -1,0 +1,63 @@
+#pragma once
+// Everything CUDA ops need to run on one device for one worker: the stream they are queued on,
+// the caching allocator for their outputs and scratch (tied to that stream, so a freed block is
+// safe for the next kernel), a pinned-host cache for transfers and the cuBLASLt handle with its
+// workspace. One per engine worker; not shared across threads.
+
+#include <cstddef>
+#include <memory>
+
+#include "backends/cuda/stream.h"
+#include "chatterd/core/tensor.h"
+#include "core/caching_allocator.h"
+
+struct cublasLtContext;
+
+namespace chatterd::cuda {
+
+class DeviceContext {
+ public:
+  // Throws Unsupported when the device does not exist (with the runtime's reason).
+  explicit DeviceContext(int device = 0);
+  ~DeviceContext();
+  DeviceContext(const DeviceContext&) = delete;
+  DeviceContext& operator=(const DeviceContext&) = delete;
+
+  int device() const { return stream_.device(); }
+  const Stream& stream() const { return stream_; }
+  CachingAllocator& device_memory() { return device_memory_; }
+  CachingAllocator& pinned_memory() { return pinned_memory_; }
+  cublasLtContext* cublaslt() const { return cublaslt_; }
+  void* cublaslt_workspace() const { return workspace_.get(); }
+  std::size_t cublaslt_workspace_bytes() const { return kWorkspaceBytes; }
+
+  // An uninitialised device tensor from the cache.
+  Tensor empty(const Shape& shape, DType dtype);
+  // Makes `t` a device tensor of (shape, dtype): kept when it already is one (ops write into
+  // views), else a fresh block. The CUDA counterpart of Tensor::resize.
+  void ensure(Tensor& t, const Shape& shape, DType dtype);
+
+  // Copies through a pinned staging block; both wait for the copy (the host side is usable at
+  // return). Any dtype; the result has the source's shape and dtype.
+  Tensor to_device(const Tensor& host);
+  Tensor to_host(const Tensor& device_tensor);
+  // Device-to-device copy of same-size tensors, queued on the stream.
+  void copy(const Tensor& from, Tensor& to);
+  // Zero bytes, queued on the stream.
+  void fill_zero(Tensor& t);
+  void synchronize() const { stream_.synchronize(); }
+
+ private:
+  static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // cuBLASLt's Hopper advice
+
+  Stream stream_;
+  CachingAllocator device_memory_;
+  CachingAllocator pinned_memory_;
+  cublasLtContext* cublaslt_ = nullptr;
+  std::shared_ptr<void> workspace_;
+};
+
+// Throws DTypeError/Unsupported naming `what` unless `t` lives on CUDA (ops' operand check).
+void check_on_device(const Tensor& t, const char* what);
+
+}  // namespace chatterd::cuda

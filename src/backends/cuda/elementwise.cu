@@ -1,0 +1,174 @@
+// Elementwise kernels: activations, broadcast binary ops, the bias epilogue, dtype conversion.
+// Grid-stride loops; these ops are memory bound, so one element per thread-iteration suffices.
+
+#include <algorithm>
+
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device_math.cuh"
+#include "backends/cuda/kernels.h"
+
+namespace chatterd::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned grid_for(std::int64_t n) {
+  // Enough blocks to fill an H100 several times over; the loops stride beyond that.
+  return static_cast<unsigned>(std::clamp<std::int64_t>((n + kThreads - 1) / kThreads, 1, 65535));
+}
+
+__device__ __forceinline__ float apply(UnaryKind kind, float x) {
+  switch (kind) {
+    case UnaryKind::Relu:
+      return x > 0.0f ? x : 0.0f;
+    case UnaryKind::Gelu:
+      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case UnaryKind::GeluTanh: {
+      const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+      return 0.5f * x * (1.0f + tanhf(inner));
+    }
+    case UnaryKind::Silu:
+      return x / (1.0f + expf(-x));
+    case UnaryKind::Mish: {
+      const float sp = x > 20.0f ? x : log1pf(expf(x));  // softplus, threshold 20 as PyTorch
+      return x * tanhf(sp);
+    }
+    case UnaryKind::Tanh:
+      return tanhf(x);
+    case UnaryKind::Sigmoid:
+      return 1.0f / (1.0f + expf(-x));
+    case UnaryKind::Exp:
+      return expf(x);
+  }
+  return x;
+}
+
+__global__ void unary_kernel(UnaryKind kind, const float* x, float* out, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    out[i] = apply(kind, x[i]);
+  }
+}
+
+__device__ __forceinline__ float apply(BinaryKind kind, float a, float b) {
+  switch (kind) {
+    case BinaryKind::Add:
+      return a + b;
+    case BinaryKind::Sub:
+      return a - b;
+    case BinaryKind::Mul:
+      return a * b;
+    case BinaryKind::Div:
+      return a / b;
+  }
+  return a;
+}
+
+__global__ void binary_kernel(BinaryKind kind, const float* a, const float* b, float* out,
+                              BinaryPlan plan, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    std::int64_t rest = i;
+    std::int64_t ia = 0;
+    std::int64_t ib = 0;
+    for (int d = plan.rank - 1; d >= 0; --d) {
+      const std::int64_t idx = rest % plan.size[d];
+      rest /= plan.size[d];
+      ia += idx * plan.stride_a[d];
+      ib += idx * plan.stride_b[d];
+    }
+    out[i] = apply(kind, a[ia], b[ib]);
+  }
+}
+
+__global__ void row_bias_kernel(float* out, const float* bias, std::int64_t total, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    out[i] += bias[i % n];
+  }
+}
+
+template <class From, class To>
+__device__ __forceinline__ To convert_one(From v) {
+  const float f = detail::to_float(v);
+  if constexpr (std::is_same_v<To, float>) {
+    return f;
+  } else if constexpr (std::is_same_v<To, __half>) {
+    return __float2half_rn(f);
+  } else {
+    return __float2bfloat16_rn(f);
+  }
+}
+
+template <class From, class To>
+__global__ void convert_kernel(const From* in, To* out, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    out[i] = convert_one<From, To>(in[i]);
+  }
+}
+
+template <class From>
+void convert_from(StreamHandle stream, const From* in, void* out, DType to, std::int64_t n) {
+  switch (to) {
+    case DType::F32:
+      convert_kernel<<<grid_for(n), kThreads, 0, stream>>>(in, static_cast<float*>(out), n);
+      return;
+    case DType::F16:
+      convert_kernel<<<grid_for(n), kThreads, 0, stream>>>(in, static_cast<__half*>(out), n);
+      return;
+    case DType::BF16:
+      convert_kernel<<<grid_for(n), kThreads, 0, stream>>>(in, static_cast<__nv_bfloat16*>(out), n);
+      return;
+    default:
+      detail::throw_unsupported("cuda convert: to " + std::string(dtype_name(to)));
+  }
+}
+
+}  // namespace
+
+void unary_f32(StreamHandle stream, UnaryKind kind, const float* x, float* out, std::int64_t n) {
+  if (n == 0) return;
+  unary_kernel<<<grid_for(n), kThreads, 0, stream>>>(kind, x, out, n);
+  detail::check_launch("unary_f32");
+}
+
+void binary_f32(StreamHandle stream, BinaryKind kind, const float* a, const float* b, float* out,
+                const BinaryPlan& plan) {
+  if (plan.rank < 1 || plan.rank > kMaxBinaryRank) {
+    detail::throw_internal("binary_f32: plan rank " + std::to_string(plan.rank));
+  }
+  std::int64_t n = 1;
+  for (int d = 0; d < plan.rank; ++d) n *= plan.size[d];
+  if (n == 0) return;
+  binary_kernel<<<grid_for(n), kThreads, 0, stream>>>(kind, a, b, out, plan, n);
+  detail::check_launch("binary_f32");
+}
+
+void add_row_bias(StreamHandle stream, float* out, const float* bias, std::int64_t rows,
+                  std::int64_t n) {
+  const std::int64_t total = rows * n;
+  if (total == 0) return;
+  row_bias_kernel<<<grid_for(total), kThreads, 0, stream>>>(out, bias, total, n);
+  detail::check_launch("add_row_bias");
+}
+
+void convert(StreamHandle stream, const void* in, DType from, void* out, DType to, std::int64_t n) {
+  if (n == 0) return;
+  switch (from) {
+    case DType::F32:
+      convert_from(stream, static_cast<const float*>(in), out, to, n);
+      break;
+    case DType::F16:
+      convert_from(stream, static_cast<const __half*>(in), out, to, n);
+      break;
+    case DType::BF16:
+      convert_from(stream, static_cast<const __nv_bfloat16*>(in), out, to, n);
+      break;
+    default:
+      detail::throw_unsupported("cuda convert: from " + std::string(dtype_name(from)));
+  }
+  detail::check_launch("convert");
+}
+
+}  // namespace chatterd::cuda

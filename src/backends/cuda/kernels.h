@@ -1,0 +1,74 @@
+#pragma once
+// Launchers of the CUDA kernels. All pointers are device pointers, queued on `stream`; nothing
+// synchronises. Callers (ops) have validated shapes and dtypes; these check only what the kernels
+// themselves assume. Kept free of CUDA headers so host-compiled ops can include it.
+
+#include <cstdint>
+
+#include "chatterd/core/dtype.h"
+
+struct CUstream_st;
+
+namespace chatterd::cuda {
+
+using StreamHandle = CUstream_st*;
+
+// ---- elementwise (elementwise.cu)
+enum class UnaryKind : std::uint8_t { Relu, Gelu, GeluTanh, Silu, Mish, Tanh, Sigmoid, Exp };
+void unary_f32(StreamHandle stream, UnaryKind kind, const float* x, float* out, std::int64_t n);
+
+enum class BinaryKind : std::uint8_t { Add, Sub, Mul, Div };
+// A broadcast binary op over coalesced dims (ops::elementwise's plan): element strides of a and
+// b per dim, 0 where broadcast; the last dim is the innermost.
+inline constexpr int kMaxBinaryRank = 8;
+struct BinaryPlan {
+  int rank = 0;
+  std::int64_t size[kMaxBinaryRank] = {};
+  std::int64_t stride_a[kMaxBinaryRank] = {};
+  std::int64_t stride_b[kMaxBinaryRank] = {};
+};
+void binary_f32(StreamHandle stream, BinaryKind kind, const float* a, const float* b, float* out,
+                const BinaryPlan& plan);
+
+// out[r, :] += bias (rows x n): the bias epilogue of linear.
+void add_row_bias(StreamHandle stream, float* out, const float* bias, std::int64_t rows,
+                  std::int64_t n);
+
+// f32 / f16 / bf16 in any direction, round to nearest even (as ops::convert).
+void convert(StreamHandle stream, const void* in, DType from, void* out, DType to, std::int64_t n);
+
+// ---- rows (rows.cu): one block per row of the last axis
+// gamma/beta may be null (no affine).
+void layer_norm_f32(StreamHandle stream, const float* x, const float* gamma, const float* beta,
+                    float* out, std::int64_t rows, std::int64_t d, float eps);
+void rms_norm_f32(StreamHandle stream, const float* x, const float* gamma, float* out,
+                  std::int64_t rows, std::int64_t d, float eps);
+// log = true: log_softmax. An all -inf row gives zeros (log: -inf), as the CPU op.
+void softmax_f32(StreamHandle stream, const float* x, float* out, std::int64_t rows, std::int64_t d,
+                 bool log);
+
+// ---- linear (linear.cu)
+// out[m, n] = x[m, k] . w[n, k] (+ bias[n]), w f32 / f16 / bf16 ("out x in"), f32 accumulation.
+// The decode kernel: each warp streams whole weight rows once for up to kGemvMaxRows activation
+// rows. Needs k % 8 == 0 and 16-byte aligned w for its vector loads (checked; the op falls back
+// to cuBLASLt otherwise).
+inline constexpr std::int64_t kGemvMaxRows = 8;
+bool gemv_supported(const void* w, DType w_dtype, std::int64_t k);
+void gemv(StreamHandle stream, const float* x, std::int64_t m, std::int64_t k, const void* w,
+          DType w_dtype, const float* bias, float* out, std::int64_t n);
+
+// ---- attention (attention.cu)
+// One query block per (query row, head), keys walked in tiles with an online softmax; K/V f32 or
+// f16 [Tk, Hkv, D], q/out f32 [Tq, Hq, D]. Key j is visible to query i when (!causal or
+// j <= q_offset + i) and (mask == null or mask[j] != 0); a row with no visible key gets zeros.
+struct AttentionShape {
+  std::int64_t tq = 0, tk = 0, hq = 0, hkv = 0, d = 0;
+  float scale = 1.0f;
+  bool causal = false;
+  std::int64_t q_offset = 0;
+};
+inline constexpr std::int64_t kAttentionMaxHeadDim = 256;
+void attention_f32(StreamHandle stream, const AttentionShape& shape, const float* q, const void* k,
+                   const void* v, DType kv_dtype, const std::uint8_t* key_mask, float* out);
+
+}  // namespace chatterd::cuda

@@ -1,0 +1,47 @@
+#include "backends/cuda/stream.h"
+
+#include "backends/cuda/cuda_check.h"
+#include "core/check.h"
+
+namespace chatterd::cuda {
+
+Stream::Stream(int device) : device_(device) {
+  detail::check(cudaSetDevice(device), "cudaSetDevice");
+  detail::check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+}
+
+Stream::~Stream() {
+  if (stream_ != nullptr) {
+    cudaStreamSynchronize(stream_);  // kernels may still read memory their owners free next
+    cudaStreamDestroy(stream_);
+  }
+}
+
+void Stream::synchronize() const {
+  detail::check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
+Event::Event() {
+  detail::check(cudaEventCreate(&event_), "cudaEventCreate");
+}
+
+Event::~Event() {
+  if (event_ != nullptr) cudaEventDestroy(event_);
+}
+
+void Event::record(const Stream& stream) {
+  detail::check(cudaEventRecord(event_, stream.handle()), "cudaEventRecord");
+}
+
+void Event::synchronize() const {
+  detail::check(cudaEventSynchronize(event_), "cudaEventSynchronize");
+}
+
+float Event::elapsed_ms(const Event& start, const Event& end) {
+  end.synchronize();
+  float ms = 0;
+  detail::check(cudaEventElapsedTime(&ms, start.event_, end.event_), "cudaEventElapsedTime");
+  return ms;
+}
+
+}  // namespace chatterd::cuda
