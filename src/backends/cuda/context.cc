@@ -4,6 +4,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/graph.h"
 #include "core/check.h"
 
 namespace chatterd::cuda {
@@ -65,9 +66,33 @@ DeviceContext::~DeviceContext() {
   if (cublaslt_ != nullptr) cublasLtDestroy(cublaslt_);
 }
 
+std::shared_ptr<void> DeviceContext::scratch(std::size_t bytes) {
+  auto block = device_memory_.allocate(bytes);
+  if (capturing_ != nullptr) capturing_->retain(block);
+  return block;
+}
+
+void DeviceContext::capture(Graph& graph, const std::function<void()>& body) {
+  CHATTERD_CHECK(capturing_ == nullptr, Internal, "nested CUDA graph capture");
+  graph.begin_capture(stream_);
+  capturing_ = &graph;
+  try {
+    body();
+  } catch (...) {
+    capturing_ = nullptr;
+    cudaGraph_t broken = nullptr;  // end the capture so the stream is usable again
+    cudaStreamEndCapture(stream_.handle(), &broken);
+    if (broken != nullptr) cudaGraphDestroy(broken);
+    cudaGetLastError();
+    throw;
+  }
+  capturing_ = nullptr;
+  graph.end_capture(stream_);
+}
+
 Tensor DeviceContext::empty(const Shape& shape, DType dtype) {
   const std::size_t bytes = storage_bytes(dtype, shape.numel());
-  auto block = device_memory_.allocate(bytes);
+  auto block = scratch(bytes);
   void* p = block.get();
   return Tensor::borrow(p, shape, dtype, std::move(block), Device::CUDA);
 }

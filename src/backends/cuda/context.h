@@ -5,6 +5,7 @@
 // workspace. One per engine worker; not shared across threads.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "backends/cuda/stream.h"
@@ -14,6 +15,8 @@
 struct cublasLtContext;
 
 namespace chatterd::cuda {
+
+class Graph;
 
 class DeviceContext {
  public:
@@ -33,6 +36,11 @@ class DeviceContext {
 
   // An uninitialised device tensor from the cache.
   Tensor empty(const Shape& shape, DType dtype);
+  // Scratch for one op (returns to the cache when dropped; kept by the graph while capturing).
+  std::shared_ptr<void> scratch(std::size_t bytes);
+  // Captures what `body` queues on the stream into `graph` instead of running it. Every block
+  // allocated meanwhile is retained by the graph. The stream must be idle of other work.
+  void capture(Graph& graph, const std::function<void()>& body);
   // Makes `t` a device tensor of (shape, dtype): kept when it already is one (ops write into
   // views), else a fresh block. The CUDA counterpart of Tensor::resize.
   void ensure(Tensor& t, const Shape& shape, DType dtype);
@@ -55,6 +63,7 @@ class DeviceContext {
   CachingAllocator pinned_memory_;
   cublasLtContext* cublaslt_ = nullptr;
   std::shared_ptr<void> workspace_;
+  Graph* capturing_ = nullptr;
 };
 
 // Throws DTypeError/Unsupported naming `what` unless `t` lives on CUDA (ops' operand check).

@@ -52,7 +52,7 @@ void gemm(DeviceContext& ctx, const float* x, std::int64_t m, std::int64_t k, co
   std::shared_ptr<void> x_cast;
   const void* b_ptr = x;
   if (w_dtype != DType::F32) {
-    x_cast = ctx.device_memory().allocate(storage_bytes(w_dtype, m * k));
+    x_cast = ctx.scratch(storage_bytes(w_dtype, m * k));
     convert(stream, x, DType::F32, x_cast.get(), w_dtype, m * k);
     b_ptr = x_cast.get();
   }
@@ -97,7 +97,8 @@ void gemm(DeviceContext& ctx, const float* x, std::int64_t m, std::int64_t k, co
                      &heuristic.algo, ctx.cublaslt_workspace(), workspace, stream),
       "cublasLtMatmul");
   if (bias != nullptr) add_row_bias(stream, out, bias, m, n);
-  // x_cast returns to the cache here; the stream orders its reuse after this matmul.
+  // x_cast returns to the cache here (the stream orders its reuse after this matmul), or stays
+  // with the graph being captured.
 }
 
 }  // namespace chatterd::cuda
