@@ -21,6 +21,8 @@ struct CachingAllocator::State {
   std::multimap<std::size_t, void*> free_blocks;  // rounded size -> block
   CachingAllocatorStats stats;
   bool closed = false;  // the allocator is gone: returned blocks go straight back to `raw`
+  std::vector<std::shared_ptr<void>>* capture_sink = nullptr;
+  std::weak_ptr<State> self;  // for the handles made for capture_sink
 
   void release_free_locked() {
     for (auto& [size, p] : free_blocks) {
@@ -33,6 +35,14 @@ struct CachingAllocator::State {
 
   void give_back(void* p, std::size_t size) noexcept {
     const std::lock_guard lock(mutex);
+    if (capture_sink != nullptr && !closed) {
+      try {  // still in use (by the graph): a new handle with the same return path
+        capture_sink->push_back(std::shared_ptr<void>(
+            p, [state = self.lock(), size](void* q) { state->give_back(q, size); }));
+        return;
+      } catch (...) {  // no memory for the handle: fall through and cache the block
+      }
+    }
     stats.bytes_in_use -= size;
     if (closed) {
       raw->release(p, size);
@@ -46,6 +56,7 @@ struct CachingAllocator::State {
 
 CachingAllocator::CachingAllocator(std::unique_ptr<RawAllocator> raw)
     : state_(std::make_shared<State>()) {
+  state_->self = state_;
   CHATTERD_CHECK(raw != nullptr, InvalidArgument, "CachingAllocator needs a raw allocator");
   state_->raw = std::move(raw);
 }
@@ -80,7 +91,9 @@ std::shared_ptr<void> CachingAllocator::allocate(std::size_t bytes) {
       ++s.stats.cache_hits;
     } else {
       p = s.raw->allocate(size);
-      if (p == nullptr) {  // out of memory: the cache may hold what we need in other sizes
+      if (p == nullptr && s.capture_sink == nullptr) {
+        // Out of memory: the cache may hold what we need in other sizes (not while capturing:
+        // freeing device memory is illegal inside a capture).
         s.release_free_locked();
         p = s.raw->allocate(size);
       }
@@ -93,6 +106,11 @@ std::shared_ptr<void> CachingAllocator::allocate(std::size_t bytes) {
   }
   // The deleter keeps the state alive, so a handle may outlive the allocator.
   return {p, [state = state_, got](void* q) { state->give_back(q, got); }};
+}
+
+void CachingAllocator::set_capture_sink(std::vector<std::shared_ptr<void>>* sink) {
+  const std::lock_guard lock(state_->mutex);
+  state_->capture_sink = sink;
 }
 
 void CachingAllocator::release_cached() {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 namespace chatterd {
 
@@ -48,6 +49,10 @@ class CachingAllocator {
   std::shared_ptr<void> allocate(std::size_t bytes);
   // Hands every cached block back to the raw allocator (memory pressure, a model unloaded).
   void release_cached();
+  // While set (CUDA graph capture), blocks given back are handed to `sink` as new handles
+  // instead of the cache: work recorded during the capture keeps using them at every replay.
+  // The cache is then also never emptied to satisfy a request. Null ends it.
+  void set_capture_sink(std::vector<std::shared_ptr<void>>* sink);
   CachingAllocatorStats stats() const;
 
   // 512-byte granules below 1 MiB, 2 MiB ones above: small scratch packs tightly, large

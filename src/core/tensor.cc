@@ -164,6 +164,10 @@ Tensor Tensor::clone() const {
 }
 
 void Tensor::resize(const Shape& shape, DType dtype) {
+  // Host code writes into what it resizes: a device tensor here is a host op given a device
+  // output (device ops size theirs through the backend's context).
+  CHATTERD_CHECK(device_ == Device::CPU, Unsupported, "a host op cannot write into {}",
+                 to_string());
   if (data_ != nullptr && shape == shape_ && dtype == dtype_) return;
   const std::size_t bytes = storage_bytes(dtype, shape.numel());
   if (owner_ && bytes <= capacity_) {

@@ -28,8 +28,43 @@ Gpt2Block::Gpt2Block(const WeightStore& store, std::string_view prefix,
       Linear(store, p + ".mlp.c_proj", config.intermediate_size, d, config.mlp_bias, in_out);
 }
 
+namespace {
+
+// The two caches' ways of appending and attending, for forward_impl.
+void append_kv(const ExecContext& ctx, ops::KvCache& cache, const Tensor& k, const Tensor& v) {
+  cache.append(ctx, k, v);
+}
+
+void append_kv(const ExecContext& ctx, ops::DeviceKvCache& cache, const Tensor& k,
+               const Tensor& v) {
+  cache.append(ctx, k, v);
+}
+
+void attend(const ExecContext& ctx, const Tensor& q, const ops::KvCache& cache,
+            const ops::AttentionOptions& opt, Tensor& out) {
+  ops::attention(ctx, q, cache, opt, out);
+}
+
+void attend(const ExecContext& ctx, const Tensor& q, const ops::DeviceKvCache& cache,
+            const ops::AttentionOptions& opt, Tensor& out) {
+  ops::attention(ctx, q, cache.keys(), cache.values(), opt, out);
+}
+
+}  // namespace
+
 void Gpt2Block::forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
                         Gpt2BlockScratch& s) const {
+  forward_impl(ctx, x, cache, s);
+}
+
+void Gpt2Block::forward(const ExecContext& ctx, Tensor& x, ops::DeviceKvCache& cache,
+                        Gpt2BlockScratch& s) const {
+  forward_impl(ctx, x, cache, s);
+}
+
+template <class Cache>
+void Gpt2Block::forward_impl(const ExecContext& ctx, Tensor& x, Cache& cache,
+                             Gpt2BlockScratch& s) const {
   const std::int64_t d = config_.hidden_size;
   CHATTERD_CHECK(x.rank() == 2 && x.dim(1) == d, ShapeError, "Gpt2Block: x must be [T, {}], got {}",
                  d, x.to_string());
@@ -42,10 +77,10 @@ void Gpt2Block::forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
   ops::slice(ctx, s.qkv, 1, 0, d, s.q);
   ops::slice(ctx, s.qkv, 1, d, 2 * d, s.k);
   ops::slice(ctx, s.qkv, 1, 2 * d, 3 * d, s.v);
-  cache.append(ctx, s.k.reshape(heads), s.v.reshape(heads));
+  append_kv(ctx, cache, s.k.reshape(heads), s.v.reshape(heads));
   ops::AttentionOptions opt;
   opt.causal = true;
-  ops::attention(ctx, s.q.reshape(heads), cache, opt, s.attn);
+  attend(ctx, s.q.reshape(heads), cache, opt, s.attn);
   attn_proj_.forward(ctx, s.attn.reshape({t, d}), s.proj);
   ops::add(ctx, x, s.proj, x);
 
@@ -92,6 +127,12 @@ void Gpt2Block::forward_rows(const ExecContext& ctx, Tensor& x,
   ops::gelu_tanh(ctx, s.mlp, s.mlp);
   mlp_proj_.forward(ctx, s.mlp, s.proj);
   ops::add(ctx, x, s.proj, x);
+}
+
+void Gpt2Block::to_device(const ExecContext& ctx) {
+  ln_1_.to_device(ctx);
+  ln_2_.to_device(ctx);
+  for (Linear* l : {&c_attn_, &attn_proj_, &c_fc_, &mlp_proj_}) l->to_device(ctx);
 }
 
 void Gpt2Block::convert_weights(const ExecContext& ctx, DType dtype) {

@@ -13,6 +13,7 @@
 #include "chatterd/core/tensor.h"
 #include "layers/layer_norm.h"
 #include "layers/linear.h"
+#include "ops/device_kv_cache.h"
 #include "ops/exec_context.h"
 #include "ops/kv_cache.h"
 #include "weights/weight_store.h"
@@ -52,6 +53,10 @@ class Gpt2Block {
   void forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
                Gpt2BlockScratch& scratch) const;
 
+  // The same on the CUDA device (after to_device): x and the scratch are device tensors.
+  void forward(const ExecContext& ctx, Tensor& x, ops::DeviceKvCache& cache,
+               Gpt2BlockScratch& scratch) const;
+
   // Continuous batching: x f32 [B, d], row b is ONE new position of an independent sequence whose
   // keys/values go to *caches[b] (each at its own length). The projections run over all B rows
   // together (each weight read once), attention runs per row over its own cache.
@@ -59,12 +64,17 @@ class Gpt2Block {
                     Gpt2BlockScratch& scratch) const;
 
   const Gpt2BlockConfig& config() const { return config_; }
+  // Moves the block to ctx's CUDA device: matrices bf16, norms and biases f32.
+  void to_device(const ExecContext& ctx);
   // Converts the block's matrices (Linear::convert_weight), once after loading.
   void convert_weights(const ExecContext& ctx, DType dtype);
   // Bytes of weights one forward streams (all six matrices, the norms and biases).
   std::size_t weight_bytes() const;
 
  private:
+  template <class Cache>
+  void forward_impl(const ExecContext& ctx, Tensor& x, Cache& cache, Gpt2BlockScratch& s) const;
+
   Gpt2BlockConfig config_;
   LayerNorm ln_1_;
   Linear c_attn_;

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "ops/device.h"
 #include "ops/norm.h"
 
 namespace chatterd::layers {
@@ -16,6 +17,11 @@ LayerNorm::LayerNorm(const WeightStore& store, std::string_view prefix, std::int
 
 void LayerNorm::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
   ops::layer_norm(ctx, x, &gamma_, has_bias_ ? &beta_ : nullptr, out, eps_);
+}
+
+void LayerNorm::to_device(const ExecContext& ctx) {
+  gamma_ = ops::to_device(ctx, gamma_);
+  if (has_bias_) beta_ = ops::to_device(ctx, beta_);
 }
 
 }  // namespace chatterd::layers

@@ -18,6 +18,8 @@ class LayerNorm {
             bool bias = true);
 
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
+  // Moves the parameters to ctx's CUDA device; forward then takes device tensors.
+  void to_device(const ExecContext& ctx);
 
  private:
   Tensor gamma_;

@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "ops/convert.h"
+#include "ops/device.h"
 #include "ops/layout.h"
 
 namespace chatterd::layers {
@@ -78,6 +79,15 @@ bool Linear::pack_bf16(const ExecContext& ctx) {
   packed_ = ops::pack_linear_bf16(ctx, weight_, layout_);
   weight_ = Tensor();
   return true;
+}
+
+void Linear::to_device(const ExecContext& ctx) {
+  CHATTERD_CHECK(rows_.empty() && packed_.empty(), InvalidArgument,
+                 "Linear::to_device: the weight is packed for a CPU kernel");
+  if (weight_.device() == Device::CUDA) return;
+  convert_weight(ctx, DType::BF16);
+  weight_ = ops::to_device(ctx, weight_);
+  if (has_bias_) bias_ = ops::to_device(ctx, bias_);
 }
 
 void Linear::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {

@@ -264,6 +264,9 @@ void attention(const ExecContext& ctx, const Tensor& q, const Tensor& k, const T
     attention_cuda(ctx, q, k, v, options, out);
     return;
   }
+  detail::require_host(&k, "attention");
+  detail::require_host(&v, "attention");
+  detail::require_host(options.key_padding_mask, "attention");
   check_dtype(k, DType::F32, "attention: k");
   check_dtype(v, DType::F32, "attention: v");
   check_rank(k, 3, "attention: k");

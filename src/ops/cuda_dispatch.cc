@@ -4,6 +4,12 @@
 
 namespace chatterd::ops::detail {
 
+void require_host(const Tensor* t, const char* op) {
+  CHATTERD_CHECK(t == nullptr || t->device() == Device::CPU, InvalidArgument,
+                 "{}: operands on different devices ({} is on {})", op, t->to_string(),
+                 device_name(t->device()));
+}
+
 void no_cuda_build(const char* op) {
   CHATTERD_THROW(Unsupported, "{}: CUDA tensors given, but this build has no CUDA backend", op);
 }

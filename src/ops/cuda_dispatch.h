@@ -17,6 +17,10 @@ inline bool on_cuda(const Tensor& t) {
   return t.device() == Device::CUDA;
 }
 
+// Throws InvalidArgument unless `t` (when given) lives on the host: a host op whose first operand
+// is on the host but another is on the device.
+void require_host(const Tensor* t, const char* op);
+
 // Throws Unsupported: "<op>: this build has no CUDA backend".
 [[noreturn]] void no_cuda_build(const char* op);
 

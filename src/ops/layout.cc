@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -78,6 +79,21 @@ void slice(const ExecContext& ctx, const Tensor& x, int axis, std::int64_t start
       x.to_string(), start, end);
   Shape shape = x.shape();
   shape.set(ax, end - start);
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "slice", {});
+    dc.ensure(out, shape, x.dtype());
+    const std::int64_t inner = x.shape().inner(ax);
+    const std::size_t run = bytes_of(x.dtype(), (end - start) * inner);
+    dc.copy_rows(out.raw_data(), run,
+                 static_cast<const std::byte*>(x.raw_data()) + bytes_of(x.dtype(), start * inner),
+                 bytes_of(x.dtype(), len * inner), run,
+                 static_cast<std::size_t>(x.shape().outer(ax)));
+    return;
+#else
+    detail::no_cuda_build("slice");
+#endif
+  }
   out.resize(shape, x.dtype());
   const std::int64_t outer = x.shape().outer(ax);
   const std::int64_t inner = x.shape().inner(ax);

@@ -214,6 +214,8 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
     linear_cuda(ctx, x, w, bias, out, layout, path);
     return;
   }
+  detail::require_host(&w, "linear");
+  detail::require_host(bias, "linear");
   const float* pbias = nullptr;
   if (bias != nullptr) {
     check_dtype(*bias, DType::F32, "linear: bias");

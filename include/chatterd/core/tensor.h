@@ -64,7 +64,8 @@ class Tensor {
 
   // Make this tensor (shape, dtype): a no-op when it already is (so ops can write into views),
   // reusing an owned buffer with enough capacity, else reallocating. Lets hot loops keep their
-  // scratch buffers. Copies of a Tensor share storage (shallow), like views.
+  // scratch buffers. Copies of a Tensor share storage (shallow), like views. Host tensors only
+  // (Unsupported on a device tensor: device ops size outputs through their backend).
   void resize(const Shape& shape, DType dtype);
 
   bool owns_storage() const { return owner_; }

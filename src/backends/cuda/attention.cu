@@ -71,8 +71,10 @@ __global__ void __launch_bounds__(kTile)
       if (d >= d_count) break;
       float a = acc[u] * corr;
       const KV* vcol = v + t0 * kv_stride + kvh * d_count + d;
-      for (std::int64_t jj = 0; jj < tile_n; ++jj)
-        a += p[jj] * detail::to_float(vcol[jj * kv_stride]);
+      for (std::int64_t jj = 0; jj < tile_n; ++jj) {
+        // Masked keys are skipped, not multiplied by 0: their values may be NaN (recycled memory).
+        if (p[jj] != 0.0f) a += p[jj] * detail::to_float(vcol[jj * kv_stride]);
+      }
       acc[u] = a;
     }
     __syncthreads();  // p[] is rewritten by the next tile

@@ -14,14 +14,23 @@ class DeviceRaw final : public RawAllocator {
  public:
   explicit DeviceRaw(int device) : device_(device) {}
   void* allocate(std::size_t bytes) override {
+    // A cache miss while a graph is being captured: cudaMalloc is legal there only in relaxed
+    // capture mode (the captured work never sees the allocation itself).
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaThreadExchangeStreamCaptureMode(&mode);
     void* p = nullptr;
-    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    const cudaError_t status = cudaMalloc(&p, bytes);
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    if (status != cudaSuccess) {
       cudaGetLastError();
       return nullptr;
     }
     return p;
   }
-  void release(void* p, std::size_t) noexcept override { cudaFree(p); }
+  void release(void* p, std::size_t) noexcept override {
+    cudaFree(p);
+    cudaGetLastError();
+  }
   std::string_view name() const override { return device_ == 0 ? "cuda:0" : "cuda"; }
 
  private:
@@ -38,7 +47,10 @@ class PinnedRaw final : public RawAllocator {
     }
     return p;
   }
-  void release(void* p, std::size_t) noexcept override { cudaFreeHost(p); }
+  void release(void* p, std::size_t) noexcept override {
+    cudaFreeHost(p);
+    cudaGetLastError();
+  }
   std::string_view name() const override { return "pinned host"; }
 };
 
@@ -61,7 +73,10 @@ DeviceContext::DeviceContext(int device)
 }
 
 DeviceContext::~DeviceContext() {
-  stream_.synchronize();
+  // Unchecked: a destructor must not throw, and after a kernel fault the error was (or will be)
+  // reported by the call that saw it.
+  cudaStreamSynchronize(stream_.handle());
+  cudaGetLastError();
   workspace_.reset();
   if (cublaslt_ != nullptr) cublasLtDestroy(cublaslt_);
 }
@@ -74,11 +89,17 @@ std::shared_ptr<void> DeviceContext::scratch(std::size_t bytes) {
 
 void DeviceContext::capture(Graph& graph, const std::function<void()>& body) {
   CHATTERD_CHECK(capturing_ == nullptr, Internal, "nested CUDA graph capture");
+  graph.release_retained();
   graph.begin_capture(stream_);
   capturing_ = &graph;
+  // Blocks freed while capturing may be read or written by the graph at every replay: they stay
+  // with the graph instead of returning to the cache.
+  device_memory_.set_capture_sink(&graph.retained());
   try {
     body();
   } catch (...) {
+    device_memory_.set_capture_sink(nullptr);
+    graph.release_retained();
     capturing_ = nullptr;
     cudaGraph_t broken = nullptr;  // end the capture so the stream is usable again
     cudaStreamEndCapture(stream_.handle(), &broken);
@@ -86,6 +107,7 @@ void DeviceContext::capture(Graph& graph, const std::function<void()>& body) {
     cudaGetLastError();
     throw;
   }
+  device_memory_.set_capture_sink(nullptr);
   capturing_ = nullptr;
   graph.end_capture(stream_);
 }
@@ -143,6 +165,14 @@ void DeviceContext::copy(const Tensor& from, Tensor& to) {
   detail::check(cudaMemcpyAsync(to.raw_data(), from.raw_data(), from.nbytes(),
                                 cudaMemcpyDeviceToDevice, stream_.handle()),
                 "copy");
+}
+
+void DeviceContext::copy_rows(void* dst, std::size_t dst_pitch, const void* src,
+                              std::size_t src_pitch, std::size_t width, std::size_t rows) {
+  if (width == 0 || rows == 0) return;
+  detail::check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows,
+                                  cudaMemcpyDeviceToDevice, stream_.handle()),
+                "copy_rows");
 }
 
 void DeviceContext::fill_zero(Tensor& t) {

@@ -51,6 +51,10 @@ class DeviceContext {
   Tensor to_host(const Tensor& device_tensor);
   // Device-to-device copy of same-size tensors, queued on the stream.
   void copy(const Tensor& from, Tensor& to);
+  // `rows` runs of `width` bytes, `src_pitch` / `dst_pitch` apart (a slice along an inner axis),
+  // device to device, queued on the stream.
+  void copy_rows(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                 std::size_t width, std::size_t rows);
   // Zero bytes, queued on the stream.
   void fill_zero(Tensor& t);
   void synchronize() const { stream_.synchronize(); }

@@ -5,8 +5,9 @@
 namespace chatterd::cuda::detail {
 
 void throw_cuda_error(cudaError_t status, const char* what) {
+  // Clear the (non-sticky) last error, or the next launch check would report this one again.
+  cudaGetLastError();
   if (status == cudaErrorMemoryAllocation) {
-    cudaGetLastError();  // clear the sticky-free error so the context stays usable
     CHATTERD_THROW(Unavailable, "{}: CUDA out of memory", what);
   }
   CHATTERD_THROW(Internal, "{}: CUDA error {} ({})", what, cudaGetErrorName(status),

@@ -1,5 +1,8 @@
 #include "backends/cuda/gemm.h"
 
+#include <cstdint>
+#include <utility>
+
 #include "backends/cuda/context.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/kernels.h"
@@ -83,6 +86,21 @@ void gemm(DeviceContext& ctx, const float* x, std::int64_t m, std::int64_t k, co
       cublasLtMatmulPreferenceSetAttribute(pref.h, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                            &workspace, sizeof(workspace)),
       "CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES");
+  // The heuristic assumes 256-byte aligned operands unless told: views (narrow0) may be less.
+  const auto alignment = [](const void* p) {
+    std::uint32_t bytes = 256;
+    while (bytes > 1 && reinterpret_cast<std::uintptr_t>(p) % bytes != 0) bytes /= 2;
+    return bytes;
+  };
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, std::uint32_t> aligns[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignment(w)},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignment(b_ptr)},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignment(out)},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignment(out)}};
+  for (const auto& [attr, value] : aligns) {
+    detail::check(cublasLtMatmulPreferenceSetAttribute(pref.h, attr, &value, sizeof(value)),
+                  "CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT");
+  }
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
   detail::check(cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), desc.h, a.h, b.h, d.h, d.h, pref.h,

@@ -10,6 +10,7 @@ namespace chatterd::cuda {
 
 Graph::~Graph() {
   if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+  cudaGetLastError();
 }
 
 void Graph::begin_capture(const Stream& stream) {

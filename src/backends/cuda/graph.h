@@ -31,6 +31,8 @@ class Graph {
   // graph's lifetime: scratch freed during capture would otherwise be handed to other tensors
   // that each replay then overwrites.
   void retain(std::shared_ptr<void> block) { retained_.push_back(std::move(block)); }
+  std::vector<std::shared_ptr<void>>& retained() { return retained_; }
+  void release_retained() { retained_.clear(); }
 
  private:
   CUgraphExec_st* exec_ = nullptr;

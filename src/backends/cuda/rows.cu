@@ -73,8 +73,8 @@ __global__ void softmax_kernel(const float* x, float* out, std::int64_t d, bool 
   for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) s += expf(row[i] - m);
   s = detail::block_sum(s, scratch);
   if (log) {
-    const float lse = m + logf(s);
-    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = row[i] - lse;
+    const float log_s = logf(s);  // (x - m) - log s, as the CPU: x - (m + log s) loses bits
+    for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = (row[i] - m) - log_s;
   } else {
     const float inv = 1.0f / s;
     for (std::int64_t i = threadIdx.x; i < d; i += blockDim.x) o[i] = expf(row[i] - m) * inv;

@@ -120,6 +120,37 @@ TEST(CachingAllocator, HandlesOutliveTheAllocatorAndEverythingIsReleased) {
   EXPECT_EQ(c.held, 0u);
 }
 
+TEST(CachingAllocator, CaptureSinkKeepsFreedBlocksOutOfTheCache) {
+  FakeRaw::Counters c{.budget = 8u << 20};
+  CachingAllocator alloc(std::make_unique<FakeRaw>(&c));
+  void* before_capture = nullptr;
+  {
+    auto warm = alloc.allocate(4096);
+    before_capture = warm.get();
+  }
+  std::vector<std::shared_ptr<void>> sink;
+  alloc.set_capture_sink(&sink);
+  {
+    auto during = alloc.allocate(4096);  // the cached block, freed again inside the capture
+    EXPECT_EQ(during.get(), before_capture);
+  }
+  ASSERT_EQ(sink.size(), 1u);
+  EXPECT_EQ(sink[0].get(), before_capture);
+  // Out of memory while capturing: the cache is not emptied (no frees inside a capture).
+  { auto big = alloc.allocate(1u << 20); }  // a fresh 2 MiB block, freed inside: sunk too
+  EXPECT_EQ(sink.size(), 2u);
+  EXPECT_THROW(alloc.allocate(7u << 20), Unavailable);
+  EXPECT_EQ(c.releases, 0);
+  alloc.set_capture_sink(nullptr);
+  auto other = alloc.allocate(4096);
+  EXPECT_NE(other.get(), before_capture);  // still held by the sink
+  EXPECT_EQ(alloc.stats().bytes_in_use, 4096u + 512u * 8 + (2u << 20));
+  sink.clear();  // the graph goes: its blocks return to the cache
+  EXPECT_EQ(alloc.stats().bytes_cached, 4096u + (2u << 20));
+  auto reuse = alloc.allocate(4096);
+  EXPECT_EQ(reuse.get(), before_capture);
+}
+
 TEST(CachingAllocator, ThreadsShareOneAllocator) {
   FakeRaw::Counters c{.budget = 256u << 20};
   {

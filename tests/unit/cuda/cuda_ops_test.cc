@@ -12,6 +12,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/graph.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/convert.h"
@@ -137,6 +138,20 @@ TEST_F(CudaOps, Norms) {
   }
 }
 
+TEST_F(CudaOps, SoftmaxRowLengths) {
+  for (const std::int64_t d : {1, 33, 2500}) {
+    const Tensor x = random_f32({3, d}, 15, -30.0f, 30.0f);
+    Tensor want;
+    Tensor got;
+    ops::softmax(cpu_, x, want);
+    ops::softmax(gpu_, up(x), got);
+    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << d;
+    ops::log_softmax(cpu_, x, want);
+    ops::log_softmax(gpu_, up(x), got);
+    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << "log " << d;
+  }
+}
+
 TEST_F(CudaOps, SoftmaxAndMaskedRows) {
   Tensor x = random_f32({4, 777}, 7, -20.0f, 20.0f);
   float* p = x.data<float>();
@@ -181,6 +196,70 @@ TEST_F(CudaOps, ConvertRoundsLikeTheCpu) {
   }
 }
 
+TEST_F(CudaOps, HalfAndBf16ConvertIntoEachOther) {
+  const Tensor x = random_f32({515}, 16, -100.0f, 100.0f);
+  for (const auto& [from, to] :
+       {std::pair{DType::F16, DType::BF16}, std::pair{DType::BF16, DType::F16}}) {
+    Tensor src;
+    ops::convert(cpu_, x, from, src);
+    Tensor want;
+    ops::convert(cpu_, src, to, want);
+    Tensor got;
+    ops::convert(gpu_, up(src), to, got);
+    EXPECT_EQ(std::memcmp(down(got).raw_data(), want.raw_data(), want.nbytes()), 0)
+        << dtype_name(from) << " -> " << dtype_name(to);
+  }
+}
+
+TEST_F(CudaOps, LinearOnUnalignedViews) {
+  // x and out 4 bytes past an aligned block: the GEMV's vector loads cannot be used and
+  // cuBLASLt must be told the real alignment.
+  const std::int64_t m = 3, k = 64, n = 40;
+  const Tensor x = random_f32({m, k}, 17);
+  const Tensor w = random_f32({n, k}, 18, -0.1f, 0.1f);
+  Tensor want;
+  ops::linear(cpu_, x, w, nullptr, want);
+  Tensor padded_x = random_f32({m * k + 1}, 19);
+  std::memcpy(padded_x.data<float>() + 1, x.data<float>(), x.nbytes());
+  const Tensor dx = up(padded_x).narrow0(1, m * k).reshape({m, k});
+  Tensor out_block = dc_->empty({m * n + 1}, DType::F32);
+  Tensor dout = out_block.narrow0(1, m * n).reshape({m, n});
+  ops::linear(gpu_, dx, up(w), nullptr, dout);
+  EXPECT_LT(relative_l2(down(dout), want), 1e-5);
+}
+
+TEST_F(CudaOps, GraphReplayMatchesEagerAndKeepsItsScratch) {
+  const std::int64_t m = 12, k = 256, n = 384;  // 12 rows: cuBLASLt, which takes scratch
+  Tensor w16;
+  ops::convert(cpu_, random_f32({n, k}, 20, -0.1f, 0.1f), DType::BF16, w16);
+  const Tensor dw = up(w16);
+  Tensor dx = up(random_f32({m, k}, 21));
+  Tensor dy;
+  auto body = [&] {
+    ops::linear(gpu_, dx, dw, nullptr, dy);
+    ops::gelu_tanh(gpu_, dy, dy);
+  };
+  body();
+  const Tensor eager = down(dy);
+  cuda::Graph graph;
+  dc_->capture(graph, body);
+  ASSERT_TRUE(graph.ready());
+  // Scratch freed during capture must not be handed out again while the graph lives.
+  const Tensor other = dc_->empty({m, k}, DType::BF16);
+  dc_->fill_zero(const_cast<Tensor&>(other));
+  graph.launch(dc_->stream());
+  EXPECT_LT(relative_l2(down(dy), eager), 1e-6);
+  // New inputs at the same address: the replay sees them.
+  const Tensor x2 = random_f32({m, k}, 22);
+  Tensor want;
+  ops::linear(gpu_, up(x2), dw, nullptr, want);
+  ops::gelu_tanh(gpu_, want, want);
+  Tensor staged = up(x2);
+  dc_->copy(staged, dx);
+  graph.launch(dc_->stream());
+  EXPECT_LT(relative_l2(down(dy), down(want)), 1e-6);
+}
+
 TEST_F(CudaOps, LinearEveryPathAndWeightType) {
   struct Case {
     std::int64_t m, k, n;
@@ -218,9 +297,9 @@ TEST_F(CudaOps, AttentionCausalGqaMaskAndF16Keys) {
     std::int64_t tq, tk, hq, hkv, d;
     bool causal;
   };
-  for (const Case c :
-       {Case{1, 1, 16, 16, 64, true}, Case{1, 377, 16, 16, 64, true}, Case{3, 300, 8, 2, 128, true},
-        Case{17, 17, 4, 4, 80, true}, Case{5, 260, 6, 3, 64, false}}) {
+  for (const Case c : {Case{1, 1, 16, 16, 64, true}, Case{1, 377, 16, 16, 64, true},
+                       Case{3, 300, 8, 2, 128, true}, Case{17, 17, 4, 4, 80, true},
+                       Case{5, 260, 6, 3, 64, false}, Case{1, 1500, 16, 16, 64, true}}) {
     const Tensor q = random_f32({c.tq, c.hq, c.d}, 12, -2.0f, 2.0f);
     const Tensor k = random_f32({c.tk, c.hkv, c.d}, 13, -2.0f, 2.0f);
     const Tensor v = random_f32({c.tk, c.hkv, c.d}, 14);
@@ -254,6 +333,35 @@ TEST_F(CudaOps, AttentionCausalGqaMaskAndF16Keys) {
             << " masked " << masked << " " << dtype_name(kv);
       }
     }
+  }
+}
+
+TEST_F(CudaOps, AttentionRowsWithNothingVisibleAndMaskedTiles) {
+  // Keys 0..129 masked: the first 128-key tile is entirely invisible (the kernel's skip path);
+  // with q_offset 0 and causal, query i sees keys <= i, all masked: zero rows.
+  const std::int64_t tk = 300;
+  const Tensor q = random_f32({4, 4, 64}, 23);
+  const Tensor k = random_f32({tk, 2, 64}, 24);
+  const Tensor v = random_f32({tk, 2, 64}, 25);
+  Tensor mask = Tensor::empty({tk}, DType::Bool);
+  for (std::int64_t j = 0; j < tk; ++j) mask.data<bool>()[j] = j >= 130;
+  const Tensor dmask = up(mask);
+  for (const std::int64_t q_offset : {0, 200}) {
+    ops::AttentionOptions o;
+    o.causal = true;
+    o.q_offset = q_offset;
+    o.key_padding_mask = &mask;
+    ops::AttentionOptions od = o;
+    od.key_padding_mask = &dmask;
+    Tensor want;
+    ops::attention(cpu_, q, k, v, o, want);
+    Tensor got;
+    ops::attention(gpu_, up(q), up(k), up(v), od, got);
+    const Tensor host = down(got);
+    if (q_offset == 0) {
+      for (std::int64_t i = 0; i < host.numel(); ++i) ASSERT_EQ(host.data<float>()[i], 0.0f);
+    }
+    EXPECT_LT(relative_l2(host, want), 1e-5) << "q_offset " << q_offset;
   }
 }
 

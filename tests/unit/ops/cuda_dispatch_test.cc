@@ -48,6 +48,22 @@ TEST(CudaDispatch, OpsRefuseCudaTensorsWithoutADeviceContext) {
   EXPECT_FALSE(out.defined() && out.device() == Device::CPU && out.numel() > 0);
 }
 
+// A host op given a device operand or output must refuse before touching the memory (the fake
+// pointer would crash or be corrupted otherwise).
+TEST(CudaDispatch, HostOpsRefuseDeviceOperandsAndOutputs) {
+  const ExecContext ctx;
+  const Tensor x = Tensor::zeros({2, 8}, DType::F32);
+  const Tensor w = fake_device_tensor({4, 8});
+  Tensor out;
+  EXPECT_THROW(ops::linear(ctx, x, w, nullptr, out), InvalidArgument);
+  const Tensor q = Tensor::zeros({1, 2, 4}, DType::F32);
+  const Tensor k = fake_device_tensor({3, 2, 4});
+  EXPECT_THROW(ops::attention(ctx, q, k, k, {}, out), InvalidArgument);
+  Tensor device_out = fake_device_tensor({2, 8});
+  EXPECT_THROW(ops::gelu(ctx, x, device_out), Unsupported);
+  EXPECT_THROW(ops::layer_norm(ctx, x, nullptr, nullptr, device_out, 1e-5f), Unsupported);
+}
+
 #ifdef CHATTERD_HAVE_CUDA
 TEST(CudaDispatch, MixedDevicesAreRefusedByName) {
   const ExecContext ctx;

@@ -1,0 +1,36 @@
+#include "ops/device.h"
+
+#include "core/check.h"
+#include "ops/cuda_dispatch.h"
+
+namespace chatterd::ops {
+
+Tensor to_device(const ExecContext& ctx, const Tensor& host) {
+#ifdef CHATTERD_HAVE_CUDA
+  return detail::cuda_context(ctx, "to_device", {}).to_device(host);
+#else
+  (void)ctx, (void)host;
+  detail::no_cuda_build("to_device");
+#endif
+}
+
+Tensor to_host(const ExecContext& ctx, const Tensor& t) {
+  if (!detail::on_cuda(t)) return t;
+#ifdef CHATTERD_HAVE_CUDA
+  return detail::cuda_context(ctx, "to_host", {}).to_host(t);
+#else
+  (void)ctx;
+  detail::no_cuda_build("to_host");
+#endif
+}
+
+Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype) {
+#ifdef CHATTERD_HAVE_CUDA
+  return detail::cuda_context(ctx, "device_empty", {}).empty(shape, dtype);
+#else
+  (void)ctx, (void)shape, (void)dtype;
+  detail::no_cuda_build("device_empty");
+#endif
+}
+
+}  // namespace chatterd::ops

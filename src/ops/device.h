@@ -1,0 +1,17 @@
+#pragma once
+// Moving tensors between the host and the ExecContext's CUDA device (ctx.cuda). Builds without
+// the CUDA backend, or a context without a device, get an error naming the call. Both wait for
+// the copy, so the source may change at return.
+
+#include "chatterd/core/tensor.h"
+#include "ops/exec_context.h"
+
+namespace chatterd::ops {
+
+Tensor to_device(const ExecContext& ctx, const Tensor& host);
+// A host tensor is returned as it is.
+Tensor to_host(const ExecContext& ctx, const Tensor& t);
+// An uninitialised tensor on ctx's device.
+Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype);
+
+}  // namespace chatterd::ops
