@@ -62,6 +62,13 @@ class T3Model {
 
   bool is_llama() const { return config_.backbone == T3Backbone::Llama; }
 
+  // The GPT-2 backbone's parts (empty for Llama), for backends that run it elsewhere
+  // (T3CudaDecoder copies them to the device).
+  const std::vector<layers::Gpt2Block>& gpt2_blocks() const { return blocks_; }
+  const layers::LayerNorm& gpt2_final_norm() const { return ln_f_; }
+  const Tensor& gpt2_position_table() const { return wpe_; }
+  const layers::Linear& speech_head() const { return speech_head_; }
+
   // Rows the conditioning contributes to the sequence (Turbo: 1 + P; English: 1 + 32 + 1).
   std::int64_t cond_length(const T3Cond& cond) const;
   // Prefill length for `n_text` text tokens (cond + text + BOS; Llama: + the second BOS).
