@@ -3,6 +3,8 @@
 // host's launch overhead is included exactly as a decode loop pays it.
 //   - CudaLinear: one linear at T3 shapes, weight bytes/s against the device's DRAM peak.
 //   - CudaAttentionDecode: one query row per stream over a context.
+//   - CudaT3Decoder: the real T3CudaDecoder on synthetic:turbo / synthetic:nano (bf16), one decode
+//     step at a ~400-token context after a 400-row prefill, op by op (no graph yet).
 //   - CudaT3Step: a Turbo- or Nano-shaped GPT-2 decode step (all layers + the speech head, bf16
 //     weights, f32 activations, a 400-token context per stream), op by op or replayed as one
 //     CUDA graph; floor% = (weight + KV bytes) / DRAM peak / step time.
@@ -17,6 +19,8 @@
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/graph.h"
+#include "models/t3/t3_cuda_decoder.h"
+#include "models/t3/t3_synthetic.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/convert.h"
@@ -267,6 +271,35 @@ BENCHMARK(BM_CudaT3Step)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(30);
+
+// args: variant (0 turbo, 1 nano)
+void BM_CudaT3Decoder(benchmark::State& state) {
+  if (!need_gpu(state)) return;
+  Gpu& g = *gpu();
+  const Variant variant = state.range(0) == 0 ? Variant::Turbo : Variant::Nano;
+  const auto model = make_synthetic_t3(variant, 1, DType::BF16, DType::BF16);
+  const T3CudaDecoder decoder(g.ctx, *model);
+  const std::int64_t d = model->config().hidden_size;
+  const std::int64_t prefill = 400;
+  const int reps = 20;
+  const std::int64_t steps = static_cast<std::int64_t>(state.max_iterations) * reps + reps + 8;
+  T3CudaDecoder::State s = decoder.new_state(g.ctx, prefill + steps);
+  decoder.forward(g.ctx, device_random({prefill, d}, DType::F32, 30), s);
+  const Tensor row = device_random({1, d}, DType::F32, 31);
+  time_on_device(state, reps, [&] { decoder.forward(g.ctx, row, s); });
+  double bytes = 0;
+  for (const auto& b : model->gpt2_blocks()) bytes += static_cast<double>(b.weight_bytes());
+  bytes += static_cast<double>(model->speech_head().weight_bytes());
+  const double kv = 2.0 * static_cast<double>(model->config().num_layers * (prefill + 40) * d) * 2;
+  state.counters["floor_ms"] = (bytes + kv) / g.peak_bandwidth * 1e3;
+  state.counters["context"] = static_cast<double>(s.length());
+}
+BENCHMARK(BM_CudaT3Decoder)
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
 
 }  // namespace
 }  // namespace chatterd
