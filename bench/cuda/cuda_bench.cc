@@ -3,11 +3,11 @@
 // host's launch overhead is included exactly as a decode loop pays it.
 //   - CudaLinear: one linear at T3 shapes, weight bytes/s against the device's DRAM peak.
 //   - CudaAttentionDecode: one query row per stream over a context.
-//   - CudaT3Decoder: the real T3CudaDecoder on synthetic:turbo / synthetic:nano (bf16), one decode
-//     step at a ~400-token context after a 400-row prefill, op by op (no graph yet).
-//   - CudaT3Step: a Turbo- or Nano-shaped GPT-2 decode step (all layers + the speech head, bf16
-//     weights, f32 activations, a 400-token context per stream), op by op or replayed as one
-//     CUDA graph; floor% = (weight + KV bytes) / DRAM peak / step time.
+//   - CudaT3Decoder: T3CudaDecoder::forward on synthetic:turbo / synthetic:nano (bf16), one
+//     decode step of one stream at a ~400-token context after a 400-row prefill, op by op.
+//   - CudaT3Step: the batched step (T3CudaDecoder::step over KvSlots) for 1/8/64 streams at a
+//     ~400-token context, op by op or replayed as one CUDA graph; floor_ms = (weights + KV read)
+//     / DRAM peak.
 // Without a GPU every benchmark reports an error and exits cleanly.
 
 #include <benchmark/benchmark.h>
@@ -19,14 +19,12 @@
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/graph.h"
+#include "backends/cuda/kv_slots.h"
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_synthetic.h"
-#include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/convert.h"
-#include "ops/elementwise.h"
 #include "ops/linear.h"
-#include "ops/norm.h"
 
 namespace chatterd {
 namespace {
@@ -148,129 +146,56 @@ BENCHMARK(BM_CudaAttentionDecode)
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
-// The GPT-2 decode step of Turbo (24 x 1024) or Nano (12 x 768) for `batch` streams.
-struct Gpt2Stack {
-  struct Layer {
-    Tensor ln1_g, ln1_b, w_qkv, b_qkv, w_proj, b_proj, ln2_g, ln2_b, w_fc, b_fc, w_out, b_out;
-  };
-  std::vector<Layer> layers;
-  Tensor lnf_g, lnf_b, head, head_b;
-  std::vector<Tensor> keys, values;  // per layer x stream: [context, heads, 64] f16
-  std::int64_t d = 0, heads = 0, context = 400;
-  // Scratch kept across steps (fixed addresses for graph replay).
-  Tensor x, h, qkv, attn, proj, mlp, logits;
-  std::vector<Tensor> q_rows, attn_rows;
-
-  double weight_bytes() const {
-    double b = static_cast<double>(head.nbytes());
-    for (const auto& l : layers) {
-      b += static_cast<double>(l.w_qkv.nbytes() + l.w_proj.nbytes() + l.w_fc.nbytes() +
-                               l.w_out.nbytes());
-    }
-    return b;
-  }
-  double kv_bytes() const {
-    double b = 0;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      b += static_cast<double>(keys[i].nbytes() + values[i].nbytes());
-    }
-    return b;
-  }
-};
-
-Gpt2Stack make_stack(int n_layers, std::int64_t d, std::int64_t batch) {
-  Gpt2Stack s;
-  s.d = d;
-  s.heads = d / 64;
-  std::uint32_t seed = 10;
-  auto w = [&](std::int64_t out, std::int64_t in) {
-    return device_random({out, in}, DType::BF16, seed++, 0.03f);
-  };
-  auto vec = [&](std::int64_t n, float scale) {
-    return device_random({n}, DType::F32, seed++, scale);
-  };
-  for (int i = 0; i < n_layers; ++i) {
-    Gpt2Stack::Layer l;
-    l.ln1_g = vec(d, 1.0f), l.ln1_b = vec(d, 0.1f);
-    l.w_qkv = w(3 * d, d), l.b_qkv = vec(3 * d, 0.1f);
-    l.w_proj = w(d, d), l.b_proj = vec(d, 0.1f);
-    l.ln2_g = vec(d, 1.0f), l.ln2_b = vec(d, 0.1f);
-    l.w_fc = w(4 * d, d), l.b_fc = vec(4 * d, 0.1f);
-    l.w_out = w(d, 4 * d), l.b_out = vec(d, 0.1f);
-    s.layers.push_back(std::move(l));
-    for (std::int64_t b = 0; b < batch; ++b) {
-      s.keys.push_back(device_random({s.context, s.heads, 64}, DType::F16, seed++));
-      s.values.push_back(device_random({s.context, s.heads, 64}, DType::F16, seed++));
-    }
-  }
-  s.lnf_g = vec(d, 1.0f), s.lnf_b = vec(d, 0.1f);
-  s.head = w(6563, d), s.head_b = vec(6563, 0.1f);
-  s.x = device_random({batch, d}, DType::F32, seed++);
-  return s;
-}
-
-// One decode step. Attention reads each stream's cache (the new token's K/V write is left out:
-// it is 0.1% of the bytes). The residual stream x is not advanced, so replays are identical.
-void gpt2_step(const ExecContext& ctx, Gpt2Stack& s, std::int64_t batch) {
-  const std::int64_t d = s.d;
-  ops::AttentionOptions o;
-  o.causal = true;
-  o.q_offset = s.context - 1;
-  for (std::size_t li = 0; li < s.layers.size(); ++li) {
-    const auto& l = s.layers[li];
-    ops::layer_norm(ctx, s.x, &l.ln1_g, &l.ln1_b, s.h, 1e-5f);
-    ops::linear(ctx, s.h, l.w_qkv, &l.b_qkv, s.qkv);
-    for (std::int64_t b = 0; b < batch; ++b) {
-      // q of stream b: the first d values of its qkv row, as [1, heads, 64].
-      const Tensor q = s.qkv.narrow0(b, 1).reshape({3, s.heads, 64}).narrow0(0, 1);
-      Tensor out = s.attn.defined() ? s.attn.narrow0(b, 1).reshape({1, s.heads, 64}) : Tensor{};
-      const std::size_t cache = li * static_cast<std::size_t>(batch) + static_cast<std::size_t>(b);
-      ops::attention(ctx, q, s.keys[cache], s.values[cache], o, out);
-    }
-    ops::linear(ctx, s.attn, l.w_proj, &l.b_proj, s.proj);
-    ops::add(ctx, s.x, s.proj, s.h);  // h = x + attn (x kept: replays stay identical)
-    ops::layer_norm(ctx, s.h, &l.ln2_g, &l.ln2_b, s.proj, 1e-5f);
-    ops::linear(ctx, s.proj, l.w_fc, &l.b_fc, s.mlp);
-    ops::gelu_tanh(ctx, s.mlp, s.mlp);
-    ops::linear(ctx, s.mlp, l.w_out, &l.b_out, s.proj);
-    ops::add(ctx, s.h, s.proj, s.h);
-  }
-  ops::layer_norm(ctx, s.h, &s.lnf_g, &s.lnf_b, s.proj, 1e-5f);
-  ops::linear(ctx, s.proj, s.head, &s.head_b, s.logits);
-  (void)d;
-}
-
-// args: layers (24 Turbo, 12 Nano), batch, graph (0/1)
+// args: variant (0 turbo, 1 nano), batch, graph (0/1)
 void BM_CudaT3Step(benchmark::State& state) {
   if (!need_gpu(state)) return;
   Gpu& g = *gpu();
-  const int n_layers = static_cast<int>(state.range(0));
-  const std::int64_t d = n_layers == 24 ? 1024 : 768;
+  const Variant variant = state.range(0) == 0 ? Variant::Turbo : Variant::Nano;
   const std::int64_t batch = state.range(1);
   const bool use_graph = state.range(2) != 0;
-  Gpt2Stack s = make_stack(n_layers, d, batch);
-  g.dc->ensure(s.attn, Shape{batch, d}, DType::F32);
-  gpt2_step(g.ctx, s, batch);  // sizes every scratch tensor
-  g.dc->synchronize();
+  const auto model = make_synthetic_t3(variant, 1, DType::BF16, DType::BF16);
+  const T3Config& cfg = model->config();
+  const T3CudaDecoder decoder(g.ctx, *model);
+  const std::int64_t context = 400;
+  const int reps = 20;
+  const std::int64_t steps = static_cast<std::int64_t>(state.max_iterations) * reps + reps + 8;
+  cuda::KvSlots slots(*g.dc, cfg.num_layers, batch, context + steps, cfg.num_heads, cfg.head_dim);
+  for (std::int64_t l = 0; l < cfg.num_layers; ++l) {
+    for (std::int64_t b = 0; b < batch; ++b) {
+      Tensor k = slots.keys(l, b);
+      Tensor v = slots.values(l, b);
+      g.dc->fill_zero(k);
+      g.dc->fill_zero(v);
+    }
+  }
+  for (std::int64_t b = 0; b < batch; ++b) slots.set_length(b, context);
+  Tensor ids = g.dc->to_device(Tensor::zeros(Shape{batch}, DType::I32));
+  T3CudaDecoder::StepScratch scratch;
+  decoder.step(g.ctx, slots, batch, ids, scratch);  // sizes the scratch
+  slots.note_advanced(batch);
   cuda::Graph graph;
-  if (use_graph) g.dc->capture(graph, [&] { gpt2_step(g.ctx, s, batch); });
-  time_on_device(state, 20, [&] {
+  if (use_graph) g.dc->capture(graph, [&] { decoder.step(g.ctx, slots, batch, ids, scratch); });
+  time_on_device(state, reps, [&] {
     if (use_graph) {
       graph.launch(g.dc->stream());
     } else {
-      gpt2_step(g.ctx, s, batch);
+      decoder.step(g.ctx, slots, batch, ids, scratch);
     }
+    slots.note_advanced(batch);
   });
-  const double bytes = s.weight_bytes() + s.kv_bytes();
-  state.counters["step_GB/s"] =
-      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["floor_ms"] = bytes / g.peak_bandwidth * 1e3;
+  double bytes = static_cast<double>(model->speech_head().weight_bytes());
+  for (const auto& b : model->gpt2_blocks()) bytes += static_cast<double>(b.weight_bytes());
+  const double kv = 2.0 * static_cast<double>(cfg.num_layers * cfg.hidden_size) * 2.0 *
+                    static_cast<double>(batch * (context + steps / 2));
+  state.counters["floor_ms"] = (bytes + kv) / g.peak_bandwidth * 1e3;
+  state.counters["tokens/s"] =
+      benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_CudaT3Step)
-    ->ArgsProduct({{24, 12}, {1, 8, 64}, {0, 1}})
+    ->ArgsProduct({{0, 1}, {1, 8, 64}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
-    ->Iterations(30);
+    ->Iterations(10);
 
 // args: variant (0 turbo, 1 nano)
 void BM_CudaT3Decoder(benchmark::State& state) {

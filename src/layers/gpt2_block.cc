@@ -1,5 +1,6 @@
 #include "layers/gpt2_block.h"
 
+#include <cmath>
 #include <string>
 
 #include "core/check.h"
@@ -7,6 +8,11 @@
 #include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/layout.h"
+
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/context.h"
+#include "backends/cuda/kv_slots.h"
+#endif
 
 namespace chatterd::layers {
 
@@ -90,6 +96,39 @@ void Gpt2Block::forward_impl(const ExecContext& ctx, Tensor& x, Cache& cache,
   ops::gelu_tanh(ctx, s.mlp, s.mlp);
   mlp_proj_.forward(ctx, s.mlp, s.proj);
   ops::add(ctx, x, s.proj, x);
+}
+
+void Gpt2Block::forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots& kv,
+                              std::int64_t layer, Gpt2BlockScratch& s) const {
+#ifdef CHATTERD_HAVE_CUDA
+  const std::int64_t d = config_.hidden_size;
+  CHATTERD_CHECK(
+      x.device() == Device::CUDA && x.rank() == 2 && x.dim(1) == d && x.dim(0) <= kv.max_batch(),
+      ShapeError, "Gpt2Block: x must be [B <= {}, {}] on the device, got {}", kv.max_batch(), d,
+      x.to_string());
+  CHATTERD_CHECK(ctx.cuda != nullptr, InvalidArgument,
+                 "Gpt2Block::forward_slots needs a CUDA "
+                 "context");
+  const std::int64_t batch = x.dim(0);
+  ln_1_.forward(ctx, x, s.normed);
+  c_attn_.forward(ctx, s.normed, s.qkv);  // [B, 3d]: q | k | v per row, read in place
+  const float* qkv = s.qkv.device_data<float>();
+  kv.append(layer, qkv + d, qkv + 2 * d, 3 * d, batch);
+  ctx.cuda->ensure(s.attn, Shape{batch, d}, DType::F32);
+  kv.attend(layer, qkv, 3 * d, batch, config_.num_heads,
+            1.0f / std::sqrt(static_cast<float>(config_.head_dim)), s.attn.device_data<float>());
+  attn_proj_.forward(ctx, s.attn, s.proj);
+  ops::add(ctx, x, s.proj, x);
+
+  ln_2_.forward(ctx, x, s.normed);
+  c_fc_.forward(ctx, s.normed, s.mlp);
+  ops::gelu_tanh(ctx, s.mlp, s.mlp);
+  mlp_proj_.forward(ctx, s.mlp, s.proj);
+  ops::add(ctx, x, s.proj, x);
+#else
+  (void)ctx, (void)x, (void)kv, (void)layer, (void)s;
+  CHATTERD_THROW(Unsupported, "Gpt2Block::forward_slots: this build has no CUDA backend");
+#endif
 }
 
 void Gpt2Block::forward_rows(const ExecContext& ctx, Tensor& x,

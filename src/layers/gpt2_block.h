@@ -18,6 +18,10 @@
 #include "ops/kv_cache.h"
 #include "weights/weight_store.h"
 
+namespace chatterd::cuda {
+class KvSlots;
+}
+
 namespace chatterd::layers {
 
 struct Gpt2BlockConfig {
@@ -56,6 +60,12 @@ class Gpt2Block {
   // The same on the CUDA device (after to_device): x and the scratch are device tensors.
   void forward(const ExecContext& ctx, Tensor& x, ops::DeviceKvCache& cache,
                Gpt2BlockScratch& scratch) const;
+
+  // One decode step on the CUDA device for streams [0, B) whose caches are the slots of `kv`
+  // (layer `layer`): x [B, d] on the device. Per-stream positions are read on the device, so the
+  // step can be captured as a CUDA graph. Unsupported in builds without CUDA.
+  void forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots& kv, std::int64_t layer,
+                     Gpt2BlockScratch& scratch) const;
 
   // Continuous batching: x f32 [B, d], row b is ONE new position of an independent sequence whose
   // keys/values go to *caches[b] (each at its own length). The projections run over all B rows

@@ -18,6 +18,18 @@ DeviceKvCache::DeviceKvCache(const ExecContext& ctx, std::int64_t capacity, std:
   values_ = device_empty(ctx, Shape{capacity, n_kv_heads, head_dim}, dtype);
 }
 
+DeviceKvCache::DeviceKvCache(Tensor keys, Tensor values)
+    : keys_(std::move(keys)), values_(std::move(values)) {
+  CHATTERD_CHECK(keys_.device() == Device::CUDA && keys_.rank() == 3 &&
+                     values_.shape() == keys_.shape() && values_.dtype() == keys_.dtype() &&
+                     (keys_.dtype() == DType::F16 || keys_.dtype() == DType::F32),
+                 InvalidArgument,
+                 "DeviceKvCache: keys {} / values {} must be matching f16/f32 [capacity, H, D] "
+                 "device tensors",
+                 keys_.to_string(), values_.to_string());
+  capacity_ = keys_.dim(0);
+}
+
 void DeviceKvCache::append(const ExecContext& ctx, const Tensor& k_new, const Tensor& v_new) {
   CHATTERD_CHECK(capacity_ > 0, InvalidArgument, "DeviceKvCache: append to an unallocated cache");
   const Shape row{keys_.dim(1), keys_.dim(2)};

@@ -19,6 +19,10 @@ class DeviceKvCache {
   DeviceKvCache(const ExecContext& ctx, std::int64_t capacity, std::int64_t n_kv_heads,
                 std::int64_t head_dim, DType dtype = DType::F16);
 
+  // A cache over existing device memory (a KvSlots slot): keys/values [capacity, Hkv, D] views,
+  // length 0. The memory must outlive the cache.
+  DeviceKvCache(Tensor keys, Tensor values);
+
   // k_new, v_new: f32 [T, n_kv_heads, head_dim] on the device; throws InvalidArgument when the
   // slot would overflow (the request asked for more tokens than it was given).
   void append(const ExecContext& ctx, const Tensor& k_new, const Tensor& v_new);

@@ -6,6 +6,7 @@
 #include "backends/cpu/convert_kernels.h"
 #include "chatterd/core/half.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 
@@ -23,6 +24,24 @@ void embedding(const ExecContext& ctx, const Tensor& table, const Tensor& ids, T
   const std::int64_t v = table.dim(0);
   const std::int64_t d = table.dim(1);
   const std::int64_t n = ids.numel();
+  if (detail::on_cuda(table)) {
+#ifdef CHATTERD_HAVE_CUDA
+    // Ids on the device cannot be validated here: out-of-range ids give zero rows (they come
+    // from the device's own sampling or from host code that checked them).
+    auto& dc = detail::cuda_context(ctx, "embedding", {&ids});
+    CHATTERD_CHECK(ids.dtype() == DType::I32, DTypeError,
+                   "embedding: device ids must be i32, got {}", ids.to_string());
+    Shape shape = ids.shape();
+    shape.push_back(d);
+    dc.ensure(out, shape, DType::F32);
+    cuda::gather_rows(dc.stream().handle(), table.raw_data(), table.dtype(), v, d,
+                      ids.device_data<std::int32_t>(), n, out.device_data<float>());
+    return;
+#else
+    detail::no_cuda_build("embedding");
+#endif
+  }
+  detail::require_host(&ids, "embedding");
   // Validate every id before writing anything.
   auto id_at = [&](std::int64_t i) -> std::int64_t {
     return ids.dtype() == DType::I32 ? ids.data<std::int32_t>()[i] : ids.data<std::int64_t>()[i];

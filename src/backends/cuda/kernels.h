@@ -71,4 +71,33 @@ inline constexpr std::int64_t kAttentionMaxHeadDim = 256;
 void attention_f32(StreamHandle stream, const AttentionShape& shape, const float* q, const void* k,
                    const void* v, DType kv_dtype, const std::uint8_t* key_mask, float* out);
 
+// ---- batched decode (decode_batch.cu): one new position for each of `batch` streams whose
+// caches are fixed slots (KvSlots). Every per-stream value (token id, slot length) is read from
+// device memory, so a captured step replays correctly as they change.
+
+// out[i, :] = table[ids[i], :] as f32 (table f32/f16/bf16 [rows, d]); ids outside [0, rows)
+// give a zero row.
+void gather_rows(StreamHandle stream, const void* table, DType table_dtype, std::int64_t rows,
+                 std::int64_t d, const std::int32_t* ids, std::int64_t n, float* out);
+// Row b of k_new / v_new (f32, rows `src_stride` elements apart, row_elems = Hkv * D values) goes
+// to position lengths[b] of slot b (keys[b] / values[b]: [capacity, Hkv, D] of kv_dtype, f16 or
+// f32). A position at or past capacity is dropped (the host retires streams before).
+void kv_append_batch(StreamHandle stream, const float* k_new, const float* v_new,
+                     std::int64_t src_stride, void* const* keys, void* const* values,
+                     DType kv_dtype, const std::int32_t* lengths, std::int64_t capacity,
+                     std::int64_t batch, std::int64_t row_elems);
+// out[b, h, :] = attention of q[b, h, :] (rows q_stride elements apart) over slot b's first
+// min(lengths[b] + 1, capacity) positions (this step's own included); out is [batch, Hq, D].
+void attention_decode_batch(StreamHandle stream, const float* q, std::int64_t q_stride,
+                            const void* const* keys, const void* const* values, DType kv_dtype,
+                            const std::int32_t* lengths, std::int64_t capacity, std::int64_t batch,
+                            std::int64_t hq, std::int64_t hkv, std::int64_t d, float scale,
+                            float* out);
+// lengths[b] += 1 for b < batch (the end of a step).
+void advance_lengths(StreamHandle stream, std::int32_t* lengths, std::int64_t batch);
+// ids[b] = the first index of the largest logits[b, :] (as t3::Sampler::argmax; -1 when no value
+// exceeds -inf).
+void argmax_rows(StreamHandle stream, const float* logits, std::int64_t batch, std::int64_t vocab,
+                 std::int32_t* ids);
+
 }  // namespace chatterd::cuda

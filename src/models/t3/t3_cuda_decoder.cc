@@ -4,6 +4,13 @@
 #include "ops/convert.h"
 #include "ops/device.h"
 #include "ops/elementwise.h"
+#include "ops/embedding.h"
+
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/context.h"
+#include "backends/cuda/kernels.h"
+#include "backends/cuda/kv_slots.h"
+#endif
 
 namespace chatterd {
 
@@ -25,6 +32,7 @@ T3CudaDecoder::T3CudaDecoder(const ExecContext& ctx, const T3Model& model)
     table = f32;
   }
   wpe_ = ops::to_device(ctx, table);
+  speech_emb_ = ops::to_device(ctx, model.speech_embedding_table());
 }
 
 T3CudaDecoder::State T3CudaDecoder::new_state(const ExecContext& ctx, std::int64_t capacity,
@@ -61,5 +69,67 @@ void T3CudaDecoder::forward(const ExecContext& ctx, const Tensor& embeds, State&
   ln_f_.forward(ctx, state.x.narrow0(t - 1, 1), state.hidden);
   speech_head_.forward(ctx, state.hidden, state.logits);
 }
+
+#ifdef CHATTERD_HAVE_CUDA
+Tensor T3CudaDecoder::prefill_slot(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t slot,
+                                   const Tensor& embeds) const {
+  State state;
+  for (std::int64_t l = 0; l < slots.layers(); ++l) {
+    state.caches.emplace_back(slots.keys(l, slot), slots.values(l, slot));
+  }
+  forward(ctx, embeds, state);
+  slots.set_length(slot, state.length());
+  return state.logits;
+}
+
+void T3CudaDecoder::step(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t batch,
+                         const Tensor& ids, StepScratch& s) const {
+  CHATTERD_CHECK(batch > 0 && batch <= slots.max_batch() &&
+                     slots.layers() == static_cast<std::int64_t>(blocks_.size()) &&
+                     slots.capacity() <= wpe_.dim(0),
+                 InvalidArgument, "T3CudaDecoder::step: batch {} over {} slots of {} layers", batch,
+                 slots.max_batch(), slots.layers());
+  CHATTERD_CHECK(ids.device() == Device::CUDA && ids.dtype() == DType::I32 && ids.rank() == 1 &&
+                     ids.dim(0) >= batch,
+                 ShapeError, "T3CudaDecoder::step: ids must be i32 [>= {}] on the device, got {}",
+                 batch, ids.to_string());
+  ops::embedding(ctx, speech_emb_, ids.narrow0(0, batch), s.x);
+  // Each stream's position is its slot length, read on the device.
+  const Tensor positions = Tensor::borrow(const_cast<std::int32_t*>(slots.device_lengths()),
+                                          Shape{batch}, DType::I32, {}, Device::CUDA);
+  ops::embedding(ctx, wpe_, positions, s.pos);
+  ops::add(ctx, s.x, s.pos, s.x);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    blocks_[l].forward_slots(ctx, s.x, slots, static_cast<std::int64_t>(l), s.block);
+  }
+  ln_f_.forward(ctx, s.x, s.hidden);
+  speech_head_.forward(ctx, s.hidden, s.logits);
+  slots.advance(batch);
+}
+
+void T3CudaDecoder::greedy(const ExecContext& ctx, const Tensor& logits, Tensor& ids) const {
+  CHATTERD_CHECK(ctx.cuda != nullptr && logits.device() == Device::CUDA && logits.rank() == 2 &&
+                     logits.dtype() == DType::F32,
+                 InvalidArgument, "T3CudaDecoder::greedy: f32 [B, V] device logits, got {}",
+                 logits.to_string());
+  ctx.cuda->ensure(ids, Shape{logits.dim(0)}, DType::I32);
+  cuda::argmax_rows(ctx.cuda->stream().handle(), logits.device_data<float>(), logits.dim(0),
+                    logits.dim(1), ids.device_data<std::int32_t>());
+}
+#else
+Tensor T3CudaDecoder::prefill_slot(const ExecContext&, cuda::KvSlots&, std::int64_t,
+                                   const Tensor&) const {
+  CHATTERD_THROW(Unsupported, "T3CudaDecoder: this build has no CUDA backend");
+}
+
+void T3CudaDecoder::step(const ExecContext&, cuda::KvSlots&, std::int64_t, const Tensor&,
+                         StepScratch&) const {
+  CHATTERD_THROW(Unsupported, "T3CudaDecoder: this build has no CUDA backend");
+}
+
+void T3CudaDecoder::greedy(const ExecContext&, const Tensor&, Tensor&) const {
+  CHATTERD_THROW(Unsupported, "T3CudaDecoder: this build has no CUDA backend");
+}
+#endif
 
 }  // namespace chatterd

@@ -15,6 +15,10 @@
 #include "ops/device_kv_cache.h"
 #include "ops/exec_context.h"
 
+namespace chatterd::cuda {
+class KvSlots;
+}
+
 namespace chatterd {
 
 class T3CudaDecoder {
@@ -37,6 +41,31 @@ class T3CudaDecoder {
   // row's hidden state and speech logits in `state` (on the device).
   void forward(const ExecContext& ctx, const Tensor& embeds, State& state) const;
 
+  // ---- Batched decode over fixed slots (CUDA builds; Unsupported otherwise). The slots
+  // (backends/cuda/kv_slots.h) hold config().num_layers layers of num_heads x head_dim, at most
+  // max_positions() positions.
+  std::int64_t max_positions() const { return wpe_.dim(0); }
+  // Prefills slot `slot` with embeds f32 [T, d] (device); the slot's length becomes T. Returns
+  // the last row's logits [1, speech_vocab] (device).
+  Tensor prefill_slot(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t slot,
+                      const Tensor& embeds) const;
+
+  struct StepScratch {
+    layers::Gpt2BlockScratch block;
+    Tensor x;       // [B, d]
+    Tensor pos;     // [B, d]
+    Tensor hidden;  // [B, d]
+    Tensor logits;  // [B, speech_vocab]
+  };
+  // One decode step for slots [0, batch): `ids` i32 [batch] on the device holds each stream's
+  // newest speech token; leaves logits [batch, speech_vocab] in `s` and advances the device
+  // lengths (call slots.note_advanced(batch) once per executed step, graph replays included).
+  // Reads nothing from the host: capturable as a CUDA graph once `s` is sized.
+  void step(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t batch, const Tensor& ids,
+            StepScratch& s) const;
+  // ids[b] = argmax of logits row b (greedy decoding), on the device.
+  void greedy(const ExecContext& ctx, const Tensor& logits, Tensor& ids) const;
+
   const T3Config& config() const { return config_; }
 
  private:
@@ -44,7 +73,8 @@ class T3CudaDecoder {
   std::vector<layers::Gpt2Block> blocks_;
   layers::LayerNorm ln_f_;
   layers::Linear speech_head_;
-  Tensor wpe_;  // [max_positions, d] f32 on the device
+  Tensor wpe_;         // [max_positions, d] f32 on the device
+  Tensor speech_emb_;  // [speech_vocab, d] on the device, as stored (f32/f16/bf16)
 };
 
 }  // namespace chatterd

@@ -68,6 +68,7 @@ class T3Model {
   const layers::LayerNorm& gpt2_final_norm() const { return ln_f_; }
   const Tensor& gpt2_position_table() const { return wpe_; }
   const layers::Linear& speech_head() const { return speech_head_; }
+  const Tensor& speech_embedding_table() const { return speech_emb_; }
 
   // Rows the conditioning contributes to the sequence (Turbo: 1 + P; English: 1 + 32 + 1).
   std::int64_t cond_length(const T3Cond& cond) const;
