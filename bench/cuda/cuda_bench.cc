@@ -14,12 +14,14 @@
 
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/graph.h"
 #include "backends/cuda/kv_slots.h"
+#include "backends/cuda/nvml.h"
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_synthetic.h"
 #include "ops/attention.h"

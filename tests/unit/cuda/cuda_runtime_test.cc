@@ -7,6 +7,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/nvml.h"
 #include "chatterd/core/error.h"
 #include "chatterd/core/half.h"
 
@@ -36,6 +37,23 @@ TEST(CudaRuntime, ContextWithoutADeviceIsUnsupportedWithTheReason) {
 TEST(CudaRuntime, BadDeviceIndexIsInvalidArgument) {
   EXPECT_THROW(device_info(-1), InvalidArgument);
   EXPECT_THROW(device_info(device_count()), InvalidArgument);
+}
+
+TEST(CudaRuntime, NvmlOpensOrSaysWhy) {
+  std::string reason;
+  const auto nvml = cuda::Nvml::open(&reason);
+  if (nvml == nullptr) {
+    EXPECT_FALSE(reason.empty());
+    EXPECT_NE(reason.find("NVML"), std::string::npos) << reason;
+    if (device_count() > 0) ADD_FAILURE() << "a GPU is visible but NVML is not: " << reason;
+    return;
+  }
+  const auto usage = nvml->usage(0);
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_GT(usage->memory_total, std::size_t{1} << 30);
+  EXPECT_LE(usage->memory_used, usage->memory_total);
+  EXPECT_LE(usage->gpu_percent, 100u);
+  EXPECT_FALSE(nvml->usage(4096).has_value());  // no such device
 }
 
 class CudaDevice : public ::testing::Test {
