@@ -106,9 +106,8 @@ void Gpt2Block::forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots& 
       x.device() == Device::CUDA && x.rank() == 2 && x.dim(1) == d && x.dim(0) <= kv.max_batch(),
       ShapeError, "Gpt2Block: x must be [B <= {}, {}] on the device, got {}", kv.max_batch(), d,
       x.to_string());
-  CHATTERD_CHECK(ctx.cuda != nullptr, InvalidArgument,
-                 "Gpt2Block::forward_slots needs a CUDA "
-                 "context");
+  CHATTERD_CHECK(ctx.cuda == &kv.context(), InvalidArgument,
+                 "Gpt2Block::forward_slots: the slots belong to another CUDA context (stream)");
   const std::int64_t batch = x.dim(0);
   ln_1_.forward(ctx, x, s.normed);
   c_attn_.forward(ctx, s.normed, s.qkv);  // [B, 3d]: q | k | v per row, read in place

@@ -89,7 +89,7 @@ std::shared_ptr<void> DeviceContext::scratch(std::size_t bytes) {
 
 void DeviceContext::capture(Graph& graph, const std::function<void()>& body) {
   CHATTERD_CHECK(capturing_ == nullptr, Internal, "nested CUDA graph capture");
-  graph.release_retained();
+  graph.reset();  // the old graph's scratch is released: it must never be launched again
   graph.begin_capture(stream_);
   capturing_ = &graph;
   // Blocks freed while capturing may be read or written by the graph at every replay: they stay
@@ -99,12 +99,11 @@ void DeviceContext::capture(Graph& graph, const std::function<void()>& body) {
     body();
   } catch (...) {
     device_memory_.set_capture_sink(nullptr);
-    graph.release_retained();
     capturing_ = nullptr;
     cudaGraph_t broken = nullptr;  // end the capture so the stream is usable again
     cudaStreamEndCapture(stream_.handle(), &broken);
     if (broken != nullptr) cudaGraphDestroy(broken);
-    cudaGetLastError();
+    graph.reset();
     throw;
   }
   device_memory_.set_capture_sink(nullptr);

@@ -13,6 +13,13 @@ Graph::~Graph() {
   cudaGetLastError();
 }
 
+void Graph::reset() {
+  if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
+  exec_ = nullptr;
+  retained_.clear();
+  cudaGetLastError();
+}
+
 void Graph::begin_capture(const Stream& stream) {
   // Thread-local mode: other threads' CUDA calls (another worker's stream) stay legal.
   detail::check(cudaStreamBeginCapture(stream.handle(), cudaStreamCaptureModeThreadLocal),

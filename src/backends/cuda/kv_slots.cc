@@ -72,6 +72,15 @@ std::int64_t KvSlots::length(std::int64_t slot) const {
   return host_lengths_[static_cast<std::size_t>(slot)];
 }
 
+void KvSlots::check_room(std::int64_t batch) const {
+  CHATTERD_CHECK(batch >= 0 && batch <= max_batch_, InvalidArgument, "KvSlots: batch {} of {}",
+                 batch, max_batch_);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    CHATTERD_CHECK(host_lengths_[static_cast<std::size_t>(b)] < capacity_, InvalidArgument,
+                   "KvSlots: slot {} is full ({} positions)", b, capacity_);
+  }
+}
+
 void KvSlots::append(std::int64_t layer, const float* k_new, const float* v_new,
                      std::int64_t stride, std::int64_t batch) {
   CHATTERD_CHECK(layer >= 0 && layer < layers_ && batch >= 0 && batch <= max_batch_,

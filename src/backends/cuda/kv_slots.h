@@ -20,6 +20,8 @@ class KvSlots {
   KvSlots(DeviceContext& dc, std::int64_t layers, std::int64_t max_batch, std::int64_t capacity,
           std::int64_t n_kv_heads, std::int64_t head_dim, DType dtype = DType::F16);
 
+  // The context whose stream every slot kernel runs on: the step's other ops must use it too.
+  DeviceContext& context() const { return dc_; }
   std::int64_t layers() const { return layers_; }
   std::int64_t max_batch() const { return max_batch_; }
   std::int64_t capacity() const { return capacity_; }
@@ -31,10 +33,14 @@ class KvSlots {
   Tensor keys(std::int64_t layer, std::int64_t slot) const;
   Tensor values(std::int64_t layer, std::int64_t slot) const;
 
-  // Sets a slot's length on both sides (after its prefill, or 0 to free it); synchronous.
+  // Sets a slot's length on both sides (after its prefill, or 0 to free it); synchronous, so not
+  // inside a graph capture.
   void set_length(std::int64_t slot, std::int64_t length);
   // The host mirror (exact between steps).
   std::int64_t length(std::int64_t slot) const;
+  // Throws InvalidArgument unless slots [0, batch) each have room for one more position (a full
+  // slot would drop the step's keys silently). Call before every step, graph replays included.
+  void check_room(std::int64_t batch) const;
 
   // Queued on the context's stream; they read lengths on the device (graph-safe).
   // k/v rows b of the step (f32, rows `stride` elements apart) go to position length(b).

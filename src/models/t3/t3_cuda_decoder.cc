@@ -93,6 +93,9 @@ void T3CudaDecoder::step(const ExecContext& ctx, cuda::KvSlots& slots, std::int6
                      ids.dim(0) >= batch,
                  ShapeError, "T3CudaDecoder::step: ids must be i32 [>= {}] on the device, got {}",
                  batch, ids.to_string());
+  CHATTERD_CHECK(ctx.cuda == &slots.context(), InvalidArgument,
+                 "T3CudaDecoder::step: the slots belong to another CUDA context (stream)");
+  slots.check_room(batch);
   ops::embedding(ctx, speech_emb_, ids.narrow0(0, batch), s.x);
   // Each stream's position is its slot length, read on the device.
   const Tensor positions = Tensor::borrow(const_cast<std::int32_t*>(slots.device_lengths()),
@@ -112,9 +115,15 @@ void T3CudaDecoder::greedy(const ExecContext& ctx, const Tensor& logits, Tensor&
                      logits.dtype() == DType::F32,
                  InvalidArgument, "T3CudaDecoder::greedy: f32 [B, V] device logits, got {}",
                  logits.to_string());
-  ctx.cuda->ensure(ids, Shape{logits.dim(0)}, DType::I32);
-  cuda::argmax_rows(ctx.cuda->stream().handle(), logits.device_data<float>(), logits.dim(0),
-                    logits.dim(1), ids.device_data<std::int32_t>());
+  const std::int64_t batch = logits.dim(0);
+  // Writes into the caller's buffer (a captured step may read it): sized only when undefined.
+  if (!ids.defined() || ids.numel() == 0) ctx.cuda->ensure(ids, Shape{batch}, DType::I32);
+  CHATTERD_CHECK(ids.device() == Device::CUDA && ids.dtype() == DType::I32 && ids.rank() == 1 &&
+                     ids.dim(0) >= batch,
+                 ShapeError, "T3CudaDecoder::greedy: ids must be i32 [>= {}] on the device, got {}",
+                 batch, ids.to_string());
+  cuda::argmax_rows(ctx.cuda->stream().handle(), logits.device_data<float>(), batch, logits.dim(1),
+                    ids.device_data<std::int32_t>());
 }
 #else
 Tensor T3CudaDecoder::prefill_slot(const ExecContext&, cuda::KvSlots&, std::int64_t,

@@ -59,11 +59,14 @@ class T3CudaDecoder {
   };
   // One decode step for slots [0, batch): `ids` i32 [batch] on the device holds each stream's
   // newest speech token; leaves logits [batch, speech_vocab] in `s` and advances the device
-  // lengths (call slots.note_advanced(batch) once per executed step, graph replays included).
+  // lengths (call slots.note_advanced(batch) once per executed step, graph replays included;
+  // and slots.check_room(batch) before each replay: a full slot is refused here).
   // Reads nothing from the host: capturable as a CUDA graph once `s` is sized.
   void step(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t batch, const Tensor& ids,
             StepScratch& s) const;
-  // ids[b] = argmax of logits row b (greedy decoding), on the device.
+  // ids[b] = argmax of logits row b (greedy decoding), on the device, into the first B entries
+  // of `ids` (i32, at least B long; allocated when undefined), so the step's input buffer can be
+  // filled in place.
   void greedy(const ExecContext& ctx, const Tensor& logits, Tensor& ids) const;
 
   const T3Config& config() const { return config_; }

@@ -69,7 +69,10 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
       {cfg.start_text_token, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, cfg.stop_text_token}};
   const auto batch = static_cast<std::int64_t>(texts.size());
   const std::int64_t steps = 12;
-  const std::int64_t capacity = 256;
+  std::int64_t capacity = 0;  // the longest prefill (cond + text + BOS) plus every step
+  for (const auto& text : texts) {
+    capacity = std::max(capacity, model->prefill_length(cond, std::ssize(text)) + steps + 1);
+  }
 
   cuda::KvSlots slots(dc, cfg.num_layers, batch, capacity, cfg.num_heads, cfg.head_dim);
   std::vector<T3State> host;
@@ -105,6 +108,7 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
       dc.capture(graph, [&] { decoder.step(gpu, slots, batch, ids, scratch); });
     }
     if (replay) {
+      slots.check_room(batch);
       graph.launch(dc.stream());
     } else {
       decoder.step(gpu, slots, batch, ids, scratch);
@@ -125,6 +129,9 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
       EXPECT_EQ(slots.length(b), st.length()) << "step " << step << " stream " << b;
       next[static_cast<std::size_t>(b)] = argmax(st.logits.data<float>(), vocab);
       argmax_agree += picked.data<std::int32_t>()[b] == next[static_cast<std::size_t>(b)];
+      // The device's argmax of its own logits is exact (first maximum, as the CPU sampler).
+      EXPECT_EQ(picked.data<std::int32_t>()[b], argmax(row.data<float>(), vocab))
+          << "step " << step << " stream " << b;
     }
   }
   // bf16 on both sides, different summation orders: near-ties may flip, most must not.
