@@ -250,7 +250,7 @@ void attention_cuda(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   cuda::attention_f32(dc.stream().handle(), s, q.device_data<float>(), k.raw_data(), v.raw_data(),
                       k.dtype(), mask, out.device_data<float>());
 #else
-  (void)ctx, (void)k, (void)v, (void)options, (void)out;
+  (void)ctx, (void)q, (void)k, (void)v, (void)options, (void)out;
   detail::no_cuda_build("attention");
 #endif
 }

@@ -100,4 +100,24 @@ void advance_lengths(StreamHandle stream, std::int32_t* lengths, std::int64_t ba
 void argmax_rows(StreamHandle stream, const float* logits, std::int64_t batch, std::int64_t vocab,
                  std::int32_t* ids);
 
+// ---- sampling (sampling.cu): the Turbo/Nano processor chain and the draw, on the device, so a
+// decode step returns token ids only. Per stream b (one block per row):
+//   scores = logits[b] / temperature (when > 0 and != 1), top-k (ties kept), top-p (ascending
+//   order, ties by index, the largest always kept), repetition penalty on the filtered scores for
+//   every id with seen[b, id] != 0 (s < 0 ? s * p : s / p), then the greedy pick (first maximum)
+//   or the inverse-CDF draw with uniforms[b] in index order (the CPU Sampler's rule); -1 when
+//   every score is -inf. processed[b] receives the final scores (for checks). seen[b, id] is set
+//   for the picked id.
+struct TurboSampling {
+  float temperature = 0.8f;
+  std::int32_t top_k = 1000;  // 0 disables
+  float top_p = 0.95f;        // 1 disables
+  float repetition_penalty = 1.2f;
+  std::int32_t greedy = 0;
+};
+inline constexpr std::int64_t kSamplingMaxVocab = 16384;
+void sample_turbo_rows(StreamHandle stream, const float* logits, std::int64_t batch,
+                       std::int64_t vocab, const TurboSampling* params, std::uint8_t* seen,
+                       const float* uniforms, float* processed, std::int32_t* ids);
+
 }  // namespace chatterd::cuda

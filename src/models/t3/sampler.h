@@ -16,6 +16,10 @@ class Sampler {
   // Draws one index from softmax(processed_logits) by inverse CDF. Returns -1 when every score
   // is -inf (nothing can be sampled).
   std::int64_t sample(std::span<const float> processed_logits);
+  // The inverse-CDF draw for a given uniform u in [0, 1) (what sample() does with its RNG's
+  // next value); `probs` is scratch. Other backends are checked against it.
+  static std::int64_t draw(std::span<const float> processed_logits, float u,
+                           std::vector<float>& probs);
   // Index of the largest score (first on ties); -1 when every score is -inf.
   static std::int64_t argmax(std::span<const float> processed_logits);
 
