@@ -107,7 +107,8 @@ void argmax_rows(StreamHandle stream, const float* logits, std::int64_t batch, s
 //   every id with seen[b, id] != 0 (s < 0 ? s * p : s / p), then the greedy pick (first maximum)
 //   or the inverse-CDF draw with uniforms[b] in index order (the CPU Sampler's rule); -1 when
 //   every score is -inf. processed[b] receives the final scores (for checks). seen[b, id] is set
-//   for the picked id.
+//   for the picked id. NaN logits are not supported (the CPU chain is not defined for them
+//   either).
 struct TurboSampling {
   float temperature = 0.8f;
   std::int32_t top_k = 1000;  // 0 disables

@@ -181,19 +181,16 @@ __global__ void __launch_bounds__(kThreads)
     if (local_max == max_v) atomicMin(&pick, local_arg);  // the first maximum
   } else {
     float local = 0.0f;
-    int last_positive = -1;
-    for (int i = begin; i < end; ++i) {
-      const float e = expf(out[i] - max_v);
-      local += e;
-      if (e > 0.0f) last_positive = i;
-    }
+    for (int i = begin; i < end; ++i) local += expf(out[i] - max_v);
     const float total = detail::block_sum(local, scratch);
     const float u = uniforms[b];
     float cumulative = block_inclusive_scan(local / total, warp_sums) - local / total;
     int found = -1;
+    int last_positive = -1;  // as the CPU: a probability (not just an exp) above 0
     for (int i = begin; i < end && found < 0; ++i) {
       const float q = expf(out[i] - max_v) / total;
       if (q <= 0.0f) continue;
+      last_positive = i;
       cumulative += q;
       if (u < cumulative) found = i;
     }
@@ -220,19 +217,18 @@ void sample_turbo_rows(StreamHandle stream, const float* logits, std::int64_t ba
                        std::int64_t vocab, const TurboSampling* params, std::uint8_t* seen,
                        const float* uniforms, float* processed, std::int32_t* ids) {
   if (batch == 0) return;
-  if (vocab < 1 || vocab > kSamplingMaxVocab || batch > 2147483647) {
+  if (vocab < 1 || vocab > kSamplingMaxVocab || batch < 0 || batch > 2147483647) {
     detail::throw_unsupported("sample_turbo_rows: vocabulary of " + std::to_string(vocab) +
                               " (at most " + std::to_string(kSamplingMaxVocab) + ")");
   }
   int padded = 1;
   while (padded < vocab) padded <<= 1;
   const std::size_t smem = static_cast<std::size_t>(padded) * (sizeof(float) + sizeof(int));
-  static const bool opted_in = [] {
-    // Up to 128 KiB of shared memory for 16384 pairs (the default cap is 48 KiB).
-    return cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                static_cast<int>(kSamplingMaxVocab * 8)) == cudaSuccess;
-  }();
-  if (!opted_in) detail::check(cudaGetLastError(), "sample_turbo_rows: shared memory opt-in");
+  // Up to 128 KiB of shared memory for 16384 pairs (the default cap is 48 KiB). The attribute is
+  // per device, so it is set on every launch (cheap).
+  detail::check(cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(smem)),
+                "sample_turbo_rows: shared memory opt-in");
   sample_kernel<<<static_cast<unsigned>(batch), kThreads, smem, stream>>>(
       logits, vocab, padded, params, seen, uniforms, processed, ids);
   detail::check_launch("sample_turbo_rows");
