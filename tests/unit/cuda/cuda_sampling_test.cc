@@ -113,7 +113,9 @@ void check_against_cpu(std::int64_t vocab) {
     const std::int64_t want_id =
         r.p.greedy != 0 ? t3::Sampler::argmax(want) : t3::Sampler::draw(want, r.u, probs);
     EXPECT_EQ(ids.data<std::int32_t>()[b], want_id) << "vocab " << vocab << " row " << b;
-    if (b == 5) EXPECT_EQ(want_id, 10);  // the greedy row's first maximum
+    if (b == 5) {
+      EXPECT_EQ(want_id, 10);  // the greedy row's first maximum
+    }
     // seen: as before, plus the picked id.
     for (std::int64_t i = 0; i < vocab; ++i) {
       const bool expect = seen.data<std::int8_t>()[b * vocab + i] != 0 || i == want_id;
