@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "layers/kv_access.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
@@ -34,30 +35,6 @@ Gpt2Block::Gpt2Block(const WeightStore& store, std::string_view prefix,
       Linear(store, p + ".mlp.c_proj", config.intermediate_size, d, config.mlp_bias, in_out);
 }
 
-namespace {
-
-// The two caches' ways of appending and attending, for forward_impl.
-void append_kv(const ExecContext& ctx, ops::KvCache& cache, const Tensor& k, const Tensor& v) {
-  cache.append(ctx, k, v);
-}
-
-void append_kv(const ExecContext& ctx, ops::DeviceKvCache& cache, const Tensor& k,
-               const Tensor& v) {
-  cache.append(ctx, k, v);
-}
-
-void attend(const ExecContext& ctx, const Tensor& q, const ops::KvCache& cache,
-            const ops::AttentionOptions& opt, Tensor& out) {
-  ops::attention(ctx, q, cache, opt, out);
-}
-
-void attend(const ExecContext& ctx, const Tensor& q, const ops::DeviceKvCache& cache,
-            const ops::AttentionOptions& opt, Tensor& out) {
-  ops::attention(ctx, q, cache.keys(), cache.values(), opt, out);
-}
-
-}  // namespace
-
 void Gpt2Block::forward(const ExecContext& ctx, Tensor& x, ops::KvCache& cache,
                         Gpt2BlockScratch& s) const {
   forward_impl(ctx, x, cache, s);
@@ -83,10 +60,10 @@ void Gpt2Block::forward_impl(const ExecContext& ctx, Tensor& x, Cache& cache,
   ops::slice(ctx, s.qkv, 1, 0, d, s.q);
   ops::slice(ctx, s.qkv, 1, d, 2 * d, s.k);
   ops::slice(ctx, s.qkv, 1, 2 * d, 3 * d, s.v);
-  append_kv(ctx, cache, s.k.reshape(heads), s.v.reshape(heads));
+  detail::append_kv(ctx, cache, s.k.reshape(heads), s.v.reshape(heads));
   ops::AttentionOptions opt;
   opt.causal = true;
-  attend(ctx, s.q.reshape(heads), cache, opt, s.attn);
+  detail::attend(ctx, s.q.reshape(heads), cache, opt, s.attn);
   attn_proj_.forward(ctx, s.attn.reshape({t, d}), s.proj);
   ops::add(ctx, x, s.proj, x);
 

@@ -3,8 +3,10 @@
 #include <string>
 
 #include "core/check.h"
+#include "layers/kv_access.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
+#include "ops/device.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
 
@@ -37,6 +39,26 @@ LlamaBlock::LlamaBlock(const WeightStore& store, std::string_view prefix,
 void LlamaBlock::forward(const ExecContext& ctx, Tensor& x, std::span<ops::KvCache> caches,
                          std::int64_t start, const ops::RopeTable& rope,
                          LlamaBlockScratch& s) const {
+  forward_impl(ctx, x, caches, start, rope, s);
+}
+
+void LlamaBlock::forward(const ExecContext& ctx, Tensor& x, std::span<ops::DeviceKvCache> caches,
+                         std::int64_t start, const ops::RopeTable& rope,
+                         LlamaBlockScratch& s) const {
+  forward_impl(ctx, x, caches, start, rope, s);
+}
+
+void LlamaBlock::to_device(const ExecContext& ctx) {
+  input_norm_ = ops::to_device(ctx, input_norm_);
+  post_norm_ = ops::to_device(ctx, post_norm_);
+  for (Linear* l : {&q_proj_, &k_proj_, &v_proj_, &o_proj_, &gate_proj_, &up_proj_, &down_proj_})
+    l->to_device(ctx);
+}
+
+template <class Cache>
+void LlamaBlock::forward_impl(const ExecContext& ctx, Tensor& x, std::span<Cache> caches,
+                              std::int64_t start, const ops::RopeTable& rope,
+                              LlamaBlockScratch& s) const {
   const std::int64_t d = config_.hidden_size;
   const auto batch = static_cast<std::int64_t>(caches.size());
   CHATTERD_CHECK(batch > 0 && x.rank() == 2 && x.dim(1) == d && x.dim(0) % batch == 0, ShapeError,
@@ -56,11 +78,11 @@ void LlamaBlock::forward(const ExecContext& ctx, Tensor& x, std::span<ops::KvCac
   q_proj_.forward(ctx, s.normed, s.q);
   k_proj_.forward(ctx, s.normed, s.k);
   v_proj_.forward(ctx, s.normed, s.v);
-  s.attn.resize(Shape{batch * t, hq * hd}, DType::F32);
+  ops::ensure_like(ctx, x, s.attn, Shape{batch * t, hq * hd}, DType::F32);
   ops::AttentionOptions opt;
   opt.causal = true;
   for (std::int64_t b = 0; b < batch; ++b) {
-    ops::KvCache& cache = caches[static_cast<std::size_t>(b)];
+    Cache& cache = caches[static_cast<std::size_t>(b)];
     CHATTERD_CHECK(cache.length() == start, InvalidArgument,
                    "LlamaBlock: cache {} holds {} tokens, expected {}", b, cache.length(), start);
     Tensor qb = s.q.narrow0(b * t, t).reshape({t, hq, hd});
@@ -68,9 +90,9 @@ void LlamaBlock::forward(const ExecContext& ctx, Tensor& x, std::span<ops::KvCac
     const Tensor vb = s.v.narrow0(b * t, t).reshape({t, hkv, hd});
     ops::apply_rope(ctx, qb, start, rope);
     ops::apply_rope(ctx, kb, start, rope);
-    cache.append(ctx, kb, vb);
+    detail::append_kv(ctx, cache, kb, vb);
     Tensor ob = s.attn.narrow0(b * t, t).reshape({t, hq, hd});
-    ops::attention(ctx, qb, cache, opt, ob);
+    detail::attend(ctx, qb, cache, opt, ob);
   }
   o_proj_.forward(ctx, s.attn, s.proj);
   ops::add(ctx, x, s.proj, x);

@@ -16,6 +16,7 @@
 
 #include "chatterd/core/tensor.h"
 #include "layers/linear.h"
+#include "ops/device_kv_cache.h"
 #include "ops/exec_context.h"
 #include "ops/kv_cache.h"
 #include "ops/rope.h"
@@ -58,6 +59,12 @@ class LlamaBlock {
   // appends to caches[b]. Every cache must hold `start` tokens; `rope` must cover start + T.
   void forward(const ExecContext& ctx, Tensor& x, std::span<ops::KvCache> caches,
                std::int64_t start, const ops::RopeTable& rope, LlamaBlockScratch& scratch) const;
+  // The same on the CUDA device (after to_device): x, the scratch and `rope`
+  // (ops::rope_table_to_device) live there.
+  void forward(const ExecContext& ctx, Tensor& x, std::span<ops::DeviceKvCache> caches,
+               std::int64_t start, const ops::RopeTable& rope, LlamaBlockScratch& scratch) const;
+  // Moves the block to ctx's CUDA device: matrices bf16, norms and biases f32.
+  void to_device(const ExecContext& ctx);
 
   const LlamaBlockConfig& config() const { return config_; }
   // Converts the block's matrices (Linear::convert_weight), once after loading.
@@ -66,6 +73,10 @@ class LlamaBlock {
   std::size_t weight_bytes() const;
 
  private:
+  template <class Cache>
+  void forward_impl(const ExecContext& ctx, Tensor& x, std::span<Cache> caches, std::int64_t start,
+                    const ops::RopeTable& rope, LlamaBlockScratch& s) const;
+
   LlamaBlockConfig config_;
   Tensor input_norm_;  // [d] f32
   Tensor post_norm_;   // [d] f32

@@ -24,6 +24,20 @@ Tensor to_host(const ExecContext& ctx, const Tensor& t) {
 #endif
 }
 
+void ensure_like(const ExecContext& ctx, const Tensor& like, Tensor& out, const Shape& shape,
+                 DType dtype) {
+  if (!detail::on_cuda(like)) {
+    out.resize(shape, dtype);
+    return;
+  }
+#ifdef CHATTERD_HAVE_CUDA
+  detail::cuda_context(ctx, "ensure_like", {}).ensure(out, shape, dtype);
+#else
+  (void)ctx;
+  detail::no_cuda_build("ensure_like");
+#endif
+}
+
 Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype) {
 #ifdef CHATTERD_HAVE_CUDA
   return detail::cuda_context(ctx, "device_empty", {}).empty(shape, dtype);

@@ -11,6 +11,10 @@ namespace chatterd::ops {
 Tensor to_device(const ExecContext& ctx, const Tensor& host);
 // A host tensor is returned as it is.
 Tensor to_host(const ExecContext& ctx, const Tensor& t);
+// Makes `out` a (shape, dtype) tensor on `like`'s device: Tensor::resize on the host, the CUDA
+// context's ensure on the device (kept when it already is one, e.g. a view being written).
+void ensure_like(const ExecContext& ctx, const Tensor& like, Tensor& out, const Shape& shape,
+                 DType dtype);
 // An uninitialised tensor on ctx's device.
 Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype);
 

@@ -5,6 +5,8 @@
 #include <numbers>
 
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
+#include "ops/device.h"
 
 namespace chatterd::ops {
 
@@ -72,6 +74,14 @@ RopeTable build_rope_table(const RopeConfig& config, std::int64_t n_positions) {
   return table;
 }
 
+RopeTable rope_table_to_device(const ExecContext& ctx, const RopeTable& table) {
+  RopeTable out;
+  out.head_dim = table.head_dim;
+  out.cos = to_device(ctx, table.cos);
+  out.sin = to_device(ctx, table.sin);
+  return out;
+}
+
 namespace {
 
 void check_rope_operands(const Tensor& x, const RopeTable& table) {
@@ -122,12 +132,26 @@ void rope_rows(const ExecContext& ctx, Tensor& x, const RopeTable& table, PosFn&
 void apply_rope(const ExecContext& ctx, Tensor& x, std::int64_t start_position,
                 const RopeTable& table) {
   check_rope_operands(x, table);
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "rope", {&table.cos, &table.sin});
+    CHATTERD_CHECK(start_position >= 0 && start_position + x.dim(0) <= table.n_positions(),
+                   InvalidArgument, "rope: positions [{}, {}) outside the table's [0, {})",
+                   start_position, start_position + x.dim(0), table.n_positions());
+    cuda::rope_f32(dc.stream().handle(), x.device_data<float>(), x.dim(0), x.dim(1), x.dim(2),
+                   start_position, table.cos.device_data<float>(), table.sin.device_data<float>());
+    return;
+#else
+    detail::no_cuda_build("rope");
+#endif
+  }
   rope_rows(ctx, x, table, [start_position](std::int64_t t) { return start_position + t; });
 }
 
 void apply_rope(const ExecContext& ctx, Tensor& x, const Tensor& positions,
                 const RopeTable& table) {
   check_rope_operands(x, table);
+  detail::require_host(&x, "rope (explicit positions)");
   check_rank(positions, 1, "rope: positions");
   CHATTERD_CHECK(positions.dim(0) == x.dim(0), ShapeError,
                  "rope: positions has {} entries but x has {} tokens (x {})", positions.dim(0),

@@ -38,8 +38,11 @@ struct RopeTable {
 };
 
 RopeTable build_rope_table(const RopeConfig& config, std::int64_t n_positions);
+// The same table on ctx's CUDA device (for apply_rope on device tensors).
+RopeTable rope_table_to_device(const ExecContext& ctx, const RopeTable& table);
 
-// In place on x: f32 [T, H, head_dim]; token t gets position start_position + t.
+// In place on x: f32 [T, H, head_dim]; token t gets position start_position + t. On the CUDA
+// device when x is (the table must be there too: rope_table_to_device).
 void apply_rope(const ExecContext& ctx, Tensor& x, std::int64_t start_position,
                 const RopeTable& table);
 // Same with explicit positions: i32 or i64 [T].

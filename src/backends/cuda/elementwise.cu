@@ -125,7 +125,36 @@ void convert_from(StreamHandle stream, const From* in, void* out, DType to, std:
   }
 }
 
+__global__ void rope_kernel(float* x, std::int64_t heads, std::int64_t head_dim, std::int64_t start,
+                            const float* cos, const float* sin) {
+  const std::int64_t row = blockIdx.x;  // token * heads + head
+  const std::int64_t half = head_dim / 2;
+  const std::int64_t p = start + row / heads;
+  float* x1 = x + row * head_dim;
+  float* x2 = x1 + half;
+  for (std::int64_t i = threadIdx.x; i < half; i += blockDim.x) {
+    const float a = x1[i];
+    const float b = x2[i];
+    const float c = cos[p * half + i];
+    const float s = sin[p * half + i];
+    x1[i] = a * c - b * s;
+    x2[i] = b * c + a * s;
+  }
+}
+
 }  // namespace
+
+void rope_f32(StreamHandle stream, float* x, std::int64_t t, std::int64_t heads,
+              std::int64_t head_dim, std::int64_t start, const float* cos, const float* sin) {
+  const std::int64_t rows = t * heads;
+  if (rows == 0 || head_dim < 2) return;
+  if (rows > 2147483647) detail::throw_unsupported("rope_f32: " + std::to_string(rows) + " rows");
+  const auto threads =
+      static_cast<unsigned>(std::clamp<std::int64_t>((head_dim / 2 + 31) / 32 * 32, 32, 256));
+  rope_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, heads, head_dim, start, cos,
+                                                                   sin);
+  detail::check_launch("rope_f32");
+}
 
 void unary_f32(StreamHandle stream, UnaryKind kind, const float* x, float* out, std::int64_t n) {
   if (n == 0) return;

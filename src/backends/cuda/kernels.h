@@ -47,6 +47,12 @@ void rms_norm_f32(StreamHandle stream, const float* x, const float* gamma, float
 void softmax_f32(StreamHandle stream, const float* x, float* out, std::int64_t rows, std::int64_t d,
                  bool log);
 
+// In place on x f32 [t, heads, head_dim]: HF rotate-half RoPE, token i at position start + i,
+// cos/sin f32 [n_positions, head_dim / 2] (the host's RopeTable, uploaded). Positions are checked
+// by the caller.
+void rope_f32(StreamHandle stream, float* x, std::int64_t t, std::int64_t heads,
+              std::int64_t head_dim, std::int64_t start, const float* cos, const float* sin);
+
 // ---- linear (linear.cu)
 // out[m, n] = x[m, k] . w[n, k] (+ bias[n]), w f32 / f16 / bf16 ("out x in"), f32 accumulation.
 // The decode kernel: each warp streams whole weight rows once for up to kGemvMaxRows activation
