@@ -32,7 +32,6 @@ class Graph {
   // that each replay then overwrites.
   void retain(std::shared_ptr<void> block) { retained_.push_back(std::move(block)); }
   std::vector<std::shared_ptr<void>>& retained() { return retained_; }
-  void release_retained() { retained_.clear(); }
   // Drops the captured graph and its blocks (a failed re-capture must not leave the old one
   // launchable over memory it no longer holds).
   void reset();
