@@ -13,6 +13,7 @@
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/graph.h"
+#include "cuda_test_util.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/convert.h"
@@ -36,20 +37,6 @@ Tensor random_f32(const Shape& shape, std::uint32_t seed, float lo = -1.0f, floa
   float* p = t.data<float>();
   for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
   return t;
-}
-
-double relative_l2(const Tensor& got, const Tensor& want) {
-  EXPECT_EQ(got.shape(), want.shape());
-  const float* g = got.data<float>();
-  const float* w = want.data<float>();
-  double num = 0;
-  double den = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    if (std::isinf(w[i]) && g[i] == w[i]) continue;
-    num += (static_cast<double>(g[i]) - w[i]) * (static_cast<double>(g[i]) - w[i]);
-    den += static_cast<double>(w[i]) * w[i];
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
 }
 
 class CudaOps : public ::testing::Test {
@@ -77,9 +64,9 @@ TEST_F(CudaOps, Activations) {
     Tensor dx = up(x);
     Tensor dout;
     ops::activation(gpu_, kind, dx, dout);
-    EXPECT_LT(relative_l2(down(dout), want), kF32Tol) << static_cast<int>(kind);
+    EXPECT_LT(test::relative_l2(down(dout), want), kF32Tol) << static_cast<int>(kind);
     ops::activation(gpu_, kind, dx, dx);  // in place
-    EXPECT_LT(relative_l2(down(dx), want), kF32Tol) << "in place " << static_cast<int>(kind);
+    EXPECT_LT(test::relative_l2(down(dx), want), kF32Tol) << "in place " << static_cast<int>(kind);
   }
 }
 
@@ -111,7 +98,7 @@ TEST_F(CudaOps, BinaryBroadcasts) {
           ops::div(cpu_, a, b, want), ops::div(gpu_, da, db, got);
           break;
       }
-      EXPECT_LT(relative_l2(down(got), want), kF32Tol)
+      EXPECT_LT(test::relative_l2(down(got), want), kF32Tol)
           << sa.to_string() << " op " << op << " " << sb.to_string();
     }
   }
@@ -128,13 +115,13 @@ TEST_F(CudaOps, Norms) {
     Tensor got;
     ops::layer_norm(cpu_, x, &g, &b, want, 1e-5f);
     ops::layer_norm(gpu_, up(x), &dg, &db, got, 1e-5f);
-    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << "layer_norm d " << d;
+    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "layer_norm d " << d;
     ops::layer_norm(cpu_, x, nullptr, nullptr, want, 1e-5f);
     ops::layer_norm(gpu_, up(x), nullptr, nullptr, got, 1e-5f);
-    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << "layer_norm (no affine) d " << d;
+    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "layer_norm (no affine) d " << d;
     ops::rms_norm(cpu_, x, &g, want, 1e-6f);
     ops::rms_norm(gpu_, up(x), &dg, got, 1e-6f);
-    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << "rms_norm d " << d;
+    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "rms_norm d " << d;
   }
 }
 
@@ -145,10 +132,10 @@ TEST_F(CudaOps, SoftmaxRowLengths) {
     Tensor got;
     ops::softmax(cpu_, x, want);
     ops::softmax(gpu_, up(x), got);
-    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << d;
+    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << d;
     ops::log_softmax(cpu_, x, want);
     ops::log_softmax(gpu_, up(x), got);
-    EXPECT_LT(relative_l2(down(got), want), kF32Tol) << "log " << d;
+    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "log " << d;
   }
 }
 
@@ -161,10 +148,10 @@ TEST_F(CudaOps, SoftmaxAndMaskedRows) {
   Tensor got;
   ops::softmax(cpu_, x, want);
   ops::softmax(gpu_, up(x), got);
-  EXPECT_LT(relative_l2(down(got), want), kF32Tol);
+  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol);
   ops::log_softmax(cpu_, x, want);
   ops::log_softmax(gpu_, up(x), got);
-  EXPECT_LT(relative_l2(down(got), want), kF32Tol);
+  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol);
 }
 
 TEST_F(CudaOps, ConvertRoundsLikeTheCpu) {
@@ -225,7 +212,7 @@ TEST_F(CudaOps, LinearOnUnalignedViews) {
   Tensor out_block = dc_->empty({m * n + 1}, DType::F32);
   Tensor dout = out_block.narrow0(1, m * n).reshape({m, n});
   ops::linear(gpu_, dx, up(w), nullptr, dout);
-  EXPECT_LT(relative_l2(down(dout), want), 1e-5);
+  EXPECT_LT(test::relative_l2(down(dout), want), 1e-5);
 }
 
 TEST_F(CudaOps, GraphReplayMatchesEagerAndKeepsItsScratch) {
@@ -248,7 +235,7 @@ TEST_F(CudaOps, GraphReplayMatchesEagerAndKeepsItsScratch) {
   const Tensor other = dc_->empty({m, k}, DType::BF16);
   dc_->fill_zero(const_cast<Tensor&>(other));
   graph.launch(dc_->stream());
-  EXPECT_LT(relative_l2(down(dy), eager), 1e-6);
+  EXPECT_LT(test::relative_l2(down(dy), eager), 1e-6);
   // New inputs at the same address: the replay sees them.
   const Tensor x2 = random_f32({m, k}, 22);
   Tensor want;
@@ -257,7 +244,7 @@ TEST_F(CudaOps, GraphReplayMatchesEagerAndKeepsItsScratch) {
   Tensor staged = up(x2);
   dc_->copy(staged, dx);
   graph.launch(dc_->stream());
-  EXPECT_LT(relative_l2(down(dy), down(want)), 1e-6);
+  EXPECT_LT(test::relative_l2(down(dy), down(want)), 1e-6);
 }
 
 TEST_F(CudaOps, LinearEveryPathAndWeightType) {
@@ -284,7 +271,7 @@ TEST_F(CudaOps, LinearEveryPathAndWeightType) {
         const bool gemv = c.k % 8 == 0 && (path == ops::LinearPath::RowKernels ||
                                            (path == ops::LinearPath::Auto && c.m <= 8));
         const double tol = wt == DType::F32 || gemv ? 1e-5 : kBf16ActivationTol;
-        EXPECT_LT(relative_l2(down(got), want), tol)
+        EXPECT_LT(test::relative_l2(down(got), want), tol)
             << c.m << "x" << c.k << "x" << c.n << " " << dtype_name(wt) << " path "
             << static_cast<int>(path);
       }
@@ -328,7 +315,7 @@ TEST_F(CudaOps, AttentionCausalGqaMaskAndF16Keys) {
         ops::attention(cpu_, q, kr, vr, o, want);
         Tensor got;
         ops::attention(gpu_, up(q), up(k16), up(v16), od, got);
-        EXPECT_LT(relative_l2(down(got), want), 1e-5)
+        EXPECT_LT(test::relative_l2(down(got), want), 1e-5)
             << c.tq << "x" << c.tk << " heads " << c.hq << "/" << c.hkv << " d " << c.d
             << " masked " << masked << " " << dtype_name(kv);
       }
@@ -361,7 +348,7 @@ TEST_F(CudaOps, AttentionRowsWithNothingVisibleAndMaskedTiles) {
     if (q_offset == 0) {
       for (std::int64_t i = 0; i < host.numel(); ++i) ASSERT_EQ(host.data<float>()[i], 0.0f);
     }
-    EXPECT_LT(relative_l2(host, want), 1e-5) << "q_offset " << q_offset;
+    EXPECT_LT(test::relative_l2(host, want), 1e-5) << "q_offset " << q_offset;
   }
 }
 

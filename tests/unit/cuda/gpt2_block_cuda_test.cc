@@ -14,6 +14,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
+#include "cuda_test_util.h"
 #include "layers/gpt2_block.h"
 #include "ops/device.h"
 #include "weights/weight_store.h"
@@ -21,44 +22,26 @@
 namespace chatterd {
 namespace {
 
-Tensor random_f32(const Shape& shape, std::mt19937& rng, float scale) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  Tensor t = Tensor::empty(shape, DType::F32);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 std::shared_ptr<WeightStore> block_weights(const layers::Gpt2BlockConfig& c) {
   std::mt19937 rng(42);
   const std::int64_t d = c.hidden_size;
   const std::int64_t f = c.intermediate_size;
   std::map<std::string, Tensor, std::less<>> w;
   const float s = 1.0f / std::sqrt(static_cast<float>(d));
-  w["h.ln_1.weight"] = random_f32({d}, rng, 1.0f);
-  w["h.ln_1.bias"] = random_f32({d}, rng, 0.2f);
-  w["h.attn.c_attn.weight"] = random_f32({d, 3 * d}, rng, 2 * s);
-  w["h.attn.c_attn.bias"] = random_f32({3 * d}, rng, 0.2f);
-  w["h.attn.c_proj.weight"] = random_f32({d, d}, rng, s);
-  w["h.attn.c_proj.bias"] = random_f32({d}, rng, 0.2f);
-  w["h.ln_2.weight"] = random_f32({d}, rng, 1.0f);
-  w["h.ln_2.bias"] = random_f32({d}, rng, 0.2f);
-  w["h.mlp.c_fc.weight"] = random_f32({d, f}, rng, s);
-  w["h.mlp.c_fc.bias"] = random_f32({f}, rng, 0.2f);
-  w["h.mlp.c_proj.weight"] = random_f32({f, d}, rng, 1.0f / std::sqrt(static_cast<float>(f)));
-  w["h.mlp.c_proj.bias"] = random_f32({d}, rng, 0.2f);
+  w["h.ln_1.weight"] = test::random_uniform({d}, rng, 1.0f);
+  w["h.ln_1.bias"] = test::random_uniform({d}, rng, 0.2f);
+  w["h.attn.c_attn.weight"] = test::random_uniform({d, 3 * d}, rng, 2 * s);
+  w["h.attn.c_attn.bias"] = test::random_uniform({3 * d}, rng, 0.2f);
+  w["h.attn.c_proj.weight"] = test::random_uniform({d, d}, rng, s);
+  w["h.attn.c_proj.bias"] = test::random_uniform({d}, rng, 0.2f);
+  w["h.ln_2.weight"] = test::random_uniform({d}, rng, 1.0f);
+  w["h.ln_2.bias"] = test::random_uniform({d}, rng, 0.2f);
+  w["h.mlp.c_fc.weight"] = test::random_uniform({d, f}, rng, s);
+  w["h.mlp.c_fc.bias"] = test::random_uniform({f}, rng, 0.2f);
+  w["h.mlp.c_proj.weight"] =
+      test::random_uniform({f, d}, rng, 1.0f / std::sqrt(static_cast<float>(f)));
+  w["h.mlp.c_proj.bias"] = test::random_uniform({d}, rng, 0.2f);
   return WeightStore::from_tensors(std::move(w), "gpt2 block test");
-}
-
-double relative_l2(const Tensor& got, const Tensor& want) {
-  double num = 0;
-  double den = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    const double g = got.data<float>()[i];
-    const double w = want.data<float>()[i];
-    num += (g - w) * (g - w);
-    den += w * w;
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
 }
 
 struct Case {
@@ -94,12 +77,12 @@ TEST_P(Gpt2BlockCuda, PrefillThenDecodeMatchesTheCpu) {
   std::mt19937 rng(7);
   for (int step = 0; step < 4; ++step) {
     const std::int64_t t = step == 0 ? c.prefill : 1;
-    Tensor x = random_f32({t, c.d}, rng, 1.0f);
+    Tensor x = test::random_uniform({t, c.d}, rng, 1.0f);
     Tensor dx = ops::to_device(gpu, x);
     host.forward(cpu, x, host_cache, hs);
     device.forward(gpu, dx, device_cache, ds);
     const Tensor got = ops::to_host(gpu, dx);
-    EXPECT_LT(relative_l2(got, x), c.tol) << "step " << step << " (" << t << " rows)";
+    EXPECT_LT(test::relative_l2(got, x), c.tol) << "step " << step << " (" << t << " rows)";
   }
   EXPECT_EQ(device_cache.length(), host_cache.length());
 }

@@ -13,18 +13,12 @@
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
 #include "chatterd/core/error.h"
+#include "cuda_test_util.h"
 #include "ops/attention.h"
 #include "ops/convert.h"
 
 namespace chatterd {
 namespace {
-
-Tensor random_f32(const Shape& shape, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.5f, 1.5f);
-  Tensor t = Tensor::empty(shape, DType::F32);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 // The values a slot of `dtype` holds for `t` (f16 rounding), as f32.
 Tensor as_stored(const Tensor& t, DType dtype) {
@@ -52,8 +46,8 @@ TEST_P(KvSlotsTest, AppendAndAttendMatchTheCpuPerStream) {
   std::vector<Tensor> keys(batch), values(batch);
   for (std::int64_t b = 0; b < batch; ++b) {
     const std::int64_t len = lengths[static_cast<std::size_t>(b)];
-    keys[b] = as_stored(random_f32({capacity, hkv, d}, rng), dtype);
-    values[b] = as_stored(random_f32({capacity, hkv, d}, rng), dtype);
+    keys[b] = as_stored(test::random_uniform({capacity, hkv, d}, rng, 1.5f), dtype);
+    values[b] = as_stored(test::random_uniform({capacity, hkv, d}, rng, 1.5f), dtype);
     for (const auto& [host, slot] :
          {std::pair{&keys[b], slots.keys(1, b)}, std::pair{&values[b], slots.values(1, b)}}) {
       Tensor stored;
@@ -67,7 +61,7 @@ TEST_P(KvSlotsTest, AppendAndAttendMatchTheCpuPerStream) {
   const std::int64_t qd = hq * d, kd = hkv * d, stride = qd + 2 * kd + 3;  // odd row padding
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
   for (int step = 0; step < 2; ++step) {
-    const Tensor rows = random_f32({batch, stride}, rng);
+    const Tensor rows = test::random_uniform({batch, stride}, rng, 1.5f);
     const Tensor drows = dc.to_device(rows);
     Tensor out = dc.empty({batch, hq, d}, DType::F32);
     const float* base = drows.device_data<float>();

@@ -14,6 +14,7 @@
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
 #include "chatterd/core/error.h"
+#include "cuda_test_util.h"
 #include "layers/llama_block.h"
 #include "ops/device.h"
 #include "ops/rope.h"
@@ -21,25 +22,6 @@
 
 namespace chatterd {
 namespace {
-
-Tensor random_f32(const Shape& shape, std::mt19937& rng, float scale) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  Tensor t = Tensor::empty(shape, DType::F32);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
-double relative_l2(const Tensor& got, const Tensor& want) {
-  double num = 0;
-  double den = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    const double g = got.data<float>()[i];
-    const double w = want.data<float>()[i];
-    num += (g - w) * (g - w);
-    den += w * w;
-  }
-  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
-}
 
 TEST(CudaRope, MatchesTheCpu) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
@@ -53,11 +35,11 @@ TEST(CudaRope, MatchesTheCpu) {
   const ops::RopeTable table = ops::build_rope_table(rc, 300);
   const ops::RopeTable dtable = ops::rope_table_to_device(gpu, table);
   std::mt19937 rng(3);
-  Tensor x = random_f32({7, 5, 64}, rng, 2.0f);
+  Tensor x = test::random_uniform({7, 5, 64}, rng, 2.0f);
   Tensor dx = ops::to_device(gpu, x);
   ops::apply_rope(ExecContext{}, x, 250, table);
   ops::apply_rope(gpu, dx, 250, dtable);
-  EXPECT_LT(relative_l2(ops::to_host(gpu, dx), x), 1e-6);
+  EXPECT_LT(test::relative_l2(ops::to_host(gpu, dx), x), 1e-6);
   EXPECT_THROW(ops::apply_rope(gpu, dx, 295, dtable), InvalidArgument);  // past the table
 }
 
@@ -79,15 +61,16 @@ TEST(LlamaBlockCuda, CfgPairPrefillThenDecodeMatchesTheCpu) {
   const std::int64_t kv = c.num_kv_heads * c.head_dim;
   const float s = 1.0f / std::sqrt(static_cast<float>(d));
   std::map<std::string, Tensor, std::less<>> w;
-  w["l.input_layernorm.weight"] = random_f32({d}, rng, 1.0f);
-  w["l.post_attention_layernorm.weight"] = random_f32({d}, rng, 1.0f);
-  w["l.self_attn.q_proj.weight"] = random_f32({q, d}, rng, 2 * s);
-  w["l.self_attn.k_proj.weight"] = random_f32({kv, d}, rng, 2 * s);
-  w["l.self_attn.v_proj.weight"] = random_f32({kv, d}, rng, s);
-  w["l.self_attn.o_proj.weight"] = random_f32({d, q}, rng, s);
-  w["l.mlp.gate_proj.weight"] = random_f32({c.intermediate_size, d}, rng, s);
-  w["l.mlp.up_proj.weight"] = random_f32({c.intermediate_size, d}, rng, s);
-  w["l.mlp.down_proj.weight"] = random_f32({d, c.intermediate_size}, rng, 1.0f / std::sqrt(688.0f));
+  w["l.input_layernorm.weight"] = test::random_uniform({d}, rng, 1.0f);
+  w["l.post_attention_layernorm.weight"] = test::random_uniform({d}, rng, 1.0f);
+  w["l.self_attn.q_proj.weight"] = test::random_uniform({q, d}, rng, 2 * s);
+  w["l.self_attn.k_proj.weight"] = test::random_uniform({kv, d}, rng, 2 * s);
+  w["l.self_attn.v_proj.weight"] = test::random_uniform({kv, d}, rng, s);
+  w["l.self_attn.o_proj.weight"] = test::random_uniform({d, q}, rng, s);
+  w["l.mlp.gate_proj.weight"] = test::random_uniform({c.intermediate_size, d}, rng, s);
+  w["l.mlp.up_proj.weight"] = test::random_uniform({c.intermediate_size, d}, rng, s);
+  w["l.mlp.down_proj.weight"] =
+      test::random_uniform({d, c.intermediate_size}, rng, 1.0f / std::sqrt(688.0f));
   const auto store = WeightStore::from_tensors(std::move(w), "llama block test");
   layers::LlamaBlock host(*store, "l", c);
   host.convert_weights(cpu, DType::BF16);
@@ -109,11 +92,11 @@ TEST(LlamaBlockCuda, CfgPairPrefillThenDecodeMatchesTheCpu) {
   std::int64_t start = 0;
   for (int step = 0; step < 4; ++step) {
     const std::int64_t t = step == 0 ? 6 : 1;
-    Tensor x = random_f32({2 * t, d}, rng, 1.0f);  // the pair: rows [0, t) and [t, 2t)
+    Tensor x = test::random_uniform({2 * t, d}, rng, 1.0f);  // the pair: rows [0, t) and [t, 2t)
     Tensor dx = ops::to_device(gpu, x);
     host.forward(cpu, x, host_caches, start, table, hs);
     device.forward(gpu, dx, device_caches, start, dtable, ds);
-    EXPECT_LT(relative_l2(ops::to_host(gpu, dx), x), 2e-5) << "step " << step;
+    EXPECT_LT(test::relative_l2(ops::to_host(gpu, dx), x), 2e-5) << "step " << step;
     start += t;
   }
   EXPECT_EQ(device_caches[1].length(), start);

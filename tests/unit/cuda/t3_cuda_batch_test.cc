@@ -14,6 +14,7 @@
 #include "backends/cuda/device.h"
 #include "backends/cuda/graph.h"
 #include "backends/cuda/kv_slots.h"
+#include "cuda_test_util.h"
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_model.h"
 #include "ops/device.h"
@@ -26,16 +27,6 @@ const std::filesystem::path kDir = std::filesystem::path(CHATTERD_FIXTURES_DIR) 
 // As t3_cuda_golden_test: the same bf16 matrices on both sides; the device adds f16 keys/values
 // and bf16 activations in cuBLASLt prefills.
 constexpr double kDeviceVsCpuTol = 1e-2;
-
-double rel_max(const Tensor& got, const Tensor& want) {
-  double diff = 0;
-  double ref = 0;
-  for (std::int64_t i = 0; i < want.numel(); ++i) {
-    diff = std::max(diff, std::fabs(double{got.data<float>()[i]} - want.data<float>()[i]));
-    ref = std::max(ref, std::fabs(double{want.data<float>()[i]}));
-  }
-  return diff / std::max(ref, 1e-30);
-}
 
 std::int64_t argmax(const float* row, std::int64_t n) {
   std::int64_t best = 0;
@@ -85,7 +76,8 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
     model->forward(cpu, embeds, host.back());
     const Tensor logits =
         ops::to_host(gpu, decoder.prefill_slot(gpu, slots, b, ops::to_device(gpu, embeds)));
-    EXPECT_LT(rel_max(logits, host.back().logits), kDeviceVsCpuTol) << "prefill of stream " << b;
+    EXPECT_LT(test::relative_max(logits, host.back().logits), kDeviceVsCpuTol)
+        << "prefill of stream " << b;
     EXPECT_EQ(slots.length(b), host.back().length());
     next[static_cast<std::size_t>(b)] = argmax(host.back().logits.data<float>(), vocab);
   }
@@ -124,7 +116,7 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
       model->embed_speech(cpu, std::span(&tok, 1), st, e);
       model->forward(cpu, e, st);
       const Tensor row = logits.narrow0(b, 1);
-      EXPECT_LT(rel_max(row, st.logits), kDeviceVsCpuTol)
+      EXPECT_LT(test::relative_max(row, st.logits), kDeviceVsCpuTol)
           << "step " << step << " stream " << b << (replay ? " (graph)" : "");
       EXPECT_EQ(slots.length(b), st.length()) << "step " << step << " stream " << b;
       next[static_cast<std::size_t>(b)] = argmax(st.logits.data<float>(), vocab);
