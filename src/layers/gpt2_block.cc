@@ -64,7 +64,12 @@ void Gpt2Block::forward_impl(const ExecContext& ctx, Tensor& x, Cache& cache,
   ops::AttentionOptions opt;
   opt.causal = true;
   detail::attend(ctx, s.q.reshape(heads), cache, opt, s.attn);
-  attn_proj_.forward(ctx, s.attn.reshape({t, d}), s.proj);
+  project_and_mlp(ctx, x, s.attn.reshape({t, d}), s);
+}
+
+void Gpt2Block::project_and_mlp(const ExecContext& ctx, Tensor& x, const Tensor& attn,
+                                Gpt2BlockScratch& s) const {
+  attn_proj_.forward(ctx, attn, s.proj);
   ops::add(ctx, x, s.proj, x);
 
   // MLP.
@@ -93,14 +98,7 @@ void Gpt2Block::forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots& 
   ctx.cuda->ensure(s.attn, Shape{batch, d}, DType::F32);
   kv.attend(layer, qkv, 3 * d, batch, config_.num_heads,
             1.0f / std::sqrt(static_cast<float>(config_.head_dim)), s.attn.device_data<float>());
-  attn_proj_.forward(ctx, s.attn, s.proj);
-  ops::add(ctx, x, s.proj, x);
-
-  ln_2_.forward(ctx, x, s.normed);
-  c_fc_.forward(ctx, s.normed, s.mlp);
-  ops::gelu_tanh(ctx, s.mlp, s.mlp);
-  mlp_proj_.forward(ctx, s.mlp, s.proj);
-  ops::add(ctx, x, s.proj, x);
+  project_and_mlp(ctx, x, s.attn, s);
 #else
   (void)ctx, (void)x, (void)kv, (void)layer, (void)s;
   CHATTERD_THROW(Unsupported, "Gpt2Block::forward_slots: this build has no CUDA backend");
@@ -134,14 +132,7 @@ void Gpt2Block::forward_rows(const ExecContext& ctx, Tensor& x,
     Tensor ob = s.attn.narrow0(b, 1).reshape({1, hq, hd});
     ops::attention(ctx, qb, *cache, opt, ob);
   }
-  attn_proj_.forward(ctx, s.attn, s.proj);
-  ops::add(ctx, x, s.proj, x);
-
-  ln_2_.forward(ctx, x, s.normed);
-  c_fc_.forward(ctx, s.normed, s.mlp);
-  ops::gelu_tanh(ctx, s.mlp, s.mlp);
-  mlp_proj_.forward(ctx, s.mlp, s.proj);
-  ops::add(ctx, x, s.proj, x);
+  project_and_mlp(ctx, x, s.attn, s);
 }
 
 void Gpt2Block::to_device(const ExecContext& ctx) {

@@ -84,6 +84,9 @@ class Gpt2Block {
  private:
   template <class Cache>
   void forward_impl(const ExecContext& ctx, Tensor& x, Cache& cache, Gpt2BlockScratch& s) const;
+  // The half every forward shares: x += c_proj(attn), then x += MLP(ln_2(x)).
+  void project_and_mlp(const ExecContext& ctx, Tensor& x, const Tensor& attn,
+                       Gpt2BlockScratch& s) const;
 
   Gpt2BlockConfig config_;
   LayerNorm ln_1_;

@@ -66,27 +66,55 @@ void check_q(const Tensor& q) {
   check_rank(q, 3, "attention: q");
 }
 
+// k/v given as tensors [Tk, Hkv, D] (either backend; dtypes are the caller's to check).
+void check_kv(const Tensor& q, const Tensor& k, const Tensor& v) {
+  check_rank(k, 3, "attention: k");
+  CHATTERD_CHECK(k.dim(2) == q.dim(2), ShapeError,
+                 "attention: k head dim {} != q head dim {} ({} vs {})", k.dim(2), q.dim(2),
+                 k.to_string(), q.to_string());
+  check_shape(v, k.shape(), "attention: v");
+}
+
+// The call's dimensions, offset and scale, checked once for every backend.
+struct AttentionDims {
+  std::int64_t tq = 0, hq = 0, d = 0, tk = 0, hkv = 0, q_offset = 0;
+  float scale = 1.0f;
+};
+
+AttentionDims attention_dims(const Tensor& q, std::int64_t tk, std::int64_t hkv,
+                             const AttentionOptions& options) {
+  AttentionDims a;
+  a.tq = q.dim(0);
+  a.hq = q.dim(1);
+  a.d = q.dim(2);
+  a.tk = tk;
+  a.hkv = hkv;
+  CHATTERD_CHECK(a.d > 0, ShapeError, "attention: head dim must be positive (q {})", q.to_string());
+  CHATTERD_CHECK(hkv > 0 && a.hq % hkv == 0, ShapeError,
+                 "attention: kv heads {} must divide query heads {}", hkv, a.hq);
+  a.q_offset = options.q_offset.value_or(tk - a.tq);
+  CHATTERD_CHECK(!options.causal || a.q_offset >= 0, InvalidArgument,
+                 "attention: q_offset {} must be >= 0 (Tq {}, Tk {})", a.q_offset, a.tq, tk);
+  a.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(a.d)));
+  if (options.key_padding_mask != nullptr) {
+    check_dtype(*options.key_padding_mask, DType::Bool, "attention: key_padding_mask");
+    check_shape(*options.key_padding_mask, Shape{tk}, "attention: key_padding_mask");
+  }
+  return a;
+}
+
 void run_attention(const ExecContext& ctx, const Tensor& q, const KvView& kv,
                    const AttentionOptions& options, Tensor& out) {
-  const std::int64_t Tq = q.dim(0);
-  const std::int64_t Hq = q.dim(1);
-  const std::int64_t D = q.dim(2);
-  const std::int64_t Tk = kv.n_keys;
-  CHATTERD_CHECK(D > 0, ShapeError, "attention: head dim must be positive (q {})", q.to_string());
-  CHATTERD_CHECK(kv.n_heads > 0 && Hq % kv.n_heads == 0, ShapeError,
-                 "attention: kv heads {} must divide query heads {}", kv.n_heads, Hq);
+  const AttentionDims dims = attention_dims(q, kv.n_keys, kv.n_heads, options);
+  const std::int64_t Tq = dims.tq;
+  const std::int64_t Hq = dims.hq;
+  const std::int64_t D = dims.d;
+  const std::int64_t Tk = dims.tk;
   const std::int64_t group = Hq / kv.n_heads;
-  const std::int64_t q_offset = options.q_offset.value_or(Tk - Tq);
-  CHATTERD_CHECK(!options.causal || q_offset >= 0, InvalidArgument,
-                 "attention: q_offset {} must be >= 0 (Tq {}, Tk {})", q_offset, Tq, Tk);
-  const float scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(D)));
-  const bool* mask = nullptr;
-  if (options.key_padding_mask != nullptr) {
-    const Tensor& m = *options.key_padding_mask;
-    check_dtype(m, DType::Bool, "attention: key_padding_mask");
-    check_shape(m, Shape{Tk}, "attention: key_padding_mask");
-    mask = m.data<bool>();
-  }
+  const std::int64_t q_offset = dims.q_offset;
+  const float scale = dims.scale;
+  const bool* mask =
+      options.key_padding_mask != nullptr ? options.key_padding_mask->data<bool>() : nullptr;
   out.resize({Tq, Hq, D}, DType::F32);
   if (Tq == 0) return;
 
@@ -219,33 +247,22 @@ void attention_cuda(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
   auto& dc = detail::cuda_context(ctx, "attention", {&k, &v, options.key_padding_mask});
   CHATTERD_CHECK(k.dtype() == DType::F32 || k.dtype() == DType::F16, DTypeError,
                  "attention: CUDA keys must be f32 or f16, got {}", k.to_string());
-  check_rank(k, 3, "attention: k");
-  CHATTERD_CHECK(k.dim(2) == q.dim(2), ShapeError,
-                 "attention: k head dim {} != q head dim {} ({} vs {})", k.dim(2), q.dim(2),
-                 k.to_string(), q.to_string());
-  check_shape(v, k.shape(), "attention: v");
+  check_kv(q, k, v);
   check_dtype(v, k.dtype(), "attention: v");
+  const AttentionDims dims = attention_dims(q, k.dim(0), k.dim(1), options);
   cuda::AttentionShape s;
-  s.tq = q.dim(0);
-  s.hq = q.dim(1);
-  s.d = q.dim(2);
-  s.tk = k.dim(0);
-  s.hkv = k.dim(1);
-  CHATTERD_CHECK(s.d > 0, ShapeError, "attention: head dim must be positive (q {})", q.to_string());
-  CHATTERD_CHECK(s.hkv > 0 && s.hq % s.hkv == 0, ShapeError,
-                 "attention: kv heads {} must divide query heads {}", s.hkv, s.hq);
-  s.q_offset = options.q_offset.value_or(s.tk - s.tq);
+  s.tq = dims.tq;
+  s.hq = dims.hq;
+  s.d = dims.d;
+  s.tk = dims.tk;
+  s.hkv = dims.hkv;
+  s.q_offset = dims.q_offset;
   s.causal = options.causal;
-  CHATTERD_CHECK(!s.causal || s.q_offset >= 0, InvalidArgument,
-                 "attention: q_offset {} must be >= 0 (Tq {}, Tk {})", s.q_offset, s.tq, s.tk);
-  s.scale = options.scale.value_or(1.0f / std::sqrt(static_cast<float>(s.d)));
-  const std::uint8_t* mask = nullptr;
-  if (options.key_padding_mask != nullptr) {
-    const Tensor& m = *options.key_padding_mask;
-    check_dtype(m, DType::Bool, "attention: key_padding_mask");
-    check_shape(m, Shape{s.tk}, "attention: key_padding_mask");
-    mask = reinterpret_cast<const std::uint8_t*>(m.device_data<bool>());
-  }
+  s.scale = dims.scale;
+  const std::uint8_t* mask =
+      options.key_padding_mask != nullptr
+          ? reinterpret_cast<const std::uint8_t*>(options.key_padding_mask->device_data<bool>())
+          : nullptr;
   dc.ensure(out, Shape{s.tq, s.hq, s.d}, DType::F32);
   cuda::attention_f32(dc.stream().handle(), s, q.device_data<float>(), k.raw_data(), v.raw_data(),
                       k.dtype(), mask, out.device_data<float>());
@@ -269,11 +286,7 @@ void attention(const ExecContext& ctx, const Tensor& q, const Tensor& k, const T
   detail::require_host(options.key_padding_mask, "attention");
   check_dtype(k, DType::F32, "attention: k");
   check_dtype(v, DType::F32, "attention: v");
-  check_rank(k, 3, "attention: k");
-  CHATTERD_CHECK(k.dim(2) == q.dim(2), ShapeError,
-                 "attention: k head dim {} != q head dim {} ({} vs {})", k.dim(2), q.dim(2),
-                 k.to_string(), q.to_string());
-  check_shape(v, k.shape(), "attention: v");
+  check_kv(q, k, v);
   const std::int64_t Hkv = k.dim(1);
   const std::int64_t D = k.dim(2);
   const void* k_block = k.raw_data();

@@ -142,10 +142,11 @@ void weight_tile_to_f32(cpu::CpuIsa isa, const Tensor& w, WeightLayout layout, s
 
 namespace {
 
-// linear on CUDA tensors (shapes checked by the caller): the GEMV kernel for decode-sized row
-// counts, cuBLASLt beyond. Weights must be on the device "out x in" (uploads transpose).
+// linear on CUDA tensors (operands and `out_shape` checked by the caller): the GEMV kernel for
+// decode-sized row counts, cuBLASLt beyond. Weights must be on the device "out x in" (uploads
+// transpose).
 void linear_cuda(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
-                 Tensor& out, WeightLayout layout, LinearPath path) {
+                 Tensor& out, const Shape& out_shape, WeightLayout layout, LinearPath path) {
 #ifdef CHATTERD_HAVE_CUDA
   auto& dc = detail::cuda_context(ctx, "linear", {&w, bias});
   CHATTERD_CHECK(layout == WeightLayout::OutIn, Unsupported,
@@ -154,15 +155,7 @@ void linear_cuda(const ExecContext& ctx, const Tensor& x, const Tensor& w, const
                  w.to_string());
   const std::int64_t k = x.dim(-1);
   const std::int64_t n = w.dim(0);
-  const float* pbias = nullptr;
-  if (bias != nullptr) {
-    check_dtype(*bias, DType::F32, "linear: bias");
-    check_shape(*bias, Shape{n}, "linear: bias");
-    CHATTERD_CHECK(bias != &out, InvalidArgument, "linear: out must not alias bias");
-    pbias = bias->device_data<float>();
-  }
-  Shape out_shape = x.shape();
-  out_shape.set(out_shape.rank() - 1, n);
+  const float* pbias = bias != nullptr ? bias->device_data<float>() : nullptr;
   dc.ensure(out, out_shape, DType::F32);
   const std::int64_t m = x.shape().outer(-1);
   if (m == 0 || n == 0) return;
@@ -187,7 +180,7 @@ void linear_cuda(const ExecContext& ctx, const Tensor& x, const Tensor& w, const
   cuda::gemm(dc, x.device_data<float>(), m, k, w.raw_data(), w.dtype(), pbias,
              out.device_data<float>(), n);
 #else
-  (void)ctx, (void)x, (void)w, (void)bias, (void)out, (void)layout, (void)path;
+  (void)ctx, (void)x, (void)w, (void)bias, (void)out, (void)out_shape, (void)layout, (void)path;
   detail::no_cuda_build("linear");
 #endif
 }
@@ -210,21 +203,20 @@ void linear(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tens
   const std::int64_t n = out_in ? w.dim(0) : w.dim(1);
   CHATTERD_CHECK(wk == k, ShapeError, "linear: x {} has {} input features but w {} ({}) expects {}",
                  x.to_string(), k, w.to_string(), out_in ? "out x in" : "in x out", wk);
-  if (detail::on_cuda(x)) {
-    linear_cuda(ctx, x, w, bias, out, layout, path);
-    return;
-  }
-  detail::require_host(&w, "linear");
-  detail::require_host(bias, "linear");
-  const float* pbias = nullptr;
   if (bias != nullptr) {
     check_dtype(*bias, DType::F32, "linear: bias");
     check_shape(*bias, Shape{n}, "linear: bias");
     CHATTERD_CHECK(bias != &out, InvalidArgument, "linear: out must not alias bias");
-    pbias = bias->data<float>();
   }
   Shape out_shape = x.shape();
   out_shape.set(out_shape.rank() - 1, n);
+  if (detail::on_cuda(x)) {
+    linear_cuda(ctx, x, w, bias, out, out_shape, layout, path);
+    return;
+  }
+  detail::require_host(&w, "linear");
+  detail::require_host(bias, "linear");
+  const float* pbias = bias != nullptr ? bias->data<float>() : nullptr;
   out.resize(out_shape, DType::F32);
   const std::int64_t m = x.shape().outer(-1);
   if (m == 0 || n == 0) return;

@@ -25,17 +25,6 @@ __global__ void gather_kernel(const T* __restrict__ table, std::int64_t rows, st
 }
 
 template <class KV>
-__device__ __forceinline__ KV from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
-
-template <class KV>
 __global__ void kv_append_kernel(const float* __restrict__ k_new, const float* __restrict__ v_new,
                                  std::int64_t src_stride, void* const* keys, void* const* values,
                                  const std::int32_t* __restrict__ lengths, std::int64_t capacity,
@@ -48,8 +37,8 @@ __global__ void kv_append_kernel(const float* __restrict__ k_new, const float* _
   const float* ks = k_new + b * src_stride;
   const float* vs = v_new + b * src_stride;
   for (std::int64_t c = threadIdx.x; c < row_elems; c += blockDim.x) {
-    kd[c] = from_float<KV>(ks[c]);
-    vd[c] = from_float<KV>(vs[c]);
+    kd[c] = detail::from_float<KV>(ks[c]);
+    vd[c] = detail::from_float<KV>(vs[c]);
   }
 }
 

@@ -89,22 +89,10 @@ __global__ void row_bias_kernel(float* out, const float* bias, std::int64_t tota
 }
 
 template <class From, class To>
-__device__ __forceinline__ To convert_one(From v) {
-  const float f = detail::to_float(v);
-  if constexpr (std::is_same_v<To, float>) {
-    return f;
-  } else if constexpr (std::is_same_v<To, __half>) {
-    return __float2half_rn(f);
-  } else {
-    return __float2bfloat16_rn(f);
-  }
-}
-
-template <class From, class To>
 __global__ void convert_kernel(const From* in, To* out, std::int64_t n) {
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
        i += std::int64_t{gridDim.x} * blockDim.x) {
-    out[i] = convert_one<From, To>(in[i]);
+    out[i] = detail::from_float<To>(detail::to_float(in[i]));
   }
 }
 

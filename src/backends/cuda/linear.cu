@@ -3,6 +3,8 @@
 // 16 bytes per lane per load, with all activation rows applied to it from L1/L2. One warp per
 // output feature.
 
+#include <utility>
+
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device_math.cuh"
 #include "backends/cuda/kernels.h"
@@ -80,37 +82,23 @@ void launch_rows(StreamHandle stream, const float* x, std::int64_t k, const W* w
   gemv_kernel<W, M><<<blocks, kWarpsPerBlock * 32, 0, stream>>>(x, k, w, bias, out, n);
 }
 
+// One instantiation per row count 1..kGemvMaxRows, picked by m at run time.
+template <class W, std::size_t... Rows>
+void launch_for(std::index_sequence<Rows...>, StreamHandle stream, const float* x, std::int64_t m,
+                std::int64_t k, const W* w, const float* bias, float* out, std::int64_t n) {
+  using Launch = void (*)(StreamHandle, const float*, std::int64_t, const W*, const float*, float*,
+                          std::int64_t);
+  constexpr Launch table[] = {&launch_rows<W, static_cast<int>(Rows) + 1>...};
+  if (m < 1 || m > static_cast<std::int64_t>(sizeof...(Rows))) {
+    detail::throw_internal("cuda gemv: " + std::to_string(m) + " rows");
+  }
+  table[m - 1](stream, x, k, w, bias, out, n);
+}
+
 template <class W>
 void launch(StreamHandle stream, const float* x, std::int64_t m, std::int64_t k, const W* w,
             const float* bias, float* out, std::int64_t n) {
-  switch (m) {
-    case 1:
-      launch_rows<W, 1>(stream, x, k, w, bias, out, n);
-      break;
-    case 2:
-      launch_rows<W, 2>(stream, x, k, w, bias, out, n);
-      break;
-    case 3:
-      launch_rows<W, 3>(stream, x, k, w, bias, out, n);
-      break;
-    case 4:
-      launch_rows<W, 4>(stream, x, k, w, bias, out, n);
-      break;
-    case 5:
-      launch_rows<W, 5>(stream, x, k, w, bias, out, n);
-      break;
-    case 6:
-      launch_rows<W, 6>(stream, x, k, w, bias, out, n);
-      break;
-    case 7:
-      launch_rows<W, 7>(stream, x, k, w, bias, out, n);
-      break;
-    case 8:
-      launch_rows<W, 8>(stream, x, k, w, bias, out, n);
-      break;
-    default:
-      detail::throw_internal("cuda gemv: " + std::to_string(m) + " rows");
-  }
+  launch_for(std::make_index_sequence<kGemvMaxRows>{}, stream, x, m, k, w, bias, out, n);
 }
 
 bool aligned(const void* p, std::size_t bytes) {

@@ -18,6 +18,7 @@
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_model.h"
 #include "ops/device.h"
+#include "t3_golden_inputs.h"
 #include "weights/safetensors.h"
 
 namespace chatterd {
@@ -46,13 +47,7 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
   const std::int64_t vocab = cfg.speech_vocab_size;
   const T3CudaDecoder decoder(gpu, *model);
 
-  T3Cond cond;
-  cond.speaker_emb = g->get("inputs/speaker_emb").clone();
-  const Tensor prompt = g->get("inputs/cond_prompt_speech_tokens");
-  for (std::int64_t i = 0; i < prompt.numel(); ++i) {
-    cond.prompt_tokens.push_back(prompt.dtype() == DType::I64 ? prompt.data<std::int64_t>()[i]
-                                                              : prompt.data<std::int32_t>()[i]);
-  }
+  const T3Cond cond = test::t3_golden_inputs(*g).cond;
   // Three streams: text of 3, 7 and 12 tokens (different prefill lengths).
   const std::vector<std::vector<std::int64_t>> texts = {
       {cfg.start_text_token, 5, cfg.stop_text_token},

@@ -15,6 +15,7 @@
 #include "models/t3/t3_model.h"
 #include "ops/device.h"
 #include "parity/parity.h"
+#include "t3_golden_inputs.h"
 #include "weights/safetensors.h"
 
 namespace chatterd {
@@ -31,29 +32,6 @@ constexpr double kCpuBf16GoldenTol = 6e-3;
 constexpr double kDeviceGoldenTol = 1e-2;
 constexpr double kDeviceVsCpuTol = 1e-2;
 
-std::vector<std::int64_t> ids_of(const Tensor& t) {
-  std::vector<std::int64_t> out;
-  for (std::int64_t i = 0; i < t.numel(); ++i) {
-    out.push_back(t.dtype() == DType::I64 ? t.data<std::int64_t>()[i] : t.data<std::int32_t>()[i]);
-  }
-  return out;
-}
-
-struct Inputs {
-  T3Cond cond;
-  std::vector<std::int64_t> text_ids;
-  std::vector<std::int64_t> tf_tokens;
-};
-
-Inputs inputs_of(const SafetensorsFile& g) {
-  Inputs in;
-  in.cond.speaker_emb = g.get("inputs/speaker_emb").clone();
-  in.cond.prompt_tokens = ids_of(g.get("inputs/cond_prompt_speech_tokens"));
-  in.text_ids = ids_of(g.get("inputs/text_tokens"));
-  in.tf_tokens = ids_of(g.get("inputs/tf_speech_tokens"));
-  return in;
-}
-
 // Row `step` of a golden [1, n, width] tensor, as [1, width].
 Tensor golden_row(const Tensor& t, std::int64_t step) {
   return t.reshape({t.dim(1), t.dim(2)}).narrow0(step, 1);
@@ -62,7 +40,7 @@ Tensor golden_row(const Tensor& t, std::int64_t step) {
 TEST(T3Bf16Golden, CpuBf16MatricesStayWithinTheBudget) {
   const auto g = SafetensorsFile::open(kDir / "golden" / "t3_turbo.safetensors");
   const auto model = T3Model::load(kDir, DType::BF16);
-  const Inputs in = inputs_of(*g);
+  const test::T3GoldenInputs in = test::t3_golden_inputs(*g);
   const ExecContext ctx;
   T3State state = model->new_state(model->prefill_length(in.cond, std::ssize(in.text_ids)) +
                                    std::ssize(in.tf_tokens));
@@ -94,7 +72,7 @@ TEST(T3CudaGolden, PrefillAndTeacherForcedDecode) {
   const ExecContext cpu;
   const auto g = SafetensorsFile::open(kDir / "golden" / "t3_turbo.safetensors");
   const auto model = T3Model::load(kDir, DType::BF16);
-  const Inputs in = inputs_of(*g);
+  const test::T3GoldenInputs in = test::t3_golden_inputs(*g);
   const std::int64_t capacity =
       model->prefill_length(in.cond, std::ssize(in.text_ids)) + std::ssize(in.tf_tokens);
   T3State host = model->new_state(capacity);
