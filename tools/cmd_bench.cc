@@ -63,6 +63,7 @@ bench::BenchReport configured_report(const std::string& model, const TtsEngine& 
   if (chatterbox != nullptr && dtype != WeightDType::F32) {
     c.optimisations.push_back("t3 weights: " + std::string(weight_dtype_name(dtype)));
   }
+  if (engine.info().device != "cpu") c.optimisations.push_back("t3 on " + engine.info().device);
   if (chatterbox != nullptr && chatterbox->bf16_vocoder()) {
     c.optimisations.push_back("vocoder: bf16 (avx512_bf16)");
   }
@@ -121,6 +122,7 @@ struct BenchArgs {
   int threads = 0;
   std::string dtype = "f32";
   std::string vocoder_dtype = "f32";
+  std::string device = "cpu";
   std::string out_dir = "benchmarks/results";
   std::uint64_t seed = 42;
   std::string note;
@@ -183,7 +185,8 @@ int run_concurrency_mode(const BenchArgs& args) {
   const EngineConfig config{.model = args.model,
                             .n_threads = args.threads,
                             .t3_dtype = parse_weight_dtype(args.dtype),
-                            .vocoder_dtype = parse_weight_dtype(args.vocoder_dtype)};
+                            .vocoder_dtype = parse_weight_dtype(args.vocoder_dtype),
+                            .device = parse_device_spec(args.device)};
   config.validate();
   const std::unique_ptr<TtsEngine> engine = create_engine(config);
   const int largest = *std::max_element(options.levels.begin(), options.levels.end());
@@ -217,8 +220,11 @@ int run_concurrency_mode(const BenchArgs& args) {
     bool batching;
     bool vocoder;
   };
-  std::vector<Mode> modes{{"off", false, false}};
-  if (batching) modes.push_back({"t3", true, false});
+  // On a device every request goes through its batch loop: there is no unbatched T3 mode.
+  const bool on_device = engine->info().device != "cpu";
+  std::vector<Mode> modes;
+  if (!on_device) modes.push_back({"off", false, false});
+  if (batching || on_device) modes.push_back({"t3", true, false});
   if (vocoder) modes.push_back({batching ? "t3+vocoder" : "vocoder", true, true});
   std::vector<bench::ConcurrencyLevelResult> results;
   bool first = true;
@@ -261,6 +267,7 @@ int run_concurrency_mode(const BenchArgs& args) {
                    {"vocoder_max_wait_ms", args.vocoder_max_wait_ms},
                    {"vocoder_early_fire_ratio", args.vocoder_early_fire_ratio},
                    {"device", bench::read_machine_info().cpu_model},
+                   {"t3_device", engine->info().device},
                    {"note", args.note},
                    {"results", bench::concurrency_results_json(results)}};
   std::filesystem::path path = bench::results_stem(args.out_dir, "concurrency", timestamp);
@@ -300,6 +307,10 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--vocoder-dtype", args->vocoder_dtype,
                   "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)")
       ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
+  sub->add_option("--device", args->device,
+                  "where T3 decodes: cpu | cuda | cuda:N (Turbo/Nano; S3Gen and HiFT stay on the "
+                  "CPU; on CUDA every request joins the device's batch loop)")
       ->capture_default_str();
   sub->add_option("--out-dir", args->out_dir, "where the JSON and SVG go")->capture_default_str();
   sub->add_option("--seed", args->seed, "sampling seed of every run")->capture_default_str();
@@ -359,7 +370,8 @@ Command add_bench_command(CLI::App& app) {
             const EngineConfig config{.model = args->model,
                                       .n_threads = args->threads,
                                       .t3_dtype = dtype,
-                                      .vocoder_dtype = parse_weight_dtype(args->vocoder_dtype)};
+                                      .vocoder_dtype = parse_weight_dtype(args->vocoder_dtype),
+                                      .device = parse_device_spec(args->device)};
             config.validate();
             const auto t0 = std::chrono::steady_clock::now();
             const std::unique_ptr<TtsEngine> engine = create_engine(config);

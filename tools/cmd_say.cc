@@ -81,6 +81,7 @@ Command add_say_command(CLI::App& app) {
     std::optional<float> temperature;
     std::string dtype = "f32";
     std::string vocoder_dtype = "f32";
+    std::string device = "cpu";
   };
   auto args = std::make_shared<Args>();
   sub->add_option("text", args->text, "UTF-8 text to speak; '-' or absent: read stdin");
@@ -104,6 +105,10 @@ Command add_say_command(CLI::App& app) {
                   "S3Gen + HiFT matmuls and convs: f32 | bf16 (about 2x faster where the CPU has "
                   "AVX512_BF16; Chatterbox models)")
       ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
+  sub->add_option("--device", args->device,
+                  "where T3 decodes: cpu | cuda | cuda:N (Turbo/Nano; S3Gen and HiFT stay on the "
+                  "CPU)")
       ->capture_default_str();
   sub->add_flag("--float", args->float_wav, "write 32-bit float WAV instead of PCM16");
   sub->add_option("--voice", args->voice,
@@ -131,7 +136,8 @@ Command add_say_command(CLI::App& app) {
                                   .n_threads = args->threads,
                                   .voice_store = args->voices,
                                   .t3_dtype = parse_weight_dtype(args->dtype),
-                                  .vocoder_dtype = parse_weight_dtype(args->vocoder_dtype)};
+                                  .vocoder_dtype = parse_weight_dtype(args->vocoder_dtype),
+                                  .device = parse_device_spec(args->device)};
         config.validate();
         const std::unique_ptr<TtsEngine> engine = create_engine(config);
 

@@ -220,9 +220,10 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
     // differs, so the default is the generate() default, not the voice's value.
     gen.exaggeration = opt.exaggeration.value_or(d.exaggeration);
   }
-  const std::shared_ptr<const T3CondPrefix> prefix = cond_prefix(ctx, voice);
+  // The CUDA batcher prefills the conditioning on the device: no host prefix there.
+  const std::shared_ptr<const T3CondPrefix> prefix = t3_cuda_ ? nullptr : cond_prefix(ctx, voice);
   gen.cond_prefix = prefix.get();
-  if (batch_loop_ && opt.batching && !t3.is_llama()) {
+  if (batch_loop_ && (opt.batching || t3_cuda_) && !t3.is_llama()) {
     // The only request in the engine: generate here (same tokens) rather than through the
     // loop's thread. With others running it joins the loop even when the loop is idle at this
     // instant: two decoders side by side would each stream the weights.
@@ -241,10 +242,31 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
   config.validate();
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
-  batch_loop_.reset();  // a previous loop finishes its streams first
-  batch_loop_ = std::make_unique<T3BatchLoop>(*parts_.t3, ctx, config);
+  batch_loop_.reset();  // a previous loop finishes its streams (and frees its slots) first
+  if (t3_cuda_) {
+    T3BatchLoopConfig device_config = config;
+    device_config.solo = false;
+    const T3CudaBackend* backend = t3_cuda_.get();
+    batch_loop_ = std::make_unique<T3BatchLoop>(
+        [backend, max_batch = config.max_batch] { return backend->make_batcher(max_batch); }, ctx,
+        device_config);
+  } else {
+    batch_loop_ = std::make_unique<T3BatchLoop>(*parts_.t3, ctx, config);
+  }
   batch_loop_->set_observer(observer_);
   max_concurrency_ = std::max(max_concurrency_, static_cast<int>(config.max_batch));
+}
+
+void ChatterboxEngine::use_cuda(const T3CudaOptions& options, std::int64_t max_batch) {
+  CHATTERD_CHECK(!parts_.t3->is_llama(), Unsupported,
+                 "{}: T3 on CUDA covers Turbo/Nano only for now; English/Multilingual run on the "
+                 "CPU",
+                 info_.name);
+  batch_loop_.reset();  // nothing may drive an old backend while it is replaced
+  t3_cuda_.reset();
+  t3_cuda_ = std::make_unique<T3CudaBackend>(*parts_.t3, options);
+  info_.device = t3_cuda_->description();
+  enable_batching(T3BatchLoopConfig{.max_batch = max_batch});
 }
 
 void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& config) {
@@ -292,6 +314,12 @@ EngineMemoryStats ChatterboxEngine::memory_stats() const {
   m.kv_cache_bytes_in_use = static_cast<std::int64_t>(kv.bytes_in_use());
   m.kv_cache_bytes_allocated = static_cast<std::int64_t>(kv.bytes_allocated());
   m.kv_cache_peak_bytes_in_use = static_cast<std::int64_t>(kv.peak_bytes_in_use());
+  if (t3_cuda_) {
+    const T3CudaMemoryStats d = t3_cuda_->memory();
+    m.device_bytes_in_use = d.bytes_in_use;
+    m.device_peak_bytes_in_use = d.peak_bytes_in_use;
+    m.device_bytes_cached = d.bytes_cached;
+  }
   return m;
 }
 

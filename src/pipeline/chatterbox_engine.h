@@ -46,6 +46,7 @@
 #include "models/model_hparams.h"
 #include "models/s3gen/s3gen_flow.h"
 #include "models/t3/t3_cond.h"
+#include "models/t3/t3_cuda_batcher.h"
 #include "models/t3/t3_generate.h"
 #include "models/t3/t3_model.h"
 #include "models/t3/t3_text.h"
@@ -159,7 +160,15 @@ class ChatterboxEngine final : public TtsEngine {
   // vocoder work on its own thread. Tokens, hence audio, are those of an unbatched run (up to the
   // float order of the batched projections; exact on the fixtures). Call before serving
   // (not synchronised with synthesize()). Throws Unsupported for English/Multilingual.
+  // After use_cuda() the loop's batcher is the device's (no solo path: only the loop's thread
+  // drives the device).
   void enable_batching(const T3BatchLoopConfig& config);
+  // T3 decodes on a CUDA device (Turbo/Nano): the decoder goes to the device
+  // (models/t3/t3_cuda_batcher.h) and every request's T3, batched or not, joins the device's
+  // batch loop of `max_batch` streams. S3Gen and HiFT stay on the CPU. Throws Unsupported
+  // without a CUDA build or device, or for English/Multilingual. Call before serving.
+  void use_cuda(const T3CudaOptions& options, std::int64_t max_batch);
+  const T3CudaBackend* t3_cuda() const { return t3_cuda_.get(); }
   // The vocoder's bf16 path (EngineConfig::vocoder_dtype): packs S3Gen's and HiFT's frame-wise
   // weights for the bf16 GEMM tile. Call before serving (not synchronised with synthesize()).
   // Returns false, changing nothing, where the CPU lacks AVX512_BF16.
@@ -215,7 +224,8 @@ class ChatterboxEngine final : public TtsEngine {
   mutable std::shared_mutex voices_mutex_;
   EngineInfo info_;
   ThreadPool pool_;
-  // After pool_: the loop's thread uses the pool and must stop first.
+  std::unique_ptr<T3CudaBackend> t3_cuda_;  // T3 on a device (use_cuda), before the loop
+  // After pool_ and t3_cuda_: the loop's thread uses both and must stop first.
   std::unique_ptr<T3BatchLoop> batch_loop_;
   std::unique_ptr<VocoderBatcher> vocoder_batcher_;
   int max_concurrency_ = 1;

@@ -1,5 +1,8 @@
 #include "pipeline/engine_factory.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <system_error>
 
 #include "chatterd/engine/tts_engine.h"
@@ -45,6 +48,30 @@ ModelSpec parse_model_spec(std::string_view model) {
   return DirectoryModel{.path = path};
 }
 
+DeviceSpec parse_device_spec(std::string_view text) {
+  if (text == "cpu") return DeviceSpec{};
+  if (text == "cuda") return DeviceSpec{.kind = Device::CUDA, .index = 0};
+  constexpr std::string_view kCudaPrefix = "cuda:";
+  if (text.starts_with(kCudaPrefix)) {
+    const std::string_view digits = text.substr(kCudaPrefix.size());
+    int index = 0;
+    const bool digits_only =
+        !digits.empty() && digits.size() <= 3 &&
+        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits_only) {
+      for (const char c : digits) index = index * 10 + (c - '0');
+      return DeviceSpec{.kind = Device::CUDA, .index = index};
+    }
+  }
+  CHATTERD_THROW(InvalidArgument, "device '{}': expected cpu, cuda or cuda:<index> (e.g. cuda:1)",
+                 text);
+}
+
+std::string device_spec_name(const DeviceSpec& device) {
+  if (device.kind == Device::CPU) return "cpu";
+  return fmt::format("cuda:{}", device.index);
+}
+
 std::string_view weight_dtype_name(WeightDType dtype) {
   switch (dtype) {
     case WeightDType::F32:
@@ -83,6 +110,14 @@ void EngineConfig::validate() const {
                        .max_wait_ms = vocoder_max_wait_ms,
                        .early_fire_ratio = vocoder_early_fire_ratio}
       .validate();
+  CHATTERD_CHECK(device_slot_positions >= 16 && device_slot_positions <= (1 << 20), InvalidArgument,
+                 "device_slot_positions must be in [16, 1048576], got {}", device_slot_positions);
+  CHATTERD_CHECK(device.index >= 0, InvalidArgument, "device index must be >= 0, got {}",
+                 device.index);
+  CHATTERD_CHECK(device.kind == Device::CPU || t3_dtype == WeightDType::F32, InvalidArgument,
+                 "t3_dtype {} is for the CPU T3; on {} the device holds the matrices in bf16 "
+                 "(leave t3_dtype at f32)",
+                 weight_dtype_name(t3_dtype), device_spec_name(device));
   (void)parse_model_spec(model);
 }
 
@@ -109,6 +144,10 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
                    "model '{}': max_batch {} needs a Chatterbox Turbo/Nano model (espeak runs one "
                    "request at a time)",
                    config.model, config.max_batch);
+    CHATTERD_CHECK(config.device.kind == Device::CPU, Unsupported,
+                   "model '{}' runs on the CPU only; device {} needs a Chatterbox Turbo/Nano "
+                   "model",
+                   config.model, device_spec_name(config.device));
     CHATTERD_CHECK(config.vocoder_batch == 1, Unsupported,
                    "model '{}': vocoder_batch {} needs a Chatterbox model (espeak has no vocoder "
                    "to batch)",
@@ -129,8 +168,14 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
   if (config.vocoder_dtype == WeightDType::BF16 && !engine->use_bf16_vocoder()) {
     logger().warn("vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder stays f32");
   }
-  if (config.max_batch > 1)
+  if (config.device.kind == Device::CUDA) {
+    // Every request's T3 goes through the device's loop, even at max_batch 1.
+    engine->use_cuda(T3CudaOptions{.device = config.device.index,
+                                   .slot_positions = config.device_slot_positions},
+                     config.max_batch);
+  } else if (config.max_batch > 1) {
     engine->enable_batching(T3BatchLoopConfig{.max_batch = config.max_batch});
+  }
   if (config.vocoder_batch > 1) {
     engine->enable_vocoder_batching(
         VocoderBatcherConfig{.max_batch_size = config.vocoder_batch,

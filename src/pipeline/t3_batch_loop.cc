@@ -15,9 +15,19 @@ void T3BatchLoopConfig::validate() const {
 }
 
 T3BatchLoop::T3BatchLoop(const T3Model& model, ExecContext ctx, T3BatchLoopConfig config)
-    : model_(model), ctx_(ctx), config_(config) {
+    : T3BatchLoop(
+          [&model, max_batch = config.max_batch]() -> std::unique_ptr<T3StreamBatcher> {
+            return std::make_unique<T3BatchGenerator>(model, max_batch);
+          },
+          ctx, config) {}
+
+T3BatchLoop::T3BatchLoop(BatcherFactory make_batcher, ExecContext ctx, T3BatchLoopConfig config)
+    : make_batcher_(std::move(make_batcher)), ctx_(ctx), config_(config) {
   config_.validate();
-  generator_ = std::make_unique<T3BatchGenerator>(model, config.max_batch);
+  generator_ = make_batcher_();
+  CHATTERD_CHECK(
+      generator_ != nullptr && generator_->max_batch() >= config_.max_batch, InvalidArgument,
+      "T3 batch loop: the batcher takes fewer than max_batch {} streams", config_.max_batch);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -57,7 +67,7 @@ void T3BatchLoop::finish(Channel& ch, T3GenerateResult result, std::exception_pt
 
 std::optional<T3BatchLoop::SoloTicket> T3BatchLoop::try_solo() {
   const std::lock_guard<std::mutex> lock(mutex_);
-  if (stopping_ || in_loop_ > 0 || solo_ > 0) return std::nullopt;
+  if (!config_.solo || stopping_ || in_loop_ > 0 || solo_ > 0) return std::nullopt;
   ++solo_;
   ++stats_.solo;
   return std::optional<SoloTicket>(std::in_place, *this);
@@ -88,6 +98,10 @@ T3GenerateResult T3BatchLoop::generate(const T3Cond& cond, std::span<const std::
   const InLoop in_loop{*this};
   {
     const std::lock_guard<std::mutex> lock(mutex_);
+    if (broken_) {
+      ++stats_.refused;
+      std::rethrow_exception(broken_);
+    }
     if (stopping_) {
       ++stats_.refused;
       CHATTERD_THROW(Unavailable, "T3 batch loop: stopping, request refused");
@@ -157,17 +171,19 @@ void T3BatchLoop::run() {
     bool have_next = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || generator_->running() > 0; });
+      wake_.wait(lock, [&] {
+        return stopping_ || !queue_.empty() || (generator_ && generator_->running() > 0);
+      });
       if (stopping_) {
-        // Queued requests never started: end them now. Running ones are cancelled below by
-        // their relay (it sees stopping_) at the next step.
+        // Queued requests never started: end them now (with the batcher's failure, if that is
+        // why). Running ones are cancelled below by their relay (it sees stopping_) next step.
         while (!queue_.empty()) {
           T3GenerateResult r;
-          r.cancelled = true;
-          finish(*queue_.front().channel, std::move(r), nullptr);
+          r.cancelled = broken_ == nullptr;
+          finish(*queue_.front().channel, std::move(r), broken_);
           queue_.pop_front();
         }
-        if (generator_->running() == 0) return;
+        if (!generator_ || generator_->running() == 0) return;
       } else if (!queue_.empty() && generator_->running() < config_.max_batch) {
         next = std::move(queue_.front());
         queue_.pop_front();
@@ -181,7 +197,7 @@ void T3BatchLoop::run() {
       EngineObserver* const observer = observer_.load();
       const auto t_step = observer != nullptr ? std::chrono::steady_clock::now()
                                               : std::chrono::steady_clock::time_point{};
-      std::vector<T3BatchGenerator::Finished> finished = generator_->step(ctx_);
+      std::vector<T3StreamBatcher::Finished> finished = generator_->step(ctx_);
       if (observer != nullptr && running > 0) {
         observer->on_batch_step(running, t_step, std::chrono::steady_clock::now());
       }
@@ -206,7 +222,17 @@ void T3BatchLoop::run() {
       const std::exception_ptr error = std::current_exception();
       for (auto& [id, channel] : running_) finish(*channel, {}, error);
       running_.clear();
-      generator_ = std::make_unique<T3BatchGenerator>(model_, config_.max_batch);
+      generator_.reset();  // its memory (a device's KV slots) goes before the new one takes it
+      try {
+        generator_ = make_batcher_();
+      } catch (...) {
+        // No batcher (the device is gone): the loop ends; queued requests get this error and
+        // later ones are refused.
+        const std::lock_guard<std::mutex> lock(mutex_);
+        broken_ = std::current_exception();
+        stopping_ = true;
+        stop_flag_.store(true);
+      }
     }
   }
 }

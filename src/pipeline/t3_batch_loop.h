@@ -25,6 +25,7 @@
 
 #include "chatterd/engine/tts_engine.h"
 #include "models/t3/t3_batch_generate.h"
+#include "models/t3/t3_stream_batcher.h"
 #include "ops/exec_context.h"
 
 namespace chatterd {
@@ -32,6 +33,9 @@ namespace chatterd {
 struct T3BatchLoopConfig {
   std::int64_t max_batch = 8;  // streams decoded together
   std::size_t max_queue = 64;  // waiting streams beyond max_batch (>= 1); more are refused
+  // Solo tickets (try_solo) may be granted. Off when the batcher owns a device only the loop's
+  // thread may drive.
+  bool solo = true;
   void validate() const;
 };
 
@@ -47,8 +51,14 @@ struct T3BatchLoopStats {
 
 class T3BatchLoop {
  public:
-  // `model` and the pool behind `ctx` must outlive the loop.
+  // Makes the loop's batcher for config.max_batch streams (again after a step fails). Called on
+  // the constructing thread first, then on the loop's thread.
+  using BatcherFactory = std::function<std::unique_ptr<T3StreamBatcher>()>;
+
+  // The CPU batcher (T3BatchGenerator). `model` and the pool behind `ctx` must outlive the loop.
   T3BatchLoop(const T3Model& model, ExecContext ctx, T3BatchLoopConfig config);
+  // Any batcher (T3CudaBatcher). The pool behind `ctx` must outlive the loop.
+  T3BatchLoop(BatcherFactory make_batcher, ExecContext ctx, T3BatchLoopConfig config);
   ~T3BatchLoop();  // stop()
   T3BatchLoop(const T3BatchLoop&) = delete;
   T3BatchLoop& operator=(const T3BatchLoop&) = delete;
@@ -112,21 +122,22 @@ class T3BatchLoop {
   void admit(Pending job);
   static void finish(Channel& ch, T3GenerateResult result, std::exception_ptr error);
 
-  const T3Model& model_;
+  BatcherFactory make_batcher_;
   ExecContext ctx_;
   T3BatchLoopConfig config_;
-  std::unique_ptr<T3BatchGenerator> generator_;  // rebuilt if a step throws
-  std::atomic<bool> stop_flag_{false};           // stopping_, readable without the mutex
+  std::unique_ptr<T3StreamBatcher> generator_;  // rebuilt if a step throws
+  std::atomic<bool> stop_flag_{false};          // stopping_, readable without the mutex
   std::atomic<EngineObserver*> observer_{nullptr};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  std::int64_t in_loop_ = 0;  // callers inside generate()
-  std::int64_t solo_ = 0;     // solo tickets out
+  std::exception_ptr broken_;  // why the batcher could not be rebuilt (the loop has ended)
+  std::int64_t in_loop_ = 0;   // callers inside generate()
+  std::int64_t solo_ = 0;      // solo tickets out
   T3BatchLoopStats stats_;
-  std::map<T3BatchGenerator::StreamId, std::shared_ptr<Channel>> running_;  // loop thread only
+  std::map<T3StreamBatcher::StreamId, std::shared_ptr<Channel>> running_;  // loop thread only
   std::thread thread_;
 };
 

@@ -267,6 +267,19 @@ std::string Metrics::render(const EngineMemoryStats& engine_memory) const {
       "chatterd_kv_cache_peak_bytes {}\n",
       engine_memory.kv_cache_bytes_in_use, engine_memory.kv_cache_bytes_allocated,
       engine_memory.kv_cache_peak_bytes_in_use);
+  out += fmt::format(
+      "# HELP chatterd_device_memory_bytes Device (CUDA) memory of the engine's caching allocator: "
+      "handed out (in_use: weights, KV slots, scratch) and freed but kept for reuse (cached). 0 "
+      "on the CPU.\n"
+      "# TYPE chatterd_device_memory_bytes gauge\n"
+      "chatterd_device_memory_bytes{{state=\"in_use\"}} {}\n"
+      "chatterd_device_memory_bytes{{state=\"cached\"}} {}\n"
+      "# HELP chatterd_device_memory_peak_bytes The most device memory in use at once since "
+      "start.\n"
+      "# TYPE chatterd_device_memory_peak_bytes gauge\n"
+      "chatterd_device_memory_peak_bytes {}\n",
+      engine_memory.device_bytes_in_use, engine_memory.device_bytes_cached,
+      engine_memory.device_peak_bytes_in_use);
   stage_peak_resident.render(out, "chatterd_stage_peak_resident_bytes",
                              "Largest process resident set sampled at the end of an engine "
                              "stage's segments, over all syntheses since start.");

@@ -101,7 +101,8 @@ std::unique_ptr<Server> Server::create(const ServerConfig& config) {
                                    .max_batch = config.max_batch,
                                    .vocoder_batch = config.vocoder_batch,
                                    .vocoder_max_wait_ms = config.vocoder_max_wait_ms,
-                                   .vocoder_early_fire_ratio = config.vocoder_early_fire_ratio};
+                                   .vocoder_early_fire_ratio = config.vocoder_early_fire_ratio,
+                                   .device = config.device};
   engine_config.validate();
   return std::make_unique<Server>(config, create_engine(engine_config));
 }

@@ -50,7 +50,8 @@ std::string json_scalar_text(const nlohmann::json& v, std::string_view key,
   }
   CHATTERD_THROW(InvalidArgument, "{}: {} must be {}, got {}", source, key,
                  key == "api_key" || key == "host" || key == "model" || key == "voice_store" ||
-                         key == "dtype" || key == "vocoder_dtype" || key == "trace"
+                         key == "dtype" || key == "vocoder_dtype" || key == "trace" ||
+                         key == "device"
                      ? "a string"
                      : "an integer",
                  v.type_name());
@@ -65,6 +66,7 @@ const std::vector<std::string_view>& config_keys() {
                                                    "threads",
                                                    "dtype",
                                                    "vocoder_dtype",
+                                                   "device",
                                                    "io_threads",
                                                    "max_text_chars",
                                                    "max_queue",
@@ -113,6 +115,12 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     CHATTERD_CHECK(value == "f32" || value == "bf16", InvalidArgument,
                    "{}: vocoder_dtype must be f32 or bf16, got '{}'", source, value);
     c.vocoder_dtype = parse_weight_dtype(value);
+  } else if (key == "device") {
+    try {
+      c.device = parse_device_spec(value);
+    } catch (const InvalidArgument& e) {
+      CHATTERD_THROW(InvalidArgument, "{}: {}", source, e.what());
+    }
   } else if (key == "io_threads") {
     c.io_threads = parse_int<int>(key, value, source);
   } else if (key == "max_text_chars") {
@@ -295,6 +303,7 @@ std::string ServerConfig::to_json() const {
                          {"threads", n_threads},
                          {"dtype", std::string(weight_dtype_name(t3_dtype))},
                          {"vocoder_dtype", std::string(weight_dtype_name(vocoder_dtype))},
+                         {"device", device_spec_name(device)},
                          {"io_threads", io_threads},
                          {"max_text_chars", max_text_chars},
                          {"max_queue", max_queue},

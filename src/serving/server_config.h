@@ -25,6 +25,7 @@ struct ServerConfig {
   int n_threads = 0;                        // engine threads; 0: one per core
   WeightDType t3_dtype = WeightDType::F32;  // T3 matrix weights (--dtype f32|f16|bf16|int8|int4)
   WeightDType vocoder_dtype = WeightDType::F32;  // S3Gen + HiFT matmuls (f32|bf16)
+  DeviceSpec device;                             // where T3 decodes (--device cpu|cuda|cuda:N)
   int io_threads = 2;                    // threads running the io_context (they never synthesise)
   std::size_t max_text_chars = 5000;     // code points; longer: 413
   std::size_t max_queue = 16;            // admitted requests waiting or running; more: 429

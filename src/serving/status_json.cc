@@ -48,7 +48,8 @@ nlohmann::json batching_json(const ServerState& state) {
 
 // The process's resident set now and, by engine stage, the largest resident set sampled at the
 // end of a stage segment since start (chatterd_stage_peak_resident_bytes).
-// Plus the engine's KV cache pool (chatterd_kv_cache_bytes).
+// Plus the engine's KV cache pool (chatterd_kv_cache_bytes) and its device memory (CUDA; zero on
+// the CPU).
 nlohmann::json memory_json(const Metrics& m, const EngineMemoryStats& engine) {
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& [stage, bytes] : m.stage_peak_resident.values()) stages[stage] = bytes;
@@ -57,7 +58,11 @@ nlohmann::json memory_json(const Metrics& m, const EngineMemoryStats& engine) {
           {"kv_cache",
            {{"bytes_in_use", engine.kv_cache_bytes_in_use},
             {"bytes_allocated", engine.kv_cache_bytes_allocated},
-            {"peak_bytes_in_use", engine.kv_cache_peak_bytes_in_use}}}};
+            {"peak_bytes_in_use", engine.kv_cache_peak_bytes_in_use}}},
+          {"device_memory",
+           {{"bytes_in_use", engine.device_bytes_in_use},
+            {"bytes_cached", engine.device_bytes_cached},
+            {"peak_bytes_in_use", engine.device_peak_bytes_in_use}}}};
 }
 
 }  // namespace
@@ -70,6 +75,7 @@ std::string optimization_status_json(ServerState& state) {
       {"engine",
        {{"name", state.engine_info.name},
         {"sample_rate", state.engine_info.sample_rate_hz},
+        {"device", state.engine_info.device},
         {"voices", state.voices.names()},
         {"can_clone", state.voices.can_clone()}}},
       {"scheduler", scheduler_json(state)},

@@ -170,6 +170,24 @@ TEST(ServingConfig, BatchingAndBudgetKeys) {
   EXPECT_NE(c.to_string().find("max_batch = 4"), std::string::npos) << c.to_string();
 }
 
+TEST(ServingConfig, DeviceKey) {
+  ServerConfig c;
+  EXPECT_EQ(c.device, DeviceSpec{});
+  apply_config_json(c, R"({"device": "cuda:1"})", "test");
+  EXPECT_EQ(c.device, (DeviceSpec{.kind = Device::CUDA, .index = 1}));
+  EXPECT_NE(c.to_string().find("device = cuda:1"), std::string::npos) << c.to_string();
+  EXPECT_NE(c.to_json().find(R"("device":"cuda:1")"), std::string::npos) << c.to_json();
+  set_config_value(c, "device", "cpu", "flag --device");
+  EXPECT_EQ(c.device, DeviceSpec{});
+  try {
+    set_config_value(c, "device", "gpu0", "flag --device");
+    ADD_FAILURE() << "gpu0 was accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("flag --device"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(apply_config_json(c, R"({"device": 1})", "test"), InvalidArgument);
+}
+
 TEST(ServingApi, BearerMatchesOnlyTheExactKey) {
   EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
   EXPECT_FALSE(bearer_matches("Bearer s3creT", "s3cret"));   // last byte

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chatterd/core/dtype.h"
+
 namespace chatterd {
 
 // Per-request options. Unset optionals take the model's defaults (hparams / generate() defaults).
@@ -95,6 +97,8 @@ struct EngineInfo {
   std::string name;  // "espeak-ng", "chatterbox-turbo", ...
   int sample_rate_hz = 24000;
   std::vector<std::string> voices;  // names accepted in SynthesisRequest::voice
+  // Where T3 runs: "cpu", or the CUDA device ("cuda:0 NVIDIA H100 80GB HBM3 (sm_90, ...)").
+  std::string device = "cpu";
 };
 
 // Engine-internal events a server watches for metrics and tracing. Called on the engine's own
@@ -137,6 +141,11 @@ struct EngineMemoryStats {
   std::int64_t kv_cache_bytes_in_use = 0;       // blocks held by requests and voice prefixes
   std::int64_t kv_cache_bytes_allocated = 0;    // taken from the system: in use + free blocks
   std::int64_t kv_cache_peak_bytes_in_use = 0;  // the most ever in use at once
+  // CUDA engines: device memory handed out by the caching allocator (KV slots, weights, scratch),
+  // the most at once, and freed blocks kept for reuse. 0 on the CPU.
+  std::int64_t device_bytes_in_use = 0;
+  std::int64_t device_peak_bytes_in_use = 0;
+  std::int64_t device_bytes_cached = 0;
 };
 
 class TtsEngine {
@@ -175,6 +184,16 @@ std::string_view weight_dtype_name(WeightDType dtype);  // "f32", "f16", "bf16",
 // Parses a name of weight_dtype_name; throws InvalidArgument naming the accepted values.
 WeightDType parse_weight_dtype(std::string_view name);
 
+// A compute device: "cpu", "cuda" (device 0) or "cuda:N".
+struct DeviceSpec {
+  Device kind = Device::CPU;
+  int index = 0;
+  friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
+};
+// Throws InvalidArgument naming the accepted forms.
+DeviceSpec parse_device_spec(std::string_view text);
+std::string device_spec_name(const DeviceSpec& device);  // "cpu", "cuda:0"
+
 struct EngineConfig {
   std::string model = "espeak";
   int n_threads = 0;        // 0: one per hardware core
@@ -192,6 +211,13 @@ struct EngineConfig {
   int vocoder_batch = 1;
   double vocoder_max_wait_ms = 5.0;        // a waiting window fires at this age
   double vocoder_early_fire_ratio = 0.75;  // fire once this share of the expected batch waits
+  // Where T3 decodes: the CPU, or a CUDA device (Turbo/Nano; S3Gen and HiFT stay on the CPU for
+  // now). On CUDA every request's T3 joins one batch loop of max_batch streams that owns the
+  // device; t3_dtype must stay f32 there (the device holds the matrices in bf16).
+  DeviceSpec device;
+  // CUDA: KV positions per stream (prefill + generated tokens); bounds device memory (a longer
+  // request stops early, a longer prefill is refused).
+  std::int64_t device_slot_positions = 2048;
   void validate() const;
 };
 

@@ -155,6 +155,30 @@ Tensor DeviceContext::to_host(const Tensor& device_tensor) {
   return out;
 }
 
+void DeviceContext::upload(const void* host, std::size_t bytes, void* device_dst) {
+  if (bytes == 0) return;
+  auto staging = pinned_memory_.allocate(bytes);
+  std::memcpy(staging.get(), host, bytes);
+  detail::check(
+      cudaMemcpyAsync(device_dst, staging.get(), bytes, cudaMemcpyHostToDevice, stream_.handle()),
+      "upload");
+  stream_.synchronize();  // the staging block goes back to the cache below
+}
+
+void DeviceContext::download(const void* device_src, std::size_t bytes, void* host_dst) {
+  if (bytes == 0) return;
+  auto staging = pinned_memory_.allocate(bytes);
+  detail::check(
+      cudaMemcpyAsync(staging.get(), device_src, bytes, cudaMemcpyDeviceToHost, stream_.handle()),
+      "download");
+  stream_.synchronize();
+  std::memcpy(host_dst, staging.get(), bytes);
+}
+
+void DeviceContext::make_current() const {
+  detail::check(cudaSetDevice(device()), "cudaSetDevice");
+}
+
 void DeviceContext::copy(const Tensor& from, Tensor& to) {
   check_on_device(from, "copy: source");
   check_on_device(to, "copy: destination");

@@ -27,6 +27,9 @@ class DeviceContext {
   DeviceContext& operator=(const DeviceContext&) = delete;
 
   int device() const { return stream_.device(); }
+  // Makes this context's device the calling thread's current one (the runtime's current device
+  // is per thread: a context built on one thread and driven from another must call this there).
+  void make_current() const;
   const Stream& stream() const { return stream_; }
   CachingAllocator& device_memory() { return device_memory_; }
   CachingAllocator& pinned_memory() { return pinned_memory_; }
@@ -49,6 +52,10 @@ class DeviceContext {
   // return). Any dtype; the result has the source's shape and dtype.
   Tensor to_device(const Tensor& host);
   Tensor to_host(const Tensor& device_tensor);
+  // `bytes` from host memory into device memory at `device_dst` (e.g. a captured graph's input
+  // buffer) and back, through a pinned staging block; both wait for the copy.
+  void upload(const void* host, std::size_t bytes, void* device_dst);
+  void download(const void* device_src, std::size_t bytes, void* host_dst);
   // Device-to-device copy of same-size tensors, queued on the stream.
   void copy(const Tensor& from, Tensor& to);
   // `rows` runs of `width` bytes, `src_pitch` / `dst_pitch` apart (a slice along an inner axis),

@@ -23,37 +23,26 @@
 #include "models/t3/t3_generate.h"
 #include "models/t3/t3_model.h"
 #include "models/t3/t3_state.h"
+#include "models/t3/t3_stream_batcher.h"
 #include "ops/exec_context.h"
 
 namespace chatterd {
 
-class T3BatchGenerator {
+class T3BatchGenerator final : public T3StreamBatcher {
  public:
-  using StreamId = std::int64_t;
-  struct Finished {
-    StreamId id = 0;
-    T3GenerateResult result;
-  };
-
   // `model` must be GPT-2 (Turbo/Nano) and outlive the generator. max_batch >= 1 bounds the
   // running streams (add() refuses beyond it).
   T3BatchGenerator(const T3Model& model, std::int64_t max_batch);
 
-  // Prefills a new stream and picks its first token (as generate_speech_tokens does). Throws
-  // InvalidArgument for bad options/text (as generate_speech_tokens) or when max_batch streams
-  // already run. A stream that is already finished after its first token (budget 0, all
-  // filtered) is reported by the next step().
+  // See T3StreamBatcher. The first token is picked as generate_speech_tokens does.
   StreamId add(const ExecContext& ctx, const T3Cond& cond, std::span<const std::int64_t> text_ids,
-               const T3GenerateOptions& options, SpeechTokenCallback on_token = {});
+               const T3GenerateOptions& options, SpeechTokenCallback on_token) override;
+  std::vector<Finished> step(const ExecContext& ctx) override;
 
-  // One decode step for every running stream; returns the streams that finished in it.
-  std::vector<Finished> step(const ExecContext& ctx);
-
-  std::int64_t running() const { return static_cast<std::int64_t>(streams_.size()); }
-  std::int64_t max_batch() const { return max_batch_; }
-  // Steps run and rows they carried (rows / steps = mean batch size).
-  std::int64_t steps() const { return steps_; }
-  std::int64_t rows() const { return rows_; }
+  std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
+  std::int64_t max_batch() const override { return max_batch_; }
+  std::int64_t steps() const override { return steps_; }
+  std::int64_t rows() const override { return rows_; }
 
  private:
   struct Stream {

@@ -114,10 +114,10 @@ TEST(T3BatchGenerator, RefusesBadUse) {
   EXPECT_THROW(T3BatchGenerator(*model, 0), InvalidArgument);
   T3BatchGenerator gen(*model, 1);
   const std::vector<std::int64_t> text{15496};
-  EXPECT_THROW(gen.add(ctx, cond, {}, options(1, true, 1.0f, 5)), InvalidArgument);
-  EXPECT_THROW(gen.add(ctx, cond, text, options(1, true, 1.0f, -1)), InvalidArgument);
-  gen.add(ctx, cond, text, options(1, true, 1.0f, 5));
-  EXPECT_THROW(gen.add(ctx, cond, text, options(1, true, 1.0f, 5)), InvalidArgument);
+  EXPECT_THROW(gen.add(ctx, cond, {}, options(1, true, 1.0f, 5), {}), InvalidArgument);
+  EXPECT_THROW(gen.add(ctx, cond, text, options(1, true, 1.0f, -1), {}), InvalidArgument);
+  gen.add(ctx, cond, text, options(1, true, 1.0f, 5), {});
+  EXPECT_THROW(gen.add(ctx, cond, text, options(1, true, 1.0f, 5), {}), InvalidArgument);
   const auto llama = T3Model::load(std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny");
   EXPECT_THROW(T3BatchGenerator(*llama, 2), InvalidArgument);
 }

@@ -85,6 +85,64 @@ TEST(EngineConfig, Validate) {
   EXPECT_THROW((EngineConfig{.vocoder_dtype = WeightDType::F16}.validate()), InvalidArgument);
 }
 
+TEST(DeviceSpec, ParsesCpuCudaAndAnIndexAndRefusesTheRest) {
+  EXPECT_EQ(parse_device_spec("cpu"), DeviceSpec{});
+  EXPECT_EQ(parse_device_spec("cuda"), (DeviceSpec{.kind = Device::CUDA, .index = 0}));
+  EXPECT_EQ(parse_device_spec("cuda:3"), (DeviceSpec{.kind = Device::CUDA, .index = 3}));
+  EXPECT_EQ(device_spec_name(parse_device_spec("cuda:12")), "cuda:12");
+  EXPECT_EQ(device_spec_name(DeviceSpec{}), "cpu");
+  for (const char* bad : {"", "gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:1234", "CUDA", "cpu:0"}) {
+    try {
+      (void)parse_device_spec(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const InvalidArgument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("cuda:<index>"));  // names the accepted forms
+    }
+  }
+}
+
+TEST(EngineConfig, DeviceSettingsAreValidated) {
+  const DeviceSpec cuda{.kind = Device::CUDA, .index = 0};
+  EXPECT_NO_THROW((EngineConfig{.device = cuda}.validate()));
+  try {
+    (void)EngineConfig{.t3_dtype = WeightDType::BF16, .device = cuda}.validate();
+    ADD_FAILURE() << "t3_dtype bf16 was accepted with a CUDA T3";
+  } catch (const InvalidArgument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("t3_dtype"));
+  }
+  EXPECT_THROW((EngineConfig{.device_slot_positions = 8}.validate()), InvalidArgument);
+  EXPECT_THROW((EngineConfig{.device = {.kind = Device::CUDA, .index = -1}}.validate()),
+               InvalidArgument);
+}
+
+TEST(CreateEngine, CudaIsRefusedForEspeakAndNamesWhyWhereThereIsNoDevice) {
+  const DeviceSpec cuda{.kind = Device::CUDA, .index = 0};
+  try {
+    (void)create_engine({.device = cuda});
+    ADD_FAILURE() << "espeak accepted a CUDA device";
+  } catch (const Unsupported& e) {
+    EXPECT_THAT(e.what(), HasSubstr("cuda:0"));
+  }
+  // Turbo: served on a machine with a device and a CUDA build (tests/unit/cuda checks the
+  // audio there); elsewhere refused with the reason, never a crash or a silent CPU fallback.
+  const std::string turbo = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
+  try {
+    const auto engine = create_engine({.model = turbo, .n_threads = 1, .device = cuda});
+    EXPECT_THAT(engine->info().device, ::testing::StartsWith("cuda:0 "));
+  } catch (const Unsupported& e) {
+    EXPECT_THAT(e.what(), ::testing::AnyOf(HasSubstr("no CUDA backend"), HasSubstr("no device")));
+  }
+  // A device index past the visible ones is named.
+  try {
+    (void)create_engine(
+        {.model = turbo, .n_threads = 1, .device = {.kind = Device::CUDA, .index = 99}});
+    ADD_FAILURE() << "cuda:99 was accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::AnyOf(HasSubstr("99"), HasSubstr("no CUDA backend"),
+                                           HasSubstr("no device")));
+  }
+}
+
 TEST(CreateEngine, VocoderDtypeBf16PacksTheVocoderWhereTheCpuHasIt) {
   const std::string turbo = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
   const auto engine =

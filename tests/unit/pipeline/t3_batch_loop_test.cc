@@ -187,5 +187,94 @@ TEST(T3BatchLoop, ConfigIsValidated) {
   EXPECT_NO_THROW(T3BatchLoopConfig{}.validate());
 }
 
+// A batcher that emits `tokens_per_stream` copies of its stream id, and whose step() throws
+// once `fail_at_step` steps have run; counts the batchers made.
+class FakeBatcher final : public T3StreamBatcher {
+ public:
+  FakeBatcher(std::int64_t max_batch, std::int64_t fail_at_step)
+      : max_batch_(max_batch), fail_at_step_(fail_at_step) {}
+  StreamId add(const ExecContext&, const T3Cond&, std::span<const std::int64_t>,
+               const T3GenerateOptions& options, SpeechTokenCallback on_token) override {
+    streams_.push_back({next_id_, options.max_gen_len, std::move(on_token), {}});
+    return next_id_++;
+  }
+  std::vector<Finished> step(const ExecContext&) override {
+    if (!streams_.empty() && steps_ == fail_at_step_) throw Internal("fake step failure");
+    std::vector<Finished> done;
+    if (streams_.empty()) return done;
+    ++steps_;
+    rows_ += running();
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      it->result.tokens.push_back(it->id);
+      const bool go_on = !it->on_token || it->on_token(it->id);
+      if (!go_on || std::ssize(it->result.tokens) >= it->length) {
+        done.push_back({it->id, std::move(it->result)});
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return done;
+  }
+  std::int64_t running() const override { return std::ssize(streams_); }
+  std::int64_t max_batch() const override { return max_batch_; }
+  std::int64_t steps() const override { return steps_; }
+  std::int64_t rows() const override { return rows_; }
+
+ private:
+  struct Stream {
+    StreamId id;
+    std::int64_t length;
+    SpeechTokenCallback on_token;
+    T3GenerateResult result;
+  };
+  std::int64_t max_batch_;
+  std::int64_t fail_at_step_;
+  std::vector<Stream> streams_;
+  StreamId next_id_ = 0;
+  std::int64_t steps_ = 0;
+  std::int64_t rows_ = 0;
+};
+
+TEST(T3BatchLoop, AnyBatcherCanDriveTheLoopAndSoloCanBeTurnedOff) {
+  T3BatchLoop loop([] { return std::make_unique<FakeBatcher>(4, -1); }, ExecContext{},
+                   T3BatchLoopConfig{.max_batch = 4, .solo = false});
+  EXPECT_FALSE(loop.try_solo().has_value());  // idle, but solo tickets are off
+  std::vector<std::int64_t> got;
+  const T3GenerateResult r =
+      loop.generate(model().cond, text_for(1), options(1, 3), [&](std::int64_t t) {
+        got.push_back(t);
+        return true;
+      });
+  EXPECT_EQ(r.tokens, (std::vector<std::int64_t>{0, 0, 0}));
+  EXPECT_EQ(got, r.tokens);
+}
+
+TEST(T3BatchLoop, AFailedStepReachesItsStreamsAndAFailedRebuildRefusesLaterRequests) {
+  std::atomic<int> made{0};
+  T3BatchLoop loop(
+      [&made]() -> std::unique_ptr<T3StreamBatcher> {
+        if (made.fetch_add(1) > 0) throw Unavailable("the fake device is gone");
+        return std::make_unique<FakeBatcher>(2, 1);
+      },
+      ExecContext{}, T3BatchLoopConfig{.max_batch = 2, .solo = false});
+  // The second step fails: the stream gets the step's error; the rebuild fails too.
+  EXPECT_THROW(loop.generate(model().cond, text_for(1), options(1, 5)), Internal);
+  try {
+    loop.generate(model().cond, text_for(1), options(2, 5));
+    ADD_FAILURE() << "a request after the failed rebuild was served";
+  } catch (const Unavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("fake device is gone"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(made.load(), 2);
+  loop.stop();
+}
+
+TEST(T3BatchLoop, ABatcherSmallerThanMaxBatchIsRefused) {
+  EXPECT_THROW(T3BatchLoop([] { return std::make_unique<FakeBatcher>(2, -1); }, ExecContext{},
+                           T3BatchLoopConfig{.max_batch = 4}),
+               InvalidArgument);
+}
+
 }  // namespace
 }  // namespace chatterd

@@ -1,0 +1,395 @@
+#include "models/t3/t3_cuda_batcher.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "models/t3/logits_processors.h"
+#include "models/t3/sampler.h"
+#include "models/t3/t3_cuda_decoder.h"
+#include "models/t3/t3_state.h"
+#include "ops/device.h"
+
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/context.h"
+#include "backends/cuda/device.h"
+#include "backends/cuda/graph.h"
+#include "backends/cuda/kernels.h"
+#include "backends/cuda/kv_slots.h"
+#endif
+
+namespace chatterd {
+
+void T3CudaOptions::validate() const {
+  CHATTERD_CHECK(device >= 0, InvalidArgument, "CUDA device index must be >= 0, got {}", device);
+  CHATTERD_CHECK(slot_positions >= 16 && slot_positions <= (std::int64_t{1} << 20), InvalidArgument,
+                 "CUDA T3: slot_positions must be in [16, 1048576], got {}", slot_positions);
+}
+
+#ifdef CHATTERD_HAVE_CUDA
+
+struct T3CudaBackend::Impl {
+  Impl(const T3Model& m, int device) : model(m), dc(device), ctx(device_ctx(dc)), decoder(ctx, m) {}
+  static ExecContext device_ctx(cuda::DeviceContext& dc) {
+    ExecContext c;
+    c.cuda = &dc;
+    return c;
+  }
+  const T3Model& model;
+  cuda::DeviceContext dc;
+  ExecContext ctx;  // device work: ctx.cuda = &dc
+  T3CudaDecoder decoder;
+};
+
+namespace {
+
+bool all_neg_inf(std::span<const float> v) {
+  return std::all_of(v.begin(), v.end(),
+                     [](float x) { return x == -std::numeric_limits<float>::infinity(); });
+}
+
+class T3CudaBatcher final : public T3StreamBatcher {
+ public:
+  T3CudaBatcher(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
+                std::int64_t max_batch)
+      : impl_(std::move(impl)),
+        model_(impl_->model),
+        options_(options),
+        max_batch_(max_batch),
+        vocab_(model_.config().speech_vocab_size),
+        limit_(std::min(options.slot_positions, model_.max_positions())),
+        slots_(slots_on_device(*impl_, max_batch, limit_)) {
+    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
+                   max_batch);
+    CHATTERD_CHECK(vocab_ <= cuda::kSamplingMaxVocab, Unsupported,
+                   "CUDA T3: a speech vocabulary of {} exceeds the device sampler's {}", vocab_,
+                   cuda::kSamplingMaxVocab);
+    cuda::DeviceContext& dc = impl_->dc;
+    dc.make_current();
+    static_assert(sizeof(cuda::TurboSampling) % sizeof(std::int32_t) == 0);
+    // Step inputs, one upload: ids i32 [max_batch] | uniforms f32 [max_batch] | TurboSampling
+    // [max_batch]. Fixed addresses, so captured graphs read each step's values.
+    const std::int64_t words =
+        max_batch * (2 + static_cast<std::int64_t>(sizeof(cuda::TurboSampling) / 4));
+    inputs_ = dc.empty(Shape{words}, DType::I32);
+    inputs_host_.assign(static_cast<std::size_t>(words), 0);
+    seen_ = dc.empty(Shape{max_batch, vocab_}, DType::I8);
+    processed_ = dc.empty(Shape{max_batch, vocab_}, DType::F32);
+    picked_ = dc.empty(Shape{max_batch}, DType::I32);
+    picked_host_.assign(static_cast<std::size_t>(max_batch), 0);
+    scratch_.resize(static_cast<std::size_t>(max_batch));
+    graphs_.resize(static_cast<std::size_t>(max_batch));
+    sized_.assign(static_cast<std::size_t>(max_batch), 0);
+    model_.reset_state(host_state_, 1);
+    streams_.reserve(static_cast<std::size_t>(max_batch));
+  }
+
+  StreamId add(const ExecContext& ctx, const T3Cond& cond, std::span<const std::int64_t> text_ids,
+               const T3GenerateOptions& options, SpeechTokenCallback on_token) override {
+    options.sampling.validate();
+    CHATTERD_CHECK(running() < max_batch_, InvalidArgument,
+                   "CUDA T3: {} streams already running (max_batch)", max_batch_);
+    CHATTERD_CHECK(options.max_gen_len >= 0, InvalidArgument,
+                   "T3 generate: max_gen_len must be >= 0, got {}", options.max_gen_len);
+    CHATTERD_CHECK(!text_ids.empty(), InvalidArgument, "T3 generate: no text tokens");
+    Stream s;
+    s.id = next_id_++;
+    s.options = options;
+    s.on_token = std::move(on_token);
+    s.rng = Rng(options.sampling.seed);
+    s.result.prefill_length =
+        model_.prefill_length(cond, static_cast<std::int64_t>(text_ids.size()));
+    CHATTERD_CHECK(s.result.prefill_length <= limit_, InvalidArgument,
+                   "T3 generate: prefill of {} positions (conditioning {} + text {} + BOS) exceeds "
+                   "the {} positions of a CUDA stream slot",
+                   s.result.prefill_length, model_.cond_length(cond), text_ids.size(), limit_);
+    s.result.tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
+
+    cuda::DeviceContext& dc = impl_->dc;
+    dc.make_current();
+    const std::int64_t slot = running();
+    model_.prefill_embeds(ctx, cond, text_ids, host_state_, embeds_);
+    const Tensor logits =
+        impl_->decoder.prefill_slot(impl_->ctx, slots_, slot, ops::to_device(impl_->ctx, embeds_));
+    scores_.resize(static_cast<std::size_t>(vocab_));
+    dc.download(logits.raw_data(), scores_.size() * sizeof(float), scores_.data());
+
+    // The first pick on the host, with the CPU chain and history [BOS] (not checked for EOS).
+    const std::int64_t bos = model_.config().start_speech_token;
+    t3::process_logits(scores_, std::span<const std::int64_t>(&bos, 1), options.sampling,
+                       t3::ProcessorChain::Turbo);
+    std::int64_t token = -1;
+    if (!all_neg_inf(scores_)) {
+      // Sampler::sample's order: the RNG advances only when something can be drawn.
+      token = options.sampling.greedy ? t3::Sampler::argmax(scores_)
+                                      : t3::Sampler::draw(scores_, s.rng.next_unit_float(), probs_);
+    }
+    // The device's repetition history for later steps: the tokens generated (not BOS).
+    std::vector<std::int8_t> seen(static_cast<std::size_t>(vocab_), 0);
+    if (token >= 0) seen[static_cast<std::size_t>(token)] = 1;
+    dc.upload(seen.data(), seen.size(), seen_.device_data<std::int8_t>() + slot * vocab_);
+
+    if (token < 0) {
+      s.result.all_filtered = true;
+      s.done = true;
+    } else {
+      s.result.tokens.push_back(token);
+      s.pending = true;
+      finish_if_over(s, slot);
+    }
+    const StreamId id = s.id;
+    streams_.push_back(std::move(s));
+    return id;
+  }
+
+  std::vector<Finished> step(const ExecContext& /*ctx*/) override {
+    impl_->dc.make_current();
+    std::vector<Finished> finished;
+    retire(finished);  // streams that ended at add()
+    const std::int64_t n = running();
+    if (n > 0) {
+      run_step(n);
+      ++steps_;
+      rows_ += n;
+      const std::int64_t eos = model_.config().stop_speech_token;
+      for (std::int64_t b = 0; b < n; ++b) {
+        Stream& s = streams_[static_cast<std::size_t>(b)];
+        ++s.decode_steps;
+        const std::int64_t token = picked_host_[static_cast<std::size_t>(b)];
+        if (token < 0) {
+          s.result.all_filtered = true;
+          finalize(s);
+          continue;
+        }
+        if (s.pending && !emit(s, s.result.tokens.back())) {
+          s.pending = false;
+          s.done = true;  // cancelled: the new token is dropped, as generate_speech_tokens does
+          continue;
+        }
+        s.result.tokens.push_back(token);
+        s.pending = true;
+        if (token == eos) {
+          s.result.hit_eos = true;
+          finalize(s);
+          continue;
+        }
+        finish_if_over(s, b);
+      }
+    }
+    retire(finished);
+    return finished;
+  }
+
+  std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
+  std::int64_t max_batch() const override { return max_batch_; }
+  std::int64_t steps() const override { return steps_; }
+  std::int64_t rows() const override { return rows_; }
+
+ private:
+  // The slots are allocated on the backend's device whichever thread builds the batcher.
+  static cuda::KvSlots slots_on_device(T3CudaBackend::Impl& impl, std::int64_t max_batch,
+                                       std::int64_t positions) {
+    impl.dc.make_current();
+    const T3Config& cfg = impl.model.config();
+    return cuda::KvSlots(impl.dc, cfg.num_layers, max_batch, positions, cfg.num_heads,
+                         cfg.head_dim);
+  }
+
+  struct Stream {
+    StreamId id = 0;
+    T3GenerateOptions options;
+    SpeechTokenCallback on_token;
+    Rng rng{0};
+    T3GenerateResult result;
+    std::int64_t decode_steps = 0;
+    bool pending = false;  // result.tokens.back() not reported yet
+    bool done = false;
+  };
+
+  bool emit(Stream& s, std::int64_t token) {
+    if (s.on_token && !s.on_token(token)) s.result.cancelled = true;
+    return !s.result.cancelled;
+  }
+
+  void finalize(Stream& s) {
+    auto& tokens = s.result.tokens;
+    if (!tokens.empty() && tokens.back() == model_.config().stop_speech_token) {
+      tokens.pop_back();
+      s.pending = false;
+    }
+    if (s.pending && !tokens.empty()) emit(s, tokens.back());
+    s.pending = false;
+    s.done = true;
+  }
+
+  // Done when the budget is spent or the slot (or the model's positions) has no room left.
+  void finish_if_over(Stream& s, std::int64_t slot) {
+    if (s.done) return;
+    if (s.decode_steps >= s.options.max_gen_len || slots_.length(slot) >= limit_) finalize(s);
+  }
+
+  // Hands finished streams out and keeps the running ones in slots [0, n): the last stream
+  // moves into each hole.
+  void retire(std::vector<Finished>& finished) {
+    std::size_t i = 0;
+    while (i < streams_.size()) {
+      if (!streams_[i].done) {
+        ++i;
+        continue;
+      }
+      finished.push_back({streams_[i].id, std::move(streams_[i].result)});
+      const std::size_t last = streams_.size() - 1;
+      if (i != last) {
+        move_slot(static_cast<std::int64_t>(last), static_cast<std::int64_t>(i));
+        streams_[i] = std::move(streams_[last]);
+      }
+      slots_.set_length(static_cast<std::int64_t>(last), 0);
+      streams_.pop_back();
+    }
+  }
+
+  void move_slot(std::int64_t from, std::int64_t to) {
+    cuda::DeviceContext& dc = impl_->dc;
+    const std::int64_t length = slots_.length(from);
+    for (std::int64_t l = 0; l < slots_.layers(); ++l) {
+      Tensor k = slots_.keys(l, to).narrow0(0, length);
+      Tensor v = slots_.values(l, to).narrow0(0, length);
+      dc.copy(slots_.keys(l, from).narrow0(0, length), k);
+      dc.copy(slots_.values(l, from).narrow0(0, length), v);
+    }
+    Tensor seen_to = seen_.narrow0(to, 1);
+    dc.copy(seen_.narrow0(from, 1), seen_to);
+    slots_.set_length(to, length);  // synchronous: the copies above are done too
+  }
+
+  void run_step(std::int64_t n) {
+    cuda::DeviceContext& dc = impl_->dc;
+    const auto nb = static_cast<std::size_t>(max_batch_);
+    std::int32_t* ids = inputs_host_.data();
+    float* uniforms = reinterpret_cast<float*>(inputs_host_.data() + nb);
+    auto* params = reinterpret_cast<cuda::TurboSampling*>(inputs_host_.data() + 2 * nb);
+    for (std::int64_t b = 0; b < n; ++b) {
+      Stream& s = streams_[static_cast<std::size_t>(b)];
+      const t3::SamplingOptions& o = s.options.sampling;
+      ids[b] = static_cast<std::int32_t>(s.result.tokens.back());
+      uniforms[b] = o.greedy ? 0.0f : s.rng.next_unit_float();
+      params[b] = cuda::TurboSampling{.temperature = o.temperature,
+                                      .top_k = o.top_k,
+                                      .top_p = o.top_p,
+                                      .repetition_penalty = o.repetition_penalty,
+                                      .greedy = o.greedy ? 1 : 0};
+    }
+    dc.upload(inputs_host_.data(), inputs_host_.size() * sizeof(std::int32_t), inputs_.raw_data());
+
+    const auto k = static_cast<std::size_t>(n - 1);
+    if (!scratch_[k]) scratch_[k] = std::make_unique<T3CudaDecoder::StepScratch>();
+    T3CudaDecoder::StepScratch& scratch = *scratch_[k];
+    std::int32_t* dev_words = inputs_.device_data<std::int32_t>();
+    const Tensor step_ids = inputs_.narrow0(0, n);
+    auto body = [&] {
+      impl_->decoder.step(impl_->ctx, slots_, n, step_ids, scratch);
+      cuda::sample_turbo_rows(dc.stream().handle(), scratch.logits.device_data<float>(), n, vocab_,
+                              reinterpret_cast<const cuda::TurboSampling*>(dev_words + 2 * nb),
+                              reinterpret_cast<std::uint8_t*>(seen_.device_data<std::int8_t>()),
+                              reinterpret_cast<const float*>(dev_words + nb),
+                              processed_.device_data<float>(), picked_.device_data<std::int32_t>());
+    };
+    if (!options_.graphs || sized_[k] == 0) {
+      body();  // the first step of this size runs eagerly and sizes its scratch
+      sized_[k] = 1;
+    } else {
+      if (!graphs_[k]) graphs_[k] = std::make_unique<cuda::Graph>();
+      cuda::Graph& graph = *graphs_[k];
+      if (!graph.ready()) dc.capture(graph, body);
+      slots_.check_room(n);
+      graph.launch(dc.stream());
+    }
+    slots_.note_advanced(n);
+    dc.download(picked_.raw_data(), static_cast<std::size_t>(n) * sizeof(std::int32_t),
+                picked_host_.data());
+  }
+
+  std::shared_ptr<T3CudaBackend::Impl> impl_;
+  const T3Model& model_;
+  T3CudaOptions options_;
+  std::int64_t max_batch_;
+  std::int64_t vocab_;
+  std::int64_t limit_;  // positions a stream may reach: min(slot, model)
+  cuda::KvSlots slots_;
+  std::vector<Stream> streams_;  // stream i holds slot i
+  Tensor inputs_;                // device: ids | uniforms | sampling settings
+  std::vector<std::int32_t> inputs_host_;
+  Tensor seen_;       // i8 [max_batch, vocab]: the ids each stream has generated
+  Tensor processed_;  // f32 [max_batch, vocab]: the sampler's final scores
+  Tensor picked_;     // i32 [max_batch]
+  std::vector<std::int32_t> picked_host_;
+  // Per batch size n (index n - 1): the step's scratch, its graph, whether it has run once.
+  std::vector<std::unique_ptr<T3CudaDecoder::StepScratch>> scratch_;
+  std::vector<std::unique_ptr<cuda::Graph>> graphs_;
+  std::vector<std::uint8_t> sized_;
+  T3State host_state_;  // the host model's scratch for prefill embeddings
+  Tensor embeds_;
+  std::vector<float> scores_;
+  std::vector<float> probs_;
+  StreamId next_id_ = 0;
+  std::int64_t steps_ = 0;
+  std::int64_t rows_ = 0;
+};
+
+}  // namespace
+
+T3CudaBackend::T3CudaBackend(const T3Model& model, const T3CudaOptions& options)
+    : options_(options) {
+  options_.validate();
+  CHATTERD_CHECK(!model.is_llama(), Unsupported,
+                 "CUDA T3: Turbo and Nano (GPT-2) only so far; the Llama T3 of English and "
+                 "Multilingual runs on the CPU");
+  impl_ = std::make_shared<Impl>(model, options_.device);
+  description_ = fmt::format("cuda:{} {}", options_.device,
+                             cuda::describe(cuda::device_info(options_.device)));
+}
+
+T3CudaBackend::~T3CudaBackend() = default;
+
+std::unique_ptr<T3StreamBatcher> T3CudaBackend::make_batcher(std::int64_t max_batch) const {
+  return std::make_unique<T3CudaBatcher>(impl_, options_, max_batch);
+}
+
+T3CudaMemoryStats T3CudaBackend::memory() const {
+  const CachingAllocatorStats s = impl_->dc.device_memory().stats();
+  return {.bytes_in_use = static_cast<std::int64_t>(s.bytes_in_use),
+          .bytes_cached = static_cast<std::int64_t>(s.bytes_cached),
+          .peak_bytes_in_use = static_cast<std::int64_t>(s.peak_bytes_in_use)};
+}
+
+#else  // no CUDA backend in this build
+
+struct T3CudaBackend::Impl {};
+
+T3CudaBackend::T3CudaBackend(const T3Model& /*model*/, const T3CudaOptions& options)
+    : options_(options) {
+  options_.validate();
+  CHATTERD_THROW(Unsupported,
+                 "this build has no CUDA backend (configure with CHATTERD_WITH_CUDA=ON on a "
+                 "machine with nvcc)");
+}
+
+T3CudaBackend::~T3CudaBackend() = default;
+
+std::unique_ptr<T3StreamBatcher> T3CudaBackend::make_batcher(std::int64_t /*max_batch*/) const {
+  CHATTERD_THROW(Unsupported, "this build has no CUDA backend");
+}
+
+T3CudaMemoryStats T3CudaBackend::memory() const {
+  return {};
+}
+
+#endif
+
+}  // namespace chatterd
