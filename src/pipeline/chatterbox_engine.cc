@@ -319,6 +319,11 @@ EngineMemoryStats ChatterboxEngine::memory_stats() const {
     m.device_bytes_in_use = d.bytes_in_use;
     m.device_peak_bytes_in_use = d.peak_bytes_in_use;
     m.device_bytes_cached = d.bytes_cached;
+    m.gpu_telemetry = d.nvml;
+    m.gpu_memory_used_bytes = d.gpu_memory_used;
+    m.gpu_memory_total_bytes = d.gpu_memory_total;
+    m.gpu_utilization_percent = d.gpu_percent;
+    m.gpu_memory_utilization_percent = d.gpu_memory_percent;
   }
   return m;
 }

@@ -280,6 +280,21 @@ std::string Metrics::render(const EngineMemoryStats& engine_memory) const {
       "chatterd_device_memory_peak_bytes {}\n",
       engine_memory.device_bytes_in_use, engine_memory.device_bytes_cached,
       engine_memory.device_peak_bytes_in_use);
+  if (engine_memory.gpu_telemetry) {
+    out += fmt::format(
+        "# HELP chatterd_gpu_memory_bytes The GPU's memory as NVML reports it (every process).\n"
+        "# TYPE chatterd_gpu_memory_bytes gauge\n"
+        "chatterd_gpu_memory_bytes{{state=\"used\"}} {}\n"
+        "chatterd_gpu_memory_bytes{{state=\"total\"}} {}\n"
+        "# HELP chatterd_gpu_utilization_ratio Share of NVML's last sample period the GPU ran a "
+        "kernel (sm) or accessed its memory (memory).\n"
+        "# TYPE chatterd_gpu_utilization_ratio gauge\n"
+        "chatterd_gpu_utilization_ratio{{unit=\"sm\"}} {}\n"
+        "chatterd_gpu_utilization_ratio{{unit=\"memory\"}} {}\n",
+        engine_memory.gpu_memory_used_bytes, engine_memory.gpu_memory_total_bytes,
+        engine_memory.gpu_utilization_percent / 100.0,
+        engine_memory.gpu_memory_utilization_percent / 100.0);
+  }
   stage_peak_resident.render(out, "chatterd_stage_peak_resident_bytes",
                              "Largest process resident set sampled at the end of an engine "
                              "stage's segments, over all syntheses since start.");

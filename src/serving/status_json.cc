@@ -62,7 +62,14 @@ nlohmann::json memory_json(const Metrics& m, const EngineMemoryStats& engine) {
           {"device_memory",
            {{"bytes_in_use", engine.device_bytes_in_use},
             {"bytes_cached", engine.device_bytes_cached},
-            {"peak_bytes_in_use", engine.device_peak_bytes_in_use}}}};
+            {"peak_bytes_in_use", engine.device_peak_bytes_in_use}}},
+          {"gpu", engine.gpu_telemetry
+                      ? nlohmann::json{{"memory_used_bytes", engine.gpu_memory_used_bytes},
+                                       {"memory_total_bytes", engine.gpu_memory_total_bytes},
+                                       {"utilization_percent", engine.gpu_utilization_percent},
+                                       {"memory_utilization_percent",
+                                        engine.gpu_memory_utilization_percent}}
+                      : nlohmann::json(nullptr)}};
 }
 
 }  // namespace

@@ -29,6 +29,33 @@ using testing::request;
 using testing::ScriptedServer;
 using testing::wait_for;
 
+TEST(ServingMetricsUnit, DeviceMemoryAlwaysAndGpuTelemetryOnlyWhereNvmlAnswered) {
+  const Metrics m;
+  EngineMemoryStats cpu;
+  const testing::Exposition plain = parse_exposition(m.render(cpu));
+  EXPECT_EQ(plain.value("chatterd_device_memory_bytes", {{"state", "in_use"}}), 0.0);
+  EXPECT_EQ(plain.type.count("chatterd_gpu_memory_bytes"), 0u);  // no NVML: no made-up zeros
+
+  EngineMemoryStats gpu;
+  gpu.device_bytes_in_use = 3 << 20;
+  gpu.device_bytes_cached = 1 << 20;
+  gpu.device_peak_bytes_in_use = 5 << 20;
+  gpu.gpu_telemetry = true;
+  gpu.gpu_memory_used_bytes = 7 << 20;
+  gpu.gpu_memory_total_bytes = 80 << 20;
+  gpu.gpu_utilization_percent = 42;
+  gpu.gpu_memory_utilization_percent = 17;
+  const testing::Exposition e = parse_exposition(m.render(gpu));
+  EXPECT_EQ(e.value("chatterd_device_memory_bytes", {{"state", "in_use"}}), 3 << 20);
+  EXPECT_EQ(e.value("chatterd_device_memory_bytes", {{"state", "cached"}}), 1 << 20);
+  EXPECT_EQ(e.value("chatterd_device_memory_peak_bytes", {}), 5 << 20);
+  EXPECT_EQ(e.type.at("chatterd_gpu_memory_bytes"), "gauge");
+  EXPECT_EQ(e.value("chatterd_gpu_memory_bytes", {{"state", "used"}}), 7 << 20);
+  EXPECT_EQ(e.value("chatterd_gpu_memory_bytes", {{"state", "total"}}), 80 << 20);
+  EXPECT_DOUBLE_EQ(e.value("chatterd_gpu_utilization_ratio", {{"unit", "sm"}}), 0.42);
+  EXPECT_DOUBLE_EQ(e.value("chatterd_gpu_utilization_ratio", {{"unit", "memory"}}), 0.17);
+}
+
 TEST(ServingMetricsUnit, HistogramFamilyRendersOneSeriesPerLabel) {
   HistogramFamily f("stage", {0.1, 1.0});
   f.observe("t3_decode", 0.05);

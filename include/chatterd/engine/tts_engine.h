@@ -146,6 +146,13 @@ struct EngineMemoryStats {
   std::int64_t device_bytes_in_use = 0;
   std::int64_t device_peak_bytes_in_use = 0;
   std::int64_t device_bytes_cached = 0;
+  // The whole GPU as NVML sees it (every process), read at the same time; gpu_telemetry is false
+  // where there is no NVML (no driver, CPU engines) and the fields are then 0.
+  bool gpu_telemetry = false;
+  std::int64_t gpu_memory_used_bytes = 0;
+  std::int64_t gpu_memory_total_bytes = 0;
+  int gpu_utilization_percent = 0;         // share of the last sample period a kernel ran
+  int gpu_memory_utilization_percent = 0;  // share of it device memory was read or written
 };
 
 class TtsEngine {

@@ -22,6 +22,7 @@
 #include "backends/cuda/graph.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/kv_slots.h"
+#include "backends/cuda/nvml.h"
 #endif
 
 namespace chatterd {
@@ -35,7 +36,10 @@ void T3CudaOptions::validate() const {
 #ifdef CHATTERD_HAVE_CUDA
 
 struct T3CudaBackend::Impl {
-  Impl(const T3Model& m, int device) : model(m), dc(device), ctx(device_ctx(dc)), decoder(ctx, m) {}
+  Impl(const T3Model& m, int device) : model(m), dc(device), ctx(device_ctx(dc)), decoder(ctx, m) {
+    std::string reason;
+    nvml = cuda::Nvml::open(&reason);  // null without a driver's NVML: no GPU telemetry
+  }
   static ExecContext device_ctx(cuda::DeviceContext& dc) {
     ExecContext c;
     c.cuda = &dc;
@@ -45,6 +49,9 @@ struct T3CudaBackend::Impl {
   cuda::DeviceContext dc;
   ExecContext ctx;  // device work: ctx.cuda = &dc
   T3CudaDecoder decoder;
+  // NVML numbers devices by PCI order, the runtime by CUDA_DEVICE_ORDER (fastest first by
+  // default); on a machine with one GPU they agree, elsewhere set CUDA_DEVICE_ORDER=PCI_BUS_ID.
+  std::unique_ptr<cuda::Nvml> nvml;
 };
 
 namespace {
@@ -363,9 +370,19 @@ std::unique_ptr<T3StreamBatcher> T3CudaBackend::make_batcher(std::int64_t max_ba
 
 T3CudaMemoryStats T3CudaBackend::memory() const {
   const CachingAllocatorStats s = impl_->dc.device_memory().stats();
-  return {.bytes_in_use = static_cast<std::int64_t>(s.bytes_in_use),
-          .bytes_cached = static_cast<std::int64_t>(s.bytes_cached),
-          .peak_bytes_in_use = static_cast<std::int64_t>(s.peak_bytes_in_use)};
+  T3CudaMemoryStats m{.bytes_in_use = static_cast<std::int64_t>(s.bytes_in_use),
+                      .bytes_cached = static_cast<std::int64_t>(s.bytes_cached),
+                      .peak_bytes_in_use = static_cast<std::int64_t>(s.peak_bytes_in_use)};
+  if (impl_->nvml) {
+    if (const auto u = impl_->nvml->usage(static_cast<unsigned>(options_.device))) {
+      m.nvml = true;
+      m.gpu_memory_used = static_cast<std::int64_t>(u->memory_used);
+      m.gpu_memory_total = static_cast<std::int64_t>(u->memory_total);
+      m.gpu_percent = static_cast<int>(u->gpu_percent);
+      m.gpu_memory_percent = static_cast<int>(u->memory_percent);
+    }
+  }
+  return m;
 }
 
 #else  // no CUDA backend in this build

@@ -43,6 +43,12 @@ struct T3CudaMemoryStats {
   std::int64_t bytes_in_use = 0;  // device memory handed out by the caching allocator
   std::int64_t bytes_cached = 0;  // freed, kept for reuse
   std::int64_t peak_bytes_in_use = 0;
+  // NVML's view of the whole GPU (every process); nvml false where NVML cannot be read.
+  bool nvml = false;
+  std::int64_t gpu_memory_used = 0;
+  std::int64_t gpu_memory_total = 0;
+  int gpu_percent = 0;
+  int gpu_memory_percent = 0;
 };
 
 class T3CudaBackend {
@@ -60,6 +66,7 @@ class T3CudaBackend {
 
   // "cuda:0 NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 80 GiB)".
   const std::string& description() const { return description_; }
+  // Thread-safe (metrics scrapes read it while the loop runs).
   T3CudaMemoryStats memory() const;
   const T3CudaOptions& options() const { return options_; }
 
