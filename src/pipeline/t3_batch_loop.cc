@@ -24,11 +24,16 @@ T3BatchLoop::T3BatchLoop(const T3Model& model, ExecContext ctx, T3BatchLoopConfi
 T3BatchLoop::T3BatchLoop(BatcherFactory make_batcher, ExecContext ctx, T3BatchLoopConfig config)
     : make_batcher_(std::move(make_batcher)), ctx_(ctx), config_(config) {
   config_.validate();
-  generator_ = make_batcher_();
-  CHATTERD_CHECK(
-      generator_ != nullptr && generator_->max_batch() >= config_.max_batch, InvalidArgument,
-      "T3 batch loop: the batcher takes fewer than max_batch {} streams", config_.max_batch);
+  generator_ = checked_batcher();
   thread_ = std::thread([this] { run(); });
+}
+
+std::unique_ptr<T3StreamBatcher> T3BatchLoop::checked_batcher() const {
+  std::unique_ptr<T3StreamBatcher> b = make_batcher_();
+  CHATTERD_CHECK(b != nullptr && b->max_batch() >= config_.max_batch, InvalidArgument,
+                 "T3 batch loop: the batcher takes fewer than max_batch {} streams",
+                 config_.max_batch);
+  return b;
 }
 
 T3BatchLoop::~T3BatchLoop() {
@@ -224,7 +229,7 @@ void T3BatchLoop::run() {
       running_.clear();
       generator_.reset();  // its memory (a device's KV slots) goes before the new one takes it
       try {
-        generator_ = make_batcher_();
+        if (!stop_flag_.load()) generator_ = checked_batcher();  // none needed to stop
       } catch (...) {
         // No batcher (the device is gone): the loop ends; queued requests get this error and
         // later ones are refused.

@@ -2,9 +2,10 @@
 // The owner loop of continuous T3 batching (llama.cpp style: one thread owns the model state,
 // callers only submit). Requests from any number of threads join a bounded queue; the loop admits
 // them between decode steps -- at most one prefill per step while others run, so running streams
-// stall for one prefill at most -- runs T3BatchGenerator steps over everyone, and retires streams
-// as they finish. Tokens reach each caller through its own channel, so the caller's per-token
-// work (the vocoder) runs on the caller's thread and never stalls the loop.
+// stall for one prefill at most -- runs batcher steps over everyone (T3StreamBatcher: the CPU's
+// T3BatchGenerator or a device's), and retires streams as they finish. Tokens reach each caller
+// through its own channel, so the caller's per-token work (the vocoder) runs on the caller's thread
+// and never stalls the loop.
 //
 // Cancellation: the caller's callback returning false, or stop(), makes the stream leave at the
 // next step (within one decode step).
@@ -120,6 +121,8 @@ class T3BatchLoop {
 
   void run();
   void admit(Pending job);
+  // make_batcher_() checked: non-null and at least config_.max_batch streams.
+  std::unique_ptr<T3StreamBatcher> checked_batcher() const;
   static void finish(Channel& ch, T3GenerateResult result, std::exception_ptr error);
 
   BatcherFactory make_batcher_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -72,11 +73,6 @@ class T3CudaBatcher final : public T3StreamBatcher {
         vocab_(model_.config().speech_vocab_size),
         limit_(std::min(options.slot_positions, model_.max_positions())),
         slots_(slots_on_device(*impl_, max_batch, limit_)) {
-    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
-                   max_batch);
-    CHATTERD_CHECK(vocab_ <= cuda::kSamplingMaxVocab, Unsupported,
-                   "CUDA T3: a speech vocabulary of {} exceeds the device sampler's {}", vocab_,
-                   cuda::kSamplingMaxVocab);
     cuda::DeviceContext& dc = impl_->dc;
     dc.make_current();
     static_assert(sizeof(cuda::TurboSampling) % sizeof(std::int32_t) == 0);
@@ -85,7 +81,7 @@ class T3CudaBatcher final : public T3StreamBatcher {
     const std::int64_t words =
         max_batch * (2 + static_cast<std::int64_t>(sizeof(cuda::TurboSampling) / 4));
     inputs_ = dc.empty(Shape{words}, DType::I32);
-    inputs_host_.assign(static_cast<std::size_t>(words), 0);
+    inputs_host_.assign(static_cast<std::size_t>(words) * sizeof(std::int32_t), std::byte{0});
     seen_ = dc.empty(Shape{max_batch, vocab_}, DType::I8);
     processed_ = dc.empty(Shape{max_batch, vocab_}, DType::F32);
     picked_ = dc.empty(Shape{max_batch}, DType::I32);
@@ -96,6 +92,16 @@ class T3CudaBatcher final : public T3StreamBatcher {
     model_.reset_state(host_state_, 1);
     streams_.reserve(static_cast<std::size_t>(max_batch));
   }
+
+  // Graphs and device blocks are released on whichever thread drops the batcher.
+  ~T3CudaBatcher() override {
+    try {
+      impl_->dc.make_current();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
+    }
+  }
+  T3CudaBatcher(const T3CudaBatcher&) = delete;
+  T3CudaBatcher& operator=(const T3CudaBatcher&) = delete;
 
   StreamId add(const ExecContext& ctx, const T3Cond& cond, std::span<const std::int64_t> text_ids,
                const T3GenerateOptions& options, SpeechTokenCallback on_token) override {
@@ -200,10 +206,16 @@ class T3CudaBatcher final : public T3StreamBatcher {
 
  private:
   // The slots are allocated on the backend's device whichever thread builds the batcher.
+  // Checked before anything is allocated.
   static cuda::KvSlots slots_on_device(T3CudaBackend::Impl& impl, std::int64_t max_batch,
                                        std::int64_t positions) {
-    impl.dc.make_current();
     const T3Config& cfg = impl.model.config();
+    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
+                   max_batch);
+    CHATTERD_CHECK(cfg.speech_vocab_size <= cuda::kSamplingMaxVocab, Unsupported,
+                   "CUDA T3: a speech vocabulary of {} exceeds the device sampler's {}",
+                   cfg.speech_vocab_size, cuda::kSamplingMaxVocab);
+    impl.dc.make_current();
     return cuda::KvSlots(impl.dc, cfg.num_layers, max_batch, positions, cfg.num_heads,
                          cfg.head_dim);
   }
@@ -278,21 +290,26 @@ class T3CudaBatcher final : public T3StreamBatcher {
   void run_step(std::int64_t n) {
     cuda::DeviceContext& dc = impl_->dc;
     const auto nb = static_cast<std::size_t>(max_batch_);
-    std::int32_t* ids = inputs_host_.data();
-    float* uniforms = reinterpret_cast<float*>(inputs_host_.data() + nb);
-    auto* params = reinterpret_cast<cuda::TurboSampling*>(inputs_host_.data() + 2 * nb);
+    // Byte offsets of the three arrays (memcpy: the staging buffer holds no typed objects).
+    std::byte* ids = inputs_host_.data();
+    std::byte* uniforms = ids + nb * sizeof(std::int32_t);
+    std::byte* params = uniforms + nb * sizeof(float);
     for (std::int64_t b = 0; b < n; ++b) {
       Stream& s = streams_[static_cast<std::size_t>(b)];
       const t3::SamplingOptions& o = s.options.sampling;
-      ids[b] = static_cast<std::int32_t>(s.result.tokens.back());
-      uniforms[b] = o.greedy ? 0.0f : s.rng.next_unit_float();
-      params[b] = cuda::TurboSampling{.temperature = o.temperature,
-                                      .top_k = o.top_k,
-                                      .top_p = o.top_p,
-                                      .repetition_penalty = o.repetition_penalty,
-                                      .greedy = o.greedy ? 1 : 0};
+      const auto i = static_cast<std::size_t>(b);
+      const auto id = static_cast<std::int32_t>(s.result.tokens.back());
+      const float u = o.greedy ? 0.0f : s.rng.next_unit_float();
+      const cuda::TurboSampling p{.temperature = o.temperature,
+                                  .top_k = o.top_k,
+                                  .top_p = o.top_p,
+                                  .repetition_penalty = o.repetition_penalty,
+                                  .greedy = o.greedy ? 1 : 0};
+      std::memcpy(ids + i * sizeof id, &id, sizeof id);
+      std::memcpy(uniforms + i * sizeof u, &u, sizeof u);
+      std::memcpy(params + i * sizeof p, &p, sizeof p);
     }
-    dc.upload(inputs_host_.data(), inputs_host_.size() * sizeof(std::int32_t), inputs_.raw_data());
+    dc.upload(inputs_host_.data(), inputs_host_.size(), inputs_.raw_data());
 
     const auto k = static_cast<std::size_t>(n - 1);
     if (!scratch_[k]) scratch_[k] = std::make_unique<T3CudaDecoder::StepScratch>();
@@ -331,7 +348,7 @@ class T3CudaBatcher final : public T3StreamBatcher {
   cuda::KvSlots slots_;
   std::vector<Stream> streams_;  // stream i holds slot i
   Tensor inputs_;                // device: ids | uniforms | sampling settings
-  std::vector<std::int32_t> inputs_host_;
+  std::vector<std::byte> inputs_host_;
   Tensor seen_;       // i8 [max_batch, vocab]: the ids each stream has generated
   Tensor processed_;  // f32 [max_batch, vocab]: the sampler's final scores
   Tensor picked_;     // i32 [max_batch]
