@@ -14,7 +14,9 @@ bool all_neg_inf(std::span<const float> v) {
                      [](float x) { return x == -std::numeric_limits<float>::infinity(); });
 }
 
-void validate_llama_options(const T3GenerateOptions& o) {
+}  // namespace
+
+void validate_llama_generate_options(const T3GenerateOptions& o) {
   CHATTERD_CHECK(o.cfg_weight >= 0.0f && o.cfg_weight <= T3GenerateOptions::kMaxCfgWeight,
                  InvalidArgument, "T3 generate: cfg_weight must be in [0, {}], got {}",
                  T3GenerateOptions::kMaxCfgWeight, o.cfg_weight);
@@ -30,12 +32,14 @@ void validate_llama_options(const T3GenerateOptions& o) {
                  o.sampling.temperature);
 }
 
+namespace {
+
 // English/Multilingual T3.inference with the CFG pair.
 T3GenerateResult generate_llama(const ExecContext& ctx, const T3Model& model, const T3Cond& cond_in,
                                 std::span<const std::int64_t> text_ids,
                                 const T3GenerateOptions& options, T3State& state,
                                 const SpeechTokenCallback& on_token) {
-  validate_llama_options(options);
+  validate_llama_generate_options(options);
   const T3Config& cfg = model.config();
   T3Cond cond = cond_in;
   if (options.exaggeration) cond.emotion_adv = *options.exaggeration;
@@ -59,21 +63,16 @@ T3GenerateResult generate_llama(const ExecContext& ctx, const T3Model& model, co
   model.forward(ctx, state.embeds, state);
   const float w = options.cfg_weight;
   for (std::int64_t i = 0; i < max_new; ++i) {
-    const std::int64_t v = state.logits.dim(1);
+    const auto v = static_cast<std::size_t>(state.logits.dim(1));
     const float* c = state.logits.data<float>();
-    scores.assign(c, c + v);
-    if (batch == 2) {
-      const float* u = c + v;
-      for (std::int64_t j = 0; j < v; ++j)
-        scores[static_cast<std::size_t>(j)] = c[j] + w * (c[j] - u[j]);
-    }
-    t3::process_logits(scores, history, options.sampling, t3::ProcessorChain::English);
-    if (all_neg_inf(scores)) {
+    const std::int64_t token =
+        pick_english_token(std::span<const float>(c, v),
+                           batch == 2 ? std::span<const float>(c + v, v) : std::span<const float>(),
+                           w, history, options.sampling, sampler, scores);
+    if (token < 0) {
       result.all_filtered = true;
       break;
     }
-    const std::int64_t token =
-        options.sampling.greedy ? t3::Sampler::argmax(scores) : sampler.sample(scores);
     tokens.push_back(token);
     history.push_back(token);
     if (token == cfg.stop_speech_token) {
@@ -172,6 +171,20 @@ std::int64_t pick_turbo_token(std::span<const float> logits, std::span<const std
                               std::vector<float>& scores) {
   scores.assign(logits.begin(), logits.end());
   t3::process_logits(scores, history, sampling, t3::ProcessorChain::Turbo);
+  if (all_neg_inf(scores)) return -1;
+  return sampling.greedy ? t3::Sampler::argmax(scores) : sampler.sample(scores);
+}
+
+std::int64_t pick_english_token(std::span<const float> cond, std::span<const float> uncond,
+                                float cfg_weight, std::span<const std::int64_t> history,
+                                const t3::SamplingOptions& sampling, t3::Sampler& sampler,
+                                std::vector<float>& scores) {
+  scores.assign(cond.begin(), cond.end());
+  if (!uncond.empty()) {
+    for (std::size_t j = 0; j < scores.size(); ++j)
+      scores[j] = cond[j] + cfg_weight * (cond[j] - uncond[j]);
+  }
+  t3::process_logits(scores, history, sampling, t3::ProcessorChain::English);
   if (all_neg_inf(scores)) return -1;
   return sampling.greedy ? t3::Sampler::argmax(scores) : sampler.sample(scores);
 }

@@ -81,6 +81,18 @@ std::int64_t pick_turbo_token(std::span<const float> logits, std::span<const std
                               const t3::SamplingOptions& sampling, t3::Sampler& sampler,
                               std::vector<float>& scores);
 
+// One English/Multilingual pick: scores = cond + cfg_weight * (cond - uncond) (just cond when
+// `uncond` is empty), the English chain with `history`, then argmax (greedy) or a draw from
+// `sampler`. -1 when every processed score is -inf. generate_speech_tokens and the CUDA batcher
+// share it.
+std::int64_t pick_english_token(std::span<const float> cond, std::span<const float> uncond,
+                                float cfg_weight, std::span<const std::int64_t> history,
+                                const t3::SamplingOptions& sampling, t3::Sampler& sampler,
+                                std::vector<float>& scores);
+// Throws InvalidArgument for English/Multilingual options out of range (cfg_weight,
+// exaggeration, temperature).
+void validate_llama_generate_options(const T3GenerateOptions& options);
+
 // Before S3Gen (tts_turbo.py): keep tokens < start_speech_token (6561, the S3 vocabulary), then
 // append three S3GEN_SIL (4299) silence tokens.
 inline constexpr std::int64_t kS3GenSilenceToken = 4299;

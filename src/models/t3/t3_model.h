@@ -69,6 +69,10 @@ class T3Model {
   const Tensor& gpt2_position_table() const { return wpe_; }
   const layers::Linear& speech_head() const { return speech_head_; }
   const Tensor& speech_embedding_table() const { return speech_emb_; }
+  // The Llama backbone's parts (empty for GPT-2), for T3CudaLlamaDecoder.
+  const std::vector<layers::LlamaBlock>& llama_blocks() const { return llama_blocks_; }
+  const Tensor& llama_final_norm() const { return norm_; }  // [d] f32 RMSNorm weight
+  const ops::RopeConfig& rope_config() const { return rope_; }
 
   // Rows the conditioning contributes to the sequence (Turbo: 1 + P; English: 1 + 32 + 1).
   std::int64_t cond_length(const T3Cond& cond) const;
