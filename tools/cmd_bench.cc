@@ -308,9 +308,10 @@ Command add_bench_command(CLI::App& app) {
                   "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)")
       ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str();
-  sub->add_option("--device", args->device,
-                  "where T3 decodes: cpu | cuda | cuda:N (Turbo/Nano; S3Gen and HiFT stay on the "
-                  "CPU; on CUDA every request joins the device's batch loop)")
+  sub->add_option(
+         "--device", args->device,
+         "where T3 decodes: cpu | cuda | cuda:N (Chatterbox models; S3Gen and HiFT stay on the "
+         "CPU; on CUDA every request joins the device's batch loop)")
       ->capture_default_str();
   sub->add_option("--out-dir", args->out_dir, "where the JSON and SVG go")->capture_default_str();
   sub->add_option("--seed", args->seed, "sampling seed of every run")->capture_default_str();

@@ -106,9 +106,10 @@ Command add_say_command(CLI::App& app) {
                   "AVX512_BF16; Chatterbox models)")
       ->check(CLI::IsMember({"f32", "bf16"}))
       ->capture_default_str();
-  sub->add_option("--device", args->device,
-                  "where T3 decodes: cpu | cuda | cuda:N (Turbo/Nano; S3Gen and HiFT stay on the "
-                  "CPU)")
+  sub->add_option(
+         "--device", args->device,
+         "where T3 decodes: cpu | cuda | cuda:N (Chatterbox models; S3Gen and HiFT stay on the "
+         "CPU)")
       ->capture_default_str();
   sub->add_flag("--float", args->float_wav, "write 32-bit float WAV instead of PCM16");
   sub->add_option("--voice", args->voice,

@@ -25,7 +25,7 @@ const char* help_for(std::string_view key) {
       {"threads", "engine CPU threads (0: one per core)"},
       {"dtype", "T3 matrix weights: f32 | f16 | bf16 | int8 | int4"},
       {"vocoder_dtype", "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)"},
-      {"device", "where T3 decodes: cpu | cuda | cuda:N (Turbo/Nano)"},
+      {"device", "where T3 decodes: cpu | cuda | cuda:N (Chatterbox models)"},
       {"io_threads", "HTTP I/O threads"},
       {"max_text_chars", "longest text accepted (code points)"},
       {"max_queue", "synthesis jobs admitted at once; more get 429"},

@@ -223,7 +223,7 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
   // The CUDA batcher prefills the conditioning on the device: no host prefix there.
   const std::shared_ptr<const T3CondPrefix> prefix = t3_cuda_ ? nullptr : cond_prefix(ctx, voice);
   gen.cond_prefix = prefix.get();
-  if (batch_loop_ && (opt.batching || t3_cuda_) && !t3.is_llama()) {
+  if (batch_loop_ && (t3_cuda_ || (opt.batching && !t3.is_llama()))) {
     // The only request in the engine: generate here (same tokens) rather than through the
     // loop's thread. With others running it joins the loop even when the loop is idle at this
     // instant: two decoders side by side would each stream the weights.
@@ -237,8 +237,10 @@ T3GenerateResult ChatterboxEngine::run_t3(const ExecContext& ctx, const Chatterb
 }
 
 void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
-  CHATTERD_CHECK(!parts_.t3->is_llama(), Unsupported,
-                 "{}: continuous batching covers Turbo/Nano only for now", info_.name);
+  CHATTERD_CHECK(!parts_.t3->is_llama() || t3_cuda_, Unsupported,
+                 "{}: continuous batching covers Turbo/Nano only for now (English/Multilingual "
+                 "batch on a CUDA device)",
+                 info_.name);
   config.validate();
   ExecContext ctx;
   ctx.pool = pool_.size() > 1 ? &pool_ : nullptr;
@@ -258,10 +260,6 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
 }
 
 void ChatterboxEngine::use_cuda(const T3CudaOptions& options, std::int64_t max_batch) {
-  CHATTERD_CHECK(!parts_.t3->is_llama(), Unsupported,
-                 "{}: T3 on CUDA covers Turbo/Nano only for now; English/Multilingual run on the "
-                 "CPU",
-                 info_.name);
   batch_loop_.reset();  // nothing may drive an old backend while it is replaced
   t3_cuda_.reset();
   t3_cuda_ = std::make_unique<T3CudaBackend>(*parts_.t3, options);

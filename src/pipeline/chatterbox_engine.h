@@ -163,10 +163,10 @@ class ChatterboxEngine final : public TtsEngine {
   // After use_cuda() the loop's batcher is the device's (no solo path: only the loop's thread
   // drives the device).
   void enable_batching(const T3BatchLoopConfig& config);
-  // T3 decodes on a CUDA device (Turbo/Nano): the decoder goes to the device
+  // T3 decodes on a CUDA device (every variant): the decoder goes to the device
   // (models/t3/t3_cuda_batcher.h) and every request's T3, batched or not, joins the device's
   // batch loop of `max_batch` streams. S3Gen and HiFT stay on the CPU. Throws Unsupported
-  // without a CUDA build or device, or for English/Multilingual. Call before serving.
+  // without a CUDA build or device. Call before serving.
   void use_cuda(const T3CudaOptions& options, std::int64_t max_batch);
   const T3CudaBackend* t3_cuda() const { return t3_cuda_.get(); }
   // The vocoder's bf16 path (EngineConfig::vocoder_dtype): packs S3Gen's and HiFT's frame-wise

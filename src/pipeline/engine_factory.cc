@@ -145,8 +145,7 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
                    "request at a time)",
                    config.model, config.max_batch);
     CHATTERD_CHECK(config.device.kind == Device::CPU, Unsupported,
-                   "model '{}' runs on the CPU only; device {} needs a Chatterbox Turbo/Nano "
-                   "model",
+                   "model '{}' runs on the CPU only; device {} needs a Chatterbox model",
                    config.model, device_spec_name(config.device));
     CHATTERD_CHECK(config.vocoder_batch == 1, Unsupported,
                    "model '{}': vocoder_batch {} needs a Chatterbox model (espeak has no vocoder "

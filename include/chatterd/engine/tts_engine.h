@@ -218,9 +218,9 @@ struct EngineConfig {
   int vocoder_batch = 1;
   double vocoder_max_wait_ms = 5.0;        // a waiting window fires at this age
   double vocoder_early_fire_ratio = 0.75;  // fire once this share of the expected batch waits
-  // Where T3 decodes: the CPU, or a CUDA device (Turbo/Nano; S3Gen and HiFT stay on the CPU for
-  // now). On CUDA every request's T3 joins one batch loop of max_batch streams that owns the
-  // device; t3_dtype must stay f32 there (the device holds the matrices in bf16).
+  // Where T3 decodes: the CPU, or a CUDA device (Chatterbox models; S3Gen and HiFT stay on the
+  // CPU for now). On CUDA every request's T3 joins one batch loop of max_batch streams that owns
+  // the device; t3_dtype must stay f32 there (the device holds the matrices in bf16).
   DeviceSpec device;
   // CUDA: KV positions per stream (prefill + generated tokens); bounds device memory (a longer
   // request stops early, a longer prefill is refused).

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "models/t3/logits_processors.h"
 #include "models/t3/sampler.h"
 #include "models/t3/t3_cuda_decoder.h"
+#include "models/t3/t3_cuda_llama_decoder.h"
 #include "models/t3/t3_state.h"
 #include "ops/device.h"
 
@@ -37,7 +39,12 @@ void T3CudaOptions::validate() const {
 #ifdef CHATTERD_HAVE_CUDA
 
 struct T3CudaBackend::Impl {
-  Impl(const T3Model& m, int device) : model(m), dc(device), ctx(device_ctx(dc)), decoder(ctx, m) {
+  Impl(const T3Model& m, int device) : model(m), dc(device), ctx(device_ctx(dc)) {
+    if (m.is_llama()) {
+      llama.emplace(ctx, m);
+    } else {
+      gpt2.emplace(ctx, m);
+    }
     std::string reason;
     nvml = cuda::Nvml::open(&reason);  // null without a driver's NVML: no GPU telemetry
   }
@@ -48,8 +55,9 @@ struct T3CudaBackend::Impl {
   }
   const T3Model& model;
   cuda::DeviceContext dc;
-  ExecContext ctx;  // device work: ctx.cuda = &dc
-  T3CudaDecoder decoder;
+  ExecContext ctx;                          // device work: ctx.cuda = &dc
+  std::optional<T3CudaDecoder> gpt2;        // Turbo, Nano
+  std::optional<T3CudaLlamaDecoder> llama;  // English, Multilingual
   // NVML numbers devices by PCI order, the runtime by CUDA_DEVICE_ORDER (fastest first by
   // default); on a machine with one GPU they agree, elsewhere set CUDA_DEVICE_ORDER=PCI_BUS_ID.
   std::unique_ptr<cuda::Nvml> nvml;
@@ -129,7 +137,7 @@ class T3CudaBatcher final : public T3StreamBatcher {
     const std::int64_t slot = running();
     model_.prefill_embeds(ctx, cond, text_ids, host_state_, embeds_);
     const Tensor logits =
-        impl_->decoder.prefill_slot(impl_->ctx, slots_, slot, ops::to_device(impl_->ctx, embeds_));
+        impl_->gpt2->prefill_slot(impl_->ctx, slots_, slot, ops::to_device(impl_->ctx, embeds_));
     scores_.resize(static_cast<std::size_t>(vocab_));
     dc.download(logits.raw_data(), scores_.size() * sizeof(float), scores_.data());
 
@@ -317,7 +325,7 @@ class T3CudaBatcher final : public T3StreamBatcher {
     std::int32_t* dev_words = inputs_.device_data<std::int32_t>();
     const Tensor step_ids = inputs_.narrow0(0, n);
     auto body = [&] {
-      impl_->decoder.step(impl_->ctx, slots_, n, step_ids, scratch);
+      impl_->gpt2->step(impl_->ctx, slots_, n, step_ids, scratch);
       cuda::sample_turbo_rows(dc.stream().handle(), scratch.logits.device_data<float>(), n, vocab_,
                               reinterpret_cast<const cuda::TurboSampling*>(dev_words + 2 * nb),
                               reinterpret_cast<std::uint8_t*>(seen_.device_data<std::int8_t>()),
@@ -366,14 +374,182 @@ class T3CudaBatcher final : public T3StreamBatcher {
   std::int64_t rows_ = 0;
 };
 
+// English/Multilingual: each stream runs its own CFG pair (or single row with cfg_weight 0) in
+// its own device caches; a step advances every stream in turn, and the English pick (CFG
+// combination, the English chain, the draw) runs on the host over the two downloaded logit rows,
+// exactly as generate_speech_tokens does. Streams are not yet batched into one launch: a Llama
+// step over fixed slots (like T3CudaDecoder::step) and the English chain on the device are the
+// next steps.
+class T3CudaCfgBatcher final : public T3StreamBatcher {
+ public:
+  T3CudaCfgBatcher(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
+                   std::int64_t max_batch)
+      : impl_(std::move(impl)),
+        model_(impl_->model),
+        max_batch_(max_batch),
+        limit_(std::min(options.slot_positions, model_.max_positions())) {
+    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
+                   max_batch);
+    streams_.reserve(static_cast<std::size_t>(max_batch));
+  }
+
+  ~T3CudaCfgBatcher() override {
+    try {
+      impl_->dc.make_current();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
+    }
+  }
+  T3CudaCfgBatcher(const T3CudaCfgBatcher&) = delete;
+  T3CudaCfgBatcher& operator=(const T3CudaCfgBatcher&) = delete;
+
+  StreamId add(const ExecContext& ctx, const T3Cond& cond_in,
+               std::span<const std::int64_t> text_ids, const T3GenerateOptions& options,
+               SpeechTokenCallback on_token) override {
+    options.sampling.validate();
+    CHATTERD_CHECK(running() < max_batch_, InvalidArgument,
+                   "CUDA T3: {} streams already running (max_batch)", max_batch_);
+    CHATTERD_CHECK(options.max_gen_len >= 0, InvalidArgument,
+                   "T3 generate: max_gen_len must be >= 0, got {}", options.max_gen_len);
+    CHATTERD_CHECK(!text_ids.empty(), InvalidArgument, "T3 generate: no text tokens");
+    validate_llama_generate_options(options);
+    T3Cond cond = cond_in;
+    if (options.exaggeration) cond.emotion_adv = *options.exaggeration;
+
+    auto s = std::make_unique<Stream>();
+    s->id = next_id_++;
+    s->options = options;
+    s->on_token = std::move(on_token);
+    s->sampler = std::make_unique<t3::Sampler>(options.sampling.seed);
+    s->result.prefill_length =
+        model_.prefill_length(cond, static_cast<std::int64_t>(text_ids.size()));
+    CHATTERD_CHECK(s->result.prefill_length <= limit_, InvalidArgument,
+                   "T3 generate: prefill of {} positions exceeds the {} positions of a CUDA "
+                   "stream",
+                   s->result.prefill_length, limit_);
+    s->max_new = std::min(options.max_gen_len, model_.max_fed_speech_tokens());
+    const std::int64_t rows = options.cfg_weight > 0.0f ? 2 : 1;
+    s->history.push_back(model_.config().start_speech_token);
+    s->result.tokens.reserve(static_cast<std::size_t>(s->max_new));
+
+    impl_->dc.make_current();
+    model_.reset_state(s->host, s->result.prefill_length, rows);
+    model_.prefill_embeds(ctx, cond, text_ids, s->host, embeds_);
+    const std::int64_t capacity = std::min(s->result.prefill_length + s->max_new, limit_);
+    s->device = impl_->llama->new_state(impl_->ctx, rows, capacity);
+    impl_->llama->forward(impl_->ctx, ops::to_device(impl_->ctx, embeds_), s->device);
+    if (s->max_new == 0) s->done = true;
+    const StreamId id = s->id;
+    streams_.push_back(std::move(s));
+    return id;
+  }
+
+  std::vector<Finished> step(const ExecContext& ctx) override {
+    impl_->dc.make_current();
+    std::vector<Finished> finished;
+    retire(finished);
+    std::int64_t rows = 0;
+    for (auto& sp : streams_) {
+      advance(ctx, *sp);
+      ++rows;
+    }
+    if (rows > 0) {
+      ++steps_;
+      rows_ += rows;
+    }
+    retire(finished);
+    return finished;
+  }
+
+  std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
+  std::int64_t max_batch() const override { return max_batch_; }
+  std::int64_t steps() const override { return steps_; }
+  std::int64_t rows() const override { return rows_; }
+
+ private:
+  struct Stream {
+    StreamId id = 0;
+    T3GenerateOptions options;
+    SpeechTokenCallback on_token;
+    std::unique_ptr<t3::Sampler> sampler;
+    T3GenerateResult result;
+    std::vector<std::int64_t> history;  // [BOS] + generated
+    std::int64_t max_new = 0;
+    std::int64_t index = 0;  // tokens picked so far
+    T3State host;            // the host model's scratch for this stream's embeddings
+    T3CudaLlamaDecoder::State device;
+    bool done = false;
+  };
+
+  // One iteration of generate_speech_tokens' English loop: pick from the current logits, then
+  // feed the token unless the stream ends.
+  void advance(const ExecContext& ctx, Stream& s) {
+    if (s.done) return;
+    const Tensor& logits = s.device.logits;
+    const auto v = static_cast<std::size_t>(logits.dim(1));
+    logits_.resize(v * static_cast<std::size_t>(logits.dim(0)));
+    impl_->dc.download(logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
+    const std::span<const float> cond(logits_.data(), v);
+    const std::span<const float> uncond = logits.dim(0) == 2
+                                              ? std::span<const float>(logits_.data() + v, v)
+                                              : std::span<const float>();
+    const std::int64_t token = pick_english_token(cond, uncond, s.options.cfg_weight, s.history,
+                                                  s.options.sampling, *s.sampler, scores_);
+    if (token < 0) {
+      s.result.all_filtered = true;
+      s.done = true;
+      return;
+    }
+    s.result.tokens.push_back(token);
+    s.history.push_back(token);
+    const std::int64_t i = s.index++;
+    if (token == model_.config().stop_speech_token) {
+      s.result.hit_eos = true;
+      s.done = true;
+      return;
+    }
+    if (s.on_token && !s.on_token(token)) {
+      s.result.cancelled = true;
+      s.done = true;
+      return;
+    }
+    // The reference's last feed is never read; a full stream (slot or model positions) stops.
+    if (i + 1 == s.max_new || s.device.length() >= s.device.capacity()) {
+      s.done = true;
+      return;
+    }
+    model_.decode_embeds(ctx, token, i, s.host, embeds_);
+    impl_->llama->forward(impl_->ctx, ops::to_device(impl_->ctx, embeds_), s.device);
+  }
+
+  void retire(std::vector<Finished>& finished) {
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if ((*it)->done) {
+        finished.push_back({(*it)->id, std::move((*it)->result)});
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  std::shared_ptr<T3CudaBackend::Impl> impl_;
+  const T3Model& model_;
+  std::int64_t max_batch_;
+  std::int64_t limit_;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  Tensor embeds_;
+  std::vector<float> logits_;
+  std::vector<float> scores_;
+  StreamId next_id_ = 0;
+  std::int64_t steps_ = 0;
+  std::int64_t rows_ = 0;
+};
+
 }  // namespace
 
 T3CudaBackend::T3CudaBackend(const T3Model& model, const T3CudaOptions& options)
     : options_(options) {
   options_.validate();
-  CHATTERD_CHECK(!model.is_llama(), Unsupported,
-                 "CUDA T3: Turbo and Nano (GPT-2) only so far; the Llama T3 of English and "
-                 "Multilingual runs on the CPU");
   impl_ = std::make_shared<Impl>(model, options_.device);
   description_ = fmt::format("cuda:{} {}", options_.device,
                              cuda::describe(cuda::device_info(options_.device)));
@@ -382,6 +558,7 @@ T3CudaBackend::T3CudaBackend(const T3Model& model, const T3CudaOptions& options)
 T3CudaBackend::~T3CudaBackend() = default;
 
 std::unique_ptr<T3StreamBatcher> T3CudaBackend::make_batcher(std::int64_t max_batch) const {
+  if (impl_->llama) return std::make_unique<T3CudaCfgBatcher>(impl_, options_, max_batch);
   return std::make_unique<T3CudaBatcher>(impl_, options_, max_batch);
 }
 

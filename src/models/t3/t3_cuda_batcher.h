@@ -1,5 +1,7 @@
 #pragma once
-// Turbo/Nano continuous batching on a CUDA device.
+// Continuous batching of T3 on a CUDA device: Turbo/Nano (T3CudaBatcher, below) and
+// English/Multilingual (a CFG batcher: each stream's pair runs in turn through
+// T3CudaLlamaDecoder, the English pick on the host; not yet one launch for all streams).
 //
 // T3CudaBackend owns what every batcher on one device shares: the DeviceContext (stream, caching
 // allocators, cuBLASLt) and the T3CudaDecoder (weights copied to the device once, matrices bf16).
@@ -53,8 +55,8 @@ struct T3CudaMemoryStats {
 
 class T3CudaBackend {
  public:
-  // Copies the decoder to the device. Throws Unsupported where the build has no CUDA backend or
-  // no device is visible (with the runtime's reason), InvalidArgument for a Llama model or bad
+  // Copies the decoder (GPT-2 or Llama) to the device. Throws Unsupported where the build has no
+  // CUDA backend or no device is visible (with the runtime's reason), InvalidArgument for bad
   // options. `model` must outlive the backend (its host half makes the prefill embeddings).
   T3CudaBackend(const T3Model& model, const T3CudaOptions& options);
   ~T3CudaBackend();

@@ -212,5 +212,73 @@ TEST_F(T3CudaBatcherTest, RefusesAPrefillLongerThanASlotAndStopsAFullSlot) {
   EXPECT_THROW(batcher->add(cpu, cond_, long_text, o, {}), InvalidArgument);
 }
 
+// English/Multilingual: each stream's CFG pair on the device, the English pick on the host.
+// Replayed through the CPU pair, every greedy pick must be the CPU's best processed score or
+// within the bf16 tolerance of it.
+TEST(T3CudaCfgBatcher, GreedyPicksAreTheCpuChoiceUpToNearTies) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
+  const std::filesystem::path dir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
+  const auto model = T3Model::load(dir, DType::BF16);
+  const T3Config& cfg = model->config();
+  const T3Cond cond = load_t3_cond(dir / "conds.pt", cfg);
+  const T3CudaBackend backend(*model, T3CudaOptions{});
+  const auto batcher = backend.make_batcher(2);
+  const ExecContext cpu;
+  const std::vector<std::int64_t> text{cfg.start_text_token, 12, 40, 7, cfg.stop_text_token};
+  std::vector<T3GenerateOptions> opts(2);
+  for (std::size_t j = 0; j < opts.size(); ++j) {
+    opts[j].sampling.greedy = true;
+    opts[j].max_gen_len = 16;
+    opts[j].cfg_weight = j == 0 ? 0.5f : 0.0f;  // the pair, and a single row
+  }
+  std::vector<T3StreamBatcher::StreamId> ids;
+  for (const auto& o : opts) ids.push_back(batcher->add(cpu, cond, text, o, {}));
+  std::map<T3StreamBatcher::StreamId, T3GenerateResult> results;
+  for (int i = 0; i < 100 && batcher->running() > 0; ++i) {
+    for (auto& f : batcher->step(cpu)) results[f.id] = std::move(f.result);
+  }
+  ASSERT_EQ(results.size(), opts.size());
+  int exact = 0;
+  int total = 0;
+  for (std::size_t j = 0; j < opts.size(); ++j) {
+    const T3GenerateResult& r = results.at(ids[j]);
+    ASSERT_FALSE(r.tokens.empty()) << "stream " << j;
+    const std::int64_t rows = opts[j].cfg_weight > 0.0f ? 2 : 1;
+    T3State st = model->new_state(r.prefill_length + std::ssize(r.tokens), rows);
+    Tensor embeds;
+    model->prefill_embeds(cpu, cond, text, st, embeds);
+    model->forward(cpu, embeds, st);
+    std::vector<std::int64_t> history{cfg.start_speech_token};
+    std::vector<float> scores;
+    for (std::size_t i = 0; i < r.tokens.size(); ++i) {
+      const auto v = static_cast<std::size_t>(st.logits.dim(1));
+      const float* c = st.logits.data<float>();
+      scores.assign(c, c + v);
+      if (rows == 2) {
+        for (std::size_t k = 0; k < v; ++k) scores[k] = c[k] + 0.5f * (c[k] - c[v + k]);
+      }
+      t3::process_logits(scores, history, opts[j].sampling, t3::ProcessorChain::English);
+      float best = -std::numeric_limits<float>::infinity();
+      float scale = 0.0f;
+      for (const float x : scores) {
+        if (!std::isfinite(x)) continue;
+        best = std::max(best, x);
+        scale = std::max(scale, std::abs(x));
+      }
+      const float mine = scores[static_cast<std::size_t>(r.tokens[i])];
+      ASSERT_TRUE(std::isfinite(mine)) << "stream " << j << " token " << i << " was filtered";
+      EXPECT_LE(best - mine, kNearTie * scale) << "stream " << j << " token " << i;
+      exact += mine == best;
+      ++total;
+      history.push_back(r.tokens[i]);
+      if (i + 1 == r.tokens.size()) break;
+      model->decode_embeds(cpu, r.tokens[i], static_cast<std::int64_t>(i), st, embeds);
+      model->forward(cpu, embeds, st);
+    }
+  }
+  std::printf("English device greedy picks equal to the CPU's: %d of %d\n", exact, total);
+  EXPECT_GE(exact, total * 9 / 10);
+}
+
 }  // namespace
 }  // namespace chatterd

@@ -1,0 +1,89 @@
+#include "models/t3/t3_cuda_llama_decoder.h"
+
+#include "core/check.h"
+#include "ops/convert.h"
+#include "ops/device.h"
+#include "ops/norm.h"
+
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/context.h"
+#endif
+
+namespace chatterd {
+
+T3CudaLlamaDecoder::T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& model)
+    : config_(model.config()), blocks_(model.llama_blocks()), speech_head_(model.speech_head()) {
+  CHATTERD_CHECK(model.is_llama(), InvalidArgument,
+                 "T3CudaLlamaDecoder: the Llama backbone only (English, Multilingual)");
+  CHATTERD_CHECK(ctx.cuda != nullptr, InvalidArgument, "T3CudaLlamaDecoder needs a CUDA context");
+  for (auto& b : blocks_) b.to_device(ctx);
+  speech_head_.to_device(ctx);
+  Tensor norm = model.llama_final_norm();
+  if (norm.dtype() != DType::F32) {
+    Tensor f32;
+    ops::convert(ExecContext{}, norm, DType::F32, f32);
+    norm = f32;
+  }
+  norm_ = ops::to_device(ctx, norm);
+  rope_positions_ = model.max_positions();
+  rope_ =
+      ops::rope_table_to_device(ctx, ops::build_rope_table(model.rope_config(), rope_positions_));
+}
+
+T3CudaLlamaDecoder::State T3CudaLlamaDecoder::new_state(const ExecContext& ctx, std::int64_t batch,
+                                                        std::int64_t capacity, DType kv) const {
+  CHATTERD_CHECK(batch == 1 || batch == 2, InvalidArgument,
+                 "T3CudaLlamaDecoder: batch {} (1, or 2 for the CFG pair)", batch);
+  CHATTERD_CHECK(capacity > 0 && capacity <= rope_positions_, InvalidArgument,
+                 "T3CudaLlamaDecoder: capacity {} outside [1, {}]", capacity, rope_positions_);
+  State s;
+  s.batch = batch;
+  s.caches.reserve(blocks_.size() * static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < blocks_.size() * static_cast<std::size_t>(batch); ++i) {
+    s.caches.emplace_back(ctx, capacity, config_.num_kv_heads, config_.head_dim, kv);
+  }
+  return s;
+}
+
+#ifdef CHATTERD_HAVE_CUDA
+void T3CudaLlamaDecoder::forward(const ExecContext& ctx, const Tensor& embeds, State& state) const {
+  const std::int64_t d = config_.hidden_size;
+  const std::int64_t batch = state.batch;
+  const bool rank2 = embeds.rank() == 2 && batch == 1;
+  CHATTERD_CHECK(embeds.device() == Device::CUDA && embeds.dtype() == DType::F32 &&
+                     (rank2 || (embeds.rank() == 3 && embeds.dim(0) == batch)) &&
+                     embeds.dim(embeds.rank() - 1) == d && embeds.dim(embeds.rank() - 2) > 0,
+                 ShapeError,
+                 "T3CudaLlamaDecoder: embeds must be f32 [{}, T > 0, {}] on the device, got {}",
+                 batch, d, embeds.to_string());
+  CHATTERD_CHECK(state.caches.size() == blocks_.size() * static_cast<std::size_t>(batch),
+                 InvalidArgument, "T3CudaLlamaDecoder: state has {} caches for {} layers x {}",
+                 state.caches.size(), blocks_.size(), batch);
+  const std::int64_t t = embeds.dim(embeds.rank() - 2);
+  const std::int64_t start = state.length();
+  CHATTERD_CHECK(start + t <= state.capacity(), InvalidArgument,
+                 "T3CudaLlamaDecoder: {} positions exceed the state's {}", start + t,
+                 state.capacity());
+  cuda::DeviceContext& dc = *ctx.cuda;
+  dc.ensure(state.x, Shape{batch * t, d}, DType::F32);
+  dc.copy(embeds, state.x);
+  const auto b = static_cast<std::size_t>(batch);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    blocks_[l].forward(ctx, state.x, std::span<ops::DeviceKvCache>(state.caches.data() + l * b, b),
+                       start, rope_, state.scratch);
+  }
+  // Row r's last position is x row r * t + t - 1.
+  dc.ensure(state.last, Shape{batch, d}, DType::F32);
+  const std::size_t row_bytes = static_cast<std::size_t>(d) * sizeof(float);
+  dc.copy_rows(state.last.raw_data(), row_bytes, state.x.device_data<float>() + (t - 1) * d,
+               static_cast<std::size_t>(t) * row_bytes, row_bytes, static_cast<std::size_t>(batch));
+  ops::rms_norm(ctx, state.last, &norm_, state.hidden, static_cast<float>(config_.norm_eps));
+  speech_head_.forward(ctx, state.hidden, state.logits);
+}
+#else
+void T3CudaLlamaDecoder::forward(const ExecContext&, const Tensor&, State&) const {
+  CHATTERD_THROW(Unsupported, "T3CudaLlamaDecoder: this build has no CUDA backend");
+}
+#endif
+
+}  // namespace chatterd
