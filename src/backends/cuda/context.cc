@@ -4,6 +4,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/gemm.h"
 #include "backends/cuda/graph.h"
 #include "core/check.h"
 
@@ -70,6 +71,7 @@ DeviceContext::DeviceContext(int device)
       pinned_memory_(std::make_unique<PinnedRaw>()) {
   detail::check(cublasLtCreate(&cublaslt_), "cublasLtCreate");
   workspace_ = device_memory_.allocate(kWorkspaceBytes);
+  gemm_plans_ = std::make_unique<GemmPlans>();
 }
 
 DeviceContext::~DeviceContext() {
@@ -78,6 +80,7 @@ DeviceContext::~DeviceContext() {
   cudaStreamSynchronize(stream_.handle());
   cudaGetLastError();
   workspace_.reset();
+  gemm_plans_.reset();  // its descriptors before the handle
   if (cublaslt_ != nullptr) cublasLtDestroy(cublaslt_);
 }
 

@@ -17,6 +17,7 @@ struct cublasLtContext;
 namespace chatterd::cuda {
 
 class Graph;
+class GemmPlans;
 
 class DeviceContext {
  public:
@@ -36,6 +37,8 @@ class DeviceContext {
   cublasLtContext* cublaslt() const { return cublaslt_; }
   void* cublaslt_workspace() const { return workspace_.get(); }
   std::size_t cublaslt_workspace_bytes() const { return kWorkspaceBytes; }
+  // cuBLASLt plans by problem (backends/cuda/gemm.h), owned here: one context, one thread.
+  GemmPlans& gemm_plans() { return *gemm_plans_; }
 
   // An uninitialised device tensor from the cache.
   Tensor empty(const Shape& shape, DType dtype);
@@ -74,6 +77,7 @@ class DeviceContext {
   CachingAllocator pinned_memory_;
   cublasLtContext* cublaslt_ = nullptr;
   std::shared_ptr<void> workspace_;
+  std::unique_ptr<GemmPlans> gemm_plans_;
   Graph* capturing_ = nullptr;
 };
 

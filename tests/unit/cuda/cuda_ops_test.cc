@@ -12,6 +12,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/gemm.h"
 #include "backends/cuda/graph.h"
 #include "cuda_test_util.h"
 #include "ops/activation.h"
@@ -277,6 +278,34 @@ TEST_F(CudaOps, LinearEveryPathAndWeightType) {
       }
     }
   }
+}
+
+TEST_F(CudaOps, GemmPlansAreReusedPerShapeAndAlignment) {
+  const std::int64_t m = 40, k = 256, n = 96;
+  const Tensor x = random_f32({m, k}, 31);
+  Tensor w;
+  ops::convert(cpu_, random_f32({n, k}, 32, -0.1f, 0.1f), DType::BF16, w);
+  Tensor want;
+  ops::linear(cpu_, x, w, nullptr, want);
+  const Tensor dx = up(x);
+  const Tensor dw = up(w);
+  const std::int64_t before = dc_->gemm_plans().built();
+  Tensor first;
+  Tensor second;
+  ops::linear(gpu_, dx, dw, nullptr, first, ops::WeightLayout::OutIn, ops::LinearPath::Gemm);
+  ops::linear(gpu_, dx, dw, nullptr, second, ops::WeightLayout::OutIn, ops::LinearPath::Gemm);
+  EXPECT_EQ(dc_->gemm_plans().built(), before + 1);  // the second call found the first's plan
+  EXPECT_LT(test::relative_l2(down(second), want), kBf16ActivationTol);
+  EXPECT_EQ(test::relative_l2(down(second), down(first)), 0.0);
+  // Another row count, and an output 4 bytes off its block's alignment: new plans.
+  Tensor fewer;
+  ops::linear(gpu_, dx.narrow0(0, m - 1), dw, nullptr, fewer, ops::WeightLayout::OutIn,
+              ops::LinearPath::Gemm);
+  Tensor out_block = dc_->empty({m * n + 1}, DType::F32);
+  Tensor shifted = out_block.narrow0(1, m * n).reshape({m, n});
+  ops::linear(gpu_, dx, dw, nullptr, shifted, ops::WeightLayout::OutIn, ops::LinearPath::Gemm);
+  EXPECT_EQ(dc_->gemm_plans().built(), before + 3);
+  EXPECT_LT(test::relative_l2(down(shifted), want), kBf16ActivationTol);
 }
 
 TEST_F(CudaOps, AttentionCausalGqaMaskAndF16Keys) {
