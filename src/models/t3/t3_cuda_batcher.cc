@@ -39,9 +39,10 @@ void T3CudaOptions::validate() const {
 #ifdef CHATTERD_HAVE_CUDA
 
 struct T3CudaBackend::Impl {
-  Impl(const T3Model& m, int device) : model(m), dc(device), ctx(device_ctx(dc)) {
+  Impl(const T3Model& m, int device, std::int64_t positions)
+      : model(m), dc(device), ctx(device_ctx(dc)) {
     if (m.is_llama()) {
-      llama.emplace(ctx, m);
+      llama.emplace(ctx, m, positions);
     } else {
       gpt2.emplace(ctx, m);
     }
@@ -550,7 +551,7 @@ class T3CudaCfgBatcher final : public T3StreamBatcher {
 T3CudaBackend::T3CudaBackend(const T3Model& model, const T3CudaOptions& options)
     : options_(options) {
   options_.validate();
-  impl_ = std::make_shared<Impl>(model, options_.device);
+  impl_ = std::make_shared<Impl>(model, options_.device, options_.slot_positions);
   description_ = fmt::format("cuda:{} {}", options_.device,
                              cuda::describe(cuda::device_info(options_.device)));
 }

@@ -1,5 +1,7 @@
 #include "models/t3/t3_cuda_llama_decoder.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 #include "ops/convert.h"
 #include "ops/device.h"
@@ -11,7 +13,8 @@
 
 namespace chatterd {
 
-T3CudaLlamaDecoder::T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& model)
+T3CudaLlamaDecoder::T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& model,
+                                       std::int64_t positions)
     : config_(model.config()), blocks_(model.llama_blocks()), speech_head_(model.speech_head()) {
   CHATTERD_CHECK(model.is_llama(), InvalidArgument,
                  "T3CudaLlamaDecoder: the Llama backbone only (English, Multilingual)");
@@ -25,7 +28,10 @@ T3CudaLlamaDecoder::T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& mo
     norm = f32;
   }
   norm_ = ops::to_device(ctx, norm);
-  rope_positions_ = model.max_positions();
+  CHATTERD_CHECK(positions >= 0, InvalidArgument, "T3CudaLlamaDecoder: positions {} < 0",
+                 positions);
+  rope_positions_ =
+      positions > 0 ? std::min(positions, model.max_positions()) : model.max_positions();
   rope_ =
       ops::rope_table_to_device(ctx, ops::build_rope_table(model.rope_config(), rope_positions_));
 }

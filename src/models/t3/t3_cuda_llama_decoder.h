@@ -21,8 +21,9 @@ namespace chatterd {
 
 class T3CudaLlamaDecoder {
  public:
-  // ctx.cuda must be set; throws InvalidArgument for a GPT-2 model.
-  T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& model);
+  // ctx.cuda must be set; throws InvalidArgument for a GPT-2 model. The RoPE table covers
+  // `positions` (at most the model's; 0: the model's): states never hold more.
+  T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& model, std::int64_t positions = 0);
 
   struct State {
     std::int64_t batch = 1;
