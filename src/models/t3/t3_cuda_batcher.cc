@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/logging.h"
 #include "core/rng.h"
 #include "models/t3/logits_processors.h"
 #include "models/t3/sampler.h"
@@ -333,19 +334,41 @@ class T3CudaBatcher final : public T3StreamBatcher {
                               reinterpret_cast<const float*>(dev_words + nb),
                               processed_.device_data<float>(), picked_.device_data<std::int32_t>());
     };
-    if (!options_.graphs || sized_[k] == 0) {
+    // sized_[k]: 0 never run, 1 ran eagerly (graph next), 2 graph refused (eager for good).
+    if (!options_.graphs || sized_[k] != 1) {
       body();  // the first step of this size runs eagerly and sizes its scratch
-      sized_[k] = 1;
+      if (sized_[k] == 0) sized_[k] = 1;
     } else {
       if (!graphs_[k]) graphs_[k] = std::make_unique<cuda::Graph>();
       cuda::Graph& graph = *graphs_[k];
-      if (!graph.ready()) dc.capture(graph, body);
-      slots_.check_room(n);
-      graph.launch(dc.stream());
+      if (!graph.ready() && !capture(graph, body, n)) {
+        sized_[k] = 2;
+        body();  // the failed capture ran nothing: this step runs eagerly
+      } else {
+        slots_.check_room(n);
+        graph.launch(dc.stream());
+      }
     }
     slots_.note_advanced(n);
     dc.download(picked_.raw_data(), static_cast<std::size_t>(n) * sizeof(std::int32_t),
                 picked_host_.data());
+  }
+
+  // Captures `body` into `graph`; false (with a warning) when the capture is refused, so that
+  // batch size keeps running eagerly instead of failing every step. Nothing captured has run.
+  template <class Body>
+  bool capture(cuda::Graph& graph, const Body& body, std::int64_t n) {
+    try {
+      impl_->dc.capture(graph, body);
+      return true;
+    } catch (const Error& e) {
+      logger().warn(
+          "CUDA T3: the batch-{} step could not be captured as a graph ({}); it runs "
+          "eagerly",
+          n, e.what());
+      graph.reset();
+      return false;
+    }
   }
 
   std::shared_ptr<T3CudaBackend::Impl> impl_;
@@ -362,7 +385,7 @@ class T3CudaBatcher final : public T3StreamBatcher {
   Tensor processed_;  // f32 [max_batch, vocab]: the sampler's final scores
   Tensor picked_;     // i32 [max_batch]
   std::vector<std::int32_t> picked_host_;
-  // Per batch size n (index n - 1): the step's scratch, its graph, whether it has run once.
+  // Per batch size n (index n - 1): the step's scratch, its graph, its state (see run_step).
   std::vector<std::unique_ptr<T3CudaDecoder::StepScratch>> scratch_;
   std::vector<std::unique_ptr<cuda::Graph>> graphs_;
   std::vector<std::uint8_t> sized_;
