@@ -262,9 +262,18 @@ void ChatterboxEngine::enable_batching(const T3BatchLoopConfig& config) {
 void ChatterboxEngine::use_cuda(const T3CudaOptions& options, std::int64_t max_batch) {
   batch_loop_.reset();  // nothing may drive an old backend while it is replaced
   t3_cuda_.reset();
+  info_.device = "cpu";
   t3_cuda_ = std::make_unique<T3CudaBackend>(*parts_.t3, options);
+  try {
+    enable_batching(T3BatchLoopConfig{.max_batch = max_batch});
+  } catch (...) {
+    // No loop, no device: the engine stays on the CPU rather than claim a device it would not
+    // use.
+    batch_loop_.reset();
+    t3_cuda_.reset();
+    throw;
+  }
   info_.device = t3_cuda_->description();
-  enable_batching(T3BatchLoopConfig{.max_batch = max_batch});
 }
 
 void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& config) {

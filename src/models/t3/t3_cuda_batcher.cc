@@ -341,8 +341,7 @@ class T3CudaBatcher final : public T3StreamBatcher {
     } else {
       if (!graphs_[k]) graphs_[k] = std::make_unique<cuda::Graph>();
       cuda::Graph& graph = *graphs_[k];
-      if (!graph.ready() && !capture(graph, body, n)) {
-        sized_[k] = 2;
+      if (!graph.ready() && !capture(graph, body, n, sized_[k])) {
         body();  // the failed capture ran nothing: this step runs eagerly
       } else {
         slots_.check_room(n);
@@ -354,19 +353,25 @@ class T3CudaBatcher final : public T3StreamBatcher {
                 picked_host_.data());
   }
 
-  // Captures `body` into `graph`; false (with a warning) when the capture is refused, so that
-  // batch size keeps running eagerly instead of failing every step. Nothing captured has run.
+  // Captures `body` into `graph`; false when the capture failed (nothing captured has run).
+  // Out of memory (the cache is not emptied while capturing) is retried at a later step; any
+  // other refusal makes that batch size eager for good (state 2), with a warning, instead of
+  // failing every step.
   template <class Body>
-  bool capture(cuda::Graph& graph, const Body& body, std::int64_t n) {
+  bool capture(cuda::Graph& graph, const Body& body, std::int64_t n, std::uint8_t& state) {
     try {
       impl_->dc.capture(graph, body);
       return true;
+    } catch (const Unavailable&) {
+      graph.reset();
+      return false;
     } catch (const Error& e) {
       logger().warn(
           "CUDA T3: the batch-{} step could not be captured as a graph ({}); it runs "
           "eagerly",
           n, e.what());
       graph.reset();
+      state = 2;
       return false;
     }
   }

@@ -19,7 +19,8 @@
 // Tokens follow generate_speech_tokens(): the first pick runs on the host with the CPU chain on the
 // prefill's logits, the callback is one step late, a trailing EOS is dropped, and a stream's
 // uniforms come from Rng(seed) in the CPU Sampler's order. Device logits differ from the CPU's by
-// bf16 rounding, so a sampled token can differ where two candidates are that close. One more
+// bf16 matrices and activations and f16 keys/values (an f32 CPU T3 keeps f32 ones), so a
+// sampled token can differ where two candidates are that close. One more
 // limit than the CPU's: a stream also stops when its slot is full (slot_positions, which bounds
 // device memory; paged device KV is future work), and a prefill longer than a slot is refused.
 
