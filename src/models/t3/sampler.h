@@ -20,6 +20,9 @@ class Sampler {
   // next value); `probs` is scratch. Other backends are checked against it.
   static std::int64_t draw(std::span<const float> processed_logits, float u,
                            std::vector<float>& probs);
+  // The uniform sample() would draw with next (advancing the RNG), for a backend that draws
+  // elsewhere with the CPU rule (the CUDA sampler).
+  float next_uniform() { return rng_.next_unit_float(); }
   // Index of the largest score (first on ties); -1 when every score is -inf.
   static std::int64_t argmax(std::span<const float> processed_logits);
 

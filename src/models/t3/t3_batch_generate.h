@@ -48,20 +48,14 @@ class T3BatchGenerator final : public T3StreamBatcher {
   struct Stream {
     StreamId id = 0;
     T3GenerateOptions options;
-    SpeechTokenCallback on_token;
     std::unique_ptr<T3State> state;
     std::unique_ptr<t3::Sampler> sampler;
-    T3GenerateResult result;
-    std::int64_t decode_steps = 0;
-    bool pending = false;  // result.tokens.back() not reported yet
-    bool done = false;
+    TurboStreamTokens tokens;
   };
 
   std::int64_t pick(Stream& s, std::span<const std::int64_t> history);
-  bool emit(Stream& s, std::int64_t token);
-  // Marks `s` done when it cannot take another step; applies the end-of-generation rules.
+  // Ends `s` when it cannot take another step (budget, positions).
   void finish_if_over(Stream& s);
-  void finalize(Stream& s);
 
   const T3Model& model_;
   std::int64_t max_batch_;

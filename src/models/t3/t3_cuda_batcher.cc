@@ -5,15 +5,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "core/check.h"
 #include "core/logging.h"
-#include "core/rng.h"
-#include "models/t3/logits_processors.h"
 #include "models/t3/sampler.h"
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_cuda_llama_decoder.h"
@@ -67,21 +64,59 @@ struct T3CudaBackend::Impl {
 
 namespace {
 
-bool all_neg_inf(std::span<const float> v) {
-  return std::all_of(v.begin(), v.end(),
-                     [](float x) { return x == -std::numeric_limits<float>::infinity(); });
-}
+// What both device batchers share: the backend, the stream bound and position limit, the
+// request checks, the counters, and making the device current where a batcher is dropped.
+class T3CudaBatcherBase : public T3StreamBatcher {
+ public:
+  T3CudaBatcherBase(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
+                    std::int64_t max_batch)
+      : impl_(std::move(impl)),
+        model_(impl_->model),
+        max_batch_(max_batch),
+        limit_(std::min(options.slot_positions, model_.max_positions())) {
+    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
+                   max_batch);
+  }
+  // Graphs and device blocks are released on whichever thread drops the batcher.
+  ~T3CudaBatcherBase() override {
+    try {
+      impl_->dc.make_current();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
+    }
+  }
+  T3CudaBatcherBase(const T3CudaBatcherBase&) = delete;
+  T3CudaBatcherBase& operator=(const T3CudaBatcherBase&) = delete;
 
-class T3CudaBatcher final : public T3StreamBatcher {
+  std::int64_t max_batch() const override { return max_batch_; }
+  std::int64_t steps() const override { return steps_; }
+  std::int64_t rows() const override { return rows_; }
+
+ protected:
+  void check_add(const T3GenerateOptions& options, std::span<const std::int64_t> text_ids) const {
+    validate_generate_request(options, text_ids);
+    CHATTERD_CHECK(running() < max_batch_, InvalidArgument,
+                   "CUDA T3: {} streams already running (max_batch)", max_batch_);
+  }
+
+  std::shared_ptr<T3CudaBackend::Impl> impl_;
+  const T3Model& model_;
+  std::int64_t max_batch_;
+  std::int64_t limit_;         // positions a stream may reach: min(slot, model)
+  Tensor embeds_;              // host input embeddings, uploaded
+  std::vector<float> logits_;  // downloaded logits
+  std::vector<float> scores_;  // the host pick's scratch
+  StreamId next_id_ = 0;
+  std::int64_t steps_ = 0;
+  std::int64_t rows_ = 0;
+};
+
+class T3CudaBatcher final : public T3CudaBatcherBase {
  public:
   T3CudaBatcher(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
                 std::int64_t max_batch)
-      : impl_(std::move(impl)),
-        model_(impl_->model),
+      : T3CudaBatcherBase(std::move(impl), options, max_batch),
         options_(options),
-        max_batch_(max_batch),
         vocab_(model_.config().speech_vocab_size),
-        limit_(std::min(options.slot_positions, model_.max_positions())),
         slots_(slots_on_device(*impl_, max_batch, limit_)) {
     cuda::DeviceContext& dc = impl_->dc;
     dc.make_current();
@@ -103,36 +138,20 @@ class T3CudaBatcher final : public T3StreamBatcher {
     streams_.reserve(static_cast<std::size_t>(max_batch));
   }
 
-  // Graphs and device blocks are released on whichever thread drops the batcher.
-  ~T3CudaBatcher() override {
-    try {
-      impl_->dc.make_current();
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
-    }
-  }
-  T3CudaBatcher(const T3CudaBatcher&) = delete;
-  T3CudaBatcher& operator=(const T3CudaBatcher&) = delete;
-
   StreamId add(const ExecContext& ctx, const T3Cond& cond, std::span<const std::int64_t> text_ids,
                const T3GenerateOptions& options, SpeechTokenCallback on_token) override {
-    options.sampling.validate();
-    CHATTERD_CHECK(running() < max_batch_, InvalidArgument,
-                   "CUDA T3: {} streams already running (max_batch)", max_batch_);
-    CHATTERD_CHECK(options.max_gen_len >= 0, InvalidArgument,
-                   "T3 generate: max_gen_len must be >= 0, got {}", options.max_gen_len);
-    CHATTERD_CHECK(!text_ids.empty(), InvalidArgument, "T3 generate: no text tokens");
-    Stream s;
-    s.id = next_id_++;
-    s.options = options;
-    s.on_token = std::move(on_token);
-    s.rng = Rng(options.sampling.seed);
-    s.result.prefill_length =
-        model_.prefill_length(cond, static_cast<std::int64_t>(text_ids.size()));
-    CHATTERD_CHECK(s.result.prefill_length <= limit_, InvalidArgument,
+    check_add(options, text_ids);
+    Stream s{.id = next_id_++,
+             .options = options,
+             .sampler = t3::Sampler(options.sampling.seed),
+             .tokens = {.eos = model_.config().stop_speech_token, .on_token = std::move(on_token)}};
+    T3GenerateResult& result = s.tokens.result;
+    result.prefill_length = model_.prefill_length(cond, static_cast<std::int64_t>(text_ids.size()));
+    CHATTERD_CHECK(result.prefill_length <= limit_, InvalidArgument,
                    "T3 generate: prefill of {} positions (conditioning {} + text {} + BOS) exceeds "
                    "the {} positions of a CUDA stream slot",
-                   s.result.prefill_length, model_.cond_length(cond), text_ids.size(), limit_);
-    s.result.tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
+                   result.prefill_length, model_.cond_length(cond), text_ids.size(), limit_);
+    result.tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
 
     cuda::DeviceContext& dc = impl_->dc;
     dc.make_current();
@@ -140,32 +159,20 @@ class T3CudaBatcher final : public T3StreamBatcher {
     model_.prefill_embeds(ctx, cond, text_ids, host_state_, embeds_);
     const Tensor logits =
         impl_->gpt2->prefill_slot(impl_->ctx, slots_, slot, ops::to_device(impl_->ctx, embeds_));
-    scores_.resize(static_cast<std::size_t>(vocab_));
-    dc.download(logits.raw_data(), scores_.size() * sizeof(float), scores_.data());
+    logits_.resize(static_cast<std::size_t>(vocab_));
+    dc.download(logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
 
-    // The first pick on the host, with the CPU chain and history [BOS] (not checked for EOS).
+    // The first pick on the host, with the CPU chain and history [BOS].
     const std::int64_t bos = model_.config().start_speech_token;
-    t3::process_logits(scores_, std::span<const std::int64_t>(&bos, 1), options.sampling,
-                       t3::ProcessorChain::Turbo);
-    std::int64_t token = -1;
-    if (!all_neg_inf(scores_)) {
-      // Sampler::sample's order: the RNG advances only when something can be drawn.
-      token = options.sampling.greedy ? t3::Sampler::argmax(scores_)
-                                      : t3::Sampler::draw(scores_, s.rng.next_unit_float(), probs_);
-    }
+    const std::int64_t token = pick_turbo_token(logits_, std::span<const std::int64_t>(&bos, 1),
+                                                options.sampling, s.sampler, scores_);
     // The device's repetition history for later steps: the tokens generated (not BOS).
     std::vector<std::int8_t> seen(static_cast<std::size_t>(vocab_), 0);
     if (token >= 0) seen[static_cast<std::size_t>(token)] = 1;
     dc.upload(seen.data(), seen.size(), seen_.device_data<std::int8_t>() + slot * vocab_);
 
-    if (token < 0) {
-      s.result.all_filtered = true;
-      s.done = true;
-    } else {
-      s.result.tokens.push_back(token);
-      s.pending = true;
-      finish_if_over(s, slot);
-    }
+    s.tokens.take_first(token);
+    finish_if_over(s, slot);
     const StreamId id = s.id;
     streams_.push_back(std::move(s));
     return id;
@@ -180,28 +187,9 @@ class T3CudaBatcher final : public T3StreamBatcher {
       run_step(n);
       ++steps_;
       rows_ += n;
-      const std::int64_t eos = model_.config().stop_speech_token;
       for (std::int64_t b = 0; b < n; ++b) {
         Stream& s = streams_[static_cast<std::size_t>(b)];
-        ++s.decode_steps;
-        const std::int64_t token = picked_host_[static_cast<std::size_t>(b)];
-        if (token < 0) {
-          s.result.all_filtered = true;
-          finalize(s);
-          continue;
-        }
-        if (s.pending && !emit(s, s.result.tokens.back())) {
-          s.pending = false;
-          s.done = true;  // cancelled: the new token is dropped, as generate_speech_tokens does
-          continue;
-        }
-        s.result.tokens.push_back(token);
-        s.pending = true;
-        if (token == eos) {
-          s.result.hit_eos = true;
-          finalize(s);
-          continue;
-        }
+        s.tokens.take_next(picked_host_[static_cast<std::size_t>(b)]);
         finish_if_over(s, b);
       }
     }
@@ -210,9 +198,6 @@ class T3CudaBatcher final : public T3StreamBatcher {
   }
 
   std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
-  std::int64_t max_batch() const override { return max_batch_; }
-  std::int64_t steps() const override { return steps_; }
-  std::int64_t rows() const override { return rows_; }
 
  private:
   // The slots are allocated on the backend's device whichever thread builds the batcher.
@@ -220,8 +205,6 @@ class T3CudaBatcher final : public T3StreamBatcher {
   static cuda::KvSlots slots_on_device(T3CudaBackend::Impl& impl, std::int64_t max_batch,
                                        std::int64_t positions) {
     const T3Config& cfg = impl.model.config();
-    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
-                   max_batch);
     CHATTERD_CHECK(cfg.speech_vocab_size <= cuda::kSamplingMaxVocab, Unsupported,
                    "CUDA T3: a speech vocabulary of {} exceeds the device sampler's {}",
                    cfg.speech_vocab_size, cuda::kSamplingMaxVocab);
@@ -233,34 +216,13 @@ class T3CudaBatcher final : public T3StreamBatcher {
   struct Stream {
     StreamId id = 0;
     T3GenerateOptions options;
-    SpeechTokenCallback on_token;
-    Rng rng{0};
-    T3GenerateResult result;
-    std::int64_t decode_steps = 0;
-    bool pending = false;  // result.tokens.back() not reported yet
-    bool done = false;
+    t3::Sampler sampler;  // the first draw here, then the uniforms of the device's draws
+    TurboStreamTokens tokens;
   };
 
-  bool emit(Stream& s, std::int64_t token) {
-    if (s.on_token && !s.on_token(token)) s.result.cancelled = true;
-    return !s.result.cancelled;
-  }
-
-  void finalize(Stream& s) {
-    auto& tokens = s.result.tokens;
-    if (!tokens.empty() && tokens.back() == model_.config().stop_speech_token) {
-      tokens.pop_back();
-      s.pending = false;
-    }
-    if (s.pending && !tokens.empty()) emit(s, tokens.back());
-    s.pending = false;
-    s.done = true;
-  }
-
-  // Done when the budget is spent or the slot (or the model's positions) has no room left.
+  // Ends `s` (in `slot`) when the budget is spent or the slot has no room left.
   void finish_if_over(Stream& s, std::int64_t slot) {
-    if (s.done) return;
-    if (s.decode_steps >= s.options.max_gen_len || slots_.length(slot) >= limit_) finalize(s);
+    s.tokens.finish_if_over(s.options.max_gen_len, slots_.length(slot) >= limit_);
   }
 
   // Hands finished streams out and keeps the running ones in slots [0, n): the last stream
@@ -268,11 +230,11 @@ class T3CudaBatcher final : public T3StreamBatcher {
   void retire(std::vector<Finished>& finished) {
     std::size_t i = 0;
     while (i < streams_.size()) {
-      if (!streams_[i].done) {
+      if (!streams_[i].tokens.done) {
         ++i;
         continue;
       }
-      finished.push_back({streams_[i].id, std::move(streams_[i].result)});
+      finished.push_back({streams_[i].id, std::move(streams_[i].tokens.result)});
       const std::size_t last = streams_.size() - 1;
       if (i != last) {
         move_slot(static_cast<std::int64_t>(last), static_cast<std::int64_t>(i));
@@ -308,8 +270,8 @@ class T3CudaBatcher final : public T3StreamBatcher {
       Stream& s = streams_[static_cast<std::size_t>(b)];
       const t3::SamplingOptions& o = s.options.sampling;
       const auto i = static_cast<std::size_t>(b);
-      const auto id = static_cast<std::int32_t>(s.result.tokens.back());
-      const float u = o.greedy ? 0.0f : s.rng.next_unit_float();
+      const auto id = static_cast<std::int32_t>(s.tokens.result.tokens.back());
+      const float u = o.greedy ? 0.0f : s.sampler.next_uniform();
       const cuda::TurboSampling p{.temperature = o.temperature,
                                   .top_k = o.top_k,
                                   .top_p = o.top_p,
@@ -376,12 +338,8 @@ class T3CudaBatcher final : public T3StreamBatcher {
     }
   }
 
-  std::shared_ptr<T3CudaBackend::Impl> impl_;
-  const T3Model& model_;
   T3CudaOptions options_;
-  std::int64_t max_batch_;
   std::int64_t vocab_;
-  std::int64_t limit_;  // positions a stream may reach: min(slot, model)
   cuda::KvSlots slots_;
   std::vector<Stream> streams_;  // stream i holds slot i
   Tensor inputs_;                // device: ids | uniforms | sampling settings
@@ -395,12 +353,6 @@ class T3CudaBatcher final : public T3StreamBatcher {
   std::vector<std::unique_ptr<cuda::Graph>> graphs_;
   std::vector<std::uint8_t> sized_;
   T3State host_state_;  // the host model's scratch for prefill embeddings
-  Tensor embeds_;
-  std::vector<float> scores_;
-  std::vector<float> probs_;
-  StreamId next_id_ = 0;
-  std::int64_t steps_ = 0;
-  std::int64_t rows_ = 0;
 };
 
 // English/Multilingual: each stream runs its own CFG pair (or single row with cfg_weight 0) in
@@ -409,37 +361,18 @@ class T3CudaBatcher final : public T3StreamBatcher {
 // exactly as generate_speech_tokens does. Streams are not yet batched into one launch: a Llama
 // step over fixed slots (like T3CudaDecoder::step) and the English chain on the device are the
 // next steps.
-class T3CudaCfgBatcher final : public T3StreamBatcher {
+class T3CudaCfgBatcher final : public T3CudaBatcherBase {
  public:
   T3CudaCfgBatcher(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
                    std::int64_t max_batch)
-      : impl_(std::move(impl)),
-        model_(impl_->model),
-        max_batch_(max_batch),
-        limit_(std::min(options.slot_positions, model_.max_positions())) {
-    CHATTERD_CHECK(max_batch >= 1, InvalidArgument, "CUDA T3: max_batch must be >= 1, got {}",
-                   max_batch);
+      : T3CudaBatcherBase(std::move(impl), options, max_batch) {
     streams_.reserve(static_cast<std::size_t>(max_batch));
   }
-
-  ~T3CudaCfgBatcher() override {
-    try {
-      impl_->dc.make_current();
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
-    }
-  }
-  T3CudaCfgBatcher(const T3CudaCfgBatcher&) = delete;
-  T3CudaCfgBatcher& operator=(const T3CudaCfgBatcher&) = delete;
 
   StreamId add(const ExecContext& ctx, const T3Cond& cond_in,
                std::span<const std::int64_t> text_ids, const T3GenerateOptions& options,
                SpeechTokenCallback on_token) override {
-    options.sampling.validate();
-    CHATTERD_CHECK(running() < max_batch_, InvalidArgument,
-                   "CUDA T3: {} streams already running (max_batch)", max_batch_);
-    CHATTERD_CHECK(options.max_gen_len >= 0, InvalidArgument,
-                   "T3 generate: max_gen_len must be >= 0, got {}", options.max_gen_len);
-    CHATTERD_CHECK(!text_ids.empty(), InvalidArgument, "T3 generate: no text tokens");
+    check_add(options, text_ids);
     validate_llama_generate_options(options);
     T3Cond cond = cond_in;
     if (options.exaggeration) cond.emotion_adv = *options.exaggeration;
@@ -461,7 +394,7 @@ class T3CudaCfgBatcher final : public T3StreamBatcher {
     s->result.tokens.reserve(static_cast<std::size_t>(s->max_new));
 
     impl_->dc.make_current();
-    model_.reset_state(s->host, s->result.prefill_length, rows);
+    model_.reset_state(s->host, 1, rows);  // embeddings only: no host RoPE table needed
     model_.prefill_embeds(ctx, cond, text_ids, s->host, embeds_);
     const std::int64_t capacity = std::min(s->result.prefill_length + s->max_new, limit_);
     s->device = impl_->llama->new_state(impl_->ctx, rows, capacity);
@@ -490,9 +423,6 @@ class T3CudaCfgBatcher final : public T3StreamBatcher {
   }
 
   std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
-  std::int64_t max_batch() const override { return max_batch_; }
-  std::int64_t steps() const override { return steps_; }
-  std::int64_t rows() const override { return rows_; }
 
  private:
   struct Stream {
@@ -561,17 +491,7 @@ class T3CudaCfgBatcher final : public T3StreamBatcher {
     }
   }
 
-  std::shared_ptr<T3CudaBackend::Impl> impl_;
-  const T3Model& model_;
-  std::int64_t max_batch_;
-  std::int64_t limit_;
   std::vector<std::unique_ptr<Stream>> streams_;
-  Tensor embeds_;
-  std::vector<float> logits_;
-  std::vector<float> scores_;
-  StreamId next_id_ = 0;
-  std::int64_t steps_ = 0;
-  std::int64_t rows_ = 0;
 };
 
 }  // namespace

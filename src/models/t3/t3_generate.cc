@@ -93,19 +93,73 @@ T3GenerateResult generate_llama(const ExecContext& ctx, const T3Model& model, co
 
 }  // namespace
 
-T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& model,
-                                        const T3Cond& cond, std::span<const std::int64_t> text_ids,
-                                        const T3GenerateOptions& options, T3State& state,
-                                        const SpeechTokenCallback& on_token) {
+void TurboStreamTokens::take_first(std::int64_t token) {
+  if (token < 0) {
+    result.all_filtered = true;
+    done = true;
+    return;
+  }
+  result.tokens.push_back(token);  // not checked for EOS
+  pending = true;
+}
+
+void TurboStreamTokens::take_next(std::int64_t token) {
+  ++decode_steps;
+  if (token < 0) {
+    result.all_filtered = true;
+    finalize();
+    return;
+  }
+  if (pending && !emit(result.tokens.back())) {
+    pending = false;
+    done = true;  // cancelled: the new token is dropped
+    return;
+  }
+  result.tokens.push_back(token);
+  pending = true;
+  if (token == eos) {
+    result.hit_eos = true;
+    finalize();
+  }
+}
+
+void TurboStreamTokens::finish_if_over(std::int64_t max_gen_len, bool full) {
+  if (!done && (decode_steps >= max_gen_len || full)) finalize();
+}
+
+bool TurboStreamTokens::emit(std::int64_t token) {
+  if (on_token && !on_token(token)) result.cancelled = true;
+  return !result.cancelled;
+}
+
+void TurboStreamTokens::finalize() {
+  auto& tokens = result.tokens;
+  if (!tokens.empty() && tokens.back() == eos) {
+    tokens.pop_back();
+    pending = false;
+  }
+  if (pending && !tokens.empty()) emit(tokens.back());
+  pending = false;
+  done = true;
+}
+
+void validate_generate_request(const T3GenerateOptions& options,
+                               std::span<const std::int64_t> text_ids) {
   options.sampling.validate();
   CHATTERD_CHECK(options.max_gen_len >= 0, InvalidArgument,
                  "T3 generate: max_gen_len must be >= 0, got {}", options.max_gen_len);
   CHATTERD_CHECK(!text_ids.empty(), InvalidArgument, "T3 generate: no text tokens");
+}
+
+T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& model,
+                                        const T3Cond& cond, std::span<const std::int64_t> text_ids,
+                                        const T3GenerateOptions& options, T3State& state,
+                                        const SpeechTokenCallback& on_token) {
+  validate_generate_request(options, text_ids);
   if (model.is_llama()) return generate_llama(ctx, model, cond, text_ids, options, state, on_token);
   const T3Config& cfg = model.config();
-  const std::int64_t eos = cfg.stop_speech_token;
-
-  T3GenerateResult result;
+  TurboStreamTokens s{.eos = cfg.stop_speech_token, .on_token = on_token};
+  T3GenerateResult& result = s.result;
   result.prefill_length = model.prefill_length(cond, static_cast<std::int64_t>(text_ids.size()));
   const std::int64_t capacity = result.prefill_length + options.max_gen_len + 1;
   CHATTERD_CHECK(result.prefill_length <= model.max_positions(), InvalidArgument,
@@ -117,9 +171,7 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
 
   t3::Sampler sampler(options.sampling.seed);
   std::vector<float> scores;
-  std::vector<std::int64_t>& tokens = result.tokens;
-  tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
-
+  result.tokens.reserve(static_cast<std::size_t>(options.max_gen_len + 1));
   auto pick = [&](std::span<const std::int64_t> history) -> std::int64_t {
     return pick_turbo_token(std::span<const float>(state.logits.data<float>(),
                                                    static_cast<std::size_t>(state.logits.numel())),
@@ -128,42 +180,17 @@ T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& m
 
   model.prefill(ctx, cond, text_ids, options.cond_prefix, state);
   const std::int64_t bos = cfg.start_speech_token;
-  std::int64_t token = pick(std::span<const std::int64_t>(&bos, 1));
-  if (token < 0) {
-    result.all_filtered = true;
-    return result;
-  }
-  tokens.push_back(token);  // the first token is not checked for EOS
-
-  // The callback sees a token once it is known not to be a trailing EOS, i.e. one step late.
-  auto emit = [&](std::int64_t t) {
-    if (on_token && !on_token(t)) result.cancelled = true;
-    return !result.cancelled;
-  };
-  bool pending = true;  // tokens.back() not yet reported
-  for (std::int64_t step = 0; step < options.max_gen_len; ++step) {
-    if (model.max_positions() <= state.length()) break;  // no position left for the next input
+  s.take_first(pick(std::span<const std::int64_t>(&bos, 1)));
+  for (;;) {
+    // No position left for the next input, or the budget spent: the stream ends.
+    s.finish_if_over(options.max_gen_len, model.max_positions() <= state.length());
+    if (s.done) break;
+    const std::int64_t token = result.tokens.back();
     model.embed_speech(ctx, std::span<const std::int64_t>(&token, 1), state, state.embeds);
     model.forward(ctx, state.embeds, state);
-    token = pick(tokens);
-    if (token < 0) {
-      result.all_filtered = true;
-      break;
-    }
-    if (pending && !emit(tokens.back())) return result;
-    tokens.push_back(token);
-    pending = true;
-    if (token == eos) {
-      result.hit_eos = true;
-      break;
-    }
+    s.take_next(pick(result.tokens));
   }
-  if (!tokens.empty() && tokens.back() == eos) {
-    tokens.pop_back();
-    pending = false;
-  }
-  if (pending && !tokens.empty()) emit(tokens.back());
-  return result;
+  return std::move(result);
 }
 
 std::int64_t pick_turbo_token(std::span<const float> logits, std::span<const std::int64_t> history,

@@ -67,6 +67,37 @@ struct T3GenerateResult {
   std::int64_t prefill_length = 0;   // rows of the prefill
 };
 
+// The token rules of one Turbo/Nano stream, as generate_speech_tokens applies them; the batchers
+// (T3BatchGenerator, T3CudaBatcher) keep one per stream. The first token is not checked for EOS;
+// the callback sees each token one step late, once it is known not to be a trailing EOS; a
+// cancelled stream drops the token it was about to keep; a trailing EOS is dropped at the end.
+struct TurboStreamTokens {
+  std::int64_t eos = 0;  // the stop token
+  SpeechTokenCallback on_token;
+  T3GenerateResult result;
+  std::int64_t decode_steps = 0;
+  bool pending = false;  // result.tokens.back() not reported yet
+  bool done = false;
+
+  // The pick on the prefill's logits (-1: every score filtered, the stream ends).
+  void take_first(std::int64_t token);
+  // A decode step's pick: counts the step, then ends the stream (filtered, cancelled, EOS) or
+  // keeps the token.
+  void take_next(std::int64_t token);
+  // Ends a running stream whose budget (max_gen_len decode steps) is spent or that has no
+  // position left (`full`).
+  void finish_if_over(std::int64_t max_gen_len, bool full);
+
+ private:
+  bool emit(std::int64_t token);
+  void finalize();
+};
+
+// Throws InvalidArgument for bad sampling options, a negative max_gen_len or empty text (every
+// backend's generate checks these first).
+void validate_generate_request(const T3GenerateOptions& options,
+                               std::span<const std::int64_t> text_ids);
+
 // `state` is reset and sized for this request (prefill + max_gen_len + 1). Throws InvalidArgument
 // for bad options, empty text or a sequence longer than the model's positions.
 T3GenerateResult generate_speech_tokens(const ExecContext& ctx, const T3Model& model,
