@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
+#include <charconv>
 #include <system_error>
 
 #include "chatterd/engine/tts_engine.h"
@@ -54,12 +54,10 @@ DeviceSpec parse_device_spec(std::string_view text) {
   constexpr std::string_view kCudaPrefix = "cuda:";
   if (text.starts_with(kCudaPrefix)) {
     const std::string_view digits = text.substr(kCudaPrefix.size());
-    int index = 0;
-    const bool digits_only =
-        !digits.empty() && digits.size() <= 3 &&
-        std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (digits_only) {
-      for (const char c : digits) index = index * 10 + (c - '0');
+    int index = -1;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+    // Digits only (from_chars takes a '-'), and a bound no machine reaches.
+    if (ec == std::errc() && end == digits.data() + digits.size() && index >= 0 && index < 1000) {
       return DeviceSpec{.kind = Device::CUDA, .index = index};
     }
   }

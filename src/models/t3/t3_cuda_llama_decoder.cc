@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/check.h"
-#include "ops/convert.h"
 #include "ops/device.h"
 #include "ops/norm.h"
 
@@ -21,13 +20,7 @@ T3CudaLlamaDecoder::T3CudaLlamaDecoder(const ExecContext& ctx, const T3Model& mo
   CHATTERD_CHECK(ctx.cuda != nullptr, InvalidArgument, "T3CudaLlamaDecoder needs a CUDA context");
   for (auto& b : blocks_) b.to_device(ctx);
   speech_head_.to_device(ctx);
-  Tensor norm = model.llama_final_norm();
-  if (norm.dtype() != DType::F32) {
-    Tensor f32;
-    ops::convert(ExecContext{}, norm, DType::F32, f32);
-    norm = f32;
-  }
-  norm_ = ops::to_device(ctx, norm);
+  norm_ = ops::to_device(ctx, model.llama_final_norm());  // f32 already (T3Model keeps it so)
   CHATTERD_CHECK(positions >= 0, InvalidArgument, "T3CudaLlamaDecoder: positions {} < 0",
                  positions);
   rope_positions_ =
