@@ -58,6 +58,18 @@ void CausalBlock1D::pack_bf16(const ExecContext& ctx) {
   conv_.pack_bf16(ctx);
 }
 
+void CausalBlock1D::to_device(const ExecContext& ctx, DType dtype) {
+  conv_.to_device(ctx, dtype);
+  norm_.to_device(ctx);
+}
+
+void CausalResnetBlock1D::to_device(const ExecContext& ctx, DType dtype) {
+  block1_.to_device(ctx, dtype);
+  block2_.to_device(ctx, dtype);
+  mlp_.to_device(ctx, DType::F32);
+  res_conv_.to_device(ctx, dtype);
+}
+
 void CausalResnetBlock1D::pack_bf16(const ExecContext& ctx) {
   block1_.pack_bf16(ctx);
   block2_.pack_bf16(ctx);

@@ -27,6 +27,8 @@ class CausalBlock1D {
   // x [B, in, T], mask [B, 1, T] -> out [B, out, T]. out must not alias x.
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& mask, Tensor& out) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // To ctx's CUDA device, the conv weight as `dtype` (see PaddedConv1d::to_device).
+  void to_device(const ExecContext& ctx, DType dtype);
 
  private:
   PaddedConv1d conv_;
@@ -45,6 +47,8 @@ class CausalResnetBlock1D {
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& mask,
                const Tensor& mish_t_emb, Tensor& out) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // To ctx's CUDA device, matrices as `dtype`; the time MLP (one row per call) stays f32.
+  void to_device(const ExecContext& ctx, DType dtype);
 
  private:
   CausalBlock1D block1_, block2_;

@@ -81,11 +81,21 @@ bool Linear::pack_bf16(const ExecContext& ctx) {
   return true;
 }
 
-void Linear::to_device(const ExecContext& ctx) {
+void Linear::to_device(const ExecContext& ctx, DType dtype) {
   CHATTERD_CHECK(rows_.empty() && packed_.empty(), InvalidArgument,
                  "Linear::to_device: the weight is packed for a CPU kernel");
+  CHATTERD_CHECK(dtype == DType::BF16 || dtype == DType::F16 || dtype == DType::F32,
+                 InvalidArgument, "Linear::to_device: no {} weights on the device",
+                 dtype_name(dtype));
   if (weight_.device() == Device::CUDA) return;
-  convert_weight(ctx, DType::BF16);
+  convert_weight(ctx, dtype);
+  // f16/f32 keep a GPT-2 layout; the device needs "out x in".
+  if (layout_ == ops::WeightLayout::InOut) {
+    Tensor t;
+    ops::transpose(ctx, weight_, 0, 1, t);
+    weight_ = std::move(t);
+    layout_ = ops::WeightLayout::OutIn;
+  }
   weight_ = ops::to_device(ctx, weight_);
   if (has_bias_) bias_ = ops::to_device(ctx, bias_);
 }

@@ -36,10 +36,10 @@ class Linear {
   // false then).
   bool pack_bf16(const ExecContext& ctx);
 
-  // Moves the layer to ctx's CUDA device, the weight as bf16 "out x in" (converted and transposed
-  // here once), the bias f32; forward then takes device tensors. Throws InvalidArgument for a
-  // weight already packed for a CPU kernel.
-  void to_device(const ExecContext& ctx);
+  // Moves the layer to ctx's CUDA device, the weight as `dtype` (bf16, f16 or f32) "out x in"
+  // (converted and transposed here once), the bias f32; forward then takes device tensors. Throws
+  // InvalidArgument for a weight already packed for a CPU kernel.
+  void to_device(const ExecContext& ctx, DType dtype = DType::BF16);
 
   // x [..., in] f32 -> out [..., out] f32
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;

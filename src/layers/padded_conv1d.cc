@@ -2,7 +2,10 @@
 
 #include <string>
 
+#include "core/check.h"
 #include "ops/conv1d.h"
+#include "ops/convert.h"
+#include "ops/device.h"
 
 namespace chatterd::layers {
 
@@ -21,6 +24,19 @@ bool PaddedConv1d::pack_bf16(const ExecContext& ctx) {
   packed_ = ops::pack_conv1d_bf16(ctx, weight_);
   weight_ = Tensor();
   return true;
+}
+
+void PaddedConv1d::to_device(const ExecContext& ctx, DType dtype) {
+  CHATTERD_CHECK(packed_.empty(), InvalidArgument,
+                 "PaddedConv1d::to_device: the weight is packed for a CPU kernel");
+  CHATTERD_CHECK(dtype == DType::BF16 || dtype == DType::F16 || dtype == DType::F32,
+                 InvalidArgument, "PaddedConv1d::to_device: no {} weights on the device",
+                 dtype_name(dtype));
+  if (weight_.device() == Device::CUDA) return;
+  Tensor w = weight_;
+  if (dtype != DType::F32) ops::convert(ctx, weight_, dtype, w);
+  weight_ = ops::to_device(ctx, w);
+  if (has_bias_) bias_ = ops::to_device(ctx, bias_);
 }
 
 void PaddedConv1d::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {

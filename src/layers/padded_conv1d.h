@@ -25,6 +25,9 @@ class PaddedConv1d {
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
   // Packs the weight for the bf16 GEMM tile (see Linear::pack_bf16).
   bool pack_bf16(const ExecContext& ctx);
+  // Moves the layer to ctx's CUDA device, the weight as `dtype` (f32, bf16 or f16), the bias f32;
+  // forward then takes device tensors. InvalidArgument once packed for the CPU tile.
+  void to_device(const ExecContext& ctx, DType dtype);
 
   std::int64_t in_channels() const { return in_; }
   std::int64_t out_channels() const { return out_; }

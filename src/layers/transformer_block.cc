@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
+#include "ops/device.h"
 #include "ops/elementwise.h"
 #include "ops/gemm_bf16.h"
 
@@ -43,13 +44,16 @@ void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* 
   to_q_.forward(ctx, h, q);
   to_k_.forward(ctx, h, k);
   to_v_.forward(ctx, h, v);
-  a.resize({b, t, inner}, DType::F32);
+  ops::ensure_like(ctx, x, a, {b, t, inner}, DType::F32);
   for (std::int64_t i = 0; i < b; ++i) {
     const std::int64_t len = lengths.empty() ? t : lengths[static_cast<std::size_t>(i)];
     CHATTERD_CHECK(len >= 0 && len <= t, InvalidArgument,
                    "transformer block: length {} of row {} outside [0, {}]", len, i, t);
     Tensor ai = a.select0(i);
-    std::fill_n(ai.data<float>() + len * inner, (t - len) * inner, 0.0f);
+    if (len < t) {
+      Tensor padding = ai.narrow0(len, t - len);
+      ops::fill_zero(ctx, padding);
+    }
     if (len == 0) continue;
     const Shape s{len, dims_.heads, dims_.head_dim};
     auto rows = [&](const Tensor& m) { return m.select0(i).narrow0(0, len).reshape(s); };
@@ -73,6 +77,13 @@ void TransformerBlock::forward(const ExecContext& ctx, Tensor& x, const Tensor* 
   ops::gelu(ctx, a, a);
   ff_out_.forward(ctx, a, y);
   ops::add(ctx, x, y, x);
+}
+
+void TransformerBlock::to_device(const ExecContext& ctx, DType dtype) {
+  norm1_.to_device(ctx);
+  norm3_.to_device(ctx);
+  for (Linear* l : {&to_q_, &to_k_, &to_v_, &to_out_, &ff_in_, &ff_out_}) l->to_device(ctx, dtype);
+  bf16_ = false;  // the CPU tile's attention; the device runs its own
 }
 
 void TransformerBlock::pack_bf16(const ExecContext& ctx) {

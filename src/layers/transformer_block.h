@@ -39,6 +39,9 @@ class TransformerBlock {
   void forward(const ExecContext& ctx, Tensor& x, const Tensor* key_mask,
                std::span<const std::int64_t> lengths = {}) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // To ctx's CUDA device with `dtype` matrices (Linear::to_device); forward then takes device
+  // tensors (the key mask too).
+  void to_device(const ExecContext& ctx, DType dtype);
 
  private:
   TransformerBlockDims dims_;

@@ -5,6 +5,10 @@
 
 #include "backends/cpu/blas.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/gemm.h"
+#endif
 
 namespace chatterd::ops {
 namespace {
@@ -44,8 +48,82 @@ std::int64_t conv1d_output_length(std::int64_t length, std::int64_t kernel_size,
   return (padded - span) / options.stride + 1;
 }
 
+namespace {
+
+// x [B, C_in, T] f32 on CUDA; w [C_out, C_in, K] f32, or bf16/f16 with groups 1 (tensor cores:
+// x is rounded to the weight's type inside the GEMM, sums stay f32).
+void conv1d_cuda(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+                 const Conv1dOptions& options, Tensor& out) {
+#ifdef CHATTERD_HAVE_CUDA
+  auto& dc = detail::cuda_context(ctx, "conv1d", {&w, bias});
+  check_dtype(x, DType::F32, "conv1d: x");
+  check_rank(x, 3, "conv1d: x");
+  check_rank(w, 3, "conv1d: w");
+  check_options(options);
+  cuda::Conv1dShape s;
+  s.batch = x.dim(0);
+  s.c_in = x.dim(1);
+  s.length = x.dim(2);
+  s.kernel = w.dim(2);
+  s.stride = options.stride;
+  s.dilation = options.dilation;
+  s.groups = options.groups;
+  s.pad_left = options.pad_left;
+  const std::int64_t c_out = w.dim(0);
+  CHATTERD_CHECK(s.c_in % s.groups == 0 && c_out % s.groups == 0, ShapeError,
+                 "conv1d: channels in {} and out {} must be divisible by groups {}", s.c_in, c_out,
+                 s.groups);
+  CHATTERD_CHECK(w.dim(1) == s.c_in / s.groups, ShapeError,
+                 "conv1d: w {} needs dim 1 == C_in / groups = {} (x {}, groups {})", w.to_string(),
+                 s.c_in / s.groups, x.to_string(), s.groups);
+  const bool dense = s.groups == 1;
+  CHATTERD_CHECK(
+      w.dtype() == DType::F32 || (dense && (w.dtype() == DType::BF16 || w.dtype() == DType::F16)),
+      DTypeError, "conv1d: CUDA weights must be f32 (bf16/f16 with groups 1), got {}",
+      w.to_string());
+  if (bias != nullptr) {
+    check_dtype(*bias, DType::F32, "conv1d: bias");
+    check_shape(*bias, Shape{c_out}, "conv1d: bias");
+  }
+  const std::int64_t t_out = conv1d_output_length(s.length, s.kernel, options);
+  dc.ensure(out, Shape{s.batch, c_out, t_out}, DType::F32);
+  if (out.numel() == 0) return;
+  const auto stream = dc.stream().handle();
+  const float* pbias = bias != nullptr ? bias->device_data<float>() : nullptr;
+  if (!dense) {
+    return cuda::conv1d_direct_f32(stream, x.device_data<float>(), w.device_data<float>(), pbias, s,
+                                   c_out, t_out, out.device_data<float>());
+  }
+  // out^T [B * T_out, C_out] = cols [B * T_out, C_in * K] . w^T, then back to NCT.
+  const std::int64_t rows = s.batch * t_out;
+  const std::int64_t taps = s.c_in * s.kernel;
+  const auto cols = dc.scratch(static_cast<std::size_t>(rows * taps) * sizeof(float));
+  const auto ntc = dc.scratch(static_cast<std::size_t>(rows * c_out) * sizeof(float));
+  auto* pcols = static_cast<float*>(cols.get());
+  auto* pntc = static_cast<float*>(ntc.get());
+  if (taps == 0) {
+    // Empty sums: the bias alone (the GEMM needs k >= 1).
+    Tensor zeros = Tensor::borrow(pntc, Shape{rows, c_out}, DType::F32, ntc, Device::CUDA);
+    dc.fill_zero(zeros);
+    if (pbias != nullptr) cuda::add_row_bias(stream, pntc, pbias, rows, c_out);
+  } else {
+    cuda::im2col_1d(stream, x.device_data<float>(), s, t_out, pcols);
+    cuda::gemm(dc, pcols, rows, taps, w.raw_data(), w.dtype(), pbias, pntc, c_out);
+  }
+  cuda::swap_last_two_f32(stream, pntc, out.device_data<float>(), s.batch, t_out, c_out);
+#else
+  (void)ctx, (void)x, (void)w, (void)bias, (void)options, (void)out;
+  detail::no_cuda_build("conv1d");
+#endif
+}
+
+}  // namespace
+
 void conv1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
             const Conv1dOptions& options, Tensor& out) {
+  if (detail::on_cuda(x)) return conv1d_cuda(ctx, x, w, bias, options, out);
+  detail::require_host(&w, "conv1d");
+  detail::require_host(bias, "conv1d");
   check_dtype(x, DType::F32, "conv1d: x");
   check_dtype(w, DType::F32, "conv1d: w");
   check_rank(x, 3, "conv1d: x");

@@ -1,5 +1,7 @@
 #include "ops/device.h"
 
+#include <cstring>
+
 #include "core/check.h"
 #include "ops/cuda_dispatch.h"
 
@@ -35,6 +37,19 @@ void ensure_like(const ExecContext& ctx, const Tensor& like, Tensor& out, const 
 #else
   (void)ctx;
   detail::no_cuda_build("ensure_like");
+#endif
+}
+
+void fill_zero(const ExecContext& ctx, Tensor& t) {
+  if (!detail::on_cuda(t)) {
+    if (t.nbytes() > 0) std::memset(t.raw_data(), 0, t.nbytes());
+    return;
+  }
+#ifdef CHATTERD_HAVE_CUDA
+  detail::cuda_context(ctx, "fill_zero", {}).fill_zero(t);
+#else
+  (void)ctx;
+  detail::no_cuda_build("fill_zero");
 #endif
 }
 

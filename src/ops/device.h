@@ -15,6 +15,8 @@ Tensor to_host(const ExecContext& ctx, const Tensor& t);
 // context's ensure on the device (kept when it already is one, e.g. a view being written).
 void ensure_like(const ExecContext& ctx, const Tensor& like, Tensor& out, const Shape& shape,
                  DType dtype);
+// Zeroes every byte of `t` where it lives (host or ctx's device; queued on the stream there).
+void fill_zero(const ExecContext& ctx, Tensor& t);
 // An uninitialised tensor on ctx's device.
 Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype);
 

@@ -123,6 +123,27 @@ void concat(const ExecContext& ctx, std::span<const Tensor> xs, int axis, Tensor
   }
   Shape shape = first.shape();
   shape.set(ax, total);
+  if (detail::on_cuda(first)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "concat", {});
+    for (const Tensor& t : xs) cuda::check_on_device(t, "concat: input");
+    dc.ensure(out, shape, first.dtype());
+    const std::size_t rows = static_cast<std::size_t>(shape.outer(ax));
+    const std::int64_t inner = shape.inner(ax);
+    const std::size_t dst_pitch = bytes_of(first.dtype(), total * inner);
+    std::int64_t offset = 0;
+    for (const Tensor& t : xs) {
+      const std::size_t run = bytes_of(t.dtype(), t.dim(ax) * inner);
+      dc.copy_rows(bytes(out) + bytes_of(t.dtype(), offset * inner), dst_pitch, t.raw_data(), run,
+                   run, rows);
+      offset += t.dim(ax);
+    }
+    return;
+#else
+    detail::no_cuda_build("concat");
+#endif
+  }
+  for (const Tensor& t : xs) detail::require_host(&t, "concat");
   out.resize(shape, first.dtype());
   const std::int64_t outer = shape.outer(ax);
   const std::int64_t inner = shape.inner(ax);
@@ -162,6 +183,50 @@ void swap_last_two_4byte(const ExecContext& ctx, const std::uint32_t* in, std::i
   });
 }
 
+// permute on a CUDA tensor (perm and shape checked by the caller).
+void permute_cuda(const ExecContext& ctx, const Tensor& x, std::span<const int> perm,
+                  const Shape& shape, Tensor& out) {
+#ifdef CHATTERD_HAVE_CUDA
+  auto& dc = detail::cuda_context(ctx, "permute", {});
+  const int rank = x.rank();
+  CHATTERD_CHECK(rank <= cuda::kMaxPermuteRank, Unsupported,
+                 "permute: CUDA tensors of rank above {} ({})", cuda::kMaxPermuteRank,
+                 x.to_string());
+  dc.ensure(out, shape, x.dtype());
+  if (x.numel() == 0) return;
+  const auto esize = dtype_block_bytes(x.dtype());
+  const auto stream = dc.stream().handle();
+  bool swap_last_two = rank >= 2 && esize == 4 &&
+                       perm[static_cast<std::size_t>(rank - 1)] == rank - 2 &&
+                       perm[static_cast<std::size_t>(rank - 2)] == rank - 1;
+  for (int i = 0; swap_last_two && i < rank - 2; ++i) {
+    swap_last_two = perm[static_cast<std::size_t>(i)] == i;
+  }
+  if (swap_last_two) {
+    const std::int64_t rows = x.dim(rank - 2), cols = x.dim(rank - 1);
+    return cuda::swap_last_two_f32(stream, static_cast<const float*>(x.raw_data()),
+                                   static_cast<float*>(out.raw_data()), x.numel() / (rows * cols),
+                                   rows, cols);
+  }
+  cuda::PermutePlan plan;
+  plan.rank = rank;
+  std::array<std::int64_t, Shape::kMaxRank> in_stride{};
+  std::int64_t s = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    in_stride[static_cast<std::size_t>(i)] = s;
+    s *= x.dim(i);
+  }
+  for (int i = 0; i < rank; ++i) {
+    plan.size[i] = shape[i];
+    plan.src_stride[i] = in_stride[static_cast<std::size_t>(perm[static_cast<std::size_t>(i)])];
+  }
+  cuda::permute(stream, x.raw_data(), out.raw_data(), esize, plan, x.numel());
+#else
+  (void)ctx, (void)x, (void)perm, (void)shape, (void)out;
+  detail::no_cuda_build("permute");
+#endif
+}
+
 }  // namespace
 
 void permute(const ExecContext& ctx, const Tensor& x, std::span<const int> perm, Tensor& out) {
@@ -181,6 +246,7 @@ void permute(const ExecContext& ctx, const Tensor& x, std::span<const int> perm,
     seen[static_cast<std::size_t>(p)] = true;
     shape.push_back(x.dim(p));
   }
+  if (detail::on_cuda(x)) return permute_cuda(ctx, x, perm, shape, out);
   out.resize(shape, x.dtype());
   if (x.numel() == 0) return;
   const std::size_t esize = dtype_block_bytes(x.dtype());

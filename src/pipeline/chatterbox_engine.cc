@@ -276,6 +276,11 @@ void ChatterboxEngine::use_cuda(const T3CudaOptions& options, std::int64_t max_b
   info_.device = t3_cuda_->description();
 }
 
+void ChatterboxEngine::use_cuda_flow(int device, DType dtype) {
+  parts_.flow->use_device(device, dtype);
+  info_.flow_device = parts_.flow->device_description();
+}
+
 void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& config) {
   config.validate();
   ExecContext ctx;

@@ -162,6 +162,11 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
     engine =
         create_synthetic_chatterbox_engine(synthetic.variant, config.n_threads, 0, config.t3_dtype);
   }
+  if (config.device.kind == Device::CUDA) {
+    // Before the CPU packing, which would leave no f32 estimator weights to upload.
+    engine->use_cuda_flow(config.device.index,
+                          config.vocoder_dtype == WeightDType::BF16 ? DType::BF16 : DType::F32);
+  }
   if (config.vocoder_dtype == WeightDType::BF16 && !engine->use_bf16_vocoder()) {
     logger().warn("vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder stays f32");
   }

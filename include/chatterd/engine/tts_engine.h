@@ -99,6 +99,8 @@ struct EngineInfo {
   std::vector<std::string> voices;  // names accepted in SynthesisRequest::voice
   // Where T3 runs: "cpu", or the CUDA device ("cuda:0 NVIDIA H100 80GB HBM3 (sm_90, ...)").
   std::string device = "cpu";
+  // Where S3Gen's CFM estimator runs: "cpu", or "cuda:0 (bf16)" (its matrices' dtype).
+  std::string flow_device = "cpu";
 };
 
 // Engine-internal events a server watches for metrics and tracing. Called on the engine's own

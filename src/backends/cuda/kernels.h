@@ -3,6 +3,7 @@
 // synchronises. Callers (ops) have validated shapes and dtypes; these check only what the kernels
 // themselves assume. Kept free of CUDA headers so host-compiled ops can include it.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "chatterd/core/dtype.h"
@@ -52,6 +53,46 @@ void softmax_f32(StreamHandle stream, const float* x, float* out, std::int64_t r
 // by the caller.
 void rope_f32(StreamHandle stream, float* x, std::int64_t t, std::int64_t heads,
               std::int64_t head_dim, std::int64_t start, const float* cos, const float* sin);
+
+// ---- layout (layout.cu)
+// out[i] = in[src(i)] where output index i unravels over `size` (row-major) and src sums the
+// coordinates times src_stride (x's element strides, reordered to the output's axes).
+inline constexpr int kMaxPermuteRank = 8;
+struct PermutePlan {
+  int rank = 0;
+  std::int64_t size[kMaxPermuteRank] = {};
+  std::int64_t src_stride[kMaxPermuteRank] = {};
+};
+void permute(StreamHandle stream, const void* in, void* out, std::size_t elem_bytes,
+             const PermutePlan& plan, std::int64_t n);
+// [batch, rows, cols] -> [batch, cols, rows] of 4-byte values, through 32 x 32 shared tiles.
+void swap_last_two_f32(StreamHandle stream, const float* in, float* out, std::int64_t batch,
+                       std::int64_t rows, std::int64_t cols);
+
+// ---- conv (conv.cu): PyTorch Conv1d on x f32 [batch, c_in, length] with zero padding.
+struct Conv1dShape {
+  std::int64_t batch = 0, c_in = 0, length = 0, kernel = 1;
+  std::int64_t stride = 1, dilation = 1, groups = 1, pad_left = 0;
+};
+// cols f32 [batch * t_out, c_in * kernel]: row (b, t) holds the taps of output frame t, ordered
+// as the weight's [c_out, c_in, kernel] rows, so out^T = cols . w^T is one GEMM (groups 1).
+void im2col_1d(StreamHandle stream, const float* x, const Conv1dShape& shape, std::int64_t t_out,
+               float* cols);
+// The direct form for any groups: w f32 [c_out, c_in / groups, kernel], bias f32 [c_out] or
+// null, out f32 [batch, c_out, t_out].
+void conv1d_direct_f32(StreamHandle stream, const float* x, const float* w, const float* bias,
+                       const Conv1dShape& shape, std::int64_t c_out, std::int64_t t_out,
+                       float* out);
+
+// ---- flow solver (flow.cu)
+// One Euler step of S3Gen's ODE for `items` states x f32 [items, mel, frames]:
+//   x += dt * v (meanflow: v [items, mel, frames]), or with CFG (cfg_pair: v [2 items, mel,
+//   frames], rows 2i conditioned and 2i + 1 unconditioned) x += dt * ((1 + cfg) v_c - cfg v_u).
+// Only frames whose mask (f32 [items * (cfg_pair ? 2 : 1), 1, frames], row i or 2i) exceeds 0.5
+// change: an item's padding stays as the host path leaves it.
+void flow_euler_step(StreamHandle stream, float* x, const float* v, const float* mask,
+                     std::int64_t items, std::int64_t mel, std::int64_t frames, float dt, float cfg,
+                     bool cfg_pair);
 
 // ---- linear (linear.cu)
 // out[m, n] = x[m, k] . w[n, k] (+ bias[n]), w f32 / f16 / bf16 ("out x in"), f32 accumulation.

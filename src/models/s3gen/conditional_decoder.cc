@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "ops/activation.h"
+#include "ops/device.h"
 #include "ops/elementwise.h"
 #include "ops/layout.h"
 
@@ -105,6 +106,7 @@ Tensor ConditionalDecoder::time_embedding(const ExecContext& ctx, const Estimato
   auto embed = [&](std::span<const float> times, const char* which) {
     Tensor s = sinusoidal_time_embedding(times, config_.in_channels);
     tap_prefixed(tap, fmt::format("time_emb.{}", which), s);
+    if (on_device_) s = ops::to_device(ctx, s);
     Tensor h, e;
     time_linear1_.forward(ctx, s, h);
     ops::silu(ctx, h, h);
@@ -158,6 +160,16 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   CHATTERD_CHECK(static_cast<std::int64_t>(in.t.size()) == b, InvalidArgument,
                  "ConditionalDecoder: {} times for a batch of {}", in.t.size(), b);
   const Tensor& mask = *in.mask;
+  if (on_device_) {
+    CHATTERD_CHECK(tap == nullptr, InvalidArgument,
+                   "ConditionalDecoder: taps read host tensors; this estimator is on the device");
+    for (const Tensor* input : {in.x, in.mask, in.mu, in.spks, in.cond}) {
+      CHATTERD_CHECK(input->device() == Device::CUDA, InvalidArgument,
+                     "ConditionalDecoder: the estimator is on the device but an input ({}) is on "
+                     "the host",
+                     input->to_string());
+    }
+  }
 
   // The solvers give every row the same (t, r): the time MLPs then run on one row, broadcast
   // over the batch, so a row's result does not depend on how many rows run with it. Taps see
@@ -185,7 +197,9 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   bool prefix = true;
   Tensor key_mask = Tensor::empty({b, t}, DType::Bool);
   {
-    const float* m = mask.data<float>();
+    const Tensor mask_host = in.host_mask != nullptr ? *in.host_mask : ops::to_host(ctx, mask);
+    check_shape(mask_host, {b, 1, t}, "ConditionalDecoder: host mask");
+    const float* m = mask_host.data<float>();
     bool* k = key_mask.data<bool>();
     for (std::int64_t r = 0; r < b; ++r) {
       std::int64_t len = t;
@@ -199,6 +213,7 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
       lengths[static_cast<std::size_t>(r)] = len;
     }
   }
+  if (on_device_ && any_masked && !prefix) key_mask = ops::to_device(ctx, key_mask);
   const Tensor* km = any_masked && !prefix ? &key_mask : nullptr;
   const std::span<const std::int64_t> lens = any_masked && prefix
                                                  ? std::span<const std::int64_t>(lengths)
@@ -207,7 +222,8 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   Tensor spks_t, xin;
   {
     const Tensor s3 = in.spks->reshape({b, mel, 1});
-    spks_t = Tensor::zeros({b, mel, t}, DType::F32);
+    ops::ensure_like(ctx, x, spks_t, {b, mel, t}, DType::F32);
+    ops::fill_zero(ctx, spks_t);
     ops::add(ctx, spks_t, s3, spks_t);
     const Tensor parts[] = {x, *in.mu, spks_t, *in.cond};
     ops::concat(ctx, parts, 1, xin);
@@ -244,7 +260,28 @@ void ConditionalDecoder::forward(const ExecContext& ctx, const EstimatorInputs& 
   ops::mul(ctx, h, mask, out);
 }
 
+void ConditionalDecoder::to_device(const ExecContext& ctx, DType dtype) {
+  CHATTERD_CHECK(dtype == DType::F32 || dtype == DType::BF16, InvalidArgument,
+                 "ConditionalDecoder::to_device: matrices must be f32 or bf16, got {}",
+                 dtype_name(dtype));
+  if (on_device_) return;
+  // The time MLPs see one row per call: f32 (the device's row kernel reads them once).
+  for (layers::Linear* l : {&time_linear1_, &time_linear2_}) l->to_device(ctx, DType::F32);
+  if (meanflow_) time_mixer_.to_device(ctx, DType::F32);
+  for (layers::CausalResnetBlock1D* r : {&down_resnet_, &up_resnet_}) r->to_device(ctx, dtype);
+  for (auto& r : mid_resnets_) r.to_device(ctx, dtype);
+  for (auto& b : down_tf_) b.to_device(ctx, dtype);
+  for (auto& b : up_tf_) b.to_device(ctx, dtype);
+  for (auto& blocks : mid_tf_) {
+    for (auto& b : blocks) b.to_device(ctx, dtype);
+  }
+  for (layers::PaddedConv1d* c : {&down_conv_, &up_conv_, &final_proj_}) c->to_device(ctx, dtype);
+  final_block_.to_device(ctx, dtype);
+  on_device_ = true;
+}
+
 void ConditionalDecoder::pack_bf16(const ExecContext& ctx) {
+  if (on_device_) return;  // the device holds its own matrices
   // The time MLPs see one row per batch item: they stay f32.
   for (layers::CausalResnetBlock1D* r : {&down_resnet_, &up_resnet_}) r->pack_bf16(ctx);
   for (auto& r : mid_resnets_) r.pack_bf16(ctx);

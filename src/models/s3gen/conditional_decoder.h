@@ -38,6 +38,9 @@ struct EstimatorInputs {
   const Tensor* cond = nullptr;  // f32 [B, mel, T]: prompt mel, zeros elsewhere
   std::span<const float> t;      // [B] start times
   std::span<const float> r;      // [B] end times (meanflow only; empty otherwise)
+  // A host copy of `mask` when the inputs live on the device (the estimator reads the mask's
+  // values to plan its attention; without it, it downloads them every call).
+  const Tensor* host_mask = nullptr;
 };
 
 class ConditionalDecoder {
@@ -52,6 +55,12 @@ class ConditionalDecoder {
   void forward(const ExecContext& ctx, const EstimatorInputs& in, Tensor& out,
                const FlowTap* tap = nullptr) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // Moves the weights to ctx's CUDA device, the frame-wise matrices (convs, transformer linears)
+  // as `dtype` (f32 or bf16), norms and the time MLPs f32. forward then takes device inputs
+  // (every EstimatorInputs tensor on the device, taps refused) and gives a device output. Call
+  // on a copy to keep a host estimator; InvalidArgument after pack_bf16.
+  void to_device(const ExecContext& ctx, DType dtype);
+  bool on_device() const { return on_device_; }
 
   const EstimatorConfig& config() const { return config_; }
   bool meanflow() const { return meanflow_; }
@@ -67,6 +76,7 @@ class ConditionalDecoder {
 
   EstimatorConfig config_;
   bool meanflow_ = false;
+  bool on_device_ = false;
   layers::Linear time_linear1_, time_linear2_, time_mixer_;
   layers::CausalResnetBlock1D down_resnet_, up_resnet_;
   std::vector<layers::TransformerBlock> down_tf_, up_tf_;

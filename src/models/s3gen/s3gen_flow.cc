@@ -284,11 +284,16 @@ std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
   // unconditioned row: mu = spks = cond = 0). Frames past an item's length are zero and masked.
   const std::int64_t per_item = meanflow ? 1 : 2;
   const std::int64_t b = n * per_item;
-  Tensor mask_in = Tensor::zeros({b, 1, t_max}, DType::F32);
-  Tensor mu_in = Tensor::zeros({b, mel, t_max}, DType::F32);
-  Tensor spks_in = Tensor::zeros({b, mel}, DType::F32);
-  Tensor cond_in = Tensor::zeros({b, mel, t_max}, DType::F32);
-  Tensor x = Tensor::zeros({n, mel, t_max}, DType::F32);
+  SolveBatch sb;
+  sb.items = n;
+  sb.rows = b;
+  sb.frames = t_max;
+  sb.lengths = lens;
+  sb.mask = Tensor::zeros({b, 1, t_max}, DType::F32);
+  sb.mu = Tensor::zeros({b, mel, t_max}, DType::F32);
+  sb.spks = Tensor::zeros({b, mel}, DType::F32);
+  sb.cond = Tensor::zeros({b, mel, t_max}, DType::F32);
+  sb.x = Tensor::zeros({n, mel, t_max}, DType::F32);
   // Rows [channels, len] of `src` [1, channels, len] into row `row` of dst [*, channels, t_max].
   auto put = [t_max](const Tensor& src, Tensor& dst, std::int64_t row) {
     const std::int64_t channels = src.dim(1);
@@ -300,13 +305,45 @@ std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
   };
   for (std::int64_t i = 0; i < n; ++i) {
     const FlowEncoding& e = *encodings[static_cast<std::size_t>(i)];
-    for (std::int64_t r = 0; r < per_item; ++r) put(e.mask, mask_in, i * per_item + r);
-    put(e.mu, mu_in, i * per_item);
-    put(e.cond, cond_in, i * per_item);
-    std::copy_n(e.spks.data<float>(), mel, spks_in.data<float>() + i * per_item * mel);
-    put(*noises[static_cast<std::size_t>(i)], x, i);
+    for (std::int64_t r = 0; r < per_item; ++r) put(e.mask, sb.mask, i * per_item + r);
+    put(e.mu, sb.mu, i * per_item);
+    put(e.cond, sb.cond, i * per_item);
+    std::copy_n(e.spks.data<float>(), mel, sb.spks.data<float>() + i * per_item * mel);
+    put(*noises[static_cast<std::size_t>(i)], sb.x, i);
   }
+  if (device_ && tap == nullptr) {
+    sb.x = solve_on_device(ctx, sb, grid);
+  } else {
+    solve_on_host(ctx, sb, grid, tap);
+  }
+  Tensor& x = sb.x;
+  emit_tap(tap, "cfm.out.x", x);
+  std::vector<Tensor> out;
+  if (n == 1) {
+    out.push_back(std::move(x));
+    return out;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t len = lens[static_cast<std::size_t>(i)];
+    Tensor xi = Tensor::empty({1, mel, len}, DType::F32);
+    for (std::int64_t c = 0; c < mel; ++c) {
+      std::copy_n(x.data<float>() + (i * mel + c) * t_max, len, xi.data<float>() + c * len);
+    }
+    out.push_back(std::move(xi));
+  }
+  return out;
+}
 
+void S3GenFlow::solve_on_host(const ExecContext& ctx, SolveBatch& batch,
+                              std::span<const float> grid, const FlowTap* tap) const {
+  const std::int64_t mel = config_.mel_bins;
+  const bool meanflow = config_.meanflow;
+  const std::int64_t n = batch.items;
+  const std::int64_t b = batch.rows;
+  const std::int64_t t_max = batch.frames;
+  const auto n_timesteps = static_cast<std::int64_t>(grid.size()) - 1;
+  const std::vector<std::int64_t>& lens = batch.lengths;
+  Tensor& x = batch.x;
   Tensor x_in, v;
   const auto cfg = static_cast<float>(config_.inference_cfg_rate);
   for (std::int64_t k = 0; k < n_timesteps; ++k) {
@@ -317,10 +354,10 @@ std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
     emit_tap(tap, step + "t", scalar_f32(t0));
     if (meanflow) emit_tap(tap, step + "r", scalar_f32(t1));
     if (k == 0) {
-      emit_tap(tap, step + "est_in.mask", mask_in);
-      emit_tap(tap, step + "est_in.mu", mu_in);
-      emit_tap(tap, step + "est_in.spks", spks_in);
-      emit_tap(tap, step + "est_in.cond", cond_in);
+      emit_tap(tap, step + "est_in.mask", batch.mask);
+      emit_tap(tap, step + "est_in.mu", batch.mu);
+      emit_tap(tap, step + "est_in.spks", batch.spks);
+      emit_tap(tap, step + "est_in.cond", batch.cond);
     }
     if (meanflow) {
       x_in = x;
@@ -337,10 +374,10 @@ std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
     const std::vector<float> rs(static_cast<std::size_t>(b), t1);
     EstimatorInputs in;
     in.x = &x_in;
-    in.mask = &mask_in;
-    in.mu = &mu_in;
-    in.spks = &spks_in;
-    in.cond = &cond_in;
+    in.mask = &batch.mask;
+    in.mu = &batch.mu;
+    in.spks = &batch.spks;
+    in.cond = &batch.cond;
     in.t = ts;
     if (meanflow) in.r = rs;
     const FlowTap est_tap = k == 0 ? prefixed(tap, step + "est.") : FlowTap{};
@@ -371,21 +408,6 @@ std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
       }
     }
   }
-  emit_tap(tap, "cfm.out.x", x);
-  std::vector<Tensor> out;
-  if (n == 1) {
-    out.push_back(std::move(x));
-    return out;
-  }
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::int64_t len = lens[static_cast<std::size_t>(i)];
-    Tensor xi = Tensor::empty({1, mel, len}, DType::F32);
-    for (std::int64_t c = 0; c < mel; ++c) {
-      std::copy_n(x.data<float>() + (i * mel + c) * t_max, len, xi.data<float>() + c * len);
-    }
-    out.push_back(std::move(xi));
-  }
-  return out;
 }
 
 Tensor S3GenFlow::infer(const ExecContext& ctx, const Tensor& speech_tokens,
@@ -414,7 +436,8 @@ bool S3GenFlow::pack_bf16(const ExecContext& ctx) {
   if (!ops::bf16_gemm_available(ctx)) return false;
   encoder_proj_.pack_bf16(ctx);  // spk_affine_ sees one row: stays f32
   encoder_.pack_bf16(ctx);
-  estimator_.pack_bf16(ctx);
+  // With a device estimator the host one only serves taps (parity checks): left f32.
+  if (!device_) estimator_.pack_bf16(ctx);
   return true;
 }
 

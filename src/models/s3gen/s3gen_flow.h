@@ -9,7 +9,9 @@
 // guidance: batch [cond; uncond (mu = spks = cond = 0)], v = (1 + rate) v_cond - rate v_uncond.
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -103,12 +105,40 @@ class S3GenFlow {
   // where the CPU lacks AVX512_BF16.
   bool pack_bf16(const ExecContext& ctx);
 
+  // Runs the CFM estimator and the solver's updates on CUDA device `device` from now on (solve,
+  // solve_batch, infer): a copy of the estimator goes there with `dtype` matrices (f32 or bf16;
+  // norms and the time MLPs f32); the encoder stays on the host. Solves run on one DeviceContext
+  // owned here, one at a time (the device would serialise them anyway; VocoderBatcher batches
+  // concurrent ones). A solve with a tap stays on the host (taps read host tensors). Call once,
+  // before pack_bf16 (which then leaves the estimator alone) and before concurrent use. Throws
+  // Unsupported without a device or CUDA build, InvalidArgument after pack_bf16.
+  void use_device(int device, DType dtype);
+  // "cuda:N (bf16)" when use_device ran, else empty.
+  std::string device_description() const;
+
  private:
+  // The padded estimator batch of a solve_batch call, built on the host.
+  struct SolveBatch {
+    std::int64_t items = 0, rows = 0, frames = 0;  // n, estimator rows (n or 2n), t_max
+    std::vector<std::int64_t> lengths;             // frames of each item
+    Tensor mask, mu, spks, cond;                   // estimator inputs [rows, ...]
+    Tensor x;                                      // the ODE state [items, mel, frames]
+  };
+  struct DeviceEstimator;  // s3gen_flow_device.cc
+
+  // The solver loop (grid.size() - 1 Euler steps) on the host: updates batch.x in place.
+  void solve_on_host(const ExecContext& ctx, SolveBatch& batch, std::span<const float> grid,
+                     const FlowTap* tap) const;
+  // The same on the device: returns the final state on the host.
+  Tensor solve_on_device(const ExecContext& ctx, const SolveBatch& batch,
+                         std::span<const float> grid) const;
+
   S3GenConfig config_;
   Tensor input_embedding_;
   layers::Linear spk_affine_, encoder_proj_;
   UpsampleConformerEncoder encoder_;
   ConditionalDecoder estimator_;
+  std::shared_ptr<DeviceEstimator> device_;  // use_device
 };
 
 // z [1, mel, T] with its last noised.dim(2) frames (all of them if noised is longer, from its

@@ -1,0 +1,106 @@
+// S3GenFlow's device path (use_device, solve_on_device): the estimator copy, its DeviceContext
+// and the solver loop on the GPU. Without the CUDA backend, use_device refuses with a reason.
+
+#include <fmt/format.h>
+
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/check.h"
+#include "models/s3gen/s3gen_flow.h"
+#include "ops/device.h"
+
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/context.h"
+#include "backends/cuda/kernels.h"
+#endif
+
+namespace chatterd {
+
+struct S3GenFlow::DeviceEstimator {
+#ifdef CHATTERD_HAVE_CUDA
+  std::unique_ptr<cuda::DeviceContext> dc;
+#endif
+  std::mutex mutex;  // one solve at a time on dc (a context serves one thread)
+  std::optional<ConditionalDecoder> estimator;
+  std::string description;
+};
+
+void S3GenFlow::use_device(int device, DType dtype) {
+  CHATTERD_CHECK(dtype == DType::F32 || dtype == DType::BF16, InvalidArgument,
+                 "S3GenFlow::use_device: matrices must be f32 or bf16, got {}", dtype_name(dtype));
+#ifdef CHATTERD_HAVE_CUDA
+  auto d = std::make_shared<DeviceEstimator>();
+  d->dc = std::make_unique<cuda::DeviceContext>(device);
+  ExecContext ctx;
+  ctx.cuda = d->dc.get();
+  d->estimator.emplace(estimator_);  // shares the host weights until to_device replaces them
+  d->estimator->to_device(ctx, dtype);
+  d->dc->synchronize();
+  d->description = fmt::format("cuda:{} ({})", device, dtype_name(dtype));
+  device_ = std::move(d);
+#else
+  (void)device;
+  CHATTERD_THROW(Unsupported, "S3GenFlow::use_device: this build has no CUDA backend");
+#endif
+}
+
+std::string S3GenFlow::device_description() const {
+  return device_ ? device_->description : std::string();
+}
+
+Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch& batch,
+                                  std::span<const float> grid) const {
+#ifdef CHATTERD_HAVE_CUDA
+  const std::lock_guard<std::mutex> lock(device_->mutex);
+  cuda::DeviceContext& dc = *device_->dc;
+  dc.make_current();  // the calling thread may not be the one that built the context
+  ExecContext ctx = host_ctx;
+  ctx.cuda = &dc;
+  const std::int64_t mel = config_.mel_bins;
+  const bool meanflow = config_.meanflow;
+  const std::int64_t n = batch.items;
+  const std::int64_t frames = batch.frames;
+  const Tensor mask = ops::to_device(ctx, batch.mask);
+  const Tensor mu = ops::to_device(ctx, batch.mu);
+  const Tensor spks = ops::to_device(ctx, batch.spks);
+  const Tensor cond = ops::to_device(ctx, batch.cond);
+  Tensor x = ops::to_device(ctx, batch.x);
+  Tensor x_in = meanflow ? x : ops::device_empty(ctx, {batch.rows, mel, frames}, DType::F32);
+  Tensor v;
+  const auto cfg = static_cast<float>(config_.inference_cfg_rate);
+  const std::size_t item_bytes = static_cast<std::size_t>(mel * frames) * sizeof(float);
+  for (std::size_t k = 0; k + 1 < grid.size(); ++k) {
+    if (!meanflow) {  // both rows of item i (2i, 2i + 1) start from state i
+      auto* dst = static_cast<std::byte*>(x_in.raw_data());
+      dc.copy_rows(dst, 2 * item_bytes, x.raw_data(), item_bytes, item_bytes,
+                   static_cast<std::size_t>(n));
+      dc.copy_rows(dst + item_bytes, 2 * item_bytes, x.raw_data(), item_bytes, item_bytes,
+                   static_cast<std::size_t>(n));
+    }
+    const std::vector<float> ts(static_cast<std::size_t>(batch.rows), grid[k]);
+    const std::vector<float> rs(static_cast<std::size_t>(batch.rows), grid[k + 1]);
+    EstimatorInputs in;
+    in.x = &x_in;
+    in.mask = &mask;
+    in.host_mask = &batch.mask;
+    in.mu = &mu;
+    in.spks = &spks;
+    in.cond = &cond;
+    in.t = ts;
+    if (meanflow) in.r = rs;
+    device_->estimator->forward(ctx, in, v);
+    cuda::flow_euler_step(dc.stream().handle(), x.device_data<float>(), v.device_data<float>(),
+                          mask.device_data<float>(), n, mel, frames, grid[k + 1] - grid[k], cfg,
+                          !meanflow);
+  }
+  return ops::to_host(ctx, x);  // waits for the stream
+#else
+  (void)host_ctx, (void)batch, (void)grid;
+  CHATTERD_THROW(Unsupported, "S3GenFlow: this build has no CUDA backend");
+#endif
+}
+
+}  // namespace chatterd
