@@ -64,8 +64,9 @@ bench::BenchReport configured_report(const std::string& model, const TtsEngine& 
     c.optimisations.push_back("t3 weights: " + std::string(weight_dtype_name(dtype)));
   }
   if (engine.info().device != "cpu") c.optimisations.push_back("t3 on " + engine.info().device);
-  if (engine.info().flow_device != "cpu") {
-    c.optimisations.push_back("flow estimator on " + engine.info().flow_device);
+  if (engine.info().vocoder_device != "cpu") {
+    c.optimisations.push_back("vocoder (flow estimator, HiFT convs) on " +
+                              engine.info().vocoder_device);
   }
   if (chatterbox != nullptr && chatterbox->bf16_vocoder()) {
     c.optimisations.push_back("vocoder: bf16 (avx512_bf16)");
@@ -271,7 +272,7 @@ int run_concurrency_mode(const BenchArgs& args) {
                    {"vocoder_early_fire_ratio", args.vocoder_early_fire_ratio},
                    {"device", bench::read_machine_info().cpu_model},
                    {"t3_device", engine->info().device},
-                   {"flow_device", engine->info().flow_device},
+                   {"vocoder_device", engine->info().vocoder_device},
                    {"note", args.note},
                    {"results", bench::concurrency_results_json(results)}};
   std::filesystem::path path = bench::results_stem(args.out_dir, "concurrency", timestamp);

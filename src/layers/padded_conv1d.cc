@@ -33,8 +33,14 @@ void PaddedConv1d::to_device(const ExecContext& ctx, DType dtype) {
                  InvalidArgument, "PaddedConv1d::to_device: no {} weights on the device",
                  dtype_name(dtype));
   if (weight_.device() == Device::CUDA) return;
-  Tensor w = weight_;
-  if (dtype != DType::F32) ops::convert(ctx, weight_, dtype, w);
+  // A fresh tensor for the conversion: a copy of weight_ would share (and overwrite) the host
+  // weights, which the host model and the WeightStore still use.
+  Tensor w;
+  if (dtype == DType::F32) {
+    w = weight_;
+  } else {
+    ops::convert(ctx, weight_, dtype, w);
+  }
   weight_ = ops::to_device(ctx, w);
   if (has_bias_) bias_ = ops::to_device(ctx, bias_);
 }

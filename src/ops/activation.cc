@@ -47,6 +47,29 @@ void run_flat(const ExecContext& ctx, const Tensor& x, Tensor& out, Fn&& fn) {
                    [&](std::int64_t b, std::int64_t e) { fn(in + b, o + b, e - b); });
 }
 
+enum class ParamOp { LeakyRelu, Elu, Scale, AddScalar };
+
+// The parameterised activations on a CUDA tensor: true when x lives there (and the op ran).
+bool param_op_on_cuda(const ExecContext& ctx, ParamOp kind, const char* op, const Tensor& x,
+                      float param, Tensor& out) {
+  if (!detail::on_cuda(x)) return false;
+#ifdef CHATTERD_HAVE_CUDA
+  auto& dc = detail::cuda_context(ctx, op, {});
+  CHATTERD_CHECK(x.dtype() == DType::F32, DTypeError, "{}: x must be f32, got {}", op,
+                 x.to_string());
+  detail::cuda_output(dc, x, out, x.shape(), DType::F32);
+  constexpr cuda::UnaryParamKind kKinds[] = {cuda::UnaryParamKind::LeakyRelu,
+                                             cuda::UnaryParamKind::Elu, cuda::UnaryParamKind::Scale,
+                                             cuda::UnaryParamKind::AddScalar};
+  cuda::unary_param_f32(dc.stream().handle(), kKinds[static_cast<int>(kind)],
+                        x.device_data<float>(), out.device_data<float>(), x.numel(), param);
+  return true;
+#else
+  (void)ctx, (void)kind, (void)param, (void)out;
+  detail::no_cuda_build(op);
+#endif
+}
+
 }  // namespace
 
 #ifdef CHATTERD_HAVE_CUDA
@@ -122,24 +145,28 @@ void activation(const ExecContext& ctx, Activation kind, const Tensor& x, Tensor
 }
 
 void leaky_relu(const ExecContext& ctx, const Tensor& x, Tensor& out, float slope) {
+  if (param_op_on_cuda(ctx, ParamOp::LeakyRelu, "leaky_relu", x, slope, out)) return;
   prepare(x, out, "leaky_relu");
   const auto fn = cpu::unary_kernels(ctx.isa).leaky_relu;
   run_flat(ctx, x, out, [=](const float* in, float* o, std::int64_t n) { fn(in, o, n, slope); });
 }
 
 void elu(const ExecContext& ctx, const Tensor& x, Tensor& out, float alpha) {
+  if (param_op_on_cuda(ctx, ParamOp::Elu, "elu", x, alpha, out)) return;
   prepare(x, out, "elu");
   const auto fn = cpu::unary_kernels(ctx.isa).elu;
   run_flat(ctx, x, out, [=](const float* in, float* o, std::int64_t n) { fn(in, o, n, alpha); });
 }
 
 void scale(const ExecContext& ctx, const Tensor& x, float s, Tensor& out) {
+  if (param_op_on_cuda(ctx, ParamOp::Scale, "scale", x, s, out)) return;
   prepare(x, out, "scale");
   const auto fn = cpu::unary_kernels(ctx.isa).scale;
   run_flat(ctx, x, out, [=](const float* in, float* o, std::int64_t n) { fn(in, o, n, s); });
 }
 
 void add_scalar(const ExecContext& ctx, const Tensor& x, float s, Tensor& out) {
+  if (param_op_on_cuda(ctx, ParamOp::AddScalar, "add_scalar", x, s, out)) return;
   prepare(x, out, "add_scalar");
   const auto fn = cpu::unary_kernels(ctx.isa).add_scalar;
   run_flat(ctx, x, out, [=](const float* in, float* o, std::int64_t n) { fn(in, o, n, s); });
@@ -154,6 +181,21 @@ void snake(const ExecContext& ctx, const Tensor& x, const Tensor& alpha, Tensor&
                  "snake: alpha {} must hold one value per channel of x {} ({} channels)",
                  alpha.to_string(), x.to_string(), c);
   CHATTERD_CHECK(&out != &alpha, InvalidArgument, "snake: out must not alias alpha");
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "snake", {&alpha});
+    CHATTERD_CHECK(x.dtype() == DType::F32, DTypeError, "snake: x must be f32, got {}",
+                   x.to_string());
+    detail::cuda_output(dc, x, out, x.shape(), DType::F32);
+    const std::int64_t t = x.dim(-1);
+    cuda::snake_f32(dc.stream().handle(), x.device_data<float>(), alpha.device_data<float>(),
+                    out.device_data<float>(), t == 0 ? 0 : x.numel() / t, c, t);
+    return;
+#else
+    detail::no_cuda_build("snake");
+#endif
+  }
+  detail::require_host(&alpha, "snake");
   prepare(x, out, "snake");
   const std::int64_t t = x.dim(-1);
   const std::int64_t rows = x.numel() == 0 ? 0 : x.numel() / std::max<std::int64_t>(t, 1);

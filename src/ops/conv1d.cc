@@ -86,6 +86,8 @@ void conv1d_cuda(const ExecContext& ctx, const Tensor& x, const Tensor& w, const
     check_shape(*bias, Shape{c_out}, "conv1d: bias");
   }
   const std::int64_t t_out = conv1d_output_length(s.length, s.kernel, options);
+  CHATTERD_CHECK(out.raw_data() != x.raw_data() || x.numel() == 0, InvalidArgument,
+                 "conv1d: out must not alias x");
   dc.ensure(out, Shape{s.batch, c_out, t_out}, DType::F32);
   if (out.numel() == 0) return;
   const auto stream = dc.stream().handle();
@@ -249,6 +251,24 @@ void pad1d(const ExecContext& ctx, const Tensor& x, std::int64_t left, std::int6
   shape.set(-1, To);
   CHATTERD_CHECK(out.raw_data() != x.raw_data() || x.numel() == 0, InvalidArgument,
                  "pad1d: out must not alias x");
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "pad1d", {});
+    dc.ensure(out, shape, DType::F32);
+    const cuda::PadKind kind = mode == PadMode::Zero      ? cuda::PadKind::Zero
+                               : mode == PadMode::Reflect ? cuda::PadKind::Reflect
+                                                          : cuda::PadKind::Replicate;
+    if (x.numel() == 0) {
+      dc.fill_zero(out);
+      return;
+    }
+    cuda::pad1d_f32(dc.stream().handle(), x.device_data<float>(), out.device_data<float>(),
+                    x.numel() / T, T, left, right, kind);
+    return;
+#else
+    detail::no_cuda_build("pad1d");
+#endif
+  }
   out.resize(shape, DType::F32);
   const std::int64_t rows = x.numel() / std::max<std::int64_t>(T, 1);
   if (To == 0 || x.numel() == 0) {

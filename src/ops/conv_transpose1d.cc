@@ -5,6 +5,7 @@
 
 #include "backends/cpu/blas.h"
 #include "core/check.h"
+#include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
 namespace {
@@ -59,6 +60,34 @@ void conv_transpose1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, 
     check_shape(*bias, Shape{C_out}, "conv_transpose1d: bias");
   }
   const std::int64_t To = conv_transpose1d_output_length(T, K, options);
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    // A direct gather per output sample (HiFT's upsampling convs: a few taps land on each).
+    auto& dc = detail::cuda_context(ctx, "conv_transpose1d", {&w, bias});
+    CHATTERD_CHECK(out.raw_data() != x.raw_data(), InvalidArgument,
+                   "conv_transpose1d: out must not alias x");
+    dc.ensure(out, Shape{B, C_out, To}, DType::F32);
+    cuda::ConvTranspose1dShape s;
+    s.batch = B;
+    s.c_in = C_in;
+    s.c_out = C_out;
+    s.length = T;
+    s.kernel = K;
+    s.t_out = To;
+    s.stride = options.stride;
+    s.padding = options.padding;
+    s.dilation = options.dilation;
+    s.groups = G;
+    cuda::conv_transpose1d_f32(dc.stream().handle(), x.device_data<float>(), w.device_data<float>(),
+                               bias != nullptr ? bias->device_data<float>() : nullptr, s,
+                               out.device_data<float>());
+    return;
+#else
+    detail::no_cuda_build("conv_transpose1d");
+#endif
+  }
+  detail::require_host(&w, "conv_transpose1d");
+  detail::require_host(bias, "conv_transpose1d");
   out.resize({B, C_out, To}, DType::F32);
   if (out.numel() == 0) return;
 

@@ -50,6 +50,16 @@ void check_axis(const Tensor& x, int axis, const char* op) {
 
 void copy(const ExecContext& ctx, const Tensor& x, Tensor& out) {
   if (&out == &x) return;
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "copy", {});
+    dc.ensure(out, x.shape(), x.dtype());
+    if (out.raw_data() != x.raw_data()) dc.copy(x, out);
+    return;
+#else
+    detail::no_cuda_build("copy");
+#endif
+  }
   out.resize(x.shape(), x.dtype());
   if (out.raw_data() == x.raw_data()) return;
   const std::size_t n = x.nbytes();

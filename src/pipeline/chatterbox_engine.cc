@@ -276,9 +276,10 @@ void ChatterboxEngine::use_cuda(const T3CudaOptions& options, std::int64_t max_b
   info_.device = t3_cuda_->description();
 }
 
-void ChatterboxEngine::use_cuda_flow(int device, DType dtype) {
+void ChatterboxEngine::use_cuda_vocoder(int device, DType dtype) {
   parts_.flow->use_device(device, dtype);
-  info_.flow_device = parts_.flow->device_description();
+  parts_.hift->use_device(device, dtype);
+  info_.vocoder_device = parts_.flow->device_description();
 }
 
 void ChatterboxEngine::enable_vocoder_batching(const VocoderBatcherConfig& config) {

@@ -164,8 +164,8 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
   }
   if (config.device.kind == Device::CUDA) {
     // Before the CPU packing, which would leave no f32 estimator weights to upload.
-    engine->use_cuda_flow(config.device.index,
-                          config.vocoder_dtype == WeightDType::BF16 ? DType::BF16 : DType::F32);
+    engine->use_cuda_vocoder(config.device.index,
+                             config.vocoder_dtype == WeightDType::BF16 ? DType::BF16 : DType::F32);
   }
   if (config.vocoder_dtype == WeightDType::BF16 && !engine->use_bf16_vocoder()) {
     logger().warn("vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder stays f32");

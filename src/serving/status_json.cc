@@ -83,7 +83,7 @@ std::string optimization_status_json(ServerState& state) {
        {{"name", state.engine_info.name},
         {"sample_rate", state.engine_info.sample_rate_hz},
         {"device", state.engine_info.device},
-        {"flow_device", state.engine_info.flow_device},
+        {"vocoder_device", state.engine_info.vocoder_device},
         {"voices", state.voices.names()},
         {"can_clone", state.voices.can_clone()}}},
       {"scheduler", scheduler_json(state)},

@@ -84,6 +84,27 @@ void conv1d_direct_f32(StreamHandle stream, const float* x, const float* w, cons
                        const Conv1dShape& shape, std::int64_t c_out, std::int64_t t_out,
                        float* out);
 
+// ---- vocoder (vocoder.cu): what HiFT needs besides conv1d
+enum class UnaryParamKind : std::uint8_t { LeakyRelu, Elu, Scale, AddScalar };
+// out = f(x, param) elementwise: leaky ReLU (slope), ELU (alpha), x * s, x + s.
+void unary_param_f32(StreamHandle stream, UnaryParamKind kind, const float* x, float* out,
+                     std::int64_t n, float param);
+// Snake: x + sin(alpha_c x)^2 / (alpha_c + 1e-9) over x [rows, t], row r in channel r % channels.
+void snake_f32(StreamHandle stream, const float* x, const float* alpha, float* out,
+               std::int64_t rows, std::int64_t channels, std::int64_t t);
+enum class PadKind : std::uint8_t { Zero, Reflect, Replicate };
+// x [rows, t] -> out [rows, left + t + right] (ops::pad1d's modes; reflect needs pads < t).
+void pad1d_f32(StreamHandle stream, const float* x, float* out, std::int64_t rows, std::int64_t t,
+               std::int64_t left, std::int64_t right, PadKind kind);
+// PyTorch ConvTranspose1d: x f32 [batch, c_in, length], w f32 [c_in, c_out / groups, kernel],
+// bias f32 [c_out] or null, out f32 [batch, c_out, t_out] (t_out from the caller).
+struct ConvTranspose1dShape {
+  std::int64_t batch = 0, c_in = 0, c_out = 0, length = 0, kernel = 1, t_out = 0;
+  std::int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+};
+void conv_transpose1d_f32(StreamHandle stream, const float* x, const float* w, const float* bias,
+                          const ConvTranspose1dShape& shape, float* out);
+
 // ---- flow solver (flow.cu)
 // One Euler step of S3Gen's ODE for `items` states x f32 [items, mel, frames]:
 //   x += dt * v (meanflow: v [items, mel, frames]), or with CFG (cfg_pair: v [2 items, mel,

@@ -35,42 +35,7 @@ Hift::Hift(const WeightStore& store, const HiftConfig& config, const std::string
   CHATTERD_CHECK(c.conv_pre_kernel % 2 == 1 && c.conv_post_kernel % 2 == 1, InvalidArgument,
                  "Hift: conv_pre/conv_post kernels {} / {} must be odd", c.conv_pre_kernel,
                  c.conv_post_kernel);
-  const std::int64_t n_spec = c.istft_n_fft + 2;
-  const std::int64_t pp = (c.conv_pre_kernel - 1) / 2;
-  conv_pre_ = Conv1dLayer(store, prefix + "conv_pre", c.in_channels, c.base_channels,
-                          c.conv_pre_kernel, {1, 1, 1, pp, pp}, /*weight_norm=*/true);
-  for (std::size_t i = 0; i < stages; ++i) {
-    const std::int64_t in = c.base_channels >> i;
-    const std::int64_t out = c.base_channels >> (i + 1);
-    const std::int64_t u = c.upsample_rates[i];
-    const std::int64_t k = c.upsample_kernel_sizes[i];
-    ups_.emplace_back(store, fmt::format("{}ups.{}", prefix, i), in, out, k,
-                      ops::ConvTranspose1dOptions{u, (k - u) / 2, 0, 1, 1});
-    // source_downs[i] brings the source STFT frames to this stage's rate: the product of the
-    // later stages' rates (k 2u, stride u, pad u/2; a 1x1 conv when u = 1). No weight norm.
-    std::int64_t down = 1;
-    for (std::size_t j = i + 1; j < stages; ++j) down *= c.upsample_rates[j];
-    const std::string sd = fmt::format("{}source_downs.{}", prefix, i);
-    if (down == 1) {
-      source_downs_.emplace_back(store, sd, n_spec, out, 1, ops::Conv1dOptions{},
-                                 /*weight_norm=*/false);
-    } else {
-      source_downs_.emplace_back(store, sd, n_spec, out, 2 * down,
-                                 ops::Conv1dOptions{down, 1, 1, down / 2, down / 2},
-                                 /*weight_norm=*/false);
-    }
-    source_resblocks_.emplace_back(store, fmt::format("{}source_resblocks.{}", prefix, i), out,
-                                   c.source_resblock_kernel_sizes[i],
-                                   c.source_resblock_dilation_sizes[i]);
-    for (std::size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j) {
-      resblocks_.emplace_back(
-          store, fmt::format("{}resblocks.{}", prefix, i * c.resblock_kernel_sizes.size() + j), out,
-          c.resblock_kernel_sizes[j], c.resblock_dilation_sizes[j]);
-    }
-  }
-  const std::int64_t qp = (c.conv_post_kernel - 1) / 2;
-  conv_post_ = Conv1dLayer(store, prefix + "conv_post", c.base_channels >> stages, n_spec,
-                           c.conv_post_kernel, {1, 1, 1, qp, qp}, /*weight_norm=*/true);
+  stack_ = HiftDecoderStack(store, c, prefix);
 }
 
 void Hift::check_mel(const Tensor& mel) const {
@@ -154,47 +119,12 @@ void Hift::decode(const ExecContext& ctx, const Tensor& mel, const Tensor& sourc
     put("hift.stft.imag", part);
   }
 
-  Tensor x;
   Tensor y;
-  Tensor si;
-  Tensor sr;
-  Tensor acc;
-  conv_pre_.forward(ctx, mel, x);
-  put("hift.conv_pre.out", x);
-  const std::size_t stages = ups_.size();
-  const std::size_t nk = config_.resblock_kernel_sizes.size();
-  for (std::size_t i = 0; i < stages; ++i) {
-    ops::leaky_relu(ctx, x, x, static_cast<float>(config_.lrelu_slope));
-    put(fmt::format("hift.ups.{}.in", i).c_str(), x);
-    ups_[i].forward(ctx, x, y);
-    put(fmt::format("hift.ups.{}.out", i).c_str(), y);
-    if (i + 1 == stages) {
-      ops::pad1d(ctx, y, 1, 0, ops::PadMode::Reflect, x);  // ReflectionPad1d((1, 0)): left side
-      std::swap(x, y);
-    }
-    source_downs_[i].forward(ctx, s_stft, si);
-    put(fmt::format("hift.source_downs.{}.out", i).c_str(), si);
-    source_resblocks_[i].forward(ctx, si, sr);
-    put(fmt::format("hift.source_resblocks.{}.out", i).c_str(), sr);
-    ops::add(ctx, y, sr, y);
-    put(fmt::format("hift.stage{}.fused_x", i).c_str(), y);
-    // xs = rb0(x); xs += rb_j(x); x = xs / K: the reference's order.
-    resblocks_[i * nk].forward(ctx, y, x);
-    for (std::size_t j = 1; j < nk; ++j) {
-      resblocks_[i * nk + j].forward(ctx, y, acc);
-      ops::add(ctx, x, acc, x);
-    }
-    const float inv = static_cast<float>(nk);
-    float* xp = x.data<float>();
-    ctx.parallel_for(x.numel(), 1 << 14, [&](std::int64_t a, std::int64_t b) {
-      for (std::int64_t n = a; n < b; ++n) xp[n] /= inv;
-    });
-    put(fmt::format("hift.stage{}.out", i).c_str(), x);
+  if (device_ && trace == nullptr) {
+    y = decode_stack_on_device(ctx, mel, s_stft);
+  } else {
+    stack_.forward(ctx, config_, mel, s_stft, y, trace);
   }
-  ops::leaky_relu(ctx, x, x, 0.01f);  // F.leaky_relu default slope, not lrelu_slope
-  put("hift.conv_post.in", x);
-  conv_post_.forward(ctx, x, y);
-  put("hift.conv_post.out", y);
   CHATTERD_CHECK(y.dim(2) == nf, Internal, "Hift: conv_post has {} frames, the source STFT {}",
                  y.dim(2), nf);
 
@@ -252,11 +182,8 @@ bool Hift::pack_bf16(const ExecContext& ctx) {
   // Not the F0 predictor: SineGen integrates f0 into a running phase, so a 0.5% f0 error (what
   // bf16 gave on the fixtures) becomes a different waveform within a second; it is ~1% of the
   // FLOPs.
-  conv_pre_.pack_bf16(ctx);
-  conv_post_.pack_bf16(ctx);
-  for (auto& c : source_downs_) c.pack_bf16(ctx);
-  for (auto& r : source_resblocks_) r.pack_bf16(ctx);
-  for (auto& r : resblocks_) r.pack_bf16(ctx);
+  // With a device stack the host one only serves traces (parity checks): left f32.
+  if (!device_) stack_.pack_bf16(ctx);
   return true;
 }
 

@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "chatterd/core/tensor.h"
 #include "core/rng.h"
 #include "models/hift/hift_conv.h"
+#include "models/hift/hift_decoder_stack.h"
 #include "models/hift/hift_f0_predictor.h"
 #include "models/hift/hift_resblock.h"
 #include "models/hift/hift_source.h"
@@ -68,19 +70,30 @@ class Hift {
   // for the bf16 GEMM tile, as S3GenFlow::pack_bf16. Returns false where the CPU lacks AVX512_BF16.
   bool pack_bf16(const ExecContext& ctx);
 
+  // Runs the convolution stack (HiftDecoderStack: conv_pre to conv_post, nearly all of HiFT's
+  // work) on CUDA device `device` from now on, Conv1d matrices as `dtype` (f32 or bf16). The f0
+  // predictor, the harmonic source, the source STFT and the final iSTFT stay on the host. Calls
+  // run one at a time on a context owned here; a call with a trace stays on the host. Call once,
+  // before pack_bf16 (which then leaves the stack alone) and before concurrent use. Throws
+  // Unsupported without a device or CUDA build, InvalidArgument after pack_bf16.
+  void use_device(int device, DType dtype);
+  // "cuda:N (bf16)" when use_device ran, else empty.
+  std::string device_description() const;
+
  private:
+  struct DeviceStack;  // hift_device.cc
+
   void check_mel(const Tensor& mel) const;
+  // The stack on the device: uploads mel and s_stft, returns conv_post's output on the host.
+  Tensor decode_stack_on_device(const ExecContext& ctx, const Tensor& mel,
+                                const Tensor& s_stft) const;
 
   HiftConfig config_;
   HiftF0Predictor f0_predictor_;
   HiftSineSource source_;
   SmallStft stft_;
-  Conv1dLayer conv_pre_;
-  std::vector<ConvTranspose1dLayer> ups_;
-  std::vector<Conv1dLayer> source_downs_;
-  std::vector<HiftResBlock> source_resblocks_;
-  std::vector<HiftResBlock> resblocks_;  // stage i uses [i * K, (i + 1) * K)
-  Conv1dLayer conv_post_;
+  HiftDecoderStack stack_;
+  std::shared_ptr<DeviceStack> device_;  // use_device
 };
 
 // S3Gen.inference's trim_fade: `zeros` zeros then `fade` samples of (cos(linspace(pi, 0)) + 1)/2,

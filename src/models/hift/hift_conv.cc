@@ -4,6 +4,8 @@
 #include <string>
 
 #include "core/check.h"
+#include "ops/convert.h"
+#include "ops/device.h"
 
 namespace chatterd::hift {
 
@@ -69,6 +71,25 @@ bool Conv1dLayer::pack_bf16(const ExecContext& ctx) {
   return true;
 }
 
+void Conv1dLayer::to_device(const ExecContext& ctx, DType dtype) {
+  CHATTERD_CHECK(packed_.empty(), InvalidArgument,
+                 "hift Conv1dLayer::to_device: the weight is packed for a CPU kernel");
+  CHATTERD_CHECK(dtype == DType::F32 || (dtype == DType::BF16 && options_.groups == 1),
+                 InvalidArgument, "hift Conv1dLayer::to_device: no {} weights with groups {}",
+                 dtype_name(dtype), options_.groups);
+  if (weight_.device() == Device::CUDA) return;
+  // A fresh tensor for the conversion: a copy of weight_ would share (and overwrite) the host
+  // weights, which the host model and the WeightStore still use.
+  Tensor w;
+  if (dtype == DType::F32) {
+    w = weight_;
+  } else {
+    ops::convert(ctx, weight_, dtype, w);
+  }
+  weight_ = ops::to_device(ctx, w);
+  bias_ = ops::to_device(ctx, bias_);
+}
+
 void Conv1dLayer::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {
   if (!packed_.empty()) return ops::conv1d_bf16(ctx, x, packed_, &bias_, options_, out);
   ops::conv1d(ctx, x, weight_, &bias_, options_, out);
@@ -81,6 +102,12 @@ ConvTranspose1dLayer::ConvTranspose1dLayer(const WeightStore& store, std::string
   const std::string p(prefix);
   weight_ = load_weight_norm(store, p, {in, out, kernel});
   bias_ = store.get_f32(p + ".bias", {out});
+}
+
+void ConvTranspose1dLayer::to_device(const ExecContext& ctx) {
+  if (weight_.device() == Device::CUDA) return;
+  weight_ = ops::to_device(ctx, weight_);
+  bias_ = ops::to_device(ctx, bias_);
 }
 
 void ConvTranspose1dLayer::forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const {

@@ -38,6 +38,9 @@ class Conv1dLayer {
   // Packs the folded weight for the bf16 GEMM tile and drops the f32 copy (groups 1 only; false
   // where the CPU lacks AVX512_BF16).
   bool pack_bf16(const ExecContext& ctx);
+  // To ctx's CUDA device, the weight as `dtype` (f32, or bf16 with groups 1), the bias f32.
+  // InvalidArgument once packed for the CPU tile.
+  void to_device(const ExecContext& ctx, DType dtype);
   std::int64_t out_channels() const { return out_; }
   const Tensor& weight() const { return weight_; }  // f32 [out, in, k], folded; empty once packed
   const Tensor& bias() const { return bias_; }      // f32 [out]
@@ -59,6 +62,8 @@ class ConvTranspose1dLayer {
                        std::int64_t out, std::int64_t kernel,
                        const ops::ConvTranspose1dOptions& options);
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
+  // To ctx's CUDA device (f32: the device's transposed conv is a direct f32 kernel).
+  void to_device(const ExecContext& ctx);
 
  private:
   Tensor weight_;

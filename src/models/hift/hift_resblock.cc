@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "ops/activation.h"
+#include "ops/device.h"
 #include "ops/elementwise.h"
 #include "ops/layout.h"
 
@@ -39,6 +40,15 @@ void HiftResBlock::forward(const ExecContext& ctx, const Tensor& x, Tensor& out)
     ops::snake(ctx, b, u.alpha2, a);
     u.conv2.forward(ctx, a, b);
     ops::add(ctx, b, out, out);  // xt + x, the reference's order
+  }
+}
+
+void HiftResBlock::to_device(const ExecContext& ctx, DType dtype) {
+  for (auto& u : units_) {
+    if (u.alpha1.device() != Device::CUDA) u.alpha1 = ops::to_device(ctx, u.alpha1);
+    if (u.alpha2.device() != Device::CUDA) u.alpha2 = ops::to_device(ctx, u.alpha2);
+    u.conv1.to_device(ctx, dtype);
+    u.conv2.to_device(ctx, dtype);
   }
 }
 

@@ -23,6 +23,8 @@ class HiftResBlock {
   // x [1, C, T] -> out [1, C, T] (resized; must not alias x).
   void forward(const ExecContext& ctx, const Tensor& x, Tensor& out) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // To ctx's CUDA device: conv matrices as `dtype`, Snake alphas f32.
+  void to_device(const ExecContext& ctx, DType dtype);
 
  private:
   struct Unit {

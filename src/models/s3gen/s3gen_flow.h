@@ -109,7 +109,8 @@ class S3GenFlow {
   // solve_batch, infer): a copy of the estimator goes there with `dtype` matrices (f32 or bf16;
   // norms and the time MLPs f32); the encoder stays on the host. Solves run on one DeviceContext
   // owned here, one at a time (the device would serialise them anyway; VocoderBatcher batches
-  // concurrent ones). A solve with a tap stays on the host (taps read host tensors). Call once,
+  // concurrent ones). A solve with a tap, or with an encoding mask that is not all ones, stays
+  // on the host (taps read host tensors; the device's update assumes full masks). Call once,
   // before pack_bf16 (which then leaves the estimator alone) and before concurrent use. Throws
   // Unsupported without a device or CUDA build, InvalidArgument after pack_bf16.
   void use_device(int device, DType dtype);

@@ -56,7 +56,9 @@ Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch&
 #ifdef CHATTERD_HAVE_CUDA
   const std::lock_guard<std::mutex> lock(device_->mutex);
   cuda::DeviceContext& dc = *device_->dc;
-  dc.make_current();  // the calling thread may not be the one that built the context
+  // The calling thread may not be the one that built the context. It stays on this device
+  // afterwards: vocoder threads drive no other device context.
+  dc.make_current();
   ExecContext ctx = host_ctx;
   ctx.cuda = &dc;
   const std::int64_t mel = config_.mel_bins;
