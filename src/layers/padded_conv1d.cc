@@ -1,5 +1,6 @@
 #include "layers/padded_conv1d.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/check.h"
@@ -33,6 +34,11 @@ void PaddedConv1d::to_device(const ExecContext& ctx, DType dtype) {
                  InvalidArgument, "PaddedConv1d::to_device: no {} weights on the device",
                  dtype_name(dtype));
   if (weight_.device() == Device::CUDA) return;
+  // cuBLASLt's tensor-core kernels want 16-byte rows: a weight whose rows (in x kernel values)
+  // are not a multiple of 8 stays f32 (HiFT's source convs over 18 STFT channels: < 1% of the
+  // FLOPs).
+  const std::int64_t row = weight_.numel() / std::max<std::int64_t>(weight_.dim(0), 1);
+  if (row % 8 != 0) dtype = DType::F32;
   // A fresh tensor for the conversion: a copy of weight_ would share (and overwrite) the host
   // weights, which the host model and the WeightStore still use.
   Tensor w;

@@ -85,7 +85,13 @@ __global__ void conv_transpose_kernel(const float* x, const float* w, const floa
     const std::int64_t g = co / cog;
     const std::int64_t cl = co % cog;
     float acc = bias != nullptr ? bias[co] : 0.0f;
-    for (std::int64_t k = 0; k < s.kernel; ++k) {
+    // Only taps with (o + padding - k * dilation) % stride == 0 land on o. With dilation 1 those
+    // are k = (o + padding) % stride + j * stride: every lane of a warp then loops the same
+    // number of times instead of idling on the other residues.
+    const bool unit = s.dilation == 1;
+    const std::int64_t k_first = unit ? (o + s.padding) % s.stride : 0;
+    const std::int64_t k_step = unit ? s.stride : 1;
+    for (std::int64_t k = k_first; k < s.kernel; k += k_step) {
       const std::int64_t num = o + s.padding - k * s.dilation;
       if (num < 0 || num % s.stride != 0) continue;
       const std::int64_t i = num / s.stride;

@@ -1,6 +1,7 @@
-// S3Gen's flow solve with the estimator on the device (S3GenFlow::use_device) at the real
-// dimensions (synthetic weights): wall time of S3GenFlow::solve_batch, uploads and the final
-// download included, as the vocoder pays it. The encoder runs once on the host before timing.
+// The vocoder with its heavy stages on the device, at the real dimensions (synthetic weights),
+// wall time as a request pays it (uploads, the final download and the host stages included).
+// CudaFlowSolve: S3GenFlow::solve_batch with the estimator on the device (S3GenFlow::use_device);
+// the encoder runs once on the host before timing.
 //   args: variant (0 turbo: meanflow, 2 steps; 2 english: CFG, 10 steps), shape (0: B streaming
 //   windows of 115 tokens = 224 frames after the trimmed lookahead; 1: one 10 s utterance after a
 //   10 s prompt = 1000 frames), B, matrices (0 f32, 1 bf16).
@@ -16,6 +17,7 @@
 #include "backends/cuda/device.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "models/hift/hift.h"
 #include "models/s3gen/s3gen_flow.h"
 #include "models/synthetic_weights.h"
 
@@ -99,6 +101,45 @@ BENCHMARK(BM_CudaFlowSolve)
     ->Args({2, 0, 1, 1})
     ->Args({2, 0, 8, 1})
     ->Args({2, 1, 1, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(5);
+
+// CudaHiftInfer: Hift::infer with the conv stack on the device (Hift::use_device), for F mel
+// frames (50 per second); f0 predictor, SineGen and the STFTs on the host (one thread).
+//   args: frames, matrices (0 f32, 1 bf16). Counter rtf = wall time / audio seconds.
+void BM_CudaHiftInfer(benchmark::State& state) {
+  if (cuda::device_count() == 0) {
+    return state.SkipWithError(("no CUDA device: " + cuda::no_device_reason()).c_str());
+  }
+  const std::int64_t frames = state.range(0);
+  const DType dtype = state.range(1) != 0 ? DType::BF16 : DType::F32;
+  const S3GenConfig config = S3GenConfig::defaults(Variant::Turbo);
+  const auto weights = make_synthetic_weights(hift_tensor_specs(config), 42, "synthetic");
+  hift::Hift model(*weights, config.hift);
+  model.use_device(0, dtype);
+  Rng rng(3);
+  Tensor mel = Tensor::empty({1, config.hift.in_channels, frames}, DType::F32);
+  rng.fill_normal(mel.data<float>(), mel.numel());
+  const ExecContext ctx;
+  (void)model.infer(ctx, mel, rng);  // warm
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const hift::HiftOutput out = model.infer(ctx, mel, rng);
+    benchmark::DoNotOptimize(out.wav.raw_data());
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(s);
+    seconds += s;
+  }
+  state.counters["rtf"] =
+      seconds / static_cast<double>(state.iterations()) / (static_cast<double>(frames) / 50.0);
+}
+BENCHMARK(BM_CudaHiftInfer)
+    ->ArgNames({"frames", "bf16"})
+    ->Args({100, 1})
+    ->Args({500, 1})
+    ->Args({100, 0})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(5);
