@@ -338,6 +338,14 @@ EngineMemoryStats ChatterboxEngine::memory_stats() const {
     m.gpu_utilization_percent = d.gpu_percent;
     m.gpu_memory_utilization_percent = d.gpu_memory_percent;
   }
+  // The vocoder's device contexts (flow estimator, HiFT stack): their peaks are summed, an upper
+  // bound of the joint peak.
+  for (const CachingAllocatorStats& v :
+       {parts_.flow->device_memory(), parts_.hift->device_memory()}) {
+    m.device_bytes_in_use += static_cast<std::int64_t>(v.bytes_in_use);
+    m.device_peak_bytes_in_use += static_cast<std::int64_t>(v.peak_bytes_in_use);
+    m.device_bytes_cached += static_cast<std::int64_t>(v.bytes_cached);
+  }
   return m;
 }
 

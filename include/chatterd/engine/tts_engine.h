@@ -144,8 +144,9 @@ struct EngineMemoryStats {
   std::int64_t kv_cache_bytes_in_use = 0;       // blocks held by requests and voice prefixes
   std::int64_t kv_cache_bytes_allocated = 0;    // taken from the system: in use + free blocks
   std::int64_t kv_cache_peak_bytes_in_use = 0;  // the most ever in use at once
-  // CUDA engines: device memory handed out by the caching allocator (KV slots, weights, scratch),
-  // the most at once, and freed blocks kept for reuse. 0 on the CPU.
+  // CUDA engines: device memory handed out by the caching allocators (T3: KV slots, weights,
+  // scratch; the vocoder's flow estimator and HiFT stack), the most at once (summed over the
+  // allocators: an upper bound), and freed blocks kept for reuse. 0 on the CPU.
   std::int64_t device_bytes_in_use = 0;
   std::int64_t device_peak_bytes_in_use = 0;
   std::int64_t device_bytes_cached = 0;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chatterd/core/tensor.h"
+#include "core/caching_allocator.h"
 #include "core/rng.h"
 #include "models/hift/hift_conv.h"
 #include "models/hift/hift_decoder_stack.h"
@@ -79,6 +80,8 @@ class Hift {
   void use_device(int device, DType dtype);
   // "cuda:N (bf16)" when use_device ran, else empty.
   std::string device_description() const;
+  // The device context's caching allocator (weights, im2col scratch); zeros on the host.
+  CachingAllocatorStats device_memory() const;
 
  private:
   struct DeviceStack;  // hift_device.cc

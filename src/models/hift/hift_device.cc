@@ -50,6 +50,13 @@ std::string Hift::device_description() const {
   return device_ ? device_->description : std::string();
 }
 
+CachingAllocatorStats Hift::device_memory() const {
+#ifdef CHATTERD_HAVE_CUDA
+  if (device_) return device_->dc->device_memory().stats();  // the allocator locks itself
+#endif
+  return {};
+}
+
 Tensor Hift::decode_stack_on_device(const ExecContext& host_ctx, const Tensor& mel,
                                     const Tensor& s_stft) const {
 #ifdef CHATTERD_HAVE_CUDA

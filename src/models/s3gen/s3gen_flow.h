@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "chatterd/core/tensor.h"
+#include "core/caching_allocator.h"
 #include "core/rng.h"
 #include "layers/linear.h"
 #include "models/s3gen/conditional_decoder.h"
@@ -116,6 +117,8 @@ class S3GenFlow {
   void use_device(int device, DType dtype);
   // "cuda:N (bf16)" when use_device ran, else empty.
   std::string device_description() const;
+  // The device context's caching allocator (weights, the solve's tensors); zeros on the host.
+  CachingAllocatorStats device_memory() const;
 
  private:
   // The padded estimator batch of a solve_batch call, built on the host.

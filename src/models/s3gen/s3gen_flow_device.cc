@@ -51,6 +51,13 @@ std::string S3GenFlow::device_description() const {
   return device_ ? device_->description : std::string();
 }
 
+CachingAllocatorStats S3GenFlow::device_memory() const {
+#ifdef CHATTERD_HAVE_CUDA
+  if (device_) return device_->dc->device_memory().stats();  // the allocator locks itself
+#endif
+  return {};
+}
+
 Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch& batch,
                                   std::span<const float> grid) const {
 #ifdef CHATTERD_HAVE_CUDA
