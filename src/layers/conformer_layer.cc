@@ -29,6 +29,14 @@ void ConformerLayer::forward(const ExecContext& ctx, Tensor& x, const Tensor& po
   ops::add(ctx, x, h, x);
 }
 
+void ConformerLayer::to_device(const ExecContext& ctx, DType dtype) {
+  norm_mha_.to_device(ctx);
+  norm_ff_.to_device(ctx);
+  attn_.to_device(ctx, dtype);
+  w1_.to_device(ctx, dtype);
+  w2_.to_device(ctx, dtype);
+}
+
 void ConformerLayer::pack_bf16(const ExecContext& ctx) {
   attn_.pack_bf16(ctx);
   w1_.pack_bf16(ctx);

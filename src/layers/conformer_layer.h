@@ -31,6 +31,8 @@ class ConformerLayer {
   // x [1, T, D] updated in place; pos_emb [2T - 1, D].
   void forward(const ExecContext& ctx, Tensor& x, const Tensor& pos_emb) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // To ctx's CUDA device, matrices as `dtype` (f32 or bf16), norms and biases f32.
+  void to_device(const ExecContext& ctx, DType dtype);
 
  private:
   LayerNorm norm_mha_, norm_ff_;

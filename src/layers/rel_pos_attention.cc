@@ -1,21 +1,12 @@
 #include "layers/rel_pos_attention.h"
 
-#include <algorithm>
-#include <cmath>
 #include <string>
-#include <vector>
 
-#include "backends/cpu/blas.h"
 #include "core/check.h"
-#include "ops/softmax.h"
+#include "ops/device.h"
+#include "ops/rel_pos_attention.h"
 
 namespace chatterd::layers {
-namespace {
-
-// Query rows per work item: bounds the [rows, 2T - 1] scratch of the positional scores.
-constexpr std::int64_t kRowBlock = 64;
-
-}  // namespace
 
 RelPositionAttention::RelPositionAttention(const WeightStore& store, std::string_view prefix,
                                            std::int64_t d_model, std::int64_t heads, bool key_bias)
@@ -47,56 +38,17 @@ void RelPositionAttention::forward(const ExecContext& ctx, const Tensor& x, cons
   v_.forward(ctx, x2, v);
   pos_.forward(ctx, pos_emb.reshape({2 * t - 1, d_model_}), p);
 
-  Tensor ctx_out = Tensor::empty({t, d_model_}, DType::F32);
-  const float* qd = q.data<float>();
-  const float* kd = k.data<float>();
-  const float* vd = v.data<float>();
-  const float* pd = p.data<float>();
-  const float* ud = bias_u_.data<float>();
-  const float* bvd = bias_v_.data<float>();
-  float* od = ctx_out.data<float>();
-  const std::int64_t dk = d_k_;
-  const std::int64_t d = d_model_;
-  const std::int64_t n_pos = 2 * t - 1;
-  const float inv_scale = 1.0f / std::sqrt(static_cast<float>(dk));
-  const std::int64_t blocks = (t + kRowBlock - 1) / kRowBlock;
-  const ExecContext inner{nullptr, ctx.isa};
-  ctx.parallel_for(heads_ * blocks, 1, [&](std::int64_t w0, std::int64_t w1) {
-    std::vector<float> qu, qv, ac, bd;
-    for (std::int64_t w = w0; w < w1; ++w) {
-      const std::int64_t h = w / blocks;
-      const std::int64_t i0 = (w % blocks) * kRowBlock;
-      const std::int64_t rows = std::min(kRowBlock, t - i0);
-      qu.resize(static_cast<std::size_t>(rows * dk));
-      qv.resize(qu.size());
-      for (std::int64_t i = 0; i < rows; ++i) {
-        const float* qi = qd + (i0 + i) * d + h * dk;
-        for (std::int64_t c = 0; c < dk; ++c) {
-          qu[static_cast<std::size_t>(i * dk + c)] = qi[c] + ud[h * dk + c];
-          qv[static_cast<std::size_t>(i * dk + c)] = qi[c] + bvd[h * dk + c];
-        }
-      }
-      ac.resize(static_cast<std::size_t>(rows * t));
-      bd.resize(static_cast<std::size_t>(rows * n_pos));
-      // matrix_ac = (q + u) k^T, matrix_bd = (q + v) p^T for this head's columns.
-      cpu::sgemm(false, true, rows, t, dk, 1.0f, qu.data(), dk, kd + h * dk, d, 0.0f, ac.data(), t);
-      cpu::sgemm(false, true, rows, n_pos, dk, 1.0f, qv.data(), dk, pd + h * dk, d, 0.0f, bd.data(),
-                 n_pos);
-      for (std::int64_t i = 0; i < rows; ++i) {
-        float* s = ac.data() + i * t;
-        // rel_shift: key j of query (i0 + i) reads relative position (i0 + i) - j.
-        const float* b = bd.data() + i * n_pos + (t - 1 - (i0 + i));
-        for (std::int64_t j = 0; j < t; ++j) s[j] = (s[j] + b[j]) * inv_scale;
-      }
-      Tensor scores = Tensor::borrow(ac.data(), {rows, t}, DType::F32);
-      ops::softmax(inner, scores, scores);
-      cpu::sgemm(false, false, rows, dk, t, 1.0f, ac.data(), t, vd + h * dk, d, 0.0f,
-                 od + i0 * d + h * dk, d);
-    }
-  });
+  Tensor ctx_out;
+  ops::rel_pos_attention(ctx, q, k, v, p, bias_u_, bias_v_, heads_, ctx_out);
   Tensor y;
   out_.forward(ctx, ctx_out, y);
   out = y.reshape(x.shape());
+}
+
+void RelPositionAttention::to_device(const ExecContext& ctx, DType dtype) {
+  for (Linear* l : {&q_, &k_, &v_, &out_, &pos_}) l->to_device(ctx, dtype);
+  if (bias_u_.device() != Device::CUDA) bias_u_ = ops::to_device(ctx, bias_u_);
+  if (bias_v_.device() != Device::CUDA) bias_v_ = ops::to_device(ctx, bias_v_);
 }
 
 void RelPositionAttention::pack_bf16(const ExecContext& ctx) {

@@ -25,6 +25,8 @@ class RelPositionAttention {
   // x [1, T, D] (or [T, D]); pos_emb [2T - 1, D] from ops::espnet_rel_pos_table; out like x.
   void forward(const ExecContext& ctx, const Tensor& x, const Tensor& pos_emb, Tensor& out) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // To ctx's CUDA device, the linears as `dtype` (f32 or bf16), the position biases f32.
+  void to_device(const ExecContext& ctx, DType dtype);
 
  private:
   Linear q_, k_, v_, out_, pos_;

@@ -105,6 +105,15 @@ struct ConvTranspose1dShape {
 void conv_transpose1d_f32(StreamHandle stream, const float* x, const float* w, const float* bias,
                           const ConvTranspose1dShape& shape, float* out);
 
+// ---- relative-position attention (rel_pos_attention.cu): ops/rel_pos_attention.h's contract,
+// q/k/v f32 [t, heads * dk], p f32 [2t - 1, heads * dk], biases f32 [heads, dk], out like q.
+void rel_pos_attention_f32(StreamHandle stream, const float* q, const float* k, const float* v,
+                           const float* p, const float* bias_u, const float* bias_v, std::int64_t t,
+                           std::int64_t heads, std::int64_t dk, float* out);
+// out[r, i * factor + f] = x[r, i] (nearest-neighbour upsampling of the last axis).
+void upsample_nearest1d_f32(StreamHandle stream, const float* x, float* out, std::int64_t rows,
+                            std::int64_t t, std::int64_t factor);
+
 // ---- flow solver (flow.cu)
 // One Euler step of S3Gen's ODE for `items` states x f32 [items, mel, frames]:
 //   x += dt * v (meanflow: v [items, mel, frames]), or with CFG (cfg_pair: v [2 items, mel,

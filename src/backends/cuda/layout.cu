@@ -57,7 +57,24 @@ __global__ void swap_last_two_kernel(const float* in, float* out, std::int64_t b
   }
 }
 
+__global__ void upsample_kernel(const float* x, float* out, std::int64_t t, std::int64_t factor,
+                                std::int64_t n) {
+  const std::int64_t t_out = t * factor;
+  for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::int64_t{gridDim.x} * blockDim.x) {
+    out[i] = x[i / t_out * t + i % t_out / factor];
+  }
+}
+
 }  // namespace
+
+void upsample_nearest1d_f32(StreamHandle stream, const float* x, float* out, std::int64_t rows,
+                            std::int64_t t, std::int64_t factor) {
+  const std::int64_t n = rows * t * factor;
+  if (n == 0) return;
+  upsample_kernel<<<grid_for(n), kThreads, 0, stream>>>(x, out, t, factor, n);
+  detail::check_launch("upsample_nearest1d_f32");
+}
 
 void permute(StreamHandle stream, const void* in, void* out, std::size_t elem_bytes,
              const PermutePlan& plan, std::int64_t n) {

@@ -173,8 +173,32 @@ FlowEncoding S3GenFlow::encode(const ExecContext& ctx, const Tensor& speech_toke
   emit_tap(tap, "encoder.in.xs_lens", scalar_f32(static_cast<float>(n)));
   emit_tap(tap, "encoder.embed.mask", ones_bool({1, 1, n}));
 
+  if (device_ && tap == nullptr) {
+    enc.mu = encode_on_device(ctx, xs, finalize, f1);
+  } else {
+    enc.mu = encode_frames(ctx, encoder_, encoder_proj_, xs, finalize, f1, tap);
+  }
+  const std::int64_t t = enc.mu.dim(2);
+
+  enc.mask = Tensor::empty({1, 1, t}, DType::F32);
+  std::fill_n(enc.mask.data<float>(), t, 1.0f);
+  enc.cond = Tensor::zeros({1, mel, t}, DType::F32);
+  {
+    const float* pm = pmel.data<float>();
+    float* c = enc.cond.data<float>();
+    for (std::int64_t f = 0; f < f1; ++f) {
+      for (std::int64_t b = 0; b < mel; ++b) c[b * t + f] = pm[f * mel + b];
+    }
+  }
+  return enc;
+}
+
+Tensor S3GenFlow::encode_frames(const ExecContext& ctx, const UpsampleConformerEncoder& encoder,
+                                const layers::Linear& proj, const Tensor& xs, bool finalize,
+                                std::int64_t f1, const FlowTap* tap) const {
+  const std::int64_t ratio = config_.token_mel_ratio;
   Tensor h;
-  encoder_.forward(ctx, xs, h, tap);
+  encoder.forward(ctx, xs, h, tap);
   const std::int64_t t_full = h.dim(1);
   emit_tap(tap, "encoder.up_layer.out_lens", scalar_f32(static_cast<float>(t_full)));
   emit_tap(tap, "encoder.out.h", h);
@@ -193,21 +217,11 @@ FlowEncoding S3GenFlow::encode(const ExecContext& ctx, const Tensor& speech_toke
   }
   emit_tap(tap, "flow.encoder_proj.in", h);
   Tensor mu_ntc;
-  encoder_proj_.forward(ctx, h, mu_ntc);
+  proj.forward(ctx, h, mu_ntc);
   emit_tap(tap, "flow.encoder_proj.out_mu", mu_ntc);
-  ops::transpose(ctx, mu_ntc, 1, 2, enc.mu);
-
-  enc.mask = Tensor::empty({1, 1, t}, DType::F32);
-  std::fill_n(enc.mask.data<float>(), t, 1.0f);
-  enc.cond = Tensor::zeros({1, mel, t}, DType::F32);
-  {
-    const float* pm = pmel.data<float>();
-    float* c = enc.cond.data<float>();
-    for (std::int64_t f = 0; f < f1; ++f) {
-      for (std::int64_t b = 0; b < mel; ++b) c[b * t + f] = pm[f * mel + b];
-    }
-  }
-  return enc;
+  Tensor mu;
+  ops::transpose(ctx, mu_ntc, 1, 2, mu);
+  return mu;
 }
 
 void S3GenFlow::estimate(const ExecContext& ctx, const EstimatorInputs& in, Tensor& out,
@@ -442,10 +456,11 @@ Tensor S3GenFlow::infer(const ExecContext& ctx, const Tensor& speech_tokens,
 
 bool S3GenFlow::pack_bf16(const ExecContext& ctx) {
   if (!ops::bf16_gemm_available(ctx)) return false;
+  // With a device the host encoder and estimator only serve taps (parity checks): left f32.
+  if (device_) return true;
   encoder_proj_.pack_bf16(ctx);  // spk_affine_ sees one row: stays f32
   encoder_.pack_bf16(ctx);
-  // With a device estimator the host one only serves taps (parity checks): left f32.
-  if (!device_) estimator_.pack_bf16(ctx);
+  estimator_.pack_bf16(ctx);
   return true;
 }
 

@@ -106,14 +106,16 @@ class S3GenFlow {
   // where the CPU lacks AVX512_BF16.
   bool pack_bf16(const ExecContext& ctx);
 
-  // Runs the CFM estimator and the solver's updates on CUDA device `device` from now on (solve,
-  // solve_batch, infer): a copy of the estimator goes there with `dtype` matrices (f32 or bf16;
-  // norms and the time MLPs f32); the encoder stays on the host. Solves run on one DeviceContext
-  // owned here, one at a time (the device would serialise them anyway; VocoderBatcher batches
-  // concurrent ones). A solve with a tap, or with an encoding mask that is not all ones, stays
-  // on the host (taps read host tensors; the device's update assumes full masks). Call once,
-  // before pack_bf16 (which then leaves the estimator alone) and before concurrent use. Throws
-  // Unsupported without a device or CUDA build, InvalidArgument after pack_bf16.
+  // Runs the conformer encoder with encoder_proj (encode), the CFM estimator and the solver's
+  // updates (solve, solve_batch, infer) on CUDA device `device` from now on: copies go there
+  // with `dtype` matrices (f32 or bf16; norms, biases and the time MLPs f32); the token
+  // embedding lookup and the speaker affine (one row) stay on the host. Calls run on one
+  // DeviceContext owned here, one at a time (the device would serialise them anyway;
+  // VocoderBatcher batches concurrent solves). A call with a tap, or a solve with an encoding
+  // mask that is not all ones, stays on the host (taps read host tensors; the device's update
+  // assumes full masks). Call once, before pack_bf16 (which then leaves the encoder and the
+  // estimator alone) and before concurrent use. Throws Unsupported without a device or CUDA
+  // build, InvalidArgument after pack_bf16.
   void use_device(int device, DType dtype);
   // "cuda:N (bf16)" when use_device ran, else empty.
   std::string device_description() const;
@@ -129,6 +131,15 @@ class S3GenFlow {
     Tensor x;                                      // the ODE state [items, mel, frames]
   };
   struct DeviceEstimator;  // s3gen_flow_device.cc
+
+  // The encoder, the look-ahead trim (finalize false) and encoder_proj: xs [1, n, D] -> mu
+  // [1, mel, T] on xs's device, with `encoder`/`proj` on that device. f1: prompt frames.
+  Tensor encode_frames(const ExecContext& ctx, const UpsampleConformerEncoder& encoder,
+                       const layers::Linear& proj, const Tensor& xs, bool finalize, std::int64_t f1,
+                       const FlowTap* tap) const;
+  // The same with the device copies: uploads xs, returns mu on the host.
+  Tensor encode_on_device(const ExecContext& ctx, const Tensor& xs, bool finalize,
+                          std::int64_t f1) const;
 
   // The solver loop (grid.size() - 1 Euler steps) on the host: updates batch.x in place.
   void solve_on_host(const ExecContext& ctx, SolveBatch& batch, std::span<const float> grid,

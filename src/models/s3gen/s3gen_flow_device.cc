@@ -25,6 +25,8 @@ struct S3GenFlow::DeviceEstimator {
 #endif
   std::mutex mutex;  // one solve at a time on dc (a context serves one thread)
   std::optional<ConditionalDecoder> estimator;
+  std::optional<UpsampleConformerEncoder> encoder;
+  std::optional<layers::Linear> encoder_proj;
   std::string description;
 };
 
@@ -38,6 +40,10 @@ void S3GenFlow::use_device(int device, DType dtype) {
   ctx.cuda = d->dc.get();
   d->estimator.emplace(estimator_);  // shares the host weights until to_device replaces them
   d->estimator->to_device(ctx, dtype);
+  d->encoder.emplace(encoder_);
+  d->encoder->to_device(ctx, dtype);
+  d->encoder_proj.emplace(encoder_proj_);
+  d->encoder_proj->to_device(ctx, dtype);
   d->dc->synchronize();
   d->description = fmt::format("cuda:{} ({})", device, dtype_name(dtype));
   device_ = std::move(d);
@@ -56,6 +62,23 @@ CachingAllocatorStats S3GenFlow::device_memory() const {
   if (device_) return device_->dc->device_memory().stats();  // the allocator locks itself
 #endif
   return {};
+}
+
+Tensor S3GenFlow::encode_on_device(const ExecContext& host_ctx, const Tensor& xs, bool finalize,
+                                   std::int64_t f1) const {
+#ifdef CHATTERD_HAVE_CUDA
+  const std::lock_guard<std::mutex> lock(device_->mutex);
+  cuda::DeviceContext& dc = *device_->dc;
+  dc.make_current();  // as in solve_on_device
+  ExecContext ctx = host_ctx;
+  ctx.cuda = &dc;
+  const Tensor mu = encode_frames(ctx, *device_->encoder, *device_->encoder_proj,
+                                  ops::to_device(ctx, xs), finalize, f1, nullptr);
+  return ops::to_host(ctx, mu);  // waits for the stream
+#else
+  (void)host_ctx, (void)xs, (void)finalize, (void)f1;
+  CHATTERD_THROW(Unsupported, "S3GenFlow: this build has no CUDA backend");
+#endif
 }
 
 Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch& batch,

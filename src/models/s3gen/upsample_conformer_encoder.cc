@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "ops/activation.h"
+#include "ops/device.h"
 #include "ops/elementwise.h"
 #include "ops/layout.h"
 #include "ops/rel_shift.h"
@@ -54,7 +55,8 @@ Tensor UpsampleConformerEncoder::embed(const ExecContext& ctx, const layers::Lin
   norm.forward(ctx, y, y);
   const auto d = static_cast<double>(config_.output_size);
   ops::scale(ctx, y, static_cast<float>(std::sqrt(d)), out);
-  return ops::espnet_rel_pos_table(x.dim(1), config_.output_size);
+  Tensor table = ops::espnet_rel_pos_table(x.dim(1), config_.output_size);
+  return on_device_ ? ops::to_device(ctx, table) : table;
 }
 
 void UpsampleConformerEncoder::forward(const ExecContext& ctx, const Tensor& xs, Tensor& h,
@@ -65,6 +67,9 @@ void UpsampleConformerEncoder::forward(const ExecContext& ctx, const Tensor& xs,
                  config_.input_size);
   const std::int64_t t = xs.dim(1);
   CHATTERD_CHECK(t > 0, InvalidArgument, "UpsampleConformerEncoder: empty sequence");
+  CHATTERD_CHECK(!on_device_ || (tap == nullptr && xs.device() == Device::CUDA), InvalidArgument,
+                 "UpsampleConformerEncoder: on the device it takes a device xs and no taps "
+                 "(taps read host tensors)");
 
   Tensor x;
   Tensor pos = embed(ctx, embed_linear_, embed_norm_, xs, x);
@@ -107,7 +112,20 @@ void UpsampleConformerEncoder::forward(const ExecContext& ctx, const Tensor& xs,
   emit_tap(tap, "encoder.after_norm.out", h);
 }
 
+void UpsampleConformerEncoder::to_device(const ExecContext& ctx, DType dtype) {
+  if (on_device_) return;
+  for (layers::Linear* l : {&embed_linear_, &up_embed_linear_}) l->to_device(ctx, dtype);
+  for (layers::LayerNorm* n : {&embed_norm_, &up_embed_norm_, &after_norm_}) n->to_device(ctx);
+  for (layers::PaddedConv1d* c : {&lookahead_conv1_, &lookahead_conv2_, &up_conv_}) {
+    c->to_device(ctx, dtype);
+  }
+  for (auto& l : encoders_) l.to_device(ctx, dtype);
+  for (auto& l : up_encoders_) l.to_device(ctx, dtype);
+  on_device_ = true;
+}
+
 void UpsampleConformerEncoder::pack_bf16(const ExecContext& ctx) {
+  if (on_device_) return;  // the device holds its own matrices
   embed_linear_.pack_bf16(ctx);
   up_embed_linear_.pack_bf16(ctx);
   for (layers::PaddedConv1d* c : {&lookahead_conv1_, &lookahead_conv2_, &up_conv_}) {

@@ -36,6 +36,9 @@ class UpsampleConformerEncoder {
   void forward(const ExecContext& ctx, const Tensor& xs, Tensor& h,
                const FlowTap* tap = nullptr) const;
   void pack_bf16(const ExecContext& ctx);  // bf16 GEMM weights (see Linear::pack_bf16)
+  // Moves the weights to ctx's CUDA device (matrices as `dtype`, f32 or bf16); forward then takes
+  // a device xs (taps refused) and gives a device h. Call on a copy to keep a host encoder.
+  void to_device(const ExecContext& ctx, DType dtype);
 
   const ConformerEncoderConfig& config() const { return config_; }
 
@@ -45,6 +48,7 @@ class UpsampleConformerEncoder {
                const Tensor& x, Tensor& out) const;
 
   ConformerEncoderConfig config_;
+  bool on_device_ = false;
   layers::Linear embed_linear_, up_embed_linear_;
   layers::LayerNorm embed_norm_, up_embed_norm_, after_norm_;
   layers::PaddedConv1d lookahead_conv1_, lookahead_conv2_, up_conv_;

@@ -1,5 +1,6 @@
-// The CUDA ops HiFT adds (leaky ReLU, ELU, scale, add_scalar, Snake, pad1d, conv_transpose1d,
-// copy) against the CPU backend on awkward shapes. Normalised error ||cuda - cpu|| / ||cpu||;
+// The CUDA ops the vocoder adds (HiFT: leaky ReLU, ELU, scale, add_scalar, Snake, pad1d,
+// conv_transpose1d, copy; the S3Gen encoder: rel-pos attention, nearest upsampling) against the
+// CPU backend on awkward shapes. Normalised error ||cuda - cpu|| / ||cpu||;
 // padding and copies move bytes and must match exactly. Skips without a GPU.
 
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "backends/cuda/context.h"
@@ -17,6 +19,8 @@
 #include "ops/conv1d.h"
 #include "ops/conv_transpose1d.h"
 #include "ops/layout.h"
+#include "ops/rel_pos_attention.h"
+#include "ops/upsample.h"
 
 namespace chatterd {
 namespace {
@@ -117,6 +121,38 @@ TEST_F(CudaVocoderOps, ConvTranspose1dMatchesTheHost) {
     EXPECT_LT(test::relative_l2(down(got), want), kF32Tol)
         << c.c_in << "->" << c.c_out << " k" << c.kernel << " s" << c.o.stride;
   }
+}
+
+TEST_F(CudaVocoderOps, RelPosAttentionMatchesTheHost) {
+  // The S3Gen encoder's shape (8 heads x 64) at odd lengths, and a small head.
+  for (const auto& [t, heads, dk] :
+       std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{
+           {1, 8, 64}, {37, 8, 64}, {301, 8, 64}, {50, 3, 20}}) {
+    const std::int64_t d = heads * dk;
+    const Tensor q = test::random_uniform({t, d}, rng_, 1.0f);
+    const Tensor k = test::random_uniform({t, d}, rng_, 1.0f);
+    const Tensor v = test::random_uniform({t, d}, rng_, 1.0f);
+    const Tensor p = test::random_uniform({2 * t - 1, d}, rng_, 1.0f);
+    const Tensor u = test::random_uniform({heads, dk}, rng_, 0.5f);
+    const Tensor bv = test::random_uniform({heads, dk}, rng_, 0.5f);
+    Tensor want;
+    Tensor got;
+    ops::rel_pos_attention(cpu_, q, k, v, p, u, bv, heads, want);
+    const Tensor dkey = up(k), dv = up(v), dp = up(p), du = up(u), dbv = up(bv);
+    ops::rel_pos_attention(gpu_, up(q), dkey, dv, dp, du, dbv, heads, got);
+    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "T " << t << " heads " << heads;
+  }
+}
+
+TEST_F(CudaVocoderOps, UpsampleNearest) {
+  const Tensor x = test::random_uniform({2, 5, 13}, rng_, 1.0f);
+  Tensor want;
+  Tensor got;
+  ops::upsample_nearest1d(cpu_, x, 2, want);
+  ops::upsample_nearest1d(gpu_, up(x), 2, got);
+  const Tensor g = down(got);
+  EXPECT_TRUE(g.shape() == want.shape() &&
+              std::memcmp(g.raw_data(), want.raw_data(), want.nbytes()) == 0);
 }
 
 TEST_F(CudaVocoderOps, CopyIntoAFreshAndAnExistingTensor) {

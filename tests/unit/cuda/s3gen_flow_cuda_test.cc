@@ -1,8 +1,8 @@
-// S3Gen's flow with the CFM estimator and solver on the device (S3GenFlow::use_device) against
-// the reference goldens (turbo-tiny: meanflow, 2 steps; english-tiny: CFG, 10 steps), with f32
-// and bf16 matrices, and against the host flow; a padded batch of two lengths against each item
-// solved alone. The encoder stays on the host, so only the solver's output differs. Skips
-// without a GPU.
+// S3Gen's flow with the encoder, the CFM estimator and the solver on the device
+// (S3GenFlow::use_device) against the reference goldens (turbo-tiny: meanflow, 2 steps;
+// english-tiny: CFG, 10 steps), with f32 and bf16 matrices, and against the host flow; the
+// encoder's mu on its own; a padded batch of two lengths against each item solved alone; host
+// weights left intact. Skips without a GPU.
 
 #include <gtest/gtest.h>
 
@@ -20,6 +20,7 @@
 #include "models/s3gen/s3gen_flow.h"
 #include "models/synthetic_weights.h"
 #include "models/variant.h"
+#include "ops/layout.h"
 #include "parity/parity.h"
 #include "weights/weight_store.h"
 
@@ -37,7 +38,7 @@ double tolerance(DType dtype) {
 struct Fixture {
   std::unique_ptr<S3GenFlow> flow;
   S3GenPrompt prompt;
-  Tensor speech, z, want_mel;
+  Tensor speech, z, want_mel, want_mu;
   std::int64_t steps = 0;
 };
 
@@ -57,6 +58,7 @@ Fixture load(const std::string& folder) {
   f.z = g->get_any("rng.cfm_z");
   if (hp.s3gen.meanflow) f.z = compose_meanflow_noise(f.z, g->get_any("rng.noised_mels"));
   f.want_mel = g->get_any("output.mel");
+  f.want_mu = g->get_any("flow.encoder_proj.out_mu");  // [1, T, mel]
   return f;
 }
 
@@ -78,6 +80,14 @@ TEST_P(S3GenFlowCuda, OutputMatchesTheGoldenAndTheHost) {
   f.flow->use_device(0, dtype);
   EXPECT_FALSE(f.flow->device_description().empty());
   const Tensor mel = f.flow->infer(ctx, f.speech, f.prompt, nullptr, opt);
+  // The encoder on the device on its own: mu against the golden (NCT here, NTC there).
+  const FlowEncoding enc = f.flow->encode(ctx, f.speech, f.prompt);
+  Tensor mu_ntc;
+  ops::transpose(ctx, enc.mu, 1, 2, mu_ntc);
+  const double mu_err = test::relative_max(mu_ntc, f.want_mu);
+  EXPECT_LT(mu_err, tolerance(dtype)) << folder << " encoder";
+  std::printf("%s %s: encoder mu vs golden %.3e\n", folder.c_str(),
+              std::string(dtype_name(dtype)).c_str(), mu_err);
   const double golden = test::relative_max(mel, f.want_mel);
   const double vs_host = test::relative_max(mel, host_mel);
   EXPECT_LT(golden, tolerance(dtype)) << folder;
