@@ -99,8 +99,9 @@ struct EngineInfo {
   std::vector<std::string> voices;  // names accepted in SynthesisRequest::voice
   // Where T3 runs: "cpu", or the CUDA device ("cuda:0 NVIDIA H100 80GB HBM3 (sm_90, ...)").
   std::string device = "cpu";
-  // Where the vocoder's heavy stages (S3Gen's CFM estimator, HiFT's conv stack) run: "cpu", or
-  // "cuda:0 (bf16)" (their matrices' dtype). The flow encoder and HiFT's source stay on the CPU.
+  // Where the vocoder's heavy stages (S3Gen's encoder, CFM estimator and solver, HiFT's conv
+  // stack) run: "cpu", or "cuda:0 (bf16)" (their matrices' dtype). HiFT's f0 predictor and
+  // source stay on the CPU.
   std::string vocoder_device = "cpu";
 };
 
