@@ -1,7 +1,7 @@
 // The vocoder with its heavy stages on the device, at the real dimensions (synthetic weights),
 // wall time as a request pays it (uploads, the final download and the host stages included).
 // CudaFlowSolve: S3GenFlow::solve_batch with the estimator on the device (S3GenFlow::use_device);
-// the encoder runs once on the host before timing.
+// the encoder (on the device too) runs once before timing.
 //   args: variant (0 turbo: meanflow, 2 steps; 2 english: CFG, 10 steps), shape (0: B streaming
 //   windows of 115 tokens = 224 frames after the trimmed lookahead; 1: one 10 s utterance after a
 //   10 s prompt = 1000 frames), B, matrices (0 f32, 1 bf16).

@@ -167,11 +167,11 @@ std::unique_ptr<TtsEngine> create_engine(const EngineConfig& config) {
     engine->use_cuda_vocoder(config.device.index,
                              config.vocoder_dtype == WeightDType::BF16 ? DType::BF16 : DType::F32);
   }
-  if (config.vocoder_dtype == WeightDType::BF16 && !engine->use_bf16_vocoder()) {
-    logger().warn(config.device.kind == Device::CUDA
-                      ? "vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder's host "
-                        "stages (flow encoder, HiFT source) stay f32"
-                      : "vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder stays f32");
+  // On CUDA the vocoder's matrices are on the device in vocoder_dtype already; its host stages
+  // (HiFT's f0 predictor and source) have nothing to pack.
+  if (config.device.kind != Device::CUDA && config.vocoder_dtype == WeightDType::BF16 &&
+      !engine->use_bf16_vocoder()) {
+    logger().warn("vocoder_dtype bf16: this CPU has no AVX512_BF16; the vocoder stays f32");
   }
   if (config.device.kind == Device::CUDA) {
     // Every request's T3 goes through the device's loop, even at max_batch 1.

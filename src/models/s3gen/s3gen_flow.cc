@@ -455,9 +455,9 @@ Tensor S3GenFlow::infer(const ExecContext& ctx, const Tensor& speech_tokens,
 }
 
 bool S3GenFlow::pack_bf16(const ExecContext& ctx) {
-  if (!ops::bf16_gemm_available(ctx)) return false;
   // With a device the host encoder and estimator only serve taps (parity checks): left f32.
   if (device_) return true;
+  if (!ops::bf16_gemm_available(ctx)) return false;
   encoder_proj_.pack_bf16(ctx);  // spk_affine_ sees one row: stays f32
   encoder_.pack_bf16(ctx);
   estimator_.pack_bf16(ctx);

@@ -33,6 +33,11 @@ struct S3GenFlow::DeviceEstimator {
 void S3GenFlow::use_device(int device, DType dtype) {
   CHATTERD_CHECK(dtype == DType::F32 || dtype == DType::BF16, InvalidArgument,
                  "S3GenFlow::use_device: matrices must be f32 or bf16, got {}", dtype_name(dtype));
+  // The device's rel-pos attention keeps a row of scores in shared memory: about 11,700 frames.
+  CHATTERD_CHECK(kMaxTokens * config_.encoder.up_stride <= 11000, Unsupported,
+                 "S3GenFlow::use_device: up to {} tokens make {} encoder frames, more than the "
+                 "device's rel-pos attention holds (11000)",
+                 kMaxTokens, kMaxTokens * config_.encoder.up_stride);
 #ifdef CHATTERD_HAVE_CUDA
   auto d = std::make_shared<DeviceEstimator>();
   d->dc = std::make_unique<cuda::DeviceContext>(device);

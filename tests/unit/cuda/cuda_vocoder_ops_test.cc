@@ -127,7 +127,7 @@ TEST_F(CudaVocoderOps, RelPosAttentionMatchesTheHost) {
   // The S3Gen encoder's shape (8 heads x 64) at odd lengths, and a small head.
   for (const auto& [t, heads, dk] :
        std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t>>{
-           {1, 8, 64}, {37, 8, 64}, {301, 8, 64}, {50, 3, 20}}) {
+           {1, 8, 64}, {37, 8, 64}, {301, 8, 64}, {50, 3, 20}, {9, 2, 200}}) {
     const std::int64_t d = heads * dk;
     const Tensor q = test::random_uniform({t, d}, rng_, 1.0f);
     const Tensor k = test::random_uniform({t, d}, rng_, 1.0f);

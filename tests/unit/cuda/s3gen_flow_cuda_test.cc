@@ -82,6 +82,12 @@ TEST_P(S3GenFlowCuda, OutputMatchesTheGoldenAndTheHost) {
   const Tensor mel = f.flow->infer(ctx, f.speech, f.prompt, nullptr, opt);
   // The encoder on the device on its own: mu against the golden (NCT here, NTC there).
   const FlowEncoding enc = f.flow->encode(ctx, f.speech, f.prompt);
+  {  // A streaming window (finalize false: the look-ahead frames trimmed on the device).
+    const FlowTap no_op = [](std::string_view, const Tensor&) {};
+    const FlowEncoding host = f.flow->encode(ctx, f.speech, f.prompt, false, &no_op);
+    const FlowEncoding dev = f.flow->encode(ctx, f.speech, f.prompt, false);
+    EXPECT_LT(test::relative_max(dev.mu, host.mu), tolerance(dtype)) << folder << " window";
+  }
   Tensor mu_ntc;
   ops::transpose(ctx, enc.mu, 1, 2, mu_ntc);
   const double mu_err = test::relative_max(mu_ntc, f.want_mu);
