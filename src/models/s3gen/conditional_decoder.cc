@@ -103,10 +103,16 @@ ConditionalDecoder::ConditionalDecoder(const WeightStore& store, std::string_vie
 
 Tensor ConditionalDecoder::time_embedding(const ExecContext& ctx, const EstimatorInputs& in,
                                           const FlowTap* tap) const {
-  auto embed = [&](std::span<const float> times, const char* which) {
-    Tensor s = sinusoidal_time_embedding(times, config_.in_channels);
+  auto embed = [&](std::span<const float> times, const Tensor* given, const char* which) {
+    Tensor s;
+    if (given != nullptr && times.size() == 1) {
+      check_shape(*given, {1, config_.in_channels}, "ConditionalDecoder: precomputed sinusoid");
+      s = *given;
+    } else {
+      s = sinusoidal_time_embedding(times, config_.in_channels);
+      if (on_device_) s = ops::to_device(ctx, s);
+    }
     tap_prefixed(tap, fmt::format("time_emb.{}", which), s);
-    if (on_device_) s = ops::to_device(ctx, s);
     Tensor h, e;
     time_linear1_.forward(ctx, s, h);
     ops::silu(ctx, h, h);
@@ -114,11 +120,11 @@ Tensor ConditionalDecoder::time_embedding(const ExecContext& ctx, const Estimato
     tap_prefixed(tap, fmt::format("time_mlp.out_{}", which), e);
     return e;
   };
-  Tensor e = embed(in.t, "t");
+  Tensor e = embed(in.t, in.t_sinusoid, "t");
   if (meanflow_) {
     CHATTERD_CHECK(in.r.size() == in.t.size(), InvalidArgument,
                    "meanflow estimator needs one r per row: {} t, {} r", in.t.size(), in.r.size());
-    const Tensor er = embed(in.r, "r");
+    const Tensor er = embed(in.r, in.r_sinusoid, "r");
     Tensor cat, mixed;
     const Tensor parts[] = {e, er};
     ops::concat(ctx, parts, 1, cat);

@@ -41,6 +41,11 @@ struct EstimatorInputs {
   // A host copy of `mask` when the inputs live on the device (the estimator reads the mask's
   // values to plan its attention; without it, it downloads them every call).
   const Tensor* host_mask = nullptr;
+  // sinusoidal_time_embedding of t[0] (and r[0]), f32 [1, in_channels] on the inputs' device,
+  // when every row shares them: a solver that uploads all its steps' embeddings at once spares
+  // each call an upload that would wait for the device.
+  const Tensor* t_sinusoid = nullptr;
+  const Tensor* r_sinusoid = nullptr;
 };
 
 class ConditionalDecoder {

@@ -107,6 +107,19 @@ Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch&
   Tensor x = ops::to_device(ctx, batch.x);
   Tensor x_in = meanflow ? x : ops::device_empty(ctx, {batch.rows, mel, frames}, DType::F32);
   Tensor v;
+  // Every step's time embeddings in one upload (row 2k: t of step k, row 2k + 1: its r), so no
+  // step waits for the device before queueing its kernels.
+  const auto steps = static_cast<std::int64_t>(grid.size()) - 1;
+  const std::int64_t channels = config_.estimator.in_channels;
+  Tensor sinusoids;
+  {
+    std::vector<float> times;
+    for (std::int64_t k = 0; k < steps; ++k) {
+      times.push_back(grid[static_cast<std::size_t>(k)]);
+      times.push_back(grid[static_cast<std::size_t>(k + 1)]);
+    }
+    sinusoids = ops::to_device(ctx, sinusoidal_time_embedding(times, channels));
+  }
   const auto cfg = static_cast<float>(config_.inference_cfg_rate);
   const std::size_t item_bytes = static_cast<std::size_t>(mel * frames) * sizeof(float);
   for (std::size_t k = 0; k + 1 < grid.size(); ++k) {
@@ -128,6 +141,11 @@ Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch&
     in.cond = &cond;
     in.t = ts;
     if (meanflow) in.r = rs;
+    const auto row = static_cast<std::int64_t>(2 * k);
+    const Tensor t_sinusoid = sinusoids.narrow0(row, 1);
+    const Tensor r_sinusoid = sinusoids.narrow0(row + 1, 1);
+    in.t_sinusoid = &t_sinusoid;
+    in.r_sinusoid = &r_sinusoid;
     device_->estimator->forward(ctx, in, v);
     cuda::flow_euler_step(dc.stream().handle(), x.device_data<float>(), v.device_data<float>(),
                           mask.device_data<float>(), n, mel, frames, grid[k + 1] - grid[k], cfg,
