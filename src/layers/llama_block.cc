@@ -1,5 +1,6 @@
 #include "layers/llama_block.h"
 
+#include <cmath>
 #include <string>
 
 #include "core/check.h"
@@ -9,6 +10,12 @@
 #include "ops/device.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
+#include "ops/rope.h"
+
+#ifdef CHATTERD_HAVE_CUDA
+#include "backends/cuda/context.h"
+#include "backends/cuda/kv_slots.h"
+#endif
 
 namespace chatterd::layers {
 
@@ -105,6 +112,59 @@ void LlamaBlock::forward_impl(const ExecContext& ctx, Tensor& x, std::span<Cache
   ops::mul(ctx, s.gate, s.up, s.gate);
   down_proj_.forward(ctx, s.gate, s.proj);
   ops::add(ctx, x, s.proj, x);
+}
+
+void LlamaBlock::forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots& kv,
+                               std::int64_t layer, const ops::RopeTable& rope,
+                               LlamaBlockScratch& s) const {
+#ifdef CHATTERD_HAVE_CUDA
+  const std::int64_t d = config_.hidden_size;
+  CHATTERD_CHECK(
+      x.device() == Device::CUDA && x.rank() == 2 && x.dim(1) == d && x.dim(0) <= kv.max_batch(),
+      ShapeError, "LlamaBlock: x must be [B <= {}, {}] on the device, got {}", kv.max_batch(), d,
+      x.to_string());
+  CHATTERD_CHECK(ctx.cuda == &kv.context(), InvalidArgument,
+                 "LlamaBlock::forward_slots: the slots belong to another CUDA context (stream)");
+  CHATTERD_CHECK(kv.n_kv_heads() == config_.num_kv_heads && kv.head_dim() == config_.head_dim &&
+                     rope.head_dim == config_.head_dim && rope.n_positions() >= kv.capacity(),
+                 InvalidArgument,
+                 "LlamaBlock::forward_slots: slots of {} x {} (capacity {}) or a RoPE table of {} "
+                 "positions do not fit {} kv heads x {}",
+                 kv.n_kv_heads(), kv.head_dim(), kv.capacity(), rope.n_positions(),
+                 config_.num_kv_heads, config_.head_dim);
+  const std::int64_t batch = x.dim(0);
+  const std::int64_t hq = config_.num_heads;
+  const std::int64_t hkv = config_.num_kv_heads;
+  const std::int64_t hd = config_.head_dim;
+  const auto eps = config_.norm_eps;
+  ops::rms_norm(ctx, x, &input_norm_, s.normed, eps);
+  q_proj_.forward(ctx, s.normed, s.q);
+  k_proj_.forward(ctx, s.normed, s.k);
+  v_proj_.forward(ctx, s.normed, s.v);
+  // Each row's position is its slot's length, read on the device.
+  const Tensor positions = Tensor::borrow(const_cast<std::int32_t*>(kv.device_lengths()),
+                                          Shape{batch}, DType::I32, {}, Device::CUDA);
+  Tensor q3 = s.q.reshape({batch, hq, hd});
+  Tensor k3 = s.k.reshape({batch, hkv, hd});
+  ops::apply_rope(ctx, q3, positions, rope);
+  ops::apply_rope(ctx, k3, positions, rope);
+  kv.append(layer, s.k.device_data<float>(), s.v.device_data<float>(), hkv * hd, batch);
+  ctx.cuda->ensure(s.attn, Shape{batch, hq * hd}, DType::F32);
+  kv.attend(layer, s.q.device_data<float>(), hq * hd, batch, hq,
+            1.0f / std::sqrt(static_cast<float>(hd)), s.attn.device_data<float>());
+  o_proj_.forward(ctx, s.attn, s.proj);
+  ops::add(ctx, x, s.proj, x);
+  ops::rms_norm(ctx, x, &post_norm_, s.normed, eps);
+  gate_proj_.forward(ctx, s.normed, s.gate);
+  up_proj_.forward(ctx, s.normed, s.up);
+  ops::silu(ctx, s.gate, s.gate);
+  ops::mul(ctx, s.gate, s.up, s.gate);
+  down_proj_.forward(ctx, s.gate, s.proj);
+  ops::add(ctx, x, s.proj, x);
+#else
+  (void)ctx, (void)x, (void)kv, (void)layer, (void)rope, (void)s;
+  CHATTERD_THROW(Unsupported, "LlamaBlock::forward_slots: this build has no CUDA backend");
+#endif
 }
 
 void LlamaBlock::convert_weights(const ExecContext& ctx, DType dtype) {

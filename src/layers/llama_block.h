@@ -22,6 +22,10 @@
 #include "ops/rope.h"
 #include "weights/weight_store.h"
 
+namespace chatterd::cuda {
+class KvSlots;
+}
+
 namespace chatterd::layers {
 
 struct LlamaBlockConfig {
@@ -63,6 +67,12 @@ class LlamaBlock {
   // (ops::rope_table_to_device) live there.
   void forward(const ExecContext& ctx, Tensor& x, std::span<ops::DeviceKvCache> caches,
                std::int64_t start, const ops::RopeTable& rope, LlamaBlockScratch& scratch) const;
+  // One decode step of `x.dim(0)` rows over fixed device slots (after to_device): row b is slot
+  // b of `kv` at its device length (its RoPE position and where its K/V go). Reads nothing from
+  // the host, so a step is capturable as a CUDA graph; kv.advance is the caller's, after the
+  // last layer. CUDA builds only.
+  void forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots& kv, std::int64_t layer,
+                     const ops::RopeTable& rope, LlamaBlockScratch& scratch) const;
   // Moves the block to ctx's CUDA device: matrices bf16, norms and biases f32.
   void to_device(const ExecContext& ctx);
 

@@ -151,11 +151,24 @@ void apply_rope(const ExecContext& ctx, Tensor& x, std::int64_t start_position,
 void apply_rope(const ExecContext& ctx, Tensor& x, const Tensor& positions,
                 const RopeTable& table) {
   check_rope_operands(x, table);
-  detail::require_host(&x, "rope (explicit positions)");
   check_rank(positions, 1, "rope: positions");
   CHATTERD_CHECK(positions.dim(0) == x.dim(0), ShapeError,
                  "rope: positions has {} entries but x has {} tokens (x {})", positions.dim(0),
                  x.dim(0), x.to_string());
+  if (detail::on_cuda(x)) {
+#ifdef CHATTERD_HAVE_CUDA
+    auto& dc = detail::cuda_context(ctx, "rope", {&positions, &table.cos, &table.sin});
+    CHATTERD_CHECK(positions.dtype() == DType::I32, DTypeError,
+                   "rope: device positions must be i32, got {}", dtype_name(positions.dtype()));
+    cuda::rope_positions_f32(dc.stream().handle(), x.device_data<float>(), x.dim(0), x.dim(1),
+                             x.dim(2), positions.device_data<std::int32_t>(), table.n_positions(),
+                             table.cos.device_data<float>(), table.sin.device_data<float>());
+    return;
+#else
+    detail::no_cuda_build("rope");
+#endif
+  }
+  detail::require_host(&positions, "rope (explicit positions)");
   if (positions.dtype() == DType::I32) {
     const std::int32_t* p = positions.data<std::int32_t>();
     rope_rows(ctx, x, table, [p](std::int64_t t) { return std::int64_t{p[t]}; });

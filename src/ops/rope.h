@@ -45,7 +45,8 @@ RopeTable rope_table_to_device(const ExecContext& ctx, const RopeTable& table);
 // device when x is (the table must be there too: rope_table_to_device).
 void apply_rope(const ExecContext& ctx, Tensor& x, std::int64_t start_position,
                 const RopeTable& table);
-// Same with explicit positions: i32 or i64 [T].
+// Same with explicit positions: i32 or i64 [T] (on the device: i32 device positions, which it
+// cannot check: a position outside the table leaves its token unrotated).
 void apply_rope(const ExecContext& ctx, Tensor& x, const Tensor& positions, const RopeTable& table);
 
 }  // namespace chatterd::ops

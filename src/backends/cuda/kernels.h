@@ -124,6 +124,12 @@ void flow_euler_step(StreamHandle stream, float* x, const float* v, const float*
                      std::int64_t items, std::int64_t mel, std::int64_t frames, float dt, float cfg,
                      bool cfg_pair);
 
+// rope_f32 with token i at positions[i] (device i32 [t]); positions outside [0, n_positions)
+// leave their token unrotated (the host checks them before the step).
+void rope_positions_f32(StreamHandle stream, float* x, std::int64_t t, std::int64_t heads,
+                        std::int64_t head_dim, const std::int32_t* positions,
+                        std::int64_t n_positions, const float* cos, const float* sin);
+
 // ---- linear (linear.cu)
 // out[m, n] = x[m, k] . w[n, k] (+ bias[n]), w f32 / f16 / bf16 ("out x in"), f32 accumulation.
 // The decode kernel: each warp streams whole weight rows once for up to kGemvMaxRows activation

@@ -8,6 +8,7 @@
 
 #ifdef CHATTERD_HAVE_CUDA
 #include "backends/cuda/context.h"
+#include "backends/cuda/kv_slots.h"
 #endif
 
 namespace chatterd {
@@ -79,8 +80,67 @@ void T3CudaLlamaDecoder::forward(const ExecContext& ctx, const Tensor& embeds, S
   ops::rms_norm(ctx, state.last, &norm_, state.hidden, static_cast<float>(config_.norm_eps));
   speech_head_.forward(ctx, state.hidden, state.logits);
 }
+
+Tensor T3CudaLlamaDecoder::prefill_slots(const ExecContext& ctx, cuda::KvSlots& slots,
+                                         std::int64_t first, const Tensor& embeds) const {
+  const std::int64_t batch = embeds.rank() == 3 ? embeds.dim(0) : 1;
+  CHATTERD_CHECK(slots.layers() == static_cast<std::int64_t>(blocks_.size()) && first >= 0 &&
+                     first + batch <= slots.max_batch() && (batch == 1 || batch == 2),
+                 InvalidArgument,
+                 "T3CudaLlamaDecoder::prefill_slots: slots [{}, {}) of {} in {} layers (model: {})",
+                 first, first + batch, slots.max_batch(), slots.layers(), blocks_.size());
+  State state;
+  state.batch = batch;
+  for (std::int64_t l = 0; l < slots.layers(); ++l) {
+    for (std::int64_t r = 0; r < batch; ++r) {
+      state.caches.emplace_back(slots.keys(l, first + r), slots.values(l, first + r));
+    }
+  }
+  forward(ctx, embeds, state);
+  for (std::int64_t r = 0; r < batch; ++r) slots.set_length(first + r, state.length());
+  return state.logits;
+}
+
+void T3CudaLlamaDecoder::step(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t batch,
+                              const Tensor& embeds, StepScratch& s) const {
+  const std::int64_t d = config_.hidden_size;
+  CHATTERD_CHECK(batch > 0 && batch <= slots.max_batch() &&
+                     slots.layers() == static_cast<std::int64_t>(blocks_.size()) &&
+                     slots.capacity() <= rope_positions_,
+                 InvalidArgument,
+                 "T3CudaLlamaDecoder::step: batch {} over {} slots of {} layers, capacity {} "
+                 "(RoPE table {})",
+                 batch, slots.max_batch(), slots.layers(), slots.capacity(), rope_positions_);
+  CHATTERD_CHECK(embeds.device() == Device::CUDA && embeds.dtype() == DType::F32 &&
+                     embeds.rank() == 2 && embeds.dim(0) >= batch && embeds.dim(1) == d,
+                 ShapeError,
+                 "T3CudaLlamaDecoder::step: embeds must be f32 [>= {}, {}] on the device, got {}",
+                 batch, d, embeds.to_string());
+  CHATTERD_CHECK(ctx.cuda == &slots.context(), InvalidArgument,
+                 "T3CudaLlamaDecoder::step: the slots belong to another CUDA context (stream)");
+  slots.check_room(batch);
+  cuda::DeviceContext& dc = *ctx.cuda;
+  dc.ensure(s.x, Shape{batch, d}, DType::F32);
+  dc.copy(embeds.narrow0(0, batch), s.x);
+  for (std::size_t l = 0; l < blocks_.size(); ++l) {
+    blocks_[l].forward_slots(ctx, s.x, slots, static_cast<std::int64_t>(l), rope_, s.block);
+  }
+  ops::rms_norm(ctx, s.x, &norm_, s.hidden, static_cast<float>(config_.norm_eps));
+  speech_head_.forward(ctx, s.hidden, s.logits);
+  slots.advance(batch);
+}
 #else
 void T3CudaLlamaDecoder::forward(const ExecContext&, const Tensor&, State&) const {
+  CHATTERD_THROW(Unsupported, "T3CudaLlamaDecoder: this build has no CUDA backend");
+}
+
+Tensor T3CudaLlamaDecoder::prefill_slots(const ExecContext&, cuda::KvSlots&, std::int64_t,
+                                         const Tensor&) const {
+  CHATTERD_THROW(Unsupported, "T3CudaLlamaDecoder: this build has no CUDA backend");
+}
+
+void T3CudaLlamaDecoder::step(const ExecContext&, cuda::KvSlots&, std::int64_t, const Tensor&,
+                              StepScratch&) const {
   CHATTERD_THROW(Unsupported, "T3CudaLlamaDecoder: this build has no CUDA backend");
 }
 #endif

@@ -19,6 +19,10 @@
 
 namespace chatterd {
 
+namespace cuda {
+class KvSlots;
+}
+
 class T3CudaLlamaDecoder {
  public:
   // ctx.cuda must be set; throws InvalidArgument for a GPT-2 model. The RoPE table covers
@@ -43,6 +47,27 @@ class T3CudaLlamaDecoder {
   // embeds: f32 [batch, T, d] (or [T, d] when batch is 1) on the device, RoPE positions
   // state.length() .. + T - 1. Leaves each row's last hidden state and speech logits in `state`.
   void forward(const ExecContext& ctx, const Tensor& embeds, State& state) const;
+
+  // ---- Batched decode over fixed slots (CUDA builds; Unsupported otherwise): every stream's CFG
+  // pair holds two adjacent slots of `slots` (config().num_layers layers of num_kv_heads x
+  // head_dim, capacity at most max_positions()).
+  // Prefills slots [first, first + batch) with embeds f32 [batch, T, d] (device; batch 1 or 2,
+  // row 1 the unconditional one); their lengths become T. Returns the last rows' logits
+  // [batch, speech_vocab] (device).
+  Tensor prefill_slots(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t first,
+                       const Tensor& embeds) const;
+  struct StepScratch {
+    layers::LlamaBlockScratch block;
+    Tensor x;       // [B, d]
+    Tensor hidden;  // [B, d]
+    Tensor logits;  // [B, speech_vocab]
+  };
+  // One decode step for slots [0, batch): embeds f32 [batch, d] on the device (row b: the input
+  // of slot b, at the slot's length); leaves logits [batch, speech_vocab] in `s` and advances the
+  // device lengths (the caller notes it: slots.note_advanced). slots.check_room(batch) runs
+  // here. Reads nothing else from the host: capturable as a CUDA graph once `s` is sized.
+  void step(const ExecContext& ctx, cuda::KvSlots& slots, std::int64_t batch, const Tensor& embeds,
+            StepScratch& s) const;
 
   std::int64_t max_positions() const { return rope_positions_; }
   const T3Config& config() const { return config_; }
