@@ -355,17 +355,20 @@ class T3CudaBatcher final : public T3CudaBatcherBase {
   T3State host_state_;  // the host model's scratch for prefill embeddings
 };
 
-// English/Multilingual: each stream runs its own CFG pair (or single row with cfg_weight 0) in
-// its own device caches; a step advances every stream in turn, and the English pick (CFG
-// combination, the English chain, the draw) runs on the host over the two downloaded logit rows,
-// exactly as generate_speech_tokens does. Streams are not yet batched into one launch: a Llama
-// step over fixed slots (like T3CudaDecoder::step) and the English chain on the device are the
-// next steps.
+// English/Multilingual: every stream's CFG pair (row 0 conditional, row 1 unconditional; with
+// cfg_weight 0 the second row runs but is not read) holds two adjacent KV slots, and running
+// streams hold pairs [0, 2n), so one step is one launch sequence for every row
+// (T3CudaLlamaDecoder::step). The English pick (CFG combination, the English chain, the draw)
+// runs on the host over the downloaded logit rows, exactly as generate_speech_tokens does; the
+// next inputs (speech embedding + learned position) are made on the host and uploaded in one
+// copy. Steps run eagerly (graphs, and the English chain on the device, are next).
 class T3CudaCfgBatcher final : public T3CudaBatcherBase {
  public:
   T3CudaCfgBatcher(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
                    std::int64_t max_batch)
-      : T3CudaBatcherBase(std::move(impl), options, max_batch) {
+      : T3CudaBatcherBase(std::move(impl), options, max_batch),
+        vocab_(model_.config().speech_vocab_size),
+        slots_(pair_slots(*impl_, max_batch, limit_)) {
     streams_.reserve(static_cast<std::size_t>(max_batch));
   }
 
@@ -389,16 +392,18 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
                    "stream",
                    s->result.prefill_length, limit_);
     s->max_new = std::min(options.max_gen_len, model_.max_fed_speech_tokens());
-    const std::int64_t rows = options.cfg_weight > 0.0f ? 2 : 1;
     s->history.push_back(model_.config().start_speech_token);
     s->result.tokens.reserve(static_cast<std::size_t>(s->max_new));
 
-    impl_->dc.make_current();
-    model_.reset_state(s->host, 1, rows);  // embeddings only: no host RoPE table needed
+    cuda::DeviceContext& dc = impl_->dc;
+    dc.make_current();
+    model_.reset_state(s->host, 1, 2);  // embeddings only: no host RoPE table needed
     model_.prefill_embeds(ctx, cond, text_ids, s->host, embeds_);
-    const std::int64_t capacity = std::min(s->result.prefill_length + s->max_new, limit_);
-    s->device = impl_->llama->new_state(impl_->ctx, rows, capacity);
-    impl_->llama->forward(impl_->ctx, ops::to_device(impl_->ctx, embeds_), s->device);
+    const std::int64_t pair = running();
+    const Tensor logits = impl_->llama->prefill_slots(impl_->ctx, slots_, 2 * pair,
+                                                      ops::to_device(impl_->ctx, embeds_));
+    s->logits.resize(2 * static_cast<std::size_t>(vocab_));
+    dc.download(logits.raw_data(), s->logits.size() * sizeof(float), s->logits.data());
     if (s->max_new == 0) s->done = true;
     const StreamId id = s->id;
     streams_.push_back(std::move(s));
@@ -408,23 +413,55 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
   std::vector<Finished> step(const ExecContext& ctx) override {
     impl_->dc.make_current();
     std::vector<Finished> finished;
-    retire(finished);
-    std::int64_t rows = 0;
-    for (auto& sp : streams_) {
-      advance(ctx, *sp);
-      ++rows;
-    }
-    if (rows > 0) {
-      ++steps_;
-      rows_ += rows;
+    retire(finished);  // streams that ended at add()
+    for (std::size_t i = 0; i < streams_.size(); ++i) {
+      pick(*streams_[i], static_cast<std::int64_t>(i));
     }
     retire(finished);
+    const std::int64_t n = running();
+    if (n == 0) return finished;
+    // The pairs' next inputs, in slot order (after the compaction above).
+    const std::int64_t d = model_.config().hidden_size;
+    step_embeds_host_.resize(static_cast<std::size_t>(2 * n * d));
+    for (std::int64_t b = 0; b < n; ++b) {
+      Stream& s = *streams_[static_cast<std::size_t>(b)];
+      model_.decode_embeds(ctx, s.next_token, s.next_index, s.host, embeds_);  // [2, 1, d]
+      std::copy_n(embeds_.data<float>(), 2 * d,
+                  step_embeds_host_.data() + static_cast<std::size_t>(2 * b * d));
+    }
+    cuda::DeviceContext& dc = impl_->dc;
+    if (!step_embeds_.defined() || step_embeds_.numel() == 0) {
+      step_embeds_ = dc.empty(Shape{2 * max_batch_, d}, DType::F32);
+    }
+    dc.upload(step_embeds_host_.data(), step_embeds_host_.size() * sizeof(float),
+              step_embeds_.raw_data());
+    impl_->llama->step(impl_->ctx, slots_, 2 * n, step_embeds_, scratch_);
+    slots_.note_advanced(2 * n);
+    logits_.resize(static_cast<std::size_t>(2 * n * vocab_));
+    dc.download(scratch_.logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
+    const auto pair_floats = 2 * static_cast<std::size_t>(vocab_);
+    for (std::int64_t b = 0; b < n; ++b) {
+      auto& dst = streams_[static_cast<std::size_t>(b)]->logits;
+      std::copy_n(logits_.data() + static_cast<std::size_t>(b) * pair_floats, pair_floats,
+                  dst.data());
+    }
+    ++steps_;
+    rows_ += n;
     return finished;
   }
 
   std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
 
  private:
+  // Two slots per stream on the backend's device, whichever thread builds the batcher.
+  static cuda::KvSlots pair_slots(T3CudaBackend::Impl& impl, std::int64_t max_batch,
+                                  std::int64_t positions) {
+    const T3Config& cfg = impl.model.config();
+    impl.dc.make_current();
+    return cuda::KvSlots(impl.dc, cfg.num_layers, 2 * max_batch, positions, cfg.num_kv_heads,
+                         cfg.head_dim);
+  }
+
   struct Stream {
     StreamId id = 0;
     T3GenerateOptions options;
@@ -432,24 +469,23 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
     std::unique_ptr<t3::Sampler> sampler;
     T3GenerateResult result;
     std::vector<std::int64_t> history;  // [BOS] + generated
+    std::vector<float> logits;          // the pair's latest logits [2, vocab], on the host
     std::int64_t max_new = 0;
-    std::int64_t index = 0;  // tokens picked so far
-    T3State host;            // the host model's scratch for this stream's embeddings
-    T3CudaLlamaDecoder::State device;
+    std::int64_t index = 0;       // tokens picked so far
+    std::int64_t next_token = 0;  // the input of the next step, token number next_index
+    std::int64_t next_index = 0;
+    T3State host;  // the host model's scratch for this stream's embeddings
     bool done = false;
   };
 
-  // One iteration of generate_speech_tokens' English loop: pick from the current logits, then
-  // feed the token unless the stream ends.
-  void advance(const ExecContext& ctx, Stream& s) {
+  // One iteration of generate_speech_tokens' English loop up to the feed: pick from the pair's
+  // logits; the stream (in slot pair `pair`) ends, or its token becomes the next step's input.
+  void pick(Stream& s, std::int64_t pair) {
     if (s.done) return;
-    const Tensor& logits = s.device.logits;
-    const auto v = static_cast<std::size_t>(logits.dim(1));
-    logits_.resize(v * static_cast<std::size_t>(logits.dim(0)));
-    impl_->dc.download(logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
-    const std::span<const float> cond(logits_.data(), v);
-    const std::span<const float> uncond = logits.dim(0) == 2
-                                              ? std::span<const float>(logits_.data() + v, v)
+    const auto v = static_cast<std::size_t>(vocab_);
+    const std::span<const float> cond(s.logits.data(), v);
+    const std::span<const float> uncond = s.options.cfg_weight > 0.0f
+                                              ? std::span<const float>(s.logits.data() + v, v)
                                               : std::span<const float>();
     const std::int64_t token = pick_english_token(cond, uncond, s.options.cfg_weight, s.history,
                                                   s.options.sampling, *s.sampler, scores_);
@@ -471,26 +507,55 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
       s.done = true;
       return;
     }
-    // The reference's last feed is never read; a full stream (slot or model positions) stops.
-    if (i + 1 == s.max_new || s.device.length() >= s.device.capacity()) {
+    // The reference's last feed is never read; a full slot (or the model's positions) stops.
+    if (i + 1 == s.max_new || slots_.length(2 * pair) >= slots_.capacity()) {
       s.done = true;
       return;
     }
-    model_.decode_embeds(ctx, token, i, s.host, embeds_);
-    impl_->llama->forward(impl_->ctx, ops::to_device(impl_->ctx, embeds_), s.device);
+    s.next_token = token;
+    s.next_index = i;
   }
 
+  // Hands finished streams out and keeps the running ones in pairs [0, n): the last stream's
+  // pair moves into each hole.
   void retire(std::vector<Finished>& finished) {
-    for (auto it = streams_.begin(); it != streams_.end();) {
-      if ((*it)->done) {
-        finished.push_back({(*it)->id, std::move((*it)->result)});
-        it = streams_.erase(it);
-      } else {
-        ++it;
+    std::size_t i = 0;
+    while (i < streams_.size()) {
+      if (!streams_[i]->done) {
+        ++i;
+        continue;
       }
+      finished.push_back({streams_[i]->id, std::move(streams_[i]->result)});
+      const std::size_t last = streams_.size() - 1;
+      if (i != last) {
+        for (std::int64_t r = 0; r < 2; ++r) {
+          move_slot(2 * static_cast<std::int64_t>(last) + r, 2 * static_cast<std::int64_t>(i) + r);
+        }
+        streams_[i] = std::move(streams_[last]);
+      }
+      slots_.set_length(2 * static_cast<std::int64_t>(last), 0);
+      slots_.set_length(2 * static_cast<std::int64_t>(last) + 1, 0);
+      streams_.pop_back();
     }
   }
 
+  void move_slot(std::int64_t from, std::int64_t to) {
+    cuda::DeviceContext& dc = impl_->dc;
+    const std::int64_t length = slots_.length(from);
+    for (std::int64_t l = 0; l < slots_.layers(); ++l) {
+      Tensor k = slots_.keys(l, to).narrow0(0, length);
+      Tensor v = slots_.values(l, to).narrow0(0, length);
+      dc.copy(slots_.keys(l, from).narrow0(0, length), k);
+      dc.copy(slots_.values(l, from).narrow0(0, length), v);
+    }
+    slots_.set_length(to, length);  // synchronous: the copies above are done too
+  }
+
+  std::int64_t vocab_;
+  cuda::KvSlots slots_;
+  T3CudaLlamaDecoder::StepScratch scratch_;
+  Tensor step_embeds_;                   // [2 max_batch, d] on the device: the step's input
+  std::vector<float> step_embeds_host_;  // staged here, one upload
   std::vector<std::unique_ptr<Stream>> streams_;
 };
 

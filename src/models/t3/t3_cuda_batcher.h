@@ -1,7 +1,8 @@
 #pragma once
 // Continuous batching of T3 on a CUDA device: Turbo/Nano (T3CudaBatcher, below) and
-// English/Multilingual (a CFG batcher: each stream's pair runs in turn through
-// T3CudaLlamaDecoder, the English pick on the host; not yet one launch for all streams).
+// English/Multilingual (a CFG batcher: every stream's pair in two adjacent KV slots, one
+// T3CudaLlamaDecoder::step for all rows, the English pick on the host over the downloaded
+// logits; eager steps, no graphs yet).
 //
 // T3CudaBackend owns what every batcher on one device shares: the DeviceContext (stream, caching
 // allocators, cuBLASLt) and the T3CudaDecoder (weights copied to the device once, matrices bf16).
@@ -36,7 +37,8 @@ namespace chatterd {
 struct T3CudaOptions {
   int device = 0;
   // KV positions per stream slot (prefill + generated tokens). Turbo's 24 layers x 1024 hold
-  // 96 KiB per position in f16: 2048 positions are 192 MiB per stream.
+  // 96 KiB per position in f16: 2048 positions are 192 MiB per stream. English/Multilingual
+  // hold two slots (the CFG pair) of 30 layers x 16 heads: 240 MiB each, 480 MiB per stream.
   std::int64_t slot_positions = 2048;
   bool graphs = true;  // replay each batch size's step as a CUDA graph
   void validate() const;
