@@ -89,6 +89,8 @@ Tensor T3CudaLlamaDecoder::prefill_slots(const ExecContext& ctx, cuda::KvSlots& 
                  InvalidArgument,
                  "T3CudaLlamaDecoder::prefill_slots: slots [{}, {}) of {} in {} layers (model: {})",
                  first, first + batch, slots.max_batch(), slots.layers(), blocks_.size());
+  CHATTERD_CHECK(ctx.cuda == &slots.context(), InvalidArgument,
+                 "T3CudaLlamaDecoder::prefill_slots: the slots belong to another CUDA context");
   State state;
   state.batch = batch;
   for (std::int64_t l = 0; l < slots.layers(); ++l) {

@@ -1,7 +1,9 @@
 // The batched T3 Llama decode step on CUDA (English/Multilingual: every stream's CFG pair in two
 // adjacent fixed KV slots, device-held lengths as RoPE positions, one launch sequence for every
-// row) against the CPU model stream by stream: prefills of different lengths, then teacher-forced
-// steps, eagerly and replayed as a CUDA graph. Skips without a GPU.
+// row) against the CPU model stream by stream: five prefills of different lengths, then
+// teacher-forced steps, eagerly and replayed as a CUDA graph. A stream's logits depend on how
+// many rows run with it (up to 8 rows the GEMV keeps f32 activations, beyond that cuBLASLt rounds
+// them to bf16), within the same budget. Skips without a GPU.
 
 #include <gtest/gtest.h>
 
@@ -44,10 +46,15 @@ TEST(T3CudaLlamaBatch, CfgPairStepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
   T3Cond cond = in.cond;
   cond.emotion_adv = g->get("inputs/emotion_adv").data<float>()[0];
 
-  // Two streams: the golden's text, and a shorter one (different prefill lengths).
-  std::vector<std::vector<std::int64_t>> texts = {in.text_ids, in.text_ids};
-  texts[1].erase(texts[1].begin() + 1,
-                 texts[1].begin() + 1 + std::min<std::ptrdiff_t>(3, std::ssize(texts[1]) - 2));
+  // Five streams (ten rows: past the 8-row GEMV, so the step's projections take the cuBLASLt
+  // path): the golden's text and shorter ones (different prefill lengths).
+  std::vector<std::vector<std::int64_t>> texts;
+  for (std::ptrdiff_t drop = 0; drop < 5; ++drop) {
+    std::vector<std::int64_t> text = in.text_ids;
+    const std::ptrdiff_t n = std::min<std::ptrdiff_t>(drop, std::ssize(text) - 2);
+    text.erase(text.begin() + 1, text.begin() + 1 + n);
+    texts.push_back(std::move(text));
+  }
   const auto streams = static_cast<std::int64_t>(texts.size());
   const std::int64_t rows = 2 * streams;  // the CFG pair of each stream
   const std::int64_t steps = std::min<std::int64_t>(8, model->max_fed_speech_tokens());
@@ -108,6 +115,7 @@ TEST(T3CudaLlamaBatch, CfgPairStepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
       EXPECT_LT(test::relative_max(logits.narrow0(2 * b, 2), st.logits), kDeviceVsCpuTol)
           << "step " << step << " stream " << b << (replay ? " (graph)" : "");
       EXPECT_EQ(slots.length(2 * b), st.length()) << "step " << step << " stream " << b;
+      EXPECT_EQ(slots.length(2 * b + 1), st.length()) << "step " << step << " stream " << b;
     }
   }
   EXPECT_EQ(scratch.logits.dim(1), vocab);
