@@ -215,26 +215,29 @@ TEST_F(T3CudaBatcherTest, RefusesAPrefillLongerThanASlotAndStopsAFullSlot) {
 // English/Multilingual: each stream's CFG pair on the device, the English pick on the host.
 // Replayed through the CPU pair, every greedy pick must be the CPU's best processed score or
 // within the bf16 tolerance of it.
-TEST(T3CudaCfgBatcher, GreedyPicksAreTheCpuChoiceUpToNearTies) {
+TEST(T3CudaCfgBatcher, GreedyPicksAreTheCpuChoiceUpToNearTiesAcrossJoinsAndCompaction) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
   const std::filesystem::path dir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
   const auto model = T3Model::load(dir, DType::BF16);
   const T3Config& cfg = model->config();
   const T3Cond cond = load_t3_cond(dir / "conds.pt", cfg);
   const T3CudaBackend backend(*model, T3CudaOptions{});
-  const auto batcher = backend.make_batcher(2);
+  const auto batcher = backend.make_batcher(3);
   const ExecContext cpu;
   const std::vector<std::int64_t> text{cfg.start_text_token, 12, 40, 7, cfg.stop_text_token};
-  std::vector<T3GenerateOptions> opts(2);
+  // CFG, cfg_weight 0, a CFG stream that stops after 3 tokens (its pair is refilled by the last
+  // stream's), and one that joins after that compaction.
+  std::vector<T3GenerateOptions> opts(4);
   for (std::size_t j = 0; j < opts.size(); ++j) {
     opts[j].sampling.greedy = true;
-    opts[j].max_gen_len = 16;
-    opts[j].cfg_weight = j == 0 ? 0.5f : 0.0f;  // the pair, and a single row
+    opts[j].max_gen_len = j == 2 ? 3 : 16;
+    opts[j].cfg_weight = j == 1 ? 0.0f : 0.5f;
   }
   std::vector<T3StreamBatcher::StreamId> ids;
-  for (const auto& o : opts) ids.push_back(batcher->add(cpu, cond, text, o, {}));
+  for (std::size_t j = 0; j < 3; ++j) ids.push_back(batcher->add(cpu, cond, text, opts[j], {}));
   std::map<T3StreamBatcher::StreamId, T3GenerateResult> results;
-  for (int i = 0; i < 100 && batcher->running() > 0; ++i) {
+  for (int i = 0; i < 100 && (batcher->running() > 0 || ids.size() < opts.size()); ++i) {
+    if (i == 6) ids.push_back(batcher->add(cpu, cond, text, opts[3], {}));
     for (auto& f : batcher->step(cpu)) results[f.id] = std::move(f.result);
   }
   ASSERT_EQ(results.size(), opts.size());
