@@ -92,6 +92,29 @@ class T3CudaBatcherBase : public T3StreamBatcher {
   std::int64_t rows() const override { return rows_; }
 
  protected:
+  // Captures `body` into `graph`; false when the capture failed (nothing captured has run).
+  // Out of memory (the cache is not emptied while capturing) is retried at a later step; any
+  // other refusal makes that batch size eager for good (state 2), with a warning, instead of
+  // failing every step.
+  template <class Body>
+  bool capture(cuda::Graph& graph, const Body& body, std::int64_t n, std::uint8_t& state) {
+    try {
+      impl_->dc.capture(graph, body);
+      return true;
+    } catch (const Unavailable&) {
+      graph.reset();
+      return false;
+    } catch (const Error& e) {
+      logger().warn(
+          "CUDA T3: the batch-{} step could not be captured as a graph ({}); it runs "
+          "eagerly",
+          n, e.what());
+      graph.reset();
+      state = 2;
+      return false;
+    }
+  }
+
   void check_add(const T3GenerateOptions& options, std::span<const std::int64_t> text_ids) const {
     validate_generate_request(options, text_ids);
     CHATTERD_CHECK(running() < max_batch_, InvalidArgument,
@@ -315,29 +338,6 @@ class T3CudaBatcher final : public T3CudaBatcherBase {
                 picked_host_.data());
   }
 
-  // Captures `body` into `graph`; false when the capture failed (nothing captured has run).
-  // Out of memory (the cache is not emptied while capturing) is retried at a later step; any
-  // other refusal makes that batch size eager for good (state 2), with a warning, instead of
-  // failing every step.
-  template <class Body>
-  bool capture(cuda::Graph& graph, const Body& body, std::int64_t n, std::uint8_t& state) {
-    try {
-      impl_->dc.capture(graph, body);
-      return true;
-    } catch (const Unavailable&) {
-      graph.reset();
-      return false;
-    } catch (const Error& e) {
-      logger().warn(
-          "CUDA T3: the batch-{} step could not be captured as a graph ({}); it runs "
-          "eagerly",
-          n, e.what());
-      graph.reset();
-      state = 2;
-      return false;
-    }
-  }
-
   T3CudaOptions options_;
   std::int64_t vocab_;
   cuda::KvSlots slots_;
@@ -361,15 +361,20 @@ class T3CudaBatcher final : public T3CudaBatcherBase {
 // (T3CudaLlamaDecoder::step). The English pick (CFG combination, the English chain, the draw)
 // runs on the host over the downloaded logit rows, exactly as generate_speech_tokens does; the
 // next inputs (speech embedding + learned position) are made on the host and uploaded in one
-// copy. Steps run eagerly (graphs, and the English chain on the device, are next).
+// copy. Per pair count the step runs eagerly once, then as a replayed CUDA graph (the English
+// chain on the device is next).
 class T3CudaCfgBatcher final : public T3CudaBatcherBase {
  public:
   T3CudaCfgBatcher(std::shared_ptr<T3CudaBackend::Impl> impl, const T3CudaOptions& options,
                    std::int64_t max_batch)
       : T3CudaBatcherBase(std::move(impl), options, max_batch),
+        options_(options),
         vocab_(model_.config().speech_vocab_size),
         slots_(pair_slots(*impl_, max_batch, limit_)) {
     streams_.reserve(static_cast<std::size_t>(max_batch));
+    scratch_.resize(static_cast<std::size_t>(max_batch));
+    graphs_.resize(static_cast<std::size_t>(max_batch));
+    sized_.assign(static_cast<std::size_t>(max_batch), 0);
   }
 
   StreamId add(const ExecContext& ctx, const T3Cond& cond_in,
@@ -435,10 +440,9 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
     }
     dc.upload(step_embeds_host_.data(), step_embeds_host_.size() * sizeof(float),
               step_embeds_.raw_data());
-    impl_->llama->step(impl_->ctx, slots_, 2 * n, step_embeds_, scratch_);
-    slots_.note_advanced(2 * n);
+    const T3CudaLlamaDecoder::StepScratch& scratch = run_step(n);
     logits_.resize(static_cast<std::size_t>(2 * n * vocab_));
-    dc.download(scratch_.logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
+    dc.download(scratch.logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
     const auto pair_floats = 2 * static_cast<std::size_t>(vocab_);
     for (std::int64_t b = 0; b < n; ++b) {
       auto& dst = streams_[static_cast<std::size_t>(b)]->logits;
@@ -453,6 +457,32 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
   std::int64_t running() const override { return static_cast<std::int64_t>(streams_.size()); }
 
  private:
+  // The step of n pairs: per pair count, eagerly once (sizing that count's scratch, so its
+  // buffers keep their addresses), then captured as a CUDA graph and replayed, as the Turbo
+  // batcher does. The inputs are read from step_embeds_ and the lengths from the slots.
+  const T3CudaLlamaDecoder::StepScratch& run_step(std::int64_t n) {
+    const auto k = static_cast<std::size_t>(n - 1);
+    if (!scratch_[k]) scratch_[k] = std::make_unique<T3CudaLlamaDecoder::StepScratch>();
+    T3CudaLlamaDecoder::StepScratch& scratch = *scratch_[k];
+    auto body = [&] { impl_->llama->step(impl_->ctx, slots_, 2 * n, step_embeds_, scratch); };
+    // sized_[k]: 0 never run, 1 ran eagerly (graph next), 2 graph refused (eager for good).
+    if (!options_.graphs || sized_[k] != 1) {
+      body();
+      if (sized_[k] == 0) sized_[k] = 1;
+    } else {
+      if (!graphs_[k]) graphs_[k] = std::make_unique<cuda::Graph>();
+      cuda::Graph& graph = *graphs_[k];
+      if (!graph.ready() && !capture(graph, body, 2 * n, sized_[k])) {
+        body();  // the failed capture ran nothing: this step runs eagerly
+      } else {
+        slots_.check_room(2 * n);
+        graph.launch(impl_->dc.stream());
+      }
+    }
+    slots_.note_advanced(2 * n);
+    return scratch;
+  }
+
   // Two slots per stream on the backend's device, whichever thread builds the batcher.
   static cuda::KvSlots pair_slots(T3CudaBackend::Impl& impl, std::int64_t max_batch,
                                   std::int64_t positions) {
@@ -551,9 +581,13 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
     slots_.set_length(to, length);  // synchronous: the copies above are done too
   }
 
+  T3CudaOptions options_;
   std::int64_t vocab_;
   cuda::KvSlots slots_;
-  T3CudaLlamaDecoder::StepScratch scratch_;
+  // Per pair count: the step's scratch (fixed addresses for its graph) and the graph.
+  std::vector<std::unique_ptr<T3CudaLlamaDecoder::StepScratch>> scratch_;
+  std::vector<std::unique_ptr<cuda::Graph>> graphs_;
+  std::vector<std::uint8_t> sized_;
   Tensor step_embeds_;                   // [2 max_batch, d] on the device: the step's input
   std::vector<float> step_embeds_host_;  // staged here, one upload
   std::vector<std::unique_ptr<Stream>> streams_;

@@ -1,8 +1,8 @@
 #pragma once
 // Continuous batching of T3 on a CUDA device: Turbo/Nano (T3CudaBatcher, below) and
 // English/Multilingual (a CFG batcher: every stream's pair in two adjacent KV slots, one
-// T3CudaLlamaDecoder::step for all rows, the English pick on the host over the downloaded
-// logits; eager steps, no graphs yet).
+// T3CudaLlamaDecoder::step for all rows, replayed as a CUDA graph per pair count, the English
+// pick on the host over the downloaded logits).
 //
 // T3CudaBackend owns what every batcher on one device shares: the DeviceContext (stream, caching
 // allocators, cuBLASLt) and the T3CudaDecoder (weights copied to the device once, matrices bf16).
