@@ -78,13 +78,9 @@ void LlamaBlock::forward_impl(const ExecContext& ctx, Tensor& x, std::span<Cache
   const std::int64_t hq = config_.num_heads;
   const std::int64_t hkv = config_.num_kv_heads;
   const std::int64_t hd = config_.head_dim;
-  const auto eps = config_.norm_eps;
 
   // Attention: projections over all rows at once (one weight read for the CFG pair).
-  ops::rms_norm(ctx, x, &input_norm_, s.normed, eps);
-  q_proj_.forward(ctx, s.normed, s.q);
-  k_proj_.forward(ctx, s.normed, s.k);
-  v_proj_.forward(ctx, s.normed, s.v);
+  project_qkv(ctx, x, s);
   ops::ensure_like(ctx, x, s.attn, Shape{batch * t, hq * hd}, DType::F32);
   ops::AttentionOptions opt;
   opt.causal = true;
@@ -104,8 +100,18 @@ void LlamaBlock::forward_impl(const ExecContext& ctx, Tensor& x, std::span<Cache
   o_proj_.forward(ctx, s.attn, s.proj);
   ops::add(ctx, x, s.proj, x);
 
-  // SwiGLU MLP.
-  ops::rms_norm(ctx, x, &post_norm_, s.normed, eps);
+  mlp(ctx, x, s);
+}
+
+void LlamaBlock::project_qkv(const ExecContext& ctx, const Tensor& x, LlamaBlockScratch& s) const {
+  ops::rms_norm(ctx, x, &input_norm_, s.normed, config_.norm_eps);
+  q_proj_.forward(ctx, s.normed, s.q);
+  k_proj_.forward(ctx, s.normed, s.k);
+  v_proj_.forward(ctx, s.normed, s.v);
+}
+
+void LlamaBlock::mlp(const ExecContext& ctx, Tensor& x, LlamaBlockScratch& s) const {
+  ops::rms_norm(ctx, x, &post_norm_, s.normed, config_.norm_eps);
   gate_proj_.forward(ctx, s.normed, s.gate);
   up_proj_.forward(ctx, s.normed, s.up);
   ops::silu(ctx, s.gate, s.gate);
@@ -136,11 +142,7 @@ void LlamaBlock::forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots&
   const std::int64_t hq = config_.num_heads;
   const std::int64_t hkv = config_.num_kv_heads;
   const std::int64_t hd = config_.head_dim;
-  const auto eps = config_.norm_eps;
-  ops::rms_norm(ctx, x, &input_norm_, s.normed, eps);
-  q_proj_.forward(ctx, s.normed, s.q);
-  k_proj_.forward(ctx, s.normed, s.k);
-  v_proj_.forward(ctx, s.normed, s.v);
+  project_qkv(ctx, x, s);
   // Each row's position is its slot's length, read on the device.
   const Tensor positions = Tensor::borrow(const_cast<std::int32_t*>(kv.device_lengths()),
                                           Shape{batch}, DType::I32, {}, Device::CUDA);
@@ -154,13 +156,7 @@ void LlamaBlock::forward_slots(const ExecContext& ctx, Tensor& x, cuda::KvSlots&
             1.0f / std::sqrt(static_cast<float>(hd)), s.attn.device_data<float>());
   o_proj_.forward(ctx, s.attn, s.proj);
   ops::add(ctx, x, s.proj, x);
-  ops::rms_norm(ctx, x, &post_norm_, s.normed, eps);
-  gate_proj_.forward(ctx, s.normed, s.gate);
-  up_proj_.forward(ctx, s.normed, s.up);
-  ops::silu(ctx, s.gate, s.gate);
-  ops::mul(ctx, s.gate, s.up, s.gate);
-  down_proj_.forward(ctx, s.gate, s.proj);
-  ops::add(ctx, x, s.proj, x);
+  mlp(ctx, x, s);
 #else
   (void)ctx, (void)x, (void)kv, (void)layer, (void)rope, (void)s;
   CHATTERD_THROW(Unsupported, "LlamaBlock::forward_slots: this build has no CUDA backend");

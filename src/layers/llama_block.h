@@ -83,6 +83,10 @@ class LlamaBlock {
   std::size_t weight_bytes() const;
 
  private:
+  // rms_norm(x) -> q, k, v in the scratch.
+  void project_qkv(const ExecContext& ctx, const Tensor& x, LlamaBlockScratch& s) const;
+  // The SwiGLU MLP with its residual: x += down(silu(gate(n)) * up(n)), n = rms_norm(x).
+  void mlp(const ExecContext& ctx, Tensor& x, LlamaBlockScratch& s) const;
   template <class Cache>
   void forward_impl(const ExecContext& ctx, Tensor& x, std::span<Cache> caches, std::int64_t start,
                     const ops::RopeTable& rope, LlamaBlockScratch& s) const;

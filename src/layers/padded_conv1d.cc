@@ -1,11 +1,9 @@
 #include "layers/padded_conv1d.h"
 
-#include <algorithm>
 #include <string>
 
 #include "core/check.h"
 #include "ops/conv1d.h"
-#include "ops/convert.h"
 #include "ops/device.h"
 
 namespace chatterd::layers {
@@ -34,20 +32,7 @@ void PaddedConv1d::to_device(const ExecContext& ctx, DType dtype) {
                  InvalidArgument, "PaddedConv1d::to_device: no {} weights on the device",
                  dtype_name(dtype));
   if (weight_.device() == Device::CUDA) return;
-  // cuBLASLt's tensor-core kernels want 16-byte rows: a weight whose rows (in x kernel values)
-  // are not a multiple of 8 stays f32 (HiFT's source convs over 18 STFT channels: < 1% of the
-  // FLOPs).
-  const std::int64_t row = weight_.numel() / std::max<std::int64_t>(weight_.dim(0), 1);
-  if (row % 8 != 0) dtype = DType::F32;
-  // A fresh tensor for the conversion: a copy of weight_ would share (and overwrite) the host
-  // weights, which the host model and the WeightStore still use.
-  Tensor w;
-  if (dtype == DType::F32) {
-    w = weight_;
-  } else {
-    ops::convert(ctx, weight_, dtype, w);
-  }
-  weight_ = ops::to_device(ctx, w);
+  weight_ = ops::gemm_weight_to_device(ctx, weight_, dtype);
   if (has_bias_) bias_ = ops::to_device(ctx, bias_);
 }
 

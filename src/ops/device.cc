@@ -1,8 +1,10 @@
 #include "ops/device.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/check.h"
+#include "ops/convert.h"
 #include "ops/cuda_dispatch.h"
 
 namespace chatterd::ops {
@@ -51,6 +53,15 @@ void fill_zero(const ExecContext& ctx, Tensor& t) {
   (void)ctx;
   detail::no_cuda_build("fill_zero");
 #endif
+}
+
+Tensor gemm_weight_to_device(const ExecContext& ctx, const Tensor& weight, DType dtype) {
+  const std::int64_t row =
+      weight.numel() / std::max<std::int64_t>(weight.rank() > 0 ? weight.dim(0) : 1, 1);
+  if (dtype == DType::F32 || row % 8 != 0) return to_device(ctx, weight);
+  Tensor converted;
+  convert(ctx, weight, dtype, converted);
+  return to_device(ctx, converted);
 }
 
 Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype) {

@@ -17,6 +17,12 @@ void ensure_like(const ExecContext& ctx, const Tensor& like, Tensor& out, const 
                  DType dtype);
 // Zeroes every byte of `t` where it lives (host or ctx's device; queued on the stream there).
 void fill_zero(const ExecContext& ctx, Tensor& t);
+// A GEMM weight (linear or conv, [rows, ...]) on ctx's device as `dtype` (f32, bf16 or f16),
+// converted into a fresh tensor: never into the host's buffer, which the host model and its
+// WeightStore still use. cuBLASLt's tensor-core kernels want 16-byte rows, so a weight whose rows
+// (numel / dim 0 values) are not a multiple of 8 stays f32 (HiFT's source convs over 18 STFT
+// channels: < 1% of the FLOPs).
+Tensor gemm_weight_to_device(const ExecContext& ctx, const Tensor& weight, DType dtype);
 // An uninitialised tensor on ctx's device.
 Tensor device_empty(const ExecContext& ctx, const Shape& shape, DType dtype);
 

@@ -113,11 +113,11 @@ void convert_from(StreamHandle stream, const From* in, void* out, DType to, std:
   }
 }
 
-__global__ void rope_kernel(float* x, std::int64_t heads, std::int64_t head_dim, std::int64_t start,
-                            const float* cos, const float* sin) {
-  const std::int64_t row = blockIdx.x;  // token * heads + head
+// Rotate-half RoPE of one head row of x (row = token * heads + head) at position p, the block's
+// threads striding over the half.
+__device__ __forceinline__ void rotate_row(float* x, std::int64_t row, std::int64_t head_dim,
+                                           std::int64_t p, const float* cos, const float* sin) {
   const std::int64_t half = head_dim / 2;
-  const std::int64_t p = start + row / heads;
   float* x1 = x + row * head_dim;
   float* x2 = x1 + half;
   for (std::int64_t i = threadIdx.x; i < half; i += blockDim.x) {
@@ -130,6 +130,12 @@ __global__ void rope_kernel(float* x, std::int64_t heads, std::int64_t head_dim,
   }
 }
 
+__global__ void rope_kernel(float* x, std::int64_t heads, std::int64_t head_dim, std::int64_t start,
+                            const float* cos, const float* sin) {
+  const std::int64_t row = blockIdx.x;  // token * heads + head
+  rotate_row(x, row, head_dim, start + row / heads, cos, sin);
+}
+
 // rope_kernel with each token's position read from device memory (a batched decode step: row r
 // of x is stream r at its slot length). A position outside the table leaves its row as it is
 // (callers check positions on the host before the step).
@@ -137,19 +143,14 @@ __global__ void rope_positions_kernel(float* x, std::int64_t heads, std::int64_t
                                       const std::int32_t* positions, std::int64_t n_positions,
                                       const float* cos, const float* sin) {
   const std::int64_t row = blockIdx.x;  // token * heads + head
-  const std::int64_t half = head_dim / 2;
   const std::int64_t p = positions[row / heads];
   if (p < 0 || p >= n_positions) return;
-  float* x1 = x + row * head_dim;
-  float* x2 = x1 + half;
-  for (std::int64_t i = threadIdx.x; i < half; i += blockDim.x) {
-    const float a = x1[i];
-    const float b = x2[i];
-    const float c = cos[p * half + i];
-    const float s = sin[p * half + i];
-    x1[i] = a * c - b * s;
-    x2[i] = b * c + a * s;
-  }
+  rotate_row(x, row, head_dim, p, cos, sin);
+}
+
+// Threads per head row: the half head dim rounded up to warps, 32 .. 256.
+unsigned rope_threads(std::int64_t head_dim) {
+  return static_cast<unsigned>(std::clamp<std::int64_t>((head_dim / 2 + 31) / 32 * 32, 32, 256));
 }
 
 }  // namespace
@@ -162,8 +163,7 @@ void rope_positions_f32(StreamHandle stream, float* x, std::int64_t t, std::int6
   if (rows > 2147483647) {
     detail::throw_unsupported("rope_positions_f32: " + std::to_string(rows) + " rows");
   }
-  const auto threads =
-      static_cast<unsigned>(std::clamp<std::int64_t>((head_dim / 2 + 31) / 32 * 32, 32, 256));
+  const unsigned threads = rope_threads(head_dim);
   rope_positions_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(
       x, heads, head_dim, positions, n_positions, cos, sin);
   detail::check_launch("rope_positions_f32");
@@ -174,8 +174,7 @@ void rope_f32(StreamHandle stream, float* x, std::int64_t t, std::int64_t heads,
   const std::int64_t rows = t * heads;
   if (rows == 0 || head_dim < 2) return;
   if (rows > 2147483647) detail::throw_unsupported("rope_f32: " + std::to_string(rows) + " rows");
-  const auto threads =
-      static_cast<unsigned>(std::clamp<std::int64_t>((head_dim / 2 + 31) / 32 * 32, 32, 256));
+  const unsigned threads = rope_threads(head_dim);
   rope_kernel<<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, heads, head_dim, start, cos,
                                                                    sin);
   detail::check_launch("rope_f32");

@@ -11,17 +11,16 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void euler_kernel(float* x, const float* v, const float* mask, std::int64_t mel,
-                             std::int64_t frames, float dt, float cfg, bool cfg_pair,
-                             std::int64_t n) {
+__global__ void euler_kernel(float* x, const float* v, const std::int32_t* lengths,
+                             std::int64_t mel, std::int64_t frames, float dt, float cfg,
+                             bool cfg_pair, std::int64_t n) {
   const std::int64_t item_elems = mel * frames;
-  const std::int64_t rows_per_item = cfg_pair ? 2 : 1;
   for (std::int64_t i = blockIdx.x * std::int64_t{blockDim.x} + threadIdx.x; i < n;
        i += std::int64_t{gridDim.x} * blockDim.x) {
     const std::int64_t item = i / item_elems;
     const std::int64_t rest = i % item_elems;
     const std::int64_t f = rest % frames;
-    if (!(mask[item * rows_per_item * frames + f] > 0.5f)) continue;  // padding stays as it is
+    if (f >= lengths[item]) continue;  // padding stays as it is
     float vel;
     if (cfg_pair) {
       const float vc = v[2 * item * item_elems + rest];
@@ -36,14 +35,14 @@ __global__ void euler_kernel(float* x, const float* v, const float* mask, std::i
 
 }  // namespace
 
-void flow_euler_step(StreamHandle stream, float* x, const float* v, const float* mask,
+void flow_euler_step(StreamHandle stream, float* x, const float* v, const std::int32_t* lengths,
                      std::int64_t items, std::int64_t mel, std::int64_t frames, float dt, float cfg,
                      bool cfg_pair) {
   const std::int64_t n = items * mel * frames;
   if (n == 0) return;
   const auto grid =
       static_cast<unsigned>(std::clamp<std::int64_t>((n + kThreads - 1) / kThreads, 1, 65535));
-  euler_kernel<<<grid, kThreads, 0, stream>>>(x, v, mask, mel, frames, dt, cfg, cfg_pair, n);
+  euler_kernel<<<grid, kThreads, 0, stream>>>(x, v, lengths, mel, frames, dt, cfg, cfg_pair, n);
   detail::check_launch("flow_euler_step");
 }
 

@@ -118,9 +118,9 @@ void upsample_nearest1d_f32(StreamHandle stream, const float* x, float* out, std
 // One Euler step of S3Gen's ODE for `items` states x f32 [items, mel, frames]:
 //   x += dt * v (meanflow: v [items, mel, frames]), or with CFG (cfg_pair: v [2 items, mel,
 //   frames], rows 2i conditioned and 2i + 1 unconditioned) x += dt * ((1 + cfg) v_c - cfg v_u).
-// Only frames whose mask (f32 [items * (cfg_pair ? 2 : 1), 1, frames], row i or 2i) exceeds 0.5
-// change: an item's padding stays as the host path leaves it.
-void flow_euler_step(StreamHandle stream, float* x, const float* v, const float* mask,
+// Only item i's first lengths[i] frames (device i32 [items]) change, as on the host: its padding
+// stays as it is.
+void flow_euler_step(StreamHandle stream, float* x, const float* v, const std::int32_t* lengths,
                      std::int64_t items, std::int64_t mel, std::int64_t frames, float dt, float cfg,
                      bool cfg_pair);
 

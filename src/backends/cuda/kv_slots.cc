@@ -53,6 +53,19 @@ Tensor KvSlots::values(std::int64_t layer, std::int64_t slot) const {
   return values_.select0(layer).select0(slot);
 }
 
+void KvSlots::move_slot(std::int64_t from, std::int64_t to) {
+  CHATTERD_CHECK(from >= 0 && from < max_batch_, InvalidArgument, "KvSlots: slot {} of {}", from,
+                 max_batch_);
+  const std::int64_t length = host_lengths_[static_cast<std::size_t>(from)];
+  for (std::int64_t l = 0; l < layers_; ++l) {
+    Tensor k = keys(l, to).narrow0(0, length);
+    Tensor v = values(l, to).narrow0(0, length);
+    dc_.copy(keys(l, from).narrow0(0, length), k);
+    dc_.copy(values(l, from).narrow0(0, length), v);
+  }
+  set_length(to, length);
+}
+
 void KvSlots::set_length(std::int64_t slot, std::int64_t length) {
   CHATTERD_CHECK(slot >= 0 && slot < max_batch_, InvalidArgument, "KvSlots: slot {} of {}", slot,
                  max_batch_);

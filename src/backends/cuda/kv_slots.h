@@ -36,6 +36,10 @@ class KvSlots {
   // Sets a slot's length on both sides (after its prefill, or 0 to free it); synchronous, so not
   // inside a graph capture.
   void set_length(std::int64_t slot, std::int64_t length);
+  // Copies slot `from`'s positions (its length) into slot `to` in every layer and gives `to` that
+  // length; synchronous like set_length, so work queued before it is done too. Keeps running
+  // streams in slots [0, n) when one leaves.
+  void move_slot(std::int64_t from, std::int64_t to);
   // The host mirror (exact between steps).
   std::int64_t length(std::int64_t slot) const;
   // Throws InvalidArgument unless slots [0, batch) each have room for one more position (a full

@@ -1,11 +1,9 @@
 #include "models/hift/hift_conv.h"
 
-#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "core/check.h"
-#include "ops/convert.h"
 #include "ops/device.h"
 
 namespace chatterd::hift {
@@ -79,20 +77,7 @@ void Conv1dLayer::to_device(const ExecContext& ctx, DType dtype) {
                  InvalidArgument, "hift Conv1dLayer::to_device: no {} weights with groups {}",
                  dtype_name(dtype), options_.groups);
   if (weight_.device() == Device::CUDA) return;
-  // cuBLASLt's tensor-core kernels want 16-byte rows: a weight whose rows (in x kernel values)
-  // are not a multiple of 8 stays f32 (HiFT's source convs over 18 STFT channels: < 1% of the
-  // FLOPs).
-  const std::int64_t row = weight_.numel() / std::max<std::int64_t>(weight_.dim(0), 1);
-  if (row % 8 != 0) dtype = DType::F32;
-  // A fresh tensor for the conversion: a copy of weight_ would share (and overwrite) the host
-  // weights, which the host model and the WeightStore still use.
-  Tensor w;
-  if (dtype == DType::F32) {
-    w = weight_;
-  } else {
-    ops::convert(ctx, weight_, dtype, w);
-  }
-  weight_ = ops::to_device(ctx, w);
+  weight_ = ops::gemm_weight_to_device(ctx, weight_, dtype);
   bias_ = ops::to_device(ctx, bias_);
 }
 

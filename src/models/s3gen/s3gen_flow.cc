@@ -325,15 +325,7 @@ std::vector<Tensor> S3GenFlow::solve_batch(const ExecContext& ctx,
     std::copy_n(e.spks.data<float>(), mel, sb.spks.data<float>() + i * per_item * mel);
     put(*noises[static_cast<std::size_t>(i)], sb.x, i);
   }
-  // The device's update keys on the mask (> 0.5), the host's on each item's length: the same
-  // frames when every item's own mask is all ones, as encode() makes it.
-  bool full_masks = true;
-  for (std::int64_t i = 0; i < n && full_masks; ++i) {
-    const Tensor& m = encodings[static_cast<std::size_t>(i)]->mask;
-    full_masks =
-        std::all_of(m.data<float>(), m.data<float>() + m.numel(), [](float v) { return v > 0.5f; });
-  }
-  if (device_ && tap == nullptr && full_masks) {
+  if (device_ && tap == nullptr) {
     sb.x = solve_on_device(ctx, sb, grid);
   } else {
     solve_on_host(ctx, sb, grid, tap);

@@ -111,9 +111,8 @@ class S3GenFlow {
   // with `dtype` matrices (f32 or bf16; norms, biases and the time MLPs f32); the token
   // embedding lookup and the speaker affine (one row) stay on the host. Calls run on one
   // DeviceContext owned here, one at a time (the device would serialise them anyway;
-  // VocoderBatcher batches concurrent solves). A call with a tap, or a solve with an encoding
-  // mask that is not all ones, stays on the host (taps read host tensors; the device's update
-  // assumes full masks). Call once, before pack_bf16 (which then leaves the encoder and the
+  // VocoderBatcher batches concurrent solves). A call with a tap stays on the host (taps read
+  // host tensors). Call once, before pack_bf16 (which then leaves the encoder and the
   // estimator alone) and before concurrent use. Throws Unsupported without a device or CUDA
   // build, InvalidArgument after pack_bf16.
   void use_device(int device, DType dtype);

@@ -1,9 +1,9 @@
-// S3GenFlow's device path (use_device, solve_on_device): the estimator copy, its DeviceContext
-// and the solver loop on the GPU. Without the CUDA backend, use_device refuses with a reason.
+// S3GenFlow's device path (use_device, encode_on_device, solve_on_device): the encoder and
+// estimator copies on an ops::DeviceLane (one call at a time) and the solver loop on the GPU.
+// Without the CUDA backend, use_device refuses with a reason.
 
 #include <fmt/format.h>
 
-#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -11,6 +11,7 @@
 #include "core/check.h"
 #include "models/s3gen/s3gen_flow.h"
 #include "ops/device.h"
+#include "ops/device_lane.h"
 
 #ifdef CHATTERD_HAVE_CUDA
 #include "backends/cuda/context.h"
@@ -20,10 +21,9 @@
 namespace chatterd {
 
 struct S3GenFlow::DeviceEstimator {
-#ifdef CHATTERD_HAVE_CUDA
-  std::unique_ptr<cuda::DeviceContext> dc;
-#endif
-  std::mutex mutex;  // one solve at a time on dc (a context serves one thread)
+  explicit DeviceEstimator(int device) : lane(device) {}
+  ops::DeviceLane lane;
+  // Destroyed before the lane's context.
   std::optional<ConditionalDecoder> estimator;
   std::optional<UpsampleConformerEncoder> encoder;
   std::optional<layers::Linear> encoder_proj;
@@ -38,24 +38,18 @@ void S3GenFlow::use_device(int device, DType dtype) {
                  "S3GenFlow::use_device: up to {} tokens make {} encoder frames, more than the "
                  "device's rel-pos attention holds (11000)",
                  kMaxTokens, kMaxTokens * config_.encoder.up_stride);
-#ifdef CHATTERD_HAVE_CUDA
-  auto d = std::make_shared<DeviceEstimator>();
-  d->dc = std::make_unique<cuda::DeviceContext>(device);
-  ExecContext ctx;
-  ctx.cuda = d->dc.get();
-  d->estimator.emplace(estimator_);  // shares the host weights until to_device replaces them
-  d->estimator->to_device(ctx, dtype);
-  d->encoder.emplace(encoder_);
-  d->encoder->to_device(ctx, dtype);
-  d->encoder_proj.emplace(encoder_proj_);
-  d->encoder_proj->to_device(ctx, dtype);
-  d->dc->synchronize();
+  auto d = std::make_shared<DeviceEstimator>(device);
+  d->lane.run(ExecContext{}, [&](const ExecContext& ctx) {
+    // Copies share the host weights until to_device replaces them.
+    d->estimator.emplace(estimator_);
+    d->estimator->to_device(ctx, dtype);
+    d->encoder.emplace(encoder_);
+    d->encoder->to_device(ctx, dtype);
+    d->encoder_proj.emplace(encoder_proj_);
+    d->encoder_proj->to_device(ctx, dtype);
+  });
   d->description = fmt::format("cuda:{} ({})", device, dtype_name(dtype));
   device_ = std::move(d);
-#else
-  (void)device;
-  CHATTERD_THROW(Unsupported, "S3GenFlow::use_device: this build has no CUDA backend");
-#endif
 }
 
 std::string S3GenFlow::device_description() const {
@@ -63,95 +57,85 @@ std::string S3GenFlow::device_description() const {
 }
 
 CachingAllocatorStats S3GenFlow::device_memory() const {
-#ifdef CHATTERD_HAVE_CUDA
-  if (device_) return device_->dc->device_memory().stats();  // the allocator locks itself
-#endif
-  return {};
+  return device_ ? device_->lane.memory() : CachingAllocatorStats{};
 }
 
 Tensor S3GenFlow::encode_on_device(const ExecContext& host_ctx, const Tensor& xs, bool finalize,
                                    std::int64_t f1) const {
-#ifdef CHATTERD_HAVE_CUDA
-  const std::lock_guard<std::mutex> lock(device_->mutex);
-  cuda::DeviceContext& dc = *device_->dc;
-  dc.make_current();  // as in solve_on_device
-  ExecContext ctx = host_ctx;
-  ctx.cuda = &dc;
-  const Tensor mu = encode_frames(ctx, *device_->encoder, *device_->encoder_proj,
-                                  ops::to_device(ctx, xs), finalize, f1, nullptr);
-  return ops::to_host(ctx, mu);  // waits for the stream
-#else
-  (void)host_ctx, (void)xs, (void)finalize, (void)f1;
-  CHATTERD_THROW(Unsupported, "S3GenFlow: this build has no CUDA backend");
-#endif
+  return device_->lane.run(host_ctx, [&](const ExecContext& ctx) {
+    const Tensor mu = encode_frames(ctx, *device_->encoder, *device_->encoder_proj,
+                                    ops::to_device(ctx, xs), finalize, f1, nullptr);
+    return ops::to_host(ctx, mu);  // waits for the stream
+  });
 }
 
 Tensor S3GenFlow::solve_on_device(const ExecContext& host_ctx, const SolveBatch& batch,
                                   std::span<const float> grid) const {
 #ifdef CHATTERD_HAVE_CUDA
-  const std::lock_guard<std::mutex> lock(device_->mutex);
-  cuda::DeviceContext& dc = *device_->dc;
-  // The calling thread may not be the one that built the context. It stays on this device
-  // afterwards: vocoder threads drive no other device context.
-  dc.make_current();
-  ExecContext ctx = host_ctx;
-  ctx.cuda = &dc;
-  const std::int64_t mel = config_.mel_bins;
-  const bool meanflow = config_.meanflow;
-  const std::int64_t n = batch.items;
-  const std::int64_t frames = batch.frames;
-  const Tensor mask = ops::to_device(ctx, batch.mask);
-  const Tensor mu = ops::to_device(ctx, batch.mu);
-  const Tensor spks = ops::to_device(ctx, batch.spks);
-  const Tensor cond = ops::to_device(ctx, batch.cond);
-  Tensor x = ops::to_device(ctx, batch.x);
-  Tensor x_in = meanflow ? x : ops::device_empty(ctx, {batch.rows, mel, frames}, DType::F32);
-  Tensor v;
-  // Every step's time embeddings in one upload (row 2k: t of step k, row 2k + 1: its r), so no
-  // step waits for the device before queueing its kernels.
-  const auto steps = static_cast<std::int64_t>(grid.size()) - 1;
-  const std::int64_t channels = config_.estimator.in_channels;
-  Tensor sinusoids;
-  {
-    std::vector<float> times;
-    for (std::int64_t k = 0; k < steps; ++k) {
-      times.push_back(grid[static_cast<std::size_t>(k)]);
-      times.push_back(grid[static_cast<std::size_t>(k + 1)]);
+  return device_->lane.run(host_ctx, [&](const ExecContext& ctx) {
+    cuda::DeviceContext& dc = *ctx.cuda;
+    const std::int64_t mel = config_.mel_bins;
+    const bool meanflow = config_.meanflow;
+    const std::int64_t n = batch.items;
+    const std::int64_t frames = batch.frames;
+    const Tensor mask = ops::to_device(ctx, batch.mask);
+    std::vector<std::int32_t> host_lengths;
+    for (const std::int64_t len : batch.lengths)
+      host_lengths.push_back(static_cast<std::int32_t>(len));
+    const Tensor lengths = ops::to_device(
+        ctx, Tensor::from_span<std::int32_t>(host_lengths, {static_cast<std::int64_t>(n)}));
+    const Tensor mu = ops::to_device(ctx, batch.mu);
+    const Tensor spks = ops::to_device(ctx, batch.spks);
+    const Tensor cond = ops::to_device(ctx, batch.cond);
+    Tensor x = ops::to_device(ctx, batch.x);
+    Tensor x_in = meanflow ? x : ops::device_empty(ctx, {batch.rows, mel, frames}, DType::F32);
+    Tensor v;
+    // Every step's time embeddings in one upload (row 2k: t of step k, row 2k + 1: its r), so no
+    // step waits for the device before queueing its kernels.
+    const auto steps = static_cast<std::int64_t>(grid.size()) - 1;
+    const std::int64_t channels = config_.estimator.in_channels;
+    Tensor sinusoids;
+    {
+      std::vector<float> times;
+      for (std::int64_t k = 0; k < steps; ++k) {
+        times.push_back(grid[static_cast<std::size_t>(k)]);
+        times.push_back(grid[static_cast<std::size_t>(k + 1)]);
+      }
+      sinusoids = ops::to_device(ctx, sinusoidal_time_embedding(times, channels));
     }
-    sinusoids = ops::to_device(ctx, sinusoidal_time_embedding(times, channels));
-  }
-  const auto cfg = static_cast<float>(config_.inference_cfg_rate);
-  const std::size_t item_bytes = static_cast<std::size_t>(mel * frames) * sizeof(float);
-  for (std::size_t k = 0; k + 1 < grid.size(); ++k) {
-    if (!meanflow) {  // both rows of item i (2i, 2i + 1) start from state i
-      auto* dst = static_cast<std::byte*>(x_in.raw_data());
-      dc.copy_rows(dst, 2 * item_bytes, x.raw_data(), item_bytes, item_bytes,
-                   static_cast<std::size_t>(n));
-      dc.copy_rows(dst + item_bytes, 2 * item_bytes, x.raw_data(), item_bytes, item_bytes,
-                   static_cast<std::size_t>(n));
+    const auto cfg = static_cast<float>(config_.inference_cfg_rate);
+    const std::size_t item_bytes = static_cast<std::size_t>(mel * frames) * sizeof(float);
+    for (std::size_t k = 0; k + 1 < grid.size(); ++k) {
+      if (!meanflow) {  // both rows of item i (2i, 2i + 1) start from state i
+        auto* dst = static_cast<std::byte*>(x_in.raw_data());
+        dc.copy_rows(dst, 2 * item_bytes, x.raw_data(), item_bytes, item_bytes,
+                     static_cast<std::size_t>(n));
+        dc.copy_rows(dst + item_bytes, 2 * item_bytes, x.raw_data(), item_bytes, item_bytes,
+                     static_cast<std::size_t>(n));
+      }
+      const std::vector<float> ts(static_cast<std::size_t>(batch.rows), grid[k]);
+      const std::vector<float> rs(static_cast<std::size_t>(batch.rows), grid[k + 1]);
+      EstimatorInputs in;
+      in.x = &x_in;
+      in.mask = &mask;
+      in.host_mask = &batch.mask;
+      in.mu = &mu;
+      in.spks = &spks;
+      in.cond = &cond;
+      in.t = ts;
+      if (meanflow) in.r = rs;
+      const auto row = static_cast<std::int64_t>(2 * k);
+      const Tensor t_sinusoid = sinusoids.narrow0(row, 1);
+      const Tensor r_sinusoid = sinusoids.narrow0(row + 1, 1);
+      in.t_sinusoid = &t_sinusoid;
+      in.r_sinusoid = &r_sinusoid;
+      device_->estimator->forward(ctx, in, v);
+      cuda::flow_euler_step(dc.stream().handle(), x.device_data<float>(), v.device_data<float>(),
+                            lengths.device_data<std::int32_t>(), n, mel, frames,
+                            grid[k + 1] - grid[k], cfg, !meanflow);
     }
-    const std::vector<float> ts(static_cast<std::size_t>(batch.rows), grid[k]);
-    const std::vector<float> rs(static_cast<std::size_t>(batch.rows), grid[k + 1]);
-    EstimatorInputs in;
-    in.x = &x_in;
-    in.mask = &mask;
-    in.host_mask = &batch.mask;
-    in.mu = &mu;
-    in.spks = &spks;
-    in.cond = &cond;
-    in.t = ts;
-    if (meanflow) in.r = rs;
-    const auto row = static_cast<std::int64_t>(2 * k);
-    const Tensor t_sinusoid = sinusoids.narrow0(row, 1);
-    const Tensor r_sinusoid = sinusoids.narrow0(row + 1, 1);
-    in.t_sinusoid = &t_sinusoid;
-    in.r_sinusoid = &r_sinusoid;
-    device_->estimator->forward(ctx, in, v);
-    cuda::flow_euler_step(dc.stream().handle(), x.device_data<float>(), v.device_data<float>(),
-                          mask.device_data<float>(), n, mel, frames, grid[k + 1] - grid[k], cfg,
-                          !meanflow);
-  }
-  return ops::to_host(ctx, x);  // waits for the stream
+    return ops::to_host(ctx, x);  // waits for the stream
+  });
 #else
   (void)host_ctx, (void)batch, (void)grid;
   CHATTERD_THROW(Unsupported, "S3GenFlow: this build has no CUDA backend");

@@ -269,17 +269,9 @@ class T3CudaBatcher final : public T3CudaBatcherBase {
   }
 
   void move_slot(std::int64_t from, std::int64_t to) {
-    cuda::DeviceContext& dc = impl_->dc;
-    const std::int64_t length = slots_.length(from);
-    for (std::int64_t l = 0; l < slots_.layers(); ++l) {
-      Tensor k = slots_.keys(l, to).narrow0(0, length);
-      Tensor v = slots_.values(l, to).narrow0(0, length);
-      dc.copy(slots_.keys(l, from).narrow0(0, length), k);
-      dc.copy(slots_.values(l, from).narrow0(0, length), v);
-    }
     Tensor seen_to = seen_.narrow0(to, 1);
-    dc.copy(seen_.narrow0(from, 1), seen_to);
-    slots_.set_length(to, length);  // synchronous: the copies above are done too
+    impl_->dc.copy(seen_.narrow0(from, 1), seen_to);
+    slots_.move_slot(from, to);  // synchronous: the copy above is done too
   }
 
   void run_step(std::int64_t n) {
@@ -559,7 +551,8 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
       const std::size_t last = streams_.size() - 1;
       if (i != last) {
         for (std::int64_t r = 0; r < 2; ++r) {
-          move_slot(2 * static_cast<std::int64_t>(last) + r, 2 * static_cast<std::int64_t>(i) + r);
+          slots_.move_slot(2 * static_cast<std::int64_t>(last) + r,
+                           2 * static_cast<std::int64_t>(i) + r);
         }
         streams_[i] = std::move(streams_[last]);
       }
@@ -567,18 +560,6 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
       slots_.set_length(2 * static_cast<std::int64_t>(last) + 1, 0);
       streams_.pop_back();
     }
-  }
-
-  void move_slot(std::int64_t from, std::int64_t to) {
-    cuda::DeviceContext& dc = impl_->dc;
-    const std::int64_t length = slots_.length(from);
-    for (std::int64_t l = 0; l < slots_.layers(); ++l) {
-      Tensor k = slots_.keys(l, to).narrow0(0, length);
-      Tensor v = slots_.values(l, to).narrow0(0, length);
-      dc.copy(slots_.keys(l, from).narrow0(0, length), k);
-      dc.copy(slots_.values(l, from).narrow0(0, length), v);
-    }
-    slots_.set_length(to, length);  // synchronous: the copies above are done too
   }
 
   T3CudaOptions options_;
