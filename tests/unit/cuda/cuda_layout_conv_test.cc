@@ -27,20 +27,9 @@ constexpr double kF32ConvTol = 2e-6;
 // bf16 weights and activations rounded for tensor cores (2^-9 relative each), f32 sums.
 constexpr double kBf16ConvTol = 8e-3;
 
-class CudaLayoutConv : public ::testing::Test {
+class CudaLayoutConv : public test::DeviceOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
-    dc_ = std::make_unique<cuda::DeviceContext>(0);
-    gpu_.cuda = dc_.get();
-  }
-  Tensor up(const Tensor& t) { return dc_->to_device(t); }
-  Tensor down(const Tensor& t) { return dc_->to_host(t); }
-
-  std::mt19937 rng_{7};
-  std::unique_ptr<cuda::DeviceContext> dc_;
-  ExecContext cpu_;
-  ExecContext gpu_;
+  CudaLayoutConv() : DeviceOpsTest(7) {}
 };
 
 // Byte-exact equality of two host tensors of the same shape and dtype.

@@ -2,11 +2,19 @@
 // Helpers shared by the CUDA tests: random host tensors and the normalised errors the tests hold
 // the device to.
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
+#include <string>
+#include <tuple>
 
+#include "backends/cuda/context.h"
+#include "backends/cuda/device.h"
 #include "chatterd/core/tensor.h"
+#include "ops/exec_context.h"
 
 namespace chatterd::test {
 
@@ -43,6 +51,36 @@ inline double relative_max(const Tensor& got, const Tensor& want) {
     ref = std::max(ref, std::fabs(double{want.data<float>()[i]}));
   }
   return diff / std::max(ref, 1e-30);
+}
+
+// A test with a device context (skips without a GPU), host and device ExecContexts, transfers
+// and a random stream seeded per fixture.
+class DeviceOpsTest : public ::testing::Test {
+ protected:
+  explicit DeviceOpsTest(std::uint32_t seed) : rng_(seed) {}
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
+    dc_ = std::make_unique<cuda::DeviceContext>(0);
+    gpu_.cuda = dc_.get();
+  }
+  Tensor up(const Tensor& t) { return dc_->to_device(t); }
+  Tensor down(const Tensor& t) { return dc_->to_host(t); }
+
+  std::mt19937 rng_;
+  std::unique_ptr<cuda::DeviceContext> dc_;
+  ExecContext cpu_;
+  ExecContext gpu_;
+};
+
+// Test names for (fixture folder, dtype) parameters: "turbo_tiny_bf16".
+template <class ParamInfo>
+std::string fixture_dtype_name(const ParamInfo& info) {
+  std::string name =
+      std::get<0>(info.param) + "_" + std::string(dtype_name(std::get<1>(info.param)));
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
 }
 
 }  // namespace chatterd::test

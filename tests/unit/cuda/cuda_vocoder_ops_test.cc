@@ -28,20 +28,9 @@ namespace {
 // expf/sinf against the CPU's vector exp and Cody-Waite sin^2: a few ulp per value.
 constexpr double kF32Tol = 2e-6;
 
-class CudaVocoderOps : public ::testing::Test {
+class CudaVocoderOps : public test::DeviceOpsTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
-    dc_ = std::make_unique<cuda::DeviceContext>(0);
-    gpu_.cuda = dc_.get();
-  }
-  Tensor up(const Tensor& t) { return dc_->to_device(t); }
-  Tensor down(const Tensor& t) { return dc_->to_host(t); }
-
-  std::mt19937 rng_{5};
-  std::unique_ptr<cuda::DeviceContext> dc_;
-  ExecContext cpu_;
-  ExecContext gpu_;
+  CudaVocoderOps() : DeviceOpsTest(5) {}
 };
 
 TEST_F(CudaVocoderOps, ParameterisedActivations) {

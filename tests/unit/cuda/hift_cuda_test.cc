@@ -67,13 +67,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, HiftCuda,
                          ::testing::Combine(::testing::Values("turbo-tiny", "english-tiny"),
                                             ::testing::Values(DType::F32, DType::BF16)),
                          [](const auto& param_info) {
-                           std::string name =
-                               std::get<0>(param_info.param) + "_" +
-                               std::string(dtype_name(std::get<1>(param_info.param)));
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
+                           return test::fixture_dtype_name(param_info);
                          });
 
 TEST(HiftDevice, RefusedWithoutADevice) {

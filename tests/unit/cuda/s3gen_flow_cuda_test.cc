@@ -159,13 +159,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, S3GenFlowCuda,
                          ::testing::Combine(::testing::Values("turbo-tiny", "english-tiny"),
                                             ::testing::Values(DType::F32, DType::BF16)),
                          [](const auto& param_info) {
-                           std::string name =
-                               std::get<0>(param_info.param) + "_" +
-                               std::string(dtype_name(std::get<1>(param_info.param)));
-                           for (char& c : name) {
-                             if (c == '-') c = '_';
-                           }
-                           return name;
+                           return test::fixture_dtype_name(param_info);
                          });
 
 // Without a device (or CUDA build) use_device refuses with the reason and the flow stays usable
