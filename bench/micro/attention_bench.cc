@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "bench_util.h"
 #include "core/thread_pool.h"
 #include "ops/attention.h"
 #include "ops/kv_cache.h"
@@ -11,22 +12,15 @@
 namespace chatterd::ops {
 namespace {
 
-Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 // range(0): context length; range(1): threads; range(2): 1 = f16 cache (else f32).
 void BM_AttentionDecode(benchmark::State& state) {
   const std::int64_t heads = 16, dim = 64, context = state.range(0);
   const DType dtype = state.range(2) != 0 ? DType::F16 : DType::F32;
   std::mt19937 rng(1);
   KvCache cache(std::make_shared<KvBlockPool>(KvLayout{heads, dim, dtype}));
-  cache.append({}, random_tensor({context, heads, dim}, rng),
-               random_tensor({context, heads, dim}, rng));
-  Tensor q = random_tensor({1, heads, dim}, rng);
+  cache.append({}, bench::random_f32({context, heads, dim}, rng),
+               bench::random_f32({context, heads, dim}, rng));
+  Tensor q = bench::random_f32({1, heads, dim}, rng);
   auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(1)));
   ExecContext ctx{state.range(1) > 1 ? pool.get() : nullptr};
   AttentionOptions opt;
@@ -46,9 +40,9 @@ BENCHMARK(BM_AttentionDecode)
 void BM_AttentionPrefill(benchmark::State& state) {
   const std::int64_t heads = 16, dim = 64, n = state.range(0);
   std::mt19937 rng(1);
-  Tensor q = random_tensor({n, heads, dim}, rng);
-  Tensor k = random_tensor({n, heads, dim}, rng);
-  Tensor v = random_tensor({n, heads, dim}, rng);
+  Tensor q = bench::random_f32({n, heads, dim}, rng);
+  Tensor k = bench::random_f32({n, heads, dim}, rng);
+  Tensor v = bench::random_f32({n, heads, dim}, rng);
   auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(1)));
   ExecContext ctx{state.range(1) > 1 ? pool.get() : nullptr};
   AttentionOptions opt;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "backends/cpu/gemm_bf16.h"
+#include "bench_util.h"
 #include "core/thread_pool.h"
 #include "ops/conv1d.h"
 #include "ops/conv_transpose1d.h"
@@ -14,21 +15,14 @@
 namespace chatterd::ops {
 namespace {
 
-Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 // A stage-0 HiFT resblock conv: 256 -> 256 channels, k=7, dilation 3, at 8F = 2000 samples.
 // range(0): threads.
 void BM_Conv1dHiftResblock(benchmark::State& state) {
   const std::int64_t C = 256, T = 2000, K = 7, dil = 3;
   std::mt19937 rng(1);
-  Tensor x = random_tensor({1, C, T}, rng);
-  Tensor w = random_tensor({C, C, K}, rng);
-  Tensor b = random_tensor({C}, rng);
+  Tensor x = bench::random_f32({1, C, T}, rng);
+  Tensor w = bench::random_f32({C, C, K}, rng);
+  Tensor b = bench::random_f32({C}, rng);
   auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(0)));
   ExecContext ctx{state.range(0) > 1 ? pool.get() : nullptr};
   const Conv1dOptions opt{1, dil, 1, dil * (K - 1) / 2, dil * (K - 1) / 2};
@@ -67,8 +61,8 @@ void BM_VocoderGemm(benchmark::State& state) {
   double flops = 0.0;
   if (shape == 2) {
     const std::int64_t M = 230, K = 256, N = 1024;
-    const Tensor x = random_tensor({M, K}, rng);
-    const Tensor w = random_tensor({N, K}, rng);
+    const Tensor x = bench::random_f32({M, K}, rng);
+    const Tensor w = bench::random_f32({N, K}, rng);
     const PackedBf16Weight p =
         bf16 ? pack_linear_bf16(ctx, w, WeightLayout::OutIn) : PackedBf16Weight{};
     for (auto _ : state) {
@@ -85,8 +79,8 @@ void BM_VocoderGemm(benchmark::State& state) {
     const std::int64_t dil = shape == 0 ? 3 : 1;
     const Conv1dOptions opt =
         shape == 0 ? Conv1dOptions{1, dil, 1, 9, 9} : Conv1dOptions{1, 1, 1, 2, 0};
-    const Tensor x = random_tensor({1, C, T}, rng);
-    const Tensor w = random_tensor({C, C, K}, rng);
+    const Tensor x = bench::random_f32({1, C, T}, rng);
+    const Tensor w = bench::random_f32({C, C, K}, rng);
     const PackedBf16Weight p = bf16 ? pack_conv1d_bf16(ctx, w) : PackedBf16Weight{};
     for (auto _ : state) {
       if (bf16) {
@@ -111,9 +105,9 @@ BENCHMARK(BM_VocoderGemm)
 void BM_ConvTranspose1dHiftUp0(benchmark::State& state) {
   const std::int64_t Ci = 512, Co = 256, T = 250, K = 16;
   std::mt19937 rng(1);
-  Tensor x = random_tensor({1, Ci, T}, rng);
-  Tensor w = random_tensor({Ci, Co, K}, rng);
-  Tensor b = random_tensor({Co}, rng);
+  Tensor x = bench::random_f32({1, Ci, T}, rng);
+  Tensor w = bench::random_f32({Ci, Co, K}, rng);
+  Tensor b = bench::random_f32({Co}, rng);
   auto pool = std::make_unique<ThreadPool>(static_cast<int>(state.range(0)));
   ExecContext ctx{state.range(0) > 1 ? pool.get() : nullptr};
   Tensor out;

@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "bench_util.h"
 #include "chatterd/core/tensor.h"
 #include "core/thread_pool.h"
 #include "ops/convert.h"
@@ -15,14 +16,6 @@
 
 namespace chatterd {
 namespace {
-
-Tensor random_tensor(const Shape& shape, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Tensor t = Tensor::empty(shape, DType::F32);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 Tensor weight_as(const Tensor& w, DType dtype) {
   Tensor out;
@@ -51,8 +44,8 @@ void BM_Linear(benchmark::State& state) {
   ExecContext ctx;
   ctx.isa = isa;
   ctx.pool = threads > 1 ? &pool : nullptr;
-  const Tensor w = weight_as(random_tensor(Shape{n, k}, 1), dtype);
-  const Tensor x = random_tensor(Shape{m, k}, 2);
+  const Tensor w = weight_as(bench::random_f32(Shape{n, k}, 1), dtype);
+  const Tensor x = bench::random_f32(Shape{m, k}, 2);
   Tensor out;
   for (auto _ : state) {
     ops::linear(ctx, x, w, nullptr, out, ops::WeightLayout::OutIn, path);
@@ -127,7 +120,7 @@ void BM_LinearRows(benchmark::State& state) {
     state.SkipWithError("ISA not supported here");
     return;
   }
-  const Tensor f = random_tensor(Shape{n, k}, 1);
+  const Tensor f = bench::random_f32(Shape{n, k}, 1);
   Tensor q;
   ops::PackedQuantWeight w;
   if (dtype == DType::Q4_0) {
@@ -137,7 +130,7 @@ void BM_LinearRows(benchmark::State& state) {
     ops::quantize_q8_0(ctx, f, q);
     w = ops::pack_q8_rows(ctx, q);
   }
-  const Tensor x = random_tensor(Shape{m, k}, 2);
+  const Tensor x = bench::random_f32(Shape{m, k}, 2);
   Tensor out;
   for (auto _ : state) {
     ops::linear_quant_rows(ctx, x, w, nullptr, out);
@@ -176,8 +169,8 @@ void BM_Sgemm(benchmark::State& state) {
   ThreadPool pool(threads);
   ExecContext ctx;
   ctx.pool = threads > 1 ? &pool : nullptr;
-  const Tensor a = random_tensor(Shape{m, k}, 1);
-  const Tensor b = random_tensor(Shape{k, n}, 2);
+  const Tensor a = bench::random_f32(Shape{m, k}, 1);
+  const Tensor b = bench::random_f32(Shape{k, n}, 2);
   Tensor c;
   for (auto _ : state) {
     ops::matmul(ctx, a, b, c);

@@ -19,7 +19,7 @@
 namespace chatterd {
 namespace {
 
-constexpr std::int64_t kContext = 400;
+constexpr std::int64_t kBatchContext = 400;
 
 std::shared_ptr<const T3Model> batch_model(int variant) {
   static std::map<int, std::shared_ptr<const T3Model>> cache;
@@ -47,9 +47,9 @@ void BM_T3BatchStep(benchmark::State& state) {
   std::vector<T3State> states;
   std::vector<T3State*> ptrs;
   for (std::int64_t b = 0; b < batch; ++b) {
-    states.push_back(model->new_state(kContext + 1));
+    states.push_back(model->new_state(kBatchContext + 1));
     // Slightly different lengths, as real streams have.
-    model->forward(ctx, random_rows(kContext - b, d, static_cast<unsigned>(b)), states.back());
+    model->forward(ctx, random_rows(kBatchContext - b, d, static_cast<unsigned>(b)), states.back());
   }
   for (auto& st : states) ptrs.push_back(&st);
   const Tensor rows = random_rows(batch, d, 99);
@@ -64,7 +64,7 @@ void BM_T3BatchStep(benchmark::State& state) {
     }
     state.PauseTiming();
     for (std::int64_t b = 0; b < batch; ++b) {
-      for (auto& c : states[static_cast<std::size_t>(b)].caches) c.truncate(kContext - b);
+      for (auto& c : states[static_cast<std::size_t>(b)].caches) c.truncate(kBatchContext - b);
     }
     state.ResumeTiming();
   }

@@ -16,7 +16,7 @@
 namespace chatterd::ops {
 namespace {
 
-constexpr std::int64_t kQueryBlock = 64;  // queries per work item
+constexpr std::int64_t kBf16QueryBlock = 64;  // queries per work item
 constexpr std::int64_t kCols = cpu::kPanelCols;
 
 }  // namespace
@@ -93,7 +93,7 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const auto& kern = cpu::attention_kernels(ctx.isa);
-  const std::int64_t n_blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  const std::int64_t n_blocks = (T + kBf16QueryBlock - 1) / kBf16QueryBlock;
   const std::int64_t ldp = k_panels * kCols;  // scores row stride (whole key panels)
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   ctx.parallel_for(H * n_blocks, 1, [&](std::int64_t i0, std::int64_t i1) {
@@ -102,14 +102,14 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
     thread_local std::vector<BFloat16> p_keep;
     std::vector<float> s_once;
     std::vector<BFloat16> p_once;
-    float* scores = scratch(s_keep, s_once, static_cast<std::size_t>(kQueryBlock * ldp), false);
-    BFloat16* probs = scratch(p_keep, p_once, static_cast<std::size_t>(kQueryBlock * kp), true);
+    float* scores = scratch(s_keep, s_once, static_cast<std::size_t>(kBf16QueryBlock * ldp), false);
+    BFloat16* probs = scratch(p_keep, p_once, static_cast<std::size_t>(kBf16QueryBlock * kp), true);
     alignas(64) float buf[Bf16Blocks::kMaxRows * kCols];
     Bf16Blocks engine(ctx);
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t h = item / n_blocks;
-      const std::int64_t t0 = (item % n_blocks) * kQueryBlock;
-      const std::int64_t nt = std::min(kQueryBlock, T - t0);
+      const std::int64_t t0 = (item % n_blocks) * kBf16QueryBlock;
+      const std::int64_t nt = std::min(kBf16QueryBlock, T - t0);
       const BFloat16* qh = qb + (h * T + t0) * dp;
       const BFloat16* kh = kb + h * k_panels * k_panel_size;
       const BFloat16* vh = vb + h * v_panels * v_panel_size;
@@ -140,7 +140,7 @@ void attention_bf16(const ExecContext& ctx, const Tensor& q, const Tensor& k, co
         }
         cpu::rows_to_bf16(ctx.isa, s, 1, Tk, ldp, probs + r * kp, kp);
       }
-      // probs has kQueryBlock rows, a whole number of blocks.
+      // probs has kBf16QueryBlock rows, a whole number of blocks.
       for (std::int64_t r0 = 0; r0 < nt; r0 += engine.rows()) {
         const int nr = static_cast<int>(std::min<std::int64_t>(engine.rows(), nt - r0));
         const BFloat16* base = probs + r0 * kp;

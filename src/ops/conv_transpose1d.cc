@@ -10,9 +10,9 @@
 namespace chatterd::ops {
 namespace {
 
-constexpr std::int64_t kTimeTile = 256;    // input columns per sgemm
-constexpr std::int64_t kChannelTile = 16;  // output channels per work item (fixed, so results
-                                           // do not depend on the thread count)
+constexpr std::int64_t kTransposeTimeTile = 256;    // input columns per sgemm
+constexpr std::int64_t kTransposeChannelTile = 16;  // output channels per work item (fixed, so
+                                                    // results do not depend on the thread count)
 
 }  // namespace
 
@@ -96,25 +96,26 @@ void conv_transpose1d(const ExecContext& ctx, const Tensor& x, const Tensor& w, 
   const float* wd = w.data<float>();
   const float* bd = bias != nullptr ? bias->data<float>() : nullptr;
   float* od = out.data<float>();
-  const std::int64_t n_cblocks = (Cog + kChannelTile - 1) / kChannelTile;
+  const std::int64_t n_cblocks = (Cog + kTransposeChannelTile - 1) / kTransposeChannelTile;
   const std::int64_t w_row = Cog * K;  // row length of w viewed as [C_in, C_out/groups * K]
 
   ctx.parallel_for(B * G * n_cblocks, 1, [&](std::int64_t i0, std::int64_t i1) {
-    std::vector<float> col(static_cast<std::size_t>(kChannelTile * K * kTimeTile));
+    std::vector<float> col(
+        static_cast<std::size_t>(kTransposeChannelTile * K * kTransposeTimeTile));
     for (std::int64_t item = i0; item < i1; ++item) {
       const std::int64_t cb = item % n_cblocks;
       const std::int64_t g = (item / n_cblocks) % G;
       const std::int64_t b = item / (n_cblocks * G);
-      const std::int64_t c0 = cb * kChannelTile;
-      const std::int64_t nc = std::min(kChannelTile, Cog - c0);
+      const std::int64_t c0 = cb * kTransposeChannelTile;
+      const std::int64_t nc = std::min(kTransposeChannelTile, Cog - c0);
       float* ob = od + (b * C_out + g * Cog + c0) * To;  // first output row of this item
       for (std::int64_t c = 0; c < nc; ++c) {
         std::fill(ob + c * To, ob + (c + 1) * To, bd != nullptr ? bd[g * Cog + c0 + c] : 0.0f);
       }
       const float* xg = xd + (b * C_in + g * Cig) * T;
       const float* wg = wd + g * Cig * w_row + c0 * K;
-      for (std::int64_t t0 = 0; t0 < T; t0 += kTimeTile) {
-        const std::int64_t tt = std::min(kTimeTile, T - t0);
+      for (std::int64_t t0 = 0; t0 < T; t0 += kTransposeTimeTile) {
+        const std::int64_t tt = std::min(kTransposeTimeTile, T - t0);
         // col[c * K + k, u] = sum_ci w[ci, c, k] * x[ci, t0 + u]
         cpu::sgemm(true, false, nc * K, tt, Cig, 1.0f, wg, w_row, xg + t0, T, 0.0f, col.data(), tt);
         for (std::int64_t c = 0; c < nc; ++c) {

@@ -11,7 +11,7 @@
 namespace chatterd::ops {
 namespace {
 
-constexpr std::int64_t kGrain = 32768;
+constexpr std::int64_t kConvertGrain = 32768;
 
 }  // namespace
 
@@ -50,7 +50,7 @@ void convert(const ExecContext& ctx, const Tensor& in, DType dtype, Tensor& out)
   }
   const auto& k = cpu::convert_kernels(ctx.isa);
   const DType from = in.dtype();
-  ctx.parallel_for(n, kGrain, [&](std::int64_t b, std::int64_t e) {
+  ctx.parallel_for(n, kConvertGrain, [&](std::int64_t b, std::int64_t e) {
     const std::int64_t len = e - b;
     if (from == DType::F32) {
       const float* src = in.data<float>() + b;

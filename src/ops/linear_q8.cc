@@ -15,7 +15,7 @@ namespace chatterd::ops {
 namespace {
 
 // Each chunk of output features does at least this many multiply-adds (as ops::linear).
-constexpr std::int64_t kMinChunkMacs = 16384;
+constexpr std::int64_t kMinQ8ChunkMacs = 16384;
 // More than kQ8RowsMaxM rows take several passes over the weight: walking a thread's range in
 // tiles of about this many bytes makes every pass after the first read the tile from L2.
 constexpr std::int64_t kTileBytes = 256 * 1024;
@@ -193,7 +193,7 @@ void linear_quant_rows(const ExecContext& ctx, const Tensor& x, const PackedQuan
     // Per calling thread, so a decode loop does not allocate after its first step.
     thread_local cpu::Q8RowsActivation act;
     act.prepare(px, m, k, k, int4 ? cpu::kQ4RowsZero : 128, ctx.isa);
-    const std::int64_t grain = std::max<std::int64_t>(1, kMinChunkMacs / (k * m));
+    const std::int64_t grain = std::max<std::int64_t>(1, kMinQ8ChunkMacs / (k * m));
     const std::int64_t per_tile = std::max<std::int64_t>(1, kTileBytes / (int4 ? k / 2 : k));
     const cpu::Q8RowsActivation& a = act;
     ctx.parallel_for(n, grain, [&](std::int64_t r0, std::int64_t r1) {

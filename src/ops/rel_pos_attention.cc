@@ -13,7 +13,7 @@ namespace chatterd::ops {
 namespace {
 
 // Query rows per work item: bounds the [rows, 2T - 1] scratch of the positional scores.
-constexpr std::int64_t kRowBlock = 64;
+constexpr std::int64_t kQueryRowBlock = 64;
 
 void run_host(const ExecContext& ctx, const Tensor& q, const Tensor& k, const Tensor& v,
               const Tensor& p, const Tensor& bias_u, const Tensor& bias_v, std::int64_t heads,
@@ -31,14 +31,14 @@ void run_host(const ExecContext& ctx, const Tensor& q, const Tensor& k, const Te
   float* od = out.data<float>();
   const std::int64_t n_pos = 2 * t - 1;
   const float inv_scale = 1.0f / std::sqrt(static_cast<float>(dk));
-  const std::int64_t blocks = (t + kRowBlock - 1) / kRowBlock;
+  const std::int64_t blocks = (t + kQueryRowBlock - 1) / kQueryRowBlock;
   const ExecContext inner{nullptr, ctx.isa};
   ctx.parallel_for(heads * blocks, 1, [&](std::int64_t w0, std::int64_t w1) {
     std::vector<float> qu, qv, ac, bd;
     for (std::int64_t w = w0; w < w1; ++w) {
       const std::int64_t h = w / blocks;
-      const std::int64_t i0 = (w % blocks) * kRowBlock;
-      const std::int64_t rows = std::min(kRowBlock, t - i0);
+      const std::int64_t i0 = (w % blocks) * kQueryRowBlock;
+      const std::int64_t rows = std::min(kQueryRowBlock, t - i0);
       qu.resize(static_cast<std::size_t>(rows * dk));
       qv.resize(qu.size());
       for (std::int64_t i = 0; i < rows; ++i) {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/check.h"
+#include "core/stopwatch.h"
 #include "pipeline/bench_stats.h"
 #include "pipeline/bench_svg.h"
 #include "pipeline/bench_texts.h"
@@ -15,10 +16,6 @@ namespace chatterd::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 struct RunSample {
   double latency_ms = 0.0;

@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "core/stopwatch.h"
 #include "models/hift/hift.h"
 #include "models/model_dir.h"
 #include "models/t3/t3_generate.h"
@@ -19,10 +20,6 @@ namespace chatterd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 // Text ids each request may carry, and the generation budget. The context must hold
 // [cond | text | BOS | generated]. Real Turbo has 8196 positions, so the reference's 1000 tokens

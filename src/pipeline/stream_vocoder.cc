@@ -7,6 +7,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "core/stopwatch.h"
 #include "ops/layout.h"
 #include "pipeline/system_info.h"
 
@@ -14,10 +15,6 @@ namespace chatterd {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 // The last `keep` prompt tokens and their ratio x keep mel frames.
 S3GenPrompt truncate_prompt(const S3GenPrompt& p, std::int64_t keep, std::int64_t ratio) {

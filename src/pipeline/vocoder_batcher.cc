@@ -8,15 +8,11 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/stopwatch.h"
 #include "pipeline/sha256.h"
 
 namespace chatterd {
 namespace {
-
-double ms_between(std::chrono::steady_clock::time_point a,
-                  std::chrono::steady_clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 template <typename T>
 void hash_value(Sha256& h, const T& v) {

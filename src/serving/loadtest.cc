@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/check.h"
+#include "core/stopwatch.h"
 #include "pipeline/bench_json.h"
 #include "pipeline/bench_report.h"
 #include "pipeline/bench_svg.h"
@@ -21,10 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
-}
 
 // One HTTP exchange on its own io_context, every step bounded by `timeout` (Beast's tcp_stream
 // timeouts apply to asynchronous operations only).

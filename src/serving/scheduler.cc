@@ -5,6 +5,7 @@
 
 #include "chatterd/core/error.h"
 #include "core/check.h"
+#include "core/stopwatch.h"
 #include "serving/request_trace.h"
 
 namespace chatterd::serving {
@@ -21,10 +22,6 @@ constexpr std::uint64_t kProbeEvery = 16;
 
 double blend(double mean, double value) {
   return mean < 0.0 ? value : mean + kMeanWeight * (value - mean);
-}
-
-double ms_between(Clock::time_point a, Clock::time_point b) {
-  return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
 double unix_seconds(std::chrono::system_clock::time_point t) {

@@ -7,18 +7,17 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dirs.h"
 #include "parity/parity.h"
 
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
-
 class CondPipelineGolden : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
 
 TEST_P(CondPipelineGolden, BuildVoiceMatchesPrepareConditionals) {
   const auto& [variant_dir, threads] = GetParam();
-  const auto dir = kFixtures / variant_dir;
+  const auto dir = test::kFixturesDir / variant_dir;
   const auto report =
       parity::run_parity(dir, dir / "golden" / "cond_pipeline.safetensors", {.n_threads = threads});
   std::printf("%s", report.to_string().c_str());

@@ -4,23 +4,22 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dirs.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
 namespace {
 
-const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
-
-struct Case {
+struct HiftGoldenCase {
   const char* folder;
   int threads;
 };
 
-class S3GenHiftGolden : public ::testing::TestWithParam<Case> {};
+class S3GenHiftGolden : public ::testing::TestWithParam<HiftGoldenCase> {};
 
 TEST_P(S3GenHiftGolden, EveryStageWithinTolerance) {
-  const Case c = GetParam();
-  const auto dir = kFixtures / c.folder;
+  const HiftGoldenCase c = GetParam();
+  const auto dir = test::kFixturesDir / c.folder;
   const ParityReport report =
       run_s3gen_hift_parity(dir, dir / "golden" / "s3gen_hift.safetensors", {c.threads});
   EXPECT_TRUE(report.passed()) << report.to_string();
@@ -31,8 +30,10 @@ TEST_P(S3GenHiftGolden, EveryStageWithinTolerance) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Folders, S3GenHiftGolden,
-                         ::testing::Values(Case{"turbo-tiny", 1}, Case{"turbo-tiny", 2},
-                                           Case{"english-tiny", 1}, Case{"english-tiny", 2}),
+                         ::testing::Values(HiftGoldenCase{"turbo-tiny", 1},
+                                           HiftGoldenCase{"turbo-tiny", 2},
+                                           HiftGoldenCase{"english-tiny", 1},
+                                           HiftGoldenCase{"english-tiny", 2}),
                          [](const auto& p) {
                            std::string n = p.param.folder;
                            for (char& ch : n) {

@@ -3,23 +3,22 @@
 
 #include <filesystem>
 
+#include "fixture_dirs.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
 namespace {
 
-const std::filesystem::path kTurbo = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
-
 TEST(S3GenStreamGolden, CacheSourceOneThread) {
-  const ParityReport report =
-      run_s3gen_stream_parity(kTurbo, kTurbo / "golden" / "s3gen_stream.safetensors", {1});
+  const ParityReport report = run_s3gen_stream_parity(
+      test::kTurboTinyDir, test::kTurboTinyDir / "golden" / "s3gen_stream.safetensors", {1});
   EXPECT_TRUE(report.passed()) << report.to_string();
   EXPECT_EQ(report.checks().size(), 4u);
 }
 
 TEST(S3GenStreamGolden, CacheSourceTwoThreads) {
-  const ParityReport report =
-      run_s3gen_stream_parity(kTurbo, kTurbo / "golden" / "s3gen_stream.safetensors", {2});
+  const ParityReport report = run_s3gen_stream_parity(
+      test::kTurboTinyDir, test::kTurboTinyDir / "golden" / "s3gen_stream.safetensors", {2});
   EXPECT_TRUE(report.passed()) << report.to_string();
 }
 

@@ -4,17 +4,16 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dirs.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
 namespace {
 
-const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
-
 class SamplingParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SamplingParity, EveryProcessorMatches) {
-  const auto dir = kFixtures / GetParam();
+  const auto dir = test::kFixturesDir / GetParam();
   const ParityReport report = run_parity(dir, dir / "golden" / "sampling_processors.safetensors");
   EXPECT_TRUE(report.passed()) << report.to_string();
   // 6 single processors (rep, temperature, top_k, top_p x2, min_p) + 3 chains.

@@ -6,12 +6,11 @@
 #include <string>
 #include <tuple>
 
+#include "fixture_dirs.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
 namespace {
-
-const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
 
 class T3LlamaParity : public ::testing::TestWithParam<std::tuple<const char*, const char*, int>> {};
 
@@ -19,7 +18,7 @@ TEST_P(T3LlamaParity, MatchesReference) {
   const auto& [dir_name, golden_name, threads] = GetParam();
   ParityOptions opt;
   opt.n_threads = threads;
-  const auto dir = kFixtures / dir_name;
+  const auto dir = test::kFixturesDir / dir_name;
   const ParityReport report = run_parity(dir, dir / "golden" / golden_name, opt);
   EXPECT_TRUE(report.passed()) << report.to_string();
   // cond x5, embeds x2, prefill x3, tf x4, greedy x2.

@@ -3,19 +3,18 @@
 
 #include <filesystem>
 
+#include "fixture_dirs.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
 namespace {
-
-const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
 
 class T3TurboParity : public ::testing::TestWithParam<int> {};
 
 TEST_P(T3TurboParity, MatchesReference) {
   ParityOptions opt;
   opt.n_threads = GetParam();
-  const auto dir = kFixtures / "turbo-tiny";
+  const auto dir = test::kFixturesDir / "turbo-tiny";
   const ParityReport report = run_parity(dir, dir / "golden" / "t3_turbo.safetensors", opt);
   EXPECT_TRUE(report.passed()) << report.to_string();
   // Every stage is checked: cond, embeds, prefill, teacher-forced decode, greedy x2.

@@ -8,13 +8,12 @@
 #include <filesystem>
 #include <string>
 
+#include "fixture_dirs.h"
 #include "ops/gemm_bf16.h"
 #include "parity/parity.h"
 
 namespace chatterd::parity {
 namespace {
-
-const std::filesystem::path kFixtures = CHATTERD_FIXTURES_DIR;
 
 class VocoderBf16Golden : public ::testing::TestWithParam<std::string> {
  protected:
@@ -30,7 +29,7 @@ double worst(const ParityReport& report) {
 }
 
 TEST_P(VocoderBf16Golden, FlowWithinBf16Tolerance) {
-  const auto dir = kFixtures / GetParam();
+  const auto dir = test::kFixturesDir / GetParam();
   const ParityReport report = run_parity(dir, dir / "golden" / "s3gen_flow.safetensors",
                                          {.n_threads = 2, .bf16_vocoder = true});
   EXPECT_TRUE(report.passed()) << report.to_string();
@@ -39,7 +38,7 @@ TEST_P(VocoderBf16Golden, FlowWithinBf16Tolerance) {
 }
 
 TEST_P(VocoderBf16Golden, HiftWithinBf16Tolerance) {
-  const auto dir = kFixtures / GetParam();
+  const auto dir = test::kFixturesDir / GetParam();
   const ParityReport report = run_parity(dir, dir / "golden" / "s3gen_hift.safetensors",
                                          {.n_threads = 2, .bf16_vocoder = true});
   EXPECT_TRUE(report.passed()) << report.to_string();

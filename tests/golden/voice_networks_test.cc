@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/campplus/campplus.h"
 #include "models/model_hparams.h"
 #include "models/s3tokenizer/s3tokenizer.h"
@@ -24,13 +25,11 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kDir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
-
 class VoiceNetworksGolden : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
-    golden_ = WeightStore::open(kDir / "golden" / "cond_pipeline.safetensors");
-    hp_ = load_hparams(kDir, Variant::Turbo);
+    golden_ = WeightStore::open(test::kTurboTinyDir / "golden" / "cond_pipeline.safetensors");
+    hp_ = load_hparams(test::kTurboTinyDir, Variant::Turbo);
     if (GetParam() > 1) pool_ = std::make_unique<ThreadPool>(GetParam());
     ctx_.pool = pool_.get();
   }
@@ -47,7 +46,7 @@ class VoiceNetworksGolden : public ::testing::TestWithParam<int> {
 };
 
 TEST_P(VoiceNetworksGolden, VoiceEncoderPartialsAndSpeakerEmbedding) {
-  const auto store = WeightStore::open(kDir / "ve.safetensors");
+  const auto store = WeightStore::open(test::kTurboTinyDir / "ve.safetensors");
   const VoiceEncoder ve(*store, hp_.ve);
   const Tensor mel_ct = golden("ve/mel");  // (40, T) as the reference stores it
   Tensor mel;
@@ -67,7 +66,7 @@ TEST_P(VoiceNetworksGolden, VoiceEncoderPartialsAndSpeakerEmbedding) {
 }
 
 TEST_P(VoiceNetworksGolden, CampPlusXvector) {
-  const auto store = WeightStore::open(kDir / "s3gen_meanflow.safetensors");
+  const auto store = WeightStore::open(test::kTurboTinyDir / "s3gen_meanflow.safetensors");
   const CampPlus campplus(*store, hp_.campplus);
   parity::ParityReport report("cond_pipeline/campplus");
   report.compare("campplus/xvector", campplus.embed(ctx_, golden("campplus/fbank")),
@@ -76,7 +75,7 @@ TEST_P(VoiceNetworksGolden, CampPlusXvector) {
 }
 
 TEST_P(VoiceNetworksGolden, S3TokenizerT3PromptTokens) {
-  const auto store = WeightStore::open(kDir / "s3gen_meanflow.safetensors");
+  const auto store = WeightStore::open(test::kTurboTinyDir / "s3gen_meanflow.safetensors");
   const S3Tokenizer tokenizer(*store, hp_.s3tokenizer);
   const Tensor tokens =
       tokenizer.tokenize(ctx_, golden("s3tok/t3_prompt/log_mel"), hp_.t3.speech_cond_prompt_len);
@@ -87,8 +86,8 @@ TEST_P(VoiceNetworksGolden, S3TokenizerT3PromptTokens) {
 
 // The CAMPPlus/S3Tokenizer weights are also kept alone in cond-tiny/: same results.
 TEST_P(VoiceNetworksGolden, CondTinyEncodersFileGivesTheSameOutputs) {
-  const auto store =
-      WeightStore::open(kDir.parent_path() / "cond-tiny" / "s3gen_cond_encoders.safetensors");
+  const auto store = WeightStore::open(test::kTurboTinyDir.parent_path() / "cond-tiny" /
+                                       "s3gen_cond_encoders.safetensors");
   const CampPlus campplus(*store, hp_.campplus);
   const S3Tokenizer tokenizer(*store, hp_.s3tokenizer);
   parity::ParityReport report("cond_pipeline/cond-tiny");

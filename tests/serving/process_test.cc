@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "fixture_dirs.h"
 #include "serving/http_client.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, for posix_spawn
@@ -39,8 +40,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-const std::string kTiny = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
 
 // `chatterd ARGS...` with its stderr captured by a reader thread. The destructor kills and reaps
 // a process the test left running, so a failed assertion never leaks a server.
@@ -213,8 +212,8 @@ TEST(ServeProcess, BadConfigFileStopsStartUpNamingTheProblem) {
 TEST(ServeProcess, SigtermLetsAStreamFinishAndExitsZero) {
   constexpr int kGraceSeconds = 20;
   constexpr int kExitSlackSeconds = 2;  // process teardown on a loaded machine
-  ServeProcess p({"serve", "--model", kTiny, "--port", "0", "--threads", "1", "--shutdown-grace",
-                  std::to_string(kGraceSeconds)},
+  ServeProcess p({"serve", "--model", test::kTurboTinyDir.string(), "--port", "0", "--threads", "1",
+                  "--shutdown-grace", std::to_string(kGraceSeconds)},
                  {});
   const std::uint16_t port = p.wait_listening();
   ASSERT_NE(port, 0) << p.log();

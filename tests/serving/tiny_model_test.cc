@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "chatterd/engine/tts_engine.h"
+#include "fixture_dirs.h"
 #include "serving/audio_encoding.h"
 #include "serving/http_client.h"
 #include "serving/prometheus.h"
@@ -33,8 +34,6 @@ namespace {
 using nlohmann::json;
 using testing::request;
 
-const std::string kTiny = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
-
 std::vector<std::int16_t> pcm_samples(const std::string& bytes, std::size_t offset = 0) {
   std::vector<std::int16_t> out((bytes.size() - offset) / 2);
   std::memcpy(out.data(), bytes.data() + offset, out.size() * 2);
@@ -47,7 +46,7 @@ class ServingTinyTurbo : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ServerConfig c = testing::loopback_config();
-    c.model = kTiny;
+    c.model = test::kTurboTinyDir.string();
     c.n_threads = 2;
     c.max_speech_tokens = 24;  // default cap: every request here stays tiny
     c.max_upload_bytes = 1 << 20;
@@ -82,7 +81,7 @@ TEST_F(ServingTinyTurbo, OpenAiSpeechReturnsAValidWav) {
 
 TEST(ServingTinyTurboBatched, ConcurrentRequestsShareTheEngineAndKeepTheirAudio) {
   ServerConfig c = testing::loopback_config();
-  c.model = kTiny;
+  c.model = test::kTurboTinyDir.string();
   c.n_threads = 2;
   c.max_batch = 3;
   const std::unique_ptr<Server> server = Server::create(c);
@@ -171,7 +170,7 @@ TEST_F(ServingTinyTurbo, MetricsCarryTheEnginesStagesAndTokenTiming) {
 TEST(ServingTinyTurboTrace, TraceHasStagesChunksAndBatchSteps) {
   const std::string path = ::testing::TempDir() + "/chatterd_tiny_trace.json";
   ServerConfig c = testing::loopback_config();
-  c.model = kTiny;
+  c.model = test::kTurboTinyDir.string();
   c.n_threads = 2;
   c.max_batch = 2;
   c.trace_file = path;
@@ -228,7 +227,8 @@ TEST_F(ServingTinyTurbo, StreamedAndWholeResponsesCarryTheEnginesAudio) {
   ASSERT_EQ(whole.status, 200) << whole.body;
   ASSERT_EQ(streamed.status, 200) << streamed.body;
 
-  const auto engine = create_engine(EngineConfig{.model = kTiny, .n_threads = 2});
+  const auto engine =
+      create_engine(EngineConfig{.model = test::kTurboTinyDir.string(), .n_threads = 2});
   SynthesisRequest req;
   req.text = "One sentence. And another one.";
   req.options.seed = 11;

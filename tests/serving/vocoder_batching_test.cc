@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 #include "ops/exec_context.h"
 #include "ops/gemm_bf16.h"
 #include "serving/http_client.h"
@@ -27,11 +28,9 @@ namespace {
 using nlohmann::json;
 using testing::request;
 
-const std::string kTiny = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
-
 TEST(ServingVocoderBatching, ConcurrentStreamsKeepTheirAudioAndBookBatches) {
   ServerConfig c = testing::loopback_config();
-  c.model = kTiny;
+  c.model = test::kTurboTinyDir.string();
   c.n_threads = 2;
   c.vocoder_batch = 3;
   // bf16 vocoder: batched solves are bit-identical to solo ones there (S3GenFlow::solve_batch);

@@ -39,6 +39,14 @@ bool cpu_has_avx512_vnni() {
   return vnni;
 }
 
+bool cpu_has_avx512_bf16() {
+  static const bool bf16 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return bf16;
+}
+
 CpuIsa default_isa() {
   // Read once: the environment is fixed for the process's lifetime.
   static const CpuIsa isa = [] {

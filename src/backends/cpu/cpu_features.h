@@ -21,6 +21,8 @@ inline constexpr int kWeightPrefetchBytes = 4096;
 
 // Whether the CPU has AVX512-VNNI (cpuid, read once; independent of CHATTERD_CPU_ISA).
 bool cpu_has_avx512_vnni();
+// Whether the CPU has AVX512_BF16 (cpuid, read once; independent of CHATTERD_CPU_ISA).
+bool cpu_has_avx512_bf16();
 // Every ISA this machine can run, lowest first (tests run each).
 std::vector<CpuIsa> supported_isas();
 

@@ -13,12 +13,6 @@
 namespace chatterd::cpu {
 namespace {
 
-// cpuid, not compile flags: the binary may run on CPUs without AVX512_BF16.
-bool cpu_has_bf16() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") != 0;
-}
-
 // CPUID.(EAX=7,ECX=0):EDX bit 22 = AMX-BF16, bit 24 = AMX-TILE.
 bool cpu_has_amx_bf16() {
   unsigned a = 0, b = 0, c = 0, d = 0;
@@ -44,14 +38,14 @@ bool amx_bf16_available() {
   static const bool available = [] {
     const char* env = std::getenv("CHATTERD_CPU_AMX");
     if (env != nullptr && std::string_view(env) == "0") return false;
-    return detect_isa() >= CpuIsa::Avx512 && cpu_has_bf16() && cpu_has_amx_bf16() &&
+    return detect_isa() >= CpuIsa::Avx512 && cpu_has_avx512_bf16() && cpu_has_amx_bf16() &&
            request_amx_permission();
   }();
   return available;
 }
 
 GemmBf16Tile gemm_bf16_tile_kernel(CpuIsa isa) {
-  static const bool has_bf16 = detect_isa() >= CpuIsa::Avx512 && cpu_has_bf16();
+  static const bool has_bf16 = detect_isa() >= CpuIsa::Avx512 && cpu_has_avx512_bf16();
   return isa >= CpuIsa::Avx512 && has_bf16 ? &gemm_bf16_tile_avx512_bf16 : nullptr;
 }
 

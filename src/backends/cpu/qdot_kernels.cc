@@ -5,12 +5,6 @@
 namespace chatterd::cpu {
 namespace {
 
-// cpuid, not compile flags: the binary may run on AVX2-only machines.
-bool cpu_has_bf16() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") != 0;
-}
-
 std::vector<QDotVariant> make_variants() {
   std::vector<QDotVariant> v;
   v.push_back({.name = "scalar", .isa = CpuIsa::Scalar, .dot_q8_q8 = &dot_q8_q8_scalar});
@@ -22,7 +16,7 @@ std::vector<QDotVariant> make_variants() {
     v.push_back(
         {.name = "avx512_vnni", .isa = CpuIsa::Avx512, .dot_q8_q8 = &dot_q8_q8_avx512_vnni});
   }
-  if (best >= CpuIsa::Avx512 && cpu_has_bf16()) {
+  if (best >= CpuIsa::Avx512 && cpu_has_avx512_bf16()) {
     v.push_back({.name = "avx512_bf16",
                  .isa = CpuIsa::Avx512,
                  .dot_bf16_split = &dot_bf16_split_avx512_bf16});

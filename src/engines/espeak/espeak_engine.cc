@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/stopwatch.h"
 #include "engines/espeak/stream_resampler.h"
 #include "text/utf8.h"
 
@@ -12,10 +13,6 @@ namespace chatterd::espeak {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 bool is_space(char32_t cp) {
   return cp == U' ' || (cp >= U'\t' && cp <= U'\r') || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||

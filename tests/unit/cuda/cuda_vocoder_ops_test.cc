@@ -26,7 +26,7 @@ namespace chatterd {
 namespace {
 
 // expf/sinf against the CPU's vector exp and Cody-Waite sin^2: a few ulp per value.
-constexpr double kF32Tol = 2e-6;
+constexpr double kF32VocoderOpTol = 2e-6;
 
 class CudaVocoderOps : public test::DeviceOpsTest {
  protected:
@@ -39,20 +39,20 @@ TEST_F(CudaVocoderOps, ParameterisedActivations) {
   Tensor got;
   ops::leaky_relu(cpu_, x, want, 0.1f);
   ops::leaky_relu(gpu_, up(x), got, 0.1f);
-  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "leaky_relu";
+  EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol) << "leaky_relu";
   ops::elu(cpu_, x, want, 1.0f);
   ops::elu(gpu_, up(x), got, 1.0f);
-  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "elu";
+  EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol) << "elu";
   ops::scale(cpu_, x, 0.37f, want);
   ops::scale(gpu_, up(x), 0.37f, got);
-  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "scale";
+  EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol) << "scale";
   ops::add_scalar(cpu_, x, -1.5f, want);
   ops::add_scalar(gpu_, up(x), -1.5f, got);
-  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "add_scalar";
+  EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol) << "add_scalar";
   Tensor in_place = up(x);
   ops::leaky_relu(gpu_, in_place, in_place, 0.1f);
   ops::leaky_relu(cpu_, x, want, 0.1f);
-  EXPECT_LT(test::relative_l2(down(in_place), want), kF32Tol) << "leaky_relu in place";
+  EXPECT_LT(test::relative_l2(down(in_place), want), kF32VocoderOpTol) << "leaky_relu in place";
 }
 
 TEST_F(CudaVocoderOps, SnakePerChannel) {
@@ -65,7 +65,7 @@ TEST_F(CudaVocoderOps, SnakePerChannel) {
   Tensor got;
   ops::snake(cpu_, x, alpha, want);
   ops::snake(gpu_, up(x), dalpha, got);
-  EXPECT_LT(test::relative_l2(down(got), want), kF32Tol);
+  EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol);
   EXPECT_THROW(ops::snake(gpu_, up(x), alpha, got), Error);  // host alpha
 }
 
@@ -107,7 +107,7 @@ TEST_F(CudaVocoderOps, ConvTranspose1dMatchesTheHost) {
     Tensor got;
     ops::conv_transpose1d(cpu_, x, w, &bias, c.o, want);
     ops::conv_transpose1d(gpu_, up(x), up(w), &db, c.o, got);
-    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol)
+    EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol)
         << c.c_in << "->" << c.c_out << " k" << c.kernel << " s" << c.o.stride;
   }
 }
@@ -129,7 +129,8 @@ TEST_F(CudaVocoderOps, RelPosAttentionMatchesTheHost) {
     ops::rel_pos_attention(cpu_, q, k, v, p, u, bv, heads, want);
     const Tensor dkey = up(k), dv = up(v), dp = up(p), du = up(u), dbv = up(bv);
     ops::rel_pos_attention(gpu_, up(q), dkey, dv, dp, du, dbv, heads, got);
-    EXPECT_LT(test::relative_l2(down(got), want), kF32Tol) << "T " << t << " heads " << heads;
+    EXPECT_LT(test::relative_l2(down(got), want), kF32VocoderOpTol)
+        << "T " << t << " heads " << heads;
   }
 }
 

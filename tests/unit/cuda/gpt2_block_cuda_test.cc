@@ -44,17 +44,17 @@ std::shared_ptr<WeightStore> block_weights(const layers::Gpt2BlockConfig& c) {
   return WeightStore::from_tensors(std::move(w), "gpt2 block test");
 }
 
-struct Case {
+struct BlockCase {
   std::int64_t d, heads, ffn, prefill;
   DType kv;
   double tol;
 };
 
-class Gpt2BlockCuda : public ::testing::TestWithParam<Case> {};
+class Gpt2BlockCuda : public ::testing::TestWithParam<BlockCase> {};
 
 TEST_P(Gpt2BlockCuda, PrefillThenDecodeMatchesTheCpu) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
-  const Case c = GetParam();
+  const BlockCase c = GetParam();
   cuda::DeviceContext dc(0);
   ExecContext gpu;
   gpu.cuda = &dc;
@@ -90,12 +90,12 @@ TEST_P(Gpt2BlockCuda, PrefillThenDecodeMatchesTheCpu) {
 // f32 KV and decode-sized prefills: only summation order differs. f16 KV: keys and values
 // rounded to f16 (2^-11 relative). 40-row prefill: cuBLASLt rounds activations to bf16 (2^-9).
 INSTANTIATE_TEST_SUITE_P(Shapes, Gpt2BlockCuda,
-                         ::testing::Values(Case{128, 2, 512, 5, DType::F32, 2e-5},
-                                           Case{1024, 16, 4096, 7, DType::F32, 2e-5},
-                                           Case{768, 12, 3072, 3, DType::F16, 3e-3},
-                                           Case{1024, 16, 4096, 40, DType::F32, 1.5e-2}),
-                         [](const ::testing::TestParamInfo<Case>& param) {
-                           const Case& c = param.param;
+                         ::testing::Values(BlockCase{128, 2, 512, 5, DType::F32, 2e-5},
+                                           BlockCase{1024, 16, 4096, 7, DType::F32, 2e-5},
+                                           BlockCase{768, 12, 3072, 3, DType::F16, 3e-3},
+                                           BlockCase{1024, 16, 4096, 40, DType::F32, 1.5e-2}),
+                         [](const ::testing::TestParamInfo<BlockCase>& param) {
+                           const BlockCase& c = param.param;
                            return fmt::format("d{}_prefill{}_kv{}", c.d, c.prefill,
                                               dtype_name(c.kv));
                          });

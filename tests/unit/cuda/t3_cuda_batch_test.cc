@@ -15,6 +15,7 @@
 #include "backends/cuda/graph.h"
 #include "backends/cuda/kv_slots.h"
 #include "cuda_test_util.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_model.h"
 #include "ops/device.h"
@@ -24,10 +25,9 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kDir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 // As t3_cuda_golden_test: the same bf16 matrices on both sides; the device adds f16 keys/values
 // and bf16 activations in cuBLASLt prefills.
-constexpr double kDeviceVsCpuTol = 1e-2;
+constexpr double kBatchDeviceVsCpuTol = 1e-2;
 
 std::int64_t argmax(const float* row, std::int64_t n) {
   std::int64_t best = 0;
@@ -41,8 +41,8 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
   ExecContext gpu;
   gpu.cuda = &dc;
   const ExecContext cpu;
-  const auto g = SafetensorsFile::open(kDir / "golden" / "t3_turbo.safetensors");
-  const auto model = T3Model::load(kDir, DType::BF16);
+  const auto g = SafetensorsFile::open(test::kTurboTinyDir / "golden" / "t3_turbo.safetensors");
+  const auto model = T3Model::load(test::kTurboTinyDir, DType::BF16);
   const T3Config& cfg = model->config();
   const std::int64_t vocab = cfg.speech_vocab_size;
   const T3CudaDecoder decoder(gpu, *model);
@@ -71,7 +71,7 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
     model->forward(cpu, embeds, host.back());
     const Tensor logits =
         ops::to_host(gpu, decoder.prefill_slot(gpu, slots, b, ops::to_device(gpu, embeds)));
-    EXPECT_LT(test::relative_max(logits, host.back().logits), kDeviceVsCpuTol)
+    EXPECT_LT(test::relative_max(logits, host.back().logits), kBatchDeviceVsCpuTol)
         << "prefill of stream " << b;
     EXPECT_EQ(slots.length(b), host.back().length());
     next[static_cast<std::size_t>(b)] = argmax(host.back().logits.data<float>(), vocab);
@@ -111,7 +111,7 @@ TEST(T3CudaBatch, StepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
       model->embed_speech(cpu, std::span(&tok, 1), st, e);
       model->forward(cpu, e, st);
       const Tensor row = logits.narrow0(b, 1);
-      EXPECT_LT(test::relative_max(row, st.logits), kDeviceVsCpuTol)
+      EXPECT_LT(test::relative_max(row, st.logits), kBatchDeviceVsCpuTol)
           << "step " << step << " stream " << b << (replay ? " (graph)" : "");
       EXPECT_EQ(slots.length(b), st.length()) << "step " << step << " stream " << b;
       next[static_cast<std::size_t>(b)] = argmax(st.logits.data<float>(), vocab);

@@ -18,6 +18,7 @@
 
 #include "backends/cuda/device.h"
 #include "core/check.h"
+#include "fixture_dirs.h"
 #include "models/t3/logits_processors.h"
 #include "models/t3/t3_batch_generate.h"
 #include "models/t3/t3_model.h"
@@ -27,7 +28,6 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kDir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 // A device pick counts as the CPU's argmax when its CPU logit is this close to the maximum,
 // relative to the row's largest magnitude (the decoder's device-vs-CPU tolerance).
 constexpr double kNearTie = 1e-2;
@@ -97,8 +97,8 @@ class T3CudaBatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
-    model_ = T3Model::load(kDir, DType::BF16);
-    const auto g = SafetensorsFile::open(kDir / "golden" / "t3_turbo.safetensors");
+    model_ = T3Model::load(test::kTurboTinyDir, DType::BF16);
+    const auto g = SafetensorsFile::open(test::kTurboTinyDir / "golden" / "t3_turbo.safetensors");
     cond_ = test::t3_golden_inputs(*g).cond;
   }
   std::shared_ptr<const T3Model> model_;

@@ -12,11 +12,10 @@
 #include "backends/cuda/device.h"
 #include "chatterd/core/error.h"
 #include "chatterd/engine/tts_engine.h"
+#include "fixture_dirs.h"
 
 namespace chatterd {
 namespace {
-
-const std::string kTurbo = std::string(CHATTERD_FIXTURES_DIR) + "/turbo-tiny";
 
 SynthesisRequest request(const std::string& text, std::uint64_t seed, bool streaming) {
   SynthesisRequest r;
@@ -36,7 +35,7 @@ bool all_finite(const std::vector<float>& v) {
 
 TEST(T3CudaEngine, SpeaksWholeAndStreamedAndSharesTheDeviceBetweenCallers) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
-  const auto engine = create_engine({.model = kTurbo,
+  const auto engine = create_engine({.model = test::kTurboTinyDir.string(),
                                      .n_threads = 2,
                                      .max_batch = 4,
                                      .device = {.kind = Device::CUDA, .index = 0}});

@@ -11,6 +11,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/device.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cuda_decoder.h"
 #include "models/t3/t3_model.h"
 #include "ops/device.h"
@@ -20,8 +21,6 @@
 
 namespace chatterd {
 namespace {
-
-const std::filesystem::path kDir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 
 // Errors are max abs difference over max abs reference, per tensor. turbo-tiny with bf16
 // matrices on the CPU reaches the f32 goldens within 2.2e-3 .. 4.7e-3 (measured 2026-12-07, the
@@ -38,8 +37,8 @@ Tensor golden_row(const Tensor& t, std::int64_t step) {
 }
 
 TEST(T3Bf16Golden, CpuBf16MatricesStayWithinTheBudget) {
-  const auto g = SafetensorsFile::open(kDir / "golden" / "t3_turbo.safetensors");
-  const auto model = T3Model::load(kDir, DType::BF16);
+  const auto g = SafetensorsFile::open(test::kTurboTinyDir / "golden" / "t3_turbo.safetensors");
+  const auto model = T3Model::load(test::kTurboTinyDir, DType::BF16);
   const test::T3GoldenInputs in = test::t3_golden_inputs(*g);
   const ExecContext ctx;
   T3State state = model->new_state(model->prefill_length(in.cond, std::ssize(in.text_ids)) +
@@ -70,8 +69,8 @@ TEST(T3CudaGolden, PrefillAndTeacherForcedDecode) {
   ExecContext gpu;
   gpu.cuda = &dc;
   const ExecContext cpu;
-  const auto g = SafetensorsFile::open(kDir / "golden" / "t3_turbo.safetensors");
-  const auto model = T3Model::load(kDir, DType::BF16);
+  const auto g = SafetensorsFile::open(test::kTurboTinyDir / "golden" / "t3_turbo.safetensors");
+  const auto model = T3Model::load(test::kTurboTinyDir, DType::BF16);
   const test::T3GoldenInputs in = test::t3_golden_inputs(*g);
   const std::int64_t capacity =
       model->prefill_length(in.cond, std::ssize(in.text_ids)) + std::ssize(in.tf_tokens);

@@ -16,6 +16,7 @@
 #include "backends/cuda/graph.h"
 #include "backends/cuda/kv_slots.h"
 #include "cuda_test_util.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cuda_llama_decoder.h"
 #include "models/t3/t3_model.h"
 #include "ops/device.h"
@@ -25,11 +26,9 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kDir = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
-
 // bf16 matrices on both sides; the device adds f16 keys/values and bf16 activations in its
 // prefill GEMMs: the T3 Llama device budget (t3_cuda_llama_golden_test.cc).
-constexpr double kDeviceVsCpuTol = 1.5e-2;
+constexpr double kLlamaBatchDeviceVsCpuTol = 1.5e-2;
 
 TEST(T3CudaLlamaBatch, CfgPairStepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
@@ -37,8 +36,8 @@ TEST(T3CudaLlamaBatch, CfgPairStepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
   ExecContext gpu;
   gpu.cuda = &dc;
   const ExecContext cpu;
-  const auto g = SafetensorsFile::open(kDir / "golden" / "t3_english.safetensors");
-  const auto model = T3Model::load(kDir, DType::BF16);
+  const auto g = SafetensorsFile::open(test::kEnglishTinyDir / "golden" / "t3_english.safetensors");
+  const auto model = T3Model::load(test::kEnglishTinyDir, DType::BF16);
   const T3Config& cfg = model->config();
   const std::int64_t vocab = cfg.speech_vocab_size;
   const std::int64_t d = cfg.hidden_size;
@@ -75,7 +74,7 @@ TEST(T3CudaLlamaBatch, CfgPairStepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
     model->forward(cpu, embeds, host.back());
     const Tensor logits =
         ops::to_host(gpu, decoder.prefill_slots(gpu, slots, 2 * b, ops::to_device(gpu, embeds)));
-    EXPECT_LT(test::relative_max(logits, host.back().logits), kDeviceVsCpuTol)
+    EXPECT_LT(test::relative_max(logits, host.back().logits), kLlamaBatchDeviceVsCpuTol)
         << "prefill of stream " << b;
     EXPECT_EQ(slots.length(2 * b), host.back().length());
     EXPECT_EQ(slots.length(2 * b + 1), host.back().length());
@@ -112,7 +111,7 @@ TEST(T3CudaLlamaBatch, CfgPairStepsMatchTheCpuStreamByStreamEagerAndAsAGraph) {
     const Tensor logits = ops::to_host(gpu, scratch.logits);
     for (std::int64_t b = 0; b < streams; ++b) {
       const T3State& st = host[static_cast<std::size_t>(b)];
-      EXPECT_LT(test::relative_max(logits.narrow0(2 * b, 2), st.logits), kDeviceVsCpuTol)
+      EXPECT_LT(test::relative_max(logits.narrow0(2 * b, 2), st.logits), kLlamaBatchDeviceVsCpuTol)
           << "step " << step << " stream " << b << (replay ? " (graph)" : "");
       EXPECT_EQ(slots.length(2 * b), st.length()) << "step " << step << " stream " << b;
       EXPECT_EQ(slots.length(2 * b + 1), st.length()) << "step " << step << " stream " << b;

@@ -29,11 +29,11 @@ namespace {
 // f32 goldens within 2.9e-3 .. 4.4e-3 on english-tiny and 2.9e-3 .. 5.7e-3 on multilingual-tiny
 // (measured 2026-12-07 on AVX-512; the first test prints them): the budget is 1.3x the worst, as
 // Turbo's (6e-3 for 4.7e-3), and the device gets twice it.
-constexpr double kCpuBf16GoldenTol = 7.5e-3;
-constexpr double kDeviceGoldenTol = 1.5e-2;
-constexpr double kDeviceVsCpuTol = 1.5e-2;
+constexpr double kLlamaCpuBf16GoldenTol = 7.5e-3;
+constexpr double kLlamaDeviceGoldenTol = 1.5e-2;
+constexpr double kLlamaDeviceVsCpuTol = 1.5e-2;
 
-struct Case {
+struct LlamaGoldenCase {
   const char* dir;
   const char* golden;
 };
@@ -58,10 +58,10 @@ T3Cond cond_of(const SafetensorsFile& g) {
   return cond;
 }
 
-class T3LlamaBf16 : public ::testing::TestWithParam<Case> {};
+class T3LlamaBf16 : public ::testing::TestWithParam<LlamaGoldenCase> {};
 
 TEST_P(T3LlamaBf16, CpuBf16MatricesStayWithinTheBudget) {
-  const Case c = GetParam();
+  const LlamaGoldenCase c = GetParam();
   const auto g = SafetensorsFile::open(fixture(c.dir) / "golden" / c.golden);
   const auto model = T3Model::load(fixture(c.dir), DType::BF16);
   const test::T3GoldenInputs in = test::t3_golden_inputs(*g);
@@ -75,16 +75,16 @@ TEST_P(T3LlamaBf16, CpuBf16MatricesStayWithinTheBudget) {
   model->forward(ctx, embeds, state);
   parity::ParityReport report(std::string(c.dir) + " bf16 (CPU)");
   report.compare("prefill/hidden_last", state.hidden, g->get("prefill/hidden_last"),
-                 kCpuBf16GoldenTol);
+                 kLlamaCpuBf16GoldenTol);
   report.compare("prefill/logits_last", state.logits, g->get("prefill/logits_last"),
-                 kCpuBf16GoldenTol);
+                 kLlamaCpuBf16GoldenTol);
   for (std::size_t step = 1; step < in.tf_tokens.size(); ++step) {
     const auto s = static_cast<std::int64_t>(step);
     Tensor e;
     model->decode_embeds(ctx, in.tf_tokens[step - 1], s - 1, state, e);
     model->forward(ctx, e, state);
     report.compare("tf/logits[" + std::to_string(step) + "]", state.logits,
-                   golden_step(g->get("tf/logits"), s), kCpuBf16GoldenTol);
+                   golden_step(g->get("tf/logits"), s), kLlamaCpuBf16GoldenTol);
   }
   std::printf("%s\n", report.to_string().c_str());
   EXPECT_TRUE(report.passed()) << report.to_string();
@@ -92,7 +92,7 @@ TEST_P(T3LlamaBf16, CpuBf16MatricesStayWithinTheBudget) {
 
 TEST_P(T3LlamaBf16, DevicePrefillAndTeacherForcedDecode) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda::no_device_reason();
-  const Case c = GetParam();
+  const LlamaGoldenCase c = GetParam();
   cuda::DeviceContext dc(0);
   ExecContext gpu;
   gpu.cuda = &dc;
@@ -114,11 +114,11 @@ TEST_P(T3LlamaBf16, DevicePrefillAndTeacherForcedDecode) {
   decoder.forward(gpu, ops::to_device(gpu, embeds), dev);
   model->forward(cpu, embeds, host);
   report.compare("prefill/hidden_last", ops::to_host(gpu, dev.hidden),
-                 g->get("prefill/hidden_last"), kDeviceGoldenTol);
+                 g->get("prefill/hidden_last"), kLlamaDeviceGoldenTol);
   report.compare("prefill/logits_last", ops::to_host(gpu, dev.logits),
-                 g->get("prefill/logits_last"), kDeviceGoldenTol);
+                 g->get("prefill/logits_last"), kLlamaDeviceGoldenTol);
   report.compare("prefill/logits_last vs CPU bf16", ops::to_host(gpu, dev.logits), host.logits,
-                 kDeviceVsCpuTol);
+                 kLlamaDeviceVsCpuTol);
   for (std::size_t step = 1; step < in.tf_tokens.size(); ++step) {
     const auto s = static_cast<std::int64_t>(step);
     Tensor e;
@@ -127,25 +127,26 @@ TEST_P(T3LlamaBf16, DevicePrefillAndTeacherForcedDecode) {
     model->forward(cpu, e, host);
     const Tensor logits = ops::to_host(gpu, dev.logits);
     report.compare("tf/logits[" + std::to_string(step) + "]", logits,
-                   golden_step(g->get("tf/logits"), s), kDeviceGoldenTol);
+                   golden_step(g->get("tf/logits"), s), kLlamaDeviceGoldenTol);
     report.compare("tf/logits[" + std::to_string(step) + "] vs CPU bf16", logits, host.logits,
-                   kDeviceVsCpuTol);
+                   kLlamaDeviceVsCpuTol);
   }
   std::printf("%s\n", report.to_string().c_str());
   EXPECT_TRUE(report.passed()) << report.to_string();
   EXPECT_EQ(dev.length(), host.length());
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, T3LlamaBf16,
-                         ::testing::Values(Case{"english-tiny", "t3_english.safetensors"},
-                                           Case{"multilingual-tiny", "t3_mtl.safetensors"}),
-                         [](const auto& param_info) {
-                           std::string name = param_info.param.dir;
-                           for (char& ch : name) {
-                             if (ch == '-') ch = '_';
-                           }
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Variants, T3LlamaBf16,
+    ::testing::Values(LlamaGoldenCase{"english-tiny", "t3_english.safetensors"},
+                      LlamaGoldenCase{"multilingual-tiny", "t3_mtl.safetensors"}),
+    [](const auto& param_info) {
+      std::string name = param_info.param.dir;
+      for (char& ch : name) {
+        if (ch == '-') ch = '_';
+      }
+      return name;
+    });
 
 }  // namespace
 }  // namespace chatterd

@@ -14,18 +14,12 @@
 #include "audio/stft.h"
 #include "audio/window.h"
 #include "chatterd/core/error.h"
+#include "unit/models/audio_test_util.h"
 
 namespace chatterd::audio {
 namespace {
 
-std::vector<float> sine(double freq, int sr, std::size_t n, double amp = 0.5) {
-  std::vector<float> x(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    x[i] = static_cast<float>(
-        amp * std::sin(2.0 * std::numbers::pi * freq * static_cast<double>(i) / sr));
-  }
-  return x;
-}
+using test::sine;
 
 TEST(RealFft, ImpulseIsFlat) {
   const RealFft& fft = RealFft::get(16);

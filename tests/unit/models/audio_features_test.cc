@@ -13,18 +13,12 @@
 #include "audio/mel_filters.h"
 #include "audio/trim.h"
 #include "chatterd/core/error.h"
+#include "unit/models/audio_test_util.h"
 
 namespace chatterd::audio {
 namespace {
 
-std::vector<float> sine(double freq, int sr, std::size_t n, double amp = 0.5) {
-  std::vector<float> x(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    x[i] = static_cast<float>(
-        amp * std::sin(2.0 * std::numbers::pi * freq * static_cast<double>(i) / sr));
-  }
-  return x;
-}
+using test::sine;
 
 std::vector<float> with_nan(std::vector<float> x) {
   x[x.size() / 2] = std::numeric_limits<float>::quiet_NaN();

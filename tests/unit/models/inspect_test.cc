@@ -8,35 +8,35 @@
 #include <string>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 
 namespace chatterd {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kFixtures = CHATTERD_FIXTURES_DIR;
 
 fs::path copy_fixture(const std::string& name) {
   const fs::path dst =
       fs::temp_directory_path() / ("chatterd_inspect_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dst);
-  fs::copy(kFixtures / name, dst, fs::copy_options::recursive);
+  fs::copy(test::kFixturesDir / name, dst, fs::copy_options::recursive);
   return dst;
 }
 
 TEST(Inspect, EveryFixtureDirectoryIsClean) {
   for (const char* name : {"turbo-tiny", "english-tiny", "multilingual-tiny"}) {
-    const InspectReport r = inspect_model_dir(kFixtures / name);
+    const InspectReport r = inspect_model_dir(test::kFixturesDir / name);
     EXPECT_TRUE(r.ok()) << r.to_string(false);
     EXPECT_FALSE(r.files.empty()) << name;
     for (const InspectedFile& f : r.files) EXPECT_TRUE(f.error.empty()) << f.error;
   }
-  const InspectReport turbo = inspect_model_dir(kFixtures / "turbo-tiny");
+  const InspectReport turbo = inspect_model_dir(test::kFixturesDir / "turbo-tiny");
   EXPECT_EQ(turbo.variant, Variant::Turbo);
   EXPECT_TRUE(turbo.missing_files.empty());
   const std::string text = turbo.to_string();
   EXPECT_NE(text.find("tfmr.wpe.weight"), std::string::npos);
   EXPECT_NE(text.find("50276 tokens"), std::string::npos);
-  const InspectReport mtl = inspect_model_dir(kFixtures / "multilingual-tiny");
+  const InspectReport mtl = inspect_model_dir(test::kFixturesDir / "multilingual-tiny");
   EXPECT_FALSE(mtl.missing_files.empty());  // no s3gen.pt in the fixture: reported, not fatal
 }
 
@@ -88,7 +88,7 @@ TEST(Inspect, HparamsThatDoNotMatchTheWeightsAreReported) {
 }
 
 TEST(Inspect, NotADirectory) {
-  EXPECT_THROW((void)inspect_model_dir(kFixtures / "no-such-dir"), IoError);
+  EXPECT_THROW((void)inspect_model_dir(test::kFixturesDir / "no-such-dir"), IoError);
 }
 
 }  // namespace

@@ -32,13 +32,13 @@ std::vector<TensorInfo> with_prefixes(const std::vector<TensorInfo>& all,
   return out;
 }
 
-struct Case {
+struct S3GenConfigCase {
   const char* manifest;
   Variant variant;
 };
 
-constexpr Case kManifests[] = {{"s3gen_meanflow.json", Variant::Turbo},
-                               {"s3gen.json", Variant::English}};
+constexpr S3GenConfigCase kManifests[] = {{"s3gen_meanflow.json", Variant::Turbo},
+                                          {"s3gen.json", Variant::English}};
 
 TEST(S3GenConfig, FlowAndHiftMatchTheManifestsExactly) {
   for (const auto& c : kManifests) {

@@ -10,12 +10,11 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cond.h"
 
 namespace chatterd {
 namespace {
-
-const std::filesystem::path kTurbo = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 
 struct Job {
   std::vector<std::int64_t> text;
@@ -39,8 +38,8 @@ struct Outcome {
 };
 
 TEST(T3BatchGenerator, MatchesSoloRunsForStaggeredStreams) {
-  const auto model = T3Model::load(kTurbo);
-  const T3Cond cond = load_t3_cond(kTurbo / "conds.pt", model->config());
+  const auto model = T3Model::load(test::kTurboTinyDir);
+  const T3Cond cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", model->config());
   ThreadPool pool(2);
   const ExecContext ctx{&pool};
   std::vector<Job> jobs = {
@@ -108,8 +107,8 @@ TEST(T3BatchGenerator, MatchesSoloRunsForStaggeredStreams) {
 }
 
 TEST(T3BatchGenerator, RefusesBadUse) {
-  const auto model = T3Model::load(kTurbo);
-  const T3Cond cond = load_t3_cond(kTurbo / "conds.pt", model->config());
+  const auto model = T3Model::load(test::kTurboTinyDir);
+  const T3Cond cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", model->config());
   const ExecContext ctx;
   EXPECT_THROW(T3BatchGenerator(*model, 0), InvalidArgument);
   T3BatchGenerator gen(*model, 1);

@@ -9,15 +9,12 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_model.h"
 
 namespace chatterd {
 namespace {
-
-const std::filesystem::path kTurbo = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
-const std::filesystem::path kEnglish =
-    std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
 
 float rel_error(const Tensor& a, const Tensor& e) {
   float diff = 0.0f, scale = 0.0f;
@@ -31,8 +28,8 @@ float rel_error(const Tensor& a, const Tensor& e) {
 // Three streams with different texts (so different lengths), each prefilled alone; then `steps`
 // decode steps fed the same tokens either one stream at a time or batched.
 void check_batched_equals_sequential(int n_threads) {
-  const auto model = T3Model::load(kTurbo);
-  const T3Cond cond = load_t3_cond(kTurbo / "conds.pt", model->config());
+  const auto model = T3Model::load(test::kTurboTinyDir);
+  const T3Cond cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", model->config());
   ThreadPool pool(n_threads);
   ExecContext ctx;
   ctx.pool = n_threads > 1 ? &pool : nullptr;
@@ -89,7 +86,7 @@ TEST(T3ForwardBatch, EachStreamGetsItsOwnLogitsTwoThreads) {
 }
 
 TEST(T3ForwardBatch, RefusesBadInputs) {
-  const auto model = T3Model::load(kTurbo);
+  const auto model = T3Model::load(test::kTurboTinyDir);
   ExecContext ctx;
   T3BatchScratch scratch;
   T3State a = model->new_state(16);
@@ -100,7 +97,7 @@ TEST(T3ForwardBatch, RefusesBadInputs) {
   states.push_back(nullptr);
   EXPECT_THROW(model->forward_batch(ctx, Tensor::zeros({2, d}, DType::F32), states, scratch),
                InvalidArgument);
-  const auto llama = T3Model::load(kEnglish);
+  const auto llama = T3Model::load(test::kEnglishTinyDir);
   T3State l = llama->new_state(16);
   std::vector<T3State*> lstates{&l};
   EXPECT_THROW(

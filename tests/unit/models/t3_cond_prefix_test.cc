@@ -10,6 +10,7 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_batch_generate.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_generate.h"
@@ -17,13 +18,9 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kTurbo = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
-const std::filesystem::path kEnglish =
-    std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
-
 TEST(T3CondPrefix, PrefillFromThePrefixGivesTheWholePrefillsLogits) {
-  const auto model = T3Model::load(kTurbo);
-  const T3Cond cond = load_t3_cond(kTurbo / "conds.pt", model->config());
+  const auto model = T3Model::load(test::kTurboTinyDir);
+  const T3Cond cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", model->config());
   ThreadPool pool(2);
   const ExecContext ctx{&pool};
   const T3CondPrefix prefix = model->make_cond_prefix(ctx, cond);
@@ -55,8 +52,8 @@ TEST(T3CondPrefix, PrefillFromThePrefixGivesTheWholePrefillsLogits) {
 }
 
 TEST(T3CondPrefix, SameTokensSoloAndBatched) {
-  const auto model = T3Model::load(kTurbo);
-  const T3Cond cond = load_t3_cond(kTurbo / "conds.pt", model->config());
+  const auto model = T3Model::load(test::kTurboTinyDir);
+  const T3Cond cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", model->config());
   const ExecContext ctx;
   const T3CondPrefix prefix = model->make_cond_prefix(ctx, cond);
   const std::vector<std::int64_t> text = {15496, 612, 13};
@@ -82,11 +79,11 @@ TEST(T3CondPrefix, SameTokensSoloAndBatched) {
 }
 
 TEST(T3CondPrefix, RefusedWhereItDoesNotApply) {
-  const auto llama = T3Model::load(kEnglish);
-  const T3Cond cond = load_t3_cond(kEnglish / "conds.pt", llama->config());
+  const auto llama = T3Model::load(test::kEnglishTinyDir);
+  const T3Cond cond = load_t3_cond(test::kEnglishTinyDir / "conds.pt", llama->config());
   EXPECT_THROW((void)llama->make_cond_prefix(ExecContext{}, cond), Unsupported);
-  const auto model = T3Model::load(kTurbo);
-  const T3Cond turbo_cond = load_t3_cond(kTurbo / "conds.pt", model->config());
+  const auto model = T3Model::load(test::kTurboTinyDir);
+  const T3Cond turbo_cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", model->config());
   T3CondPrefix empty;
   T3State state;
   model->reset_state(state, 500);

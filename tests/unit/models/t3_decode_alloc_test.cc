@@ -9,6 +9,7 @@
 #include <new>
 
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_model.h"
 
@@ -57,11 +58,9 @@ void operator delete(void* p, std::size_t) noexcept {
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kFixtures(CHATTERD_FIXTURES_DIR);
-
 long allocations_in_decode(const char* fixture, std::vector<std::int64_t> text, std::int64_t batch,
                            std::optional<DType> dtype, ThreadPool* pool) {
-  const auto dir = kFixtures / fixture;
+  const auto dir = test::kFixturesDir / fixture;
   const auto model = T3Model::load(dir, dtype);
   const T3Cond cond = load_t3_cond(dir / "conds.pt", model->config());
   ExecContext ctx;

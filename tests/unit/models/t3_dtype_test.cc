@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "fixture_dirs.h"
 #include "models/synthetic_weights.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_model.h"
@@ -20,7 +21,6 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kFixtures(CHATTERD_FIXTURES_DIR);
 constexpr int kSteps = 48;
 
 struct Drift {
@@ -78,14 +78,14 @@ Drift teacher_forced(const T3Model& ref, const T3Model& test, const T3Cond& cond
   return d;
 }
 
-struct Case {
+struct DtypeCase {
   const char* fixture;
   std::vector<std::int64_t> text;
   std::int64_t batch;
 };
 
-Drift measure(const Case& c, DType dtype) {
-  const auto dir = kFixtures / c.fixture;
+Drift measure(const DtypeCase& c, DType dtype) {
+  const auto dir = test::kFixturesDir / c.fixture;
   const auto ref = T3Model::load(dir, DType::F32);
   const auto test = T3Model::load(dir, dtype);
   const T3Cond cond = load_t3_cond(dir / "conds.pt", ref->config());
@@ -96,11 +96,11 @@ Drift measure(const Case& c, DType dtype) {
   return d;
 }
 
-const Case kTurbo{"turbo-tiny", {15496, 612, 13}, 1};
-const Case kEnglish{"english-tiny", {255, 17, 42, 42, 300, 9, 0}, 2};
+const DtypeCase kTurbo{"turbo-tiny", {15496, 612, 13}, 1};
+const DtypeCase kEnglish{"english-tiny", {255, 17, 42, 42, 300, 9, 0}, 2};
 
 struct Expect {
-  const Case* c;
+  const DtypeCase* c;
   double max_rel;  // bound on the worst step's logits error
   int min_agree;   // of kSteps + 1 steps x batch rows
 };
@@ -194,7 +194,7 @@ WideDrift measure_wide(Variant variant) {
 }
 
 TEST(T3Dtype, Int4FallsBackToInt8OnTheNarrowFixtures) {
-  const auto dir = kFixtures / kTurbo.fixture;
+  const auto dir = test::kFixturesDir / kTurbo.fixture;
   const auto q8 = T3Model::load(dir, DType::Q8_0);
   const auto q4 = T3Model::load(dir, DType::Q4_0);
   EXPECT_EQ(q4->decode_weight_bytes(), q8->decode_weight_bytes());
@@ -221,7 +221,7 @@ TEST(T3Dtype, Int4AtRealWidths) {
 }
 
 TEST(T3Dtype, F32ConversionKeepsTheLogitsAndInt8ShrinksTheStep) {
-  const auto dir = kFixtures / kEnglish.fixture;
+  const auto dir = test::kFixturesDir / kEnglish.fixture;
   const auto stored = T3Model::load(dir);  // f32 matrices, f16 speech_head (see the README)
   const auto f32 = T3Model::load(dir, DType::F32);
   const auto q8 = T3Model::load(dir, DType::Q8_0);

@@ -10,6 +10,7 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/t3/logits_processors.h"
 #include "models/t3/sampler.h"
 #include "models/t3/t3_cond.h"
@@ -19,16 +20,13 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kEnglish =
-    std::filesystem::path(CHATTERD_FIXTURES_DIR) / "english-tiny";
-
 const T3Model& model() {
-  static const auto m = T3Model::load(kEnglish);
+  static const auto m = T3Model::load(test::kEnglishTinyDir);
   return *m;
 }
 
 const T3Cond& cond() {
-  static const T3Cond c = load_t3_cond(kEnglish / "conds.pt", model().config());
+  static const T3Cond c = load_t3_cond(test::kEnglishTinyDir / "conds.pt", model().config());
   return c;
 }
 

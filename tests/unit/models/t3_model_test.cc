@@ -11,6 +11,7 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/model_hparams.h"
 #include "models/t3/t3_cond.h"
 #include "models/t3/t3_generate.h"
@@ -20,15 +21,14 @@
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kTurbo = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
-
 const std::shared_ptr<const T3Model>& turbo_model() {
-  static const auto model = T3Model::load(kTurbo);
+  static const auto model = T3Model::load(test::kTurboTinyDir);
   return model;
 }
 
 const T3Cond& turbo_cond() {
-  static const T3Cond cond = load_t3_cond(kTurbo / "conds.pt", turbo_model()->config());
+  static const T3Cond cond =
+      load_t3_cond(test::kTurboTinyDir / "conds.pt", turbo_model()->config());
   return cond;
 }
 
@@ -207,7 +207,8 @@ TEST(T3Generate, S3GenPostProcessing) {
 // ---- text ----
 
 const T3TextEncoder& encoder() {
-  static const T3TextEncoder enc = T3TextEncoder::from_dir(kTurbo, turbo_model()->config());
+  static const T3TextEncoder enc =
+      T3TextEncoder::from_dir(test::kTurboTinyDir, turbo_model()->config());
   return enc;
 }
 
@@ -270,7 +271,7 @@ TEST(T3Text, TokenizerVocabMismatchIsAModelFormatError) {
   T3Config cfg = turbo_model()->config();
   cfg.text_vocab_size = 50000;
   try {
-    T3TextEncoder::from_dir(kTurbo, cfg);
+    T3TextEncoder::from_dir(test::kTurboTinyDir, cfg);
     FAIL();
   } catch (const ModelFormatError& e) {
     EXPECT_NE(std::string(e.what()).find("50000"), std::string::npos) << e.what();

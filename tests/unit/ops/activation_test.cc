@@ -18,7 +18,7 @@ using test::random_f32;
 constexpr double kF32Eps = std::numeric_limits<float>::epsilon();
 constexpr std::int64_t kSizes[] = {0, 1, 7, 8, 15, 16, 17, 33, 100, 1000};
 
-struct Case {
+struct ActivationCase {
   const char* name;
   std::function<void(const ExecContext&, const Tensor&, Tensor&)> op;
   std::function<double(double)> ref;
@@ -41,7 +41,7 @@ double mish_ref(double x) {
   return x * std::tanh(sp);
 }
 
-std::vector<Case> cases() {
+std::vector<ActivationCase> cases() {
   // Relative tolerances: a few f32 ulp (1.2e-7 each) for the polynomial/rational approximations;
   // the absolute slack covers results near 0 where x * (1 + erf) or exp(x) - 1 cancel.
   return {
@@ -70,7 +70,7 @@ std::vector<Case> cases() {
 
 TEST(Activation, MatchesReferenceOnEveryIsa) {
   for (const auto isa : cpu::supported_isas()) {
-    for (const Case& c : cases()) {
+    for (const ActivationCase& c : cases()) {
       for (const std::int64_t n : kSizes) {
         Tensor x = random_f32(Shape{n}, static_cast<std::uint32_t>(n + 3), -9.0f, 9.0f);
         // Special values at the front: 0, tiny, large, beyond the saturation thresholds.
@@ -119,7 +119,7 @@ TEST(Activation, ExpLimits) {
 TEST(Activation, ParallelMatchesSingleThread) {
   ThreadPool pool(3);
   const Tensor x = random_f32(Shape{3, 50001}, 5, -5.0f, 5.0f);
-  for (const Case& c : cases()) {
+  for (const ActivationCase& c : cases()) {
     Tensor one;
     Tensor many;
     c.op(ExecContext{}, x, one);

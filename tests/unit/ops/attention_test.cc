@@ -79,20 +79,20 @@ void expect_near_all(const Tensor& got, const std::vector<float>& want, float to
   }
 }
 
-struct Case {
+struct AttentionCase {
   std::int64_t tq, tk, hq, hkv, d;
   bool causal;
 };
 
 TEST(Attention, MatchesReferenceAcrossShapesIsasAndThreads) {
   std::mt19937 rng(7);
-  const Case cases[] = {
+  const AttentionCase cases[] = {
       {1, 1, 1, 1, 64, false},   {1, 37, 16, 16, 64, false}, {3, 37, 2, 1, 16, true},
       {5, 5, 3, 3, 16, true},    {37, 37, 2, 2, 64, true},   {37, 53, 16, 4, 64, true},
       {67, 67, 3, 1, 16, false}, {129, 131, 2, 2, 16, true}, {7, 300, 16, 16, 64, false},
   };
   ThreadPool pool(3);
-  for (const Case& c : cases) {
+  for (const AttentionCase& c : cases) {
     Tensor q = random_tensor({c.tq, c.hq, c.d}, rng, -2, 2);
     Tensor k = random_tensor({c.tk, c.hkv, c.d}, rng, -2, 2);
     Tensor v = random_tensor({c.tk, c.hkv, c.d}, rng);

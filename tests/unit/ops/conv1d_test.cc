@@ -8,16 +8,10 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "unit/ops/ops_test_util.h"
 
 namespace chatterd::ops {
 namespace {
-
-Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
 
 std::vector<float> reference_conv1d(const Tensor& x, const Tensor& w, const Tensor* bias,
                                     const Conv1dOptions& o) {
@@ -45,7 +39,7 @@ std::vector<float> reference_conv1d(const Tensor& x, const Tensor& w, const Tens
   return out;
 }
 
-struct Case {
+struct Conv1dCase {
   std::int64_t b, ci, co, t, k;
   Conv1dOptions o;
   bool bias;
@@ -53,7 +47,7 @@ struct Case {
 
 TEST(Conv1d, MatchesNaiveLoops) {
   std::mt19937 rng(17);
-  const Case cases[] = {
+  const Conv1dCase cases[] = {
       {2, 5, 7, 23, 3, {1, 1, 1, 1, 1}, true},
       {1, 4, 3, 40, 3, {1, 3, 1, 6, 0}, false},       // causal, dilation 3
       {1, 6, 5, 41, 5, {1, 5, 1, 20, 0}, true},       // causal, dilation 5
@@ -71,10 +65,10 @@ TEST(Conv1d, MatchesNaiveLoops) {
       {1, 4, 4, 5, 5, {1, 1, 1, 0, 0}, true},         // kernel == input: one output
   };
   ThreadPool pool(3);
-  for (const Case& c : cases) {
-    Tensor x = random_tensor({c.b, c.ci, c.t}, rng);
-    Tensor w = random_tensor({c.co, c.ci / c.o.groups, c.k}, rng);
-    Tensor bias = random_tensor({c.co}, rng);
+  for (const Conv1dCase& c : cases) {
+    Tensor x = test::random_f32({c.b, c.ci, c.t}, rng);
+    Tensor w = test::random_f32({c.co, c.ci / c.o.groups, c.k}, rng);
+    Tensor bias = test::random_f32({c.co}, rng);
     const Tensor* bp = c.bias ? &bias : nullptr;
     const auto want = reference_conv1d(x, w, bp, c.o);
     const std::string what =
@@ -105,8 +99,8 @@ TEST(Conv1d, OutputLength) {
 
 TEST(Conv1d, WritesIntoPreallocatedView) {
   std::mt19937 rng(2);
-  Tensor x = random_tensor({1, 3, 10}, rng);
-  Tensor w = random_tensor({4, 3, 3}, rng);
+  Tensor x = test::random_f32({1, 3, 10}, rng);
+  Tensor w = test::random_f32({4, 3, 3}, rng);
   Tensor big = Tensor::zeros({2, 1, 4, 10}, DType::F32);
   Tensor view = big.select0(1);
   conv1d({}, x, w, nullptr, {1, 1, 1, 1, 1}, view);
@@ -163,7 +157,7 @@ TEST(Pad1d, ModesMatchReference) {
   ThreadPool pool(2);
   for (PadMode mode : {PadMode::Zero, PadMode::Reflect, PadMode::Replicate}) {
     for (auto [l, r] : {std::pair<std::int64_t, std::int64_t>{1, 0}, {8, 8}, {0, 3}, {0, 0}}) {
-      Tensor x = random_tensor({2, 3, 17}, rng);
+      Tensor x = test::random_f32({2, 3, 17}, rng);
       Tensor out, pout;
       pad1d({}, x, l, r, mode, out);
       pad1d(ExecContext{&pool}, x, l, r, mode, pout);

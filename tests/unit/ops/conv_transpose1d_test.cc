@@ -8,20 +8,14 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "unit/ops/ops_test_util.h"
 
 namespace chatterd::ops {
 namespace {
 
-Tensor random_tensor(const Shape& shape, std::mt19937& rng) {
-  Tensor t = Tensor::empty(shape, DType::F32);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = dist(rng);
-  return t;
-}
-
 // Naive scatter: every input sample adds w * x at t * stride + k * dilation - padding.
-std::vector<float> reference(const Tensor& x, const Tensor& w, const Tensor* bias,
-                             const ConvTranspose1dOptions& o) {
+std::vector<float> reference_conv_transpose1d(const Tensor& x, const Tensor& w, const Tensor* bias,
+                                              const ConvTranspose1dOptions& o) {
   const std::int64_t B = x.dim(0), Ci = x.dim(1), T = x.dim(2), Cog = w.dim(1), K = w.dim(2);
   const std::int64_t Cig = Ci / o.groups, Co = Cog * o.groups;
   const std::int64_t To =
@@ -51,7 +45,7 @@ std::vector<float> reference(const Tensor& x, const Tensor& w, const Tensor* bia
   return out;
 }
 
-struct Case {
+struct ConvTransposeCase {
   std::int64_t b, ci, co, t, k;
   ConvTranspose1dOptions o;
   bool bias;
@@ -59,7 +53,7 @@ struct Case {
 
 TEST(ConvTranspose1d, MatchesNaiveScatter) {
   std::mt19937 rng(23);
-  const Case cases[] = {
+  const ConvTransposeCase cases[] = {
       {1, 64, 32, 13, 16, {8, 4, 0, 1, 1}, true},  // HiFT ups[0] shape (512->256 k16 s8 p4)
       {1, 32, 24, 21, 11, {5, 3, 0, 1, 1}, true},  // HiFT ups[1] shape (256->128 k11 s5 p3)
       {1, 24, 20, 37, 7, {3, 2, 0, 1, 1}, false},  // HiFT ups[2] shape (128->64 k7 s3 p2)
@@ -70,12 +64,12 @@ TEST(ConvTranspose1d, MatchesNaiveScatter) {
       {1, 6, 9, 7, 4, {4, 1, 0, 1, 3}, true},      // groups 3
   };
   ThreadPool pool(3);
-  for (const Case& c : cases) {
-    Tensor x = random_tensor({c.b, c.ci, c.t}, rng);
-    Tensor w = random_tensor({c.ci, c.co / c.o.groups, c.k}, rng);
-    Tensor bias = random_tensor({c.co}, rng);
+  for (const ConvTransposeCase& c : cases) {
+    Tensor x = test::random_f32({c.b, c.ci, c.t}, rng);
+    Tensor w = test::random_f32({c.ci, c.co / c.o.groups, c.k}, rng);
+    Tensor bias = test::random_f32({c.co}, rng);
     const Tensor* bp = c.bias ? &bias : nullptr;
-    const auto want = reference(x, w, bp, c.o);
+    const auto want = reference_conv_transpose1d(x, w, bp, c.o);
     const std::string what =
         fmt::format("b={} ci={} co={} t={} k={} s={} p={} op={} d={} g={}", c.b, c.ci, c.co, c.t,
                     c.k, c.o.stride, c.o.padding, c.o.output_padding, c.o.dilation, c.o.groups);

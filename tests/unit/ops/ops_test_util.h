@@ -28,6 +28,15 @@ inline Tensor random_f32(const Shape& shape, std::uint32_t seed, float lo = -1.0
   return t;
 }
 
+// Uniform in [-1, 1) from a caller's generator (tests that draw several tensors from one stream).
+inline Tensor random_f32(const Shape& shape, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  Tensor t = Tensor::empty(shape, DType::F32);
+  float* p = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
 inline std::vector<float> to_vector(const Tensor& t) {
   const float* p = t.data<float>();
   return {p, p + t.numel()};

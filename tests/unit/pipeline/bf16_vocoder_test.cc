@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "fixture_dirs.h"
 #include "models/hift/hift.h"
 #include "models/s3gen/s3gen_flow.h"
 #include "ops/gemm_bf16.h"
@@ -19,9 +20,6 @@
 
 namespace chatterd {
 namespace {
-
-const std::filesystem::path kTurboTiny =
-    std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 
 double snr_db(const float* ref, const float* got, std::int64_t n) {
   double signal = 0.0, noise = 0.0;
@@ -36,8 +34,8 @@ class Bf16Vocoder : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!ops::bf16_gemm_available(ExecContext{})) GTEST_SKIP() << "this CPU has no AVX512_BF16";
-    f32_ = ChatterboxEngine::load(kTurboTiny, 2);
-    bf16_ = ChatterboxEngine::load(kTurboTiny, 2);
+    f32_ = ChatterboxEngine::load(test::kTurboTinyDir, 2);
+    bf16_ = ChatterboxEngine::load(test::kTurboTinyDir, 2);
     ASSERT_TRUE(bf16_->use_bf16_vocoder());
     ASSERT_TRUE(bf16_->use_bf16_vocoder());  // idempotent
   }

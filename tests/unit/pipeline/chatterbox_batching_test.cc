@@ -13,12 +13,11 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 #include "pipeline/chatterbox_engine.h"
 
 namespace chatterd {
 namespace {
-
-const std::filesystem::path kFixtures(CHATTERD_FIXTURES_DIR);
 
 struct Outcome {
   std::vector<float> samples;
@@ -68,8 +67,8 @@ std::pair<std::vector<Outcome>, std::vector<Outcome>> one_by_one_then_together(
 }
 
 TEST(ChatterboxBatching, ConcurrentRequestsMatchUnbatchedRuns) {
-  auto plain = ChatterboxEngine::load(kFixtures / "turbo-tiny", 2);
-  auto batched = ChatterboxEngine::load(kFixtures / "turbo-tiny", 2);
+  auto plain = ChatterboxEngine::load(test::kFixturesDir / "turbo-tiny", 2);
+  auto batched = ChatterboxEngine::load(test::kFixturesDir / "turbo-tiny", 2);
   batched->enable_batching(T3BatchLoopConfig{.max_batch = 4});
   constexpr int kRequests = 4;
   const auto [want, got] = one_by_one_then_together(*plain, *batched, kRequests);
@@ -89,7 +88,7 @@ TEST(ChatterboxBatching, ConcurrentRequestsMatchUnbatchedRuns) {
 }
 
 TEST(ChatterboxBatching, OptedOutRequestsBypassTheLoopWithTheSameAudio) {
-  auto engine = ChatterboxEngine::load(kFixtures / "turbo-tiny", 1);
+  auto engine = ChatterboxEngine::load(test::kFixturesDir / "turbo-tiny", 1);
   EXPECT_EQ(engine->max_concurrency(), 1);
   const Outcome plain = run(*engine, 0);
   engine->enable_batching(T3BatchLoopConfig{.max_batch = 3});
@@ -128,8 +127,8 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
 // phase integration carries through the waveform: bound 1e-3 of the waveform's scale (measured
 // 0 on this fixture: its windows came out identical).
 void expect_vocoder_batching_matches(bool bf16) {
-  auto plain = ChatterboxEngine::load(kFixtures / "turbo-tiny", 2);
-  auto batched = ChatterboxEngine::load(kFixtures / "turbo-tiny", 2);
+  auto plain = ChatterboxEngine::load(test::kFixturesDir / "turbo-tiny", 2);
+  auto batched = ChatterboxEngine::load(test::kFixturesDir / "turbo-tiny", 2);
   if (bf16) {
     if (!plain->use_bf16_vocoder()) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
     ASSERT_TRUE(batched->use_bf16_vocoder());
@@ -172,7 +171,7 @@ TEST(ChatterboxBatching, VocoderBatchingMatchesUnbatchedRunsBf16) {
 }
 
 TEST(ChatterboxBatching, BadConfigIsRefused) {
-  auto turbo = ChatterboxEngine::load(kFixtures / "turbo-tiny", 1);
+  auto turbo = ChatterboxEngine::load(test::kFixturesDir / "turbo-tiny", 1);
   EXPECT_THROW(turbo->enable_batching(T3BatchLoopConfig{.max_batch = 0}), InvalidArgument);
   EXPECT_THROW(turbo->enable_vocoder_batching(VocoderBatcherConfig{.max_batch_size = 0}),
                InvalidArgument);

@@ -13,11 +13,13 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_text_cfg.h"
 #include "pipeline/chatterbox_engine.h"
 #include "pipeline/engine_factory.h"
 #include "text/language.h"
 #include "text/utf8.h"
+#include "unit/weights/test_files.h"
 
 namespace chatterd {
 namespace {
@@ -25,30 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kFixtures = fs::path(CHATTERD_FIXTURES_DIR);
-constexpr std::size_t kSamplesPerToken = 960;  // 2 mel frames x 480 samples
+constexpr std::size_t kCfgSamplesPerToken = 960;  // 2 mel frames x 480 samples
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("chatterbox_cfg_engine_test_" +
-             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "_" +
-             std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::chatterd::testing::TempDir;
 
 json added(std::int64_t id, const std::string& content, bool special) {
   return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
@@ -112,7 +93,7 @@ void link(const fs::path& from, const fs::path& to) {
 
 // english-tiny + tokenizer.json.
 void make_english_dir(const fs::path& dir, const json& tokenizer) {
-  for (const auto& e : fs::directory_iterator(kFixtures / "english-tiny")) {
+  for (const auto& e : fs::directory_iterator(test::kFixturesDir / "english-tiny")) {
     if (e.is_regular_file()) link(e.path(), dir / e.path().filename());
   }
   write_json(dir / "tokenizer.json", tokenizer);
@@ -124,8 +105,8 @@ void make_english_dir(const fs::path& dir, const json& tokenizer) {
 void make_multilingual_dir(
     const fs::path& dir, const json& tokenizer,
     const std::string& tokenizer_name = "grapheme_mtl_merged_expanded_v1.json") {
-  const fs::path mtl = kFixtures / "multilingual-tiny";
-  const fs::path en = kFixtures / "english-tiny";
+  const fs::path mtl = test::kFixturesDir / "multilingual-tiny";
+  const fs::path en = test::kFixturesDir / "english-tiny";
   link(mtl / "t3_mtl23ls_v2.safetensors", dir / "t3_mtl23ls_v2.safetensors");
   link(mtl / "ve.pt", dir / "ve.pt");
   link(en / "s3gen.safetensors", dir / "s3gen.pt");
@@ -151,7 +132,7 @@ void expect_audio(const SynthesisResult& res) {
   ASSERT_GT(res.stats.speech_tokens, 0);
   // English/Multilingual append no silence tokens: 960 samples per kept speech token.
   EXPECT_EQ(res.samples.size(),
-            kSamplesPerToken * static_cast<std::size_t>(res.stats.speech_tokens));
+            kCfgSamplesPerToken * static_cast<std::size_t>(res.stats.speech_tokens));
   for (const float s : res.samples) ASSERT_TRUE(std::isfinite(s));
 }
 
@@ -287,7 +268,7 @@ TEST(ChatterboxCfgEngine, OptionRangesAreChecked) {
   }
 }
 
-std::string load_error(const fs::path& dir) {
+std::string cfg_load_error(const fs::path& dir) {
   try {
     ChatterboxEngine::load(dir, 1);
   } catch (const ModelFormatError& e) {
@@ -302,19 +283,19 @@ TEST(ChatterboxCfgEngine, TokenizerMustFitTheCheckpoint) {
   {  // A multilingual checkpoint with the English tokenizer under the multilingual name.
     TempDir d;
     make_multilingual_dir(d.path(), tokenizer_json(false));
-    const std::string msg = load_error(d.path());
+    const std::string msg = cfg_load_error(d.path());
     EXPECT_NE(msg.find("language tags"), std::string::npos) << msg;
   }
   {  // ... or under its own name: the multilingual file is missing.
     TempDir d;
     make_multilingual_dir(d.path(), tokenizer_json(false), "tokenizer.json");
-    const std::string msg = load_error(d.path());
+    const std::string msg = cfg_load_error(d.path());
     EXPECT_NE(msg.find("grapheme_mtl_merged_expanded_v1.json"), std::string::npos) << msg;
   }
   {  // [START] at another id than the checkpoint's start_text_token.
     TempDir d;
     make_english_dir(d.path(), tokenizer_json(false, 254));
-    const std::string msg = load_error(d.path());
+    const std::string msg = cfg_load_error(d.path());
     EXPECT_NE(msg.find("[START]/[STOP]"), std::string::npos) << msg;
   }
   {  // Ids beyond the text embedding table.
@@ -322,14 +303,14 @@ TEST(ChatterboxCfgEngine, TokenizerMustFitTheCheckpoint) {
     json j = tokenizer_json(false);
     j["model"]["vocab"]["zz"] = 704;
     make_english_dir(d.path(), j);
-    const std::string msg = load_error(d.path());
+    const std::string msg = cfg_load_error(d.path());
     EXPECT_NE(msg.find("704"), std::string::npos) << msg;
   }
   {  // No tokenizer at all.
     TempDir d;
     make_english_dir(d.path(), tokenizer_json(false));
     fs::remove(d.path() / "tokenizer.json");
-    const std::string msg = load_error(d.path());
+    const std::string msg = cfg_load_error(d.path());
     EXPECT_NE(msg.find("tokenizer.json"), std::string::npos) << msg;
   }
 }

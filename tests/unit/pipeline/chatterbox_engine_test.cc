@@ -16,22 +16,23 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 #include "models/model_hparams.h"
 #include "pipeline/system_info.h"
 #include "pipeline/voice.h"
 #include "pipeline/voice_store.h"
+#include "unit/weights/test_files.h"
 
 namespace chatterd {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kTurboTiny = fs::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 constexpr std::int64_t kSamplesPerToken = 960;  // 2 mel frames x 480 samples
 
 ChatterboxEngine& engine(int threads) {
-  static auto e1 = ChatterboxEngine::load(kTurboTiny, 1);
-  static auto e2 = ChatterboxEngine::load(kTurboTiny, 2);
+  static auto e1 = ChatterboxEngine::load(test::kTurboTinyDir, 1);
+  static auto e2 = ChatterboxEngine::load(test::kTurboTinyDir, 2);
   return threads == 1 ? *e1 : *e2;
 }
 
@@ -52,7 +53,7 @@ TEST(ChatterboxEngine, InfoNamesTheVariantAndVoices) {
 }
 
 TEST(ChatterboxEngine, SamplesPerTokenFollowFromTheConfig) {
-  const ModelHparams hp = load_hparams(kTurboTiny, Variant::Turbo);
+  const ModelHparams hp = load_hparams(test::kTurboTinyDir, Variant::Turbo);
   std::int64_t per_frame = hp.s3gen.hift.istft_hop;
   for (const auto r : hp.s3gen.hift.upsample_rates) per_frame *= r;
   EXPECT_EQ(hp.s3gen.token_mel_ratio * per_frame, kSamplesPerToken);
@@ -207,8 +208,8 @@ TEST(ChatterboxEngine, ConcurrentRequestsMatchSequentialOnes) {
 // T3's KV cache is taken from the engine's block pool while a request runs and given back after:
 // the next request reuses the blocks instead of allocating.
 TEST(ChatterboxEngine, KvCacheBlocksGoBackToThePoolAndAreReused) {
-  auto e = ChatterboxEngine::load(kTurboTiny, 1);  // its own pool
-  e->synthesize(request("Hello there.", 5));       // warm: the voice prefix exists now
+  auto e = ChatterboxEngine::load(test::kTurboTinyDir, 1);  // its own pool
+  e->synthesize(request("Hello there.", 5));                // warm: the voice prefix exists now
   const EngineMemoryStats warm = e->memory_stats();
   EXPECT_GT(warm.kv_cache_bytes_allocated, 0);
   EXPECT_GT(warm.kv_cache_peak_bytes_in_use, warm.kv_cache_bytes_in_use);
@@ -249,23 +250,7 @@ TEST(ChatterboxEngine, BadInputIsInvalidArgument) {
   EXPECT_THROW(engine(1).synthesize(r), InvalidArgument);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() /
-            ("chatterbox_engine_test_" +
-             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ::chatterd::testing::TempDir;
 
 std::string load_error(const fs::path& dir) {
   try {
@@ -279,7 +264,7 @@ std::string load_error(const fs::path& dir) {
 TEST(ChatterboxEngine, MissingFilesAreNamed) {
   for (const char* missing : {"conds.pt", "s3gen_meanflow.safetensors", "merges.txt"}) {
     TempDir d;
-    for (const auto& entry : fs::directory_iterator(kTurboTiny)) {
+    for (const auto& entry : fs::directory_iterator(test::kTurboTinyDir)) {
       if (entry.is_regular_file() && entry.path().filename() != missing) {
         fs::create_symlink(entry.path(), d.path() / entry.path().filename());
       }
@@ -297,8 +282,8 @@ TEST(ChatterboxEngine, SyntheticTokenCountIsTenPerWord) {
 
 TEST(ChatterboxEngine, ClonedVoicesAreAddedAndUsed) {
   // The fixture's conds.pt imported as a named voice must speak exactly like the default voice.
-  auto e = ChatterboxEngine::load(kTurboTiny, 1);
-  e->add_voice(load_voice_from_conds(kTurboTiny / "conds.pt", Variant::Turbo, "alice"));
+  auto e = ChatterboxEngine::load(test::kTurboTinyDir, 1);
+  e->add_voice(load_voice_from_conds(test::kTurboTinyDir / "conds.pt", Variant::Turbo, "alice"));
   EXPECT_NE(std::find(e->info().voices.begin(), e->info().voices.end(), "alice"),
             e->info().voices.end());
   SynthesisRequest r = request("Hello there.", 5, 12);
@@ -306,7 +291,7 @@ TEST(ChatterboxEngine, ClonedVoicesAreAddedAndUsed) {
   r.voice = "alice";
   EXPECT_EQ(e->synthesize(r).samples, by_default.samples);
   // A voice built for the standard (English) family does not fit a Turbo model.
-  Voice english = load_voice_from_conds(kTurboTiny / "conds.pt", Variant::English, "bob");
+  Voice english = load_voice_from_conds(test::kTurboTinyDir / "conds.pt", Variant::English, "bob");
   EXPECT_THROW(e->add_voice(english), InvalidArgument);
 }
 
@@ -316,9 +301,9 @@ TEST(ChatterboxEngine, VoiceStoreFolderIsLoadedByTheFactory) {
   std::filesystem::remove_all(dir);
   {
     VoiceStore store(nullptr, dir, ExecContext{});
-    store.put(load_voice_from_conds(kTurboTiny / "conds.pt", Variant::Turbo, "carol"));
+    store.put(load_voice_from_conds(test::kTurboTinyDir / "conds.pt", Variant::Turbo, "carol"));
   }
-  const auto e = create_chatterbox_engine(kTurboTiny, 1, dir);
+  const auto e = create_chatterbox_engine(test::kTurboTinyDir, 1, dir);
   const auto& voices = e->info().voices;
   EXPECT_NE(std::find(voices.begin(), voices.end(), "carol"), voices.end());
   std::filesystem::remove_all(dir);

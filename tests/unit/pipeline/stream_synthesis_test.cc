@@ -27,6 +27,7 @@
 
 #include "chatterd/core/error.h"
 #include "core/rng.h"
+#include "fixture_dirs.h"
 #include "ops/layout.h"
 #include "pipeline/chatterbox_engine.h"
 #include "pipeline/stream_hift.h"
@@ -38,12 +39,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kTurboTiny = fs::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
 constexpr std::int64_t kSamplesPerFrame = 480;
 constexpr std::int64_t kSamplesPerToken = 960;
 
 ChatterboxEngine& engine() {
-  static auto e = ChatterboxEngine::load(kTurboTiny, 1);
+  static auto e = ChatterboxEngine::load(test::kTurboTinyDir, 1);
   return *e;
 }
 
@@ -176,7 +176,7 @@ TEST(StreamSynthesis, PiecesConcatenateExactlyAndChunkSizesAreHonoured) {
 TEST(StreamSynthesis, OneWindowIsExactlyTheOneCallPath) {
   // With the whole prompt and a first chunk larger than the utterance, streaming runs the one-call
   // window: bit-identical audio (same code, same position noise).
-  auto e = ChatterboxEngine::load(kTurboTiny, 1);
+  auto e = ChatterboxEngine::load(test::kTurboTinyDir, 1);
   StreamVocoderOptions o = e->stream_options();
   o.prompt_tokens = StreamVocoderOptions::kWholePrompt;
   e->set_stream_options(o);
@@ -367,7 +367,7 @@ TEST(StreamSynthesis, OptionsAreValidated) {
   o = {};
   o.lookahead_tokens = -1;
   EXPECT_THROW(o.validate(), InvalidArgument);
-  auto e = ChatterboxEngine::load(kTurboTiny, 1);
+  auto e = ChatterboxEngine::load(test::kTurboTinyDir, 1);
   o = {};
   o.hift_hold_frames = -1;
   EXPECT_THROW(e->set_stream_options(o), InvalidArgument);

@@ -10,15 +10,14 @@
 #include <iostream>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 #include "pipeline/bench_texts.h"
 
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kFixtures(CHATTERD_FIXTURES_DIR);
-
 TEST(SyntheticTokenizer, TokenCountsFollowTheRealGpt2Vocabulary) {
-  const text::Gpt2Tokenizer real = text::Gpt2Tokenizer::from_dir(kFixtures / "turbo-tiny");
+  const text::Gpt2Tokenizer real = text::Gpt2Tokenizer::from_dir(test::kFixturesDir / "turbo-tiny");
   const text::Gpt2Tokenizer synthetic = synthetic_gpt2_tokenizer(50276);
   EXPECT_EQ(synthetic.size(), 50276u);
   std::size_t real_total = 0, synthetic_total = 0;

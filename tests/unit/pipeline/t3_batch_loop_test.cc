@@ -14,16 +14,15 @@
 
 #include "chatterd/core/error.h"
 #include "core/thread_pool.h"
+#include "fixture_dirs.h"
 #include "models/t3/t3_cond.h"
 
 namespace chatterd {
 namespace {
 
-const std::filesystem::path kTurbo = std::filesystem::path(CHATTERD_FIXTURES_DIR) / "turbo-tiny";
-
 struct Model {
-  std::shared_ptr<const T3Model> t3 = T3Model::load(kTurbo);
-  T3Cond cond = load_t3_cond(kTurbo / "conds.pt", t3->config());
+  std::shared_ptr<const T3Model> t3 = T3Model::load(test::kTurboTinyDir);
+  T3Cond cond = load_t3_cond(test::kTurboTinyDir / "conds.pt", t3->config());
 };
 
 const Model& model() {

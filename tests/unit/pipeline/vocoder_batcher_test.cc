@@ -18,6 +18,7 @@
 
 #include "chatterd/core/error.h"
 #include "core/rng.h"
+#include "fixture_dirs.h"
 #include "models/model_dir.h"
 #include "models/model_hparams.h"
 #include "models/variant.h"
@@ -29,8 +30,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-const fs::path kFixtures = fs::path(CHATTERD_FIXTURES_DIR);
 
 // ---- solve_batch equals solo solves on the fixtures ----
 
@@ -140,15 +139,15 @@ void expect_batch_matches_solo(const fs::path& dir, bool bf16) {
 }
 
 TEST(VocoderBatcherSolve, MeanflowBatchMatchesSoloSolves) {
-  expect_batch_matches_solo(kFixtures / "turbo-tiny", false);
+  expect_batch_matches_solo(test::kFixturesDir / "turbo-tiny", false);
 }
 
 TEST(VocoderBatcherSolve, CfgBatchMatchesSoloSolves) {
-  expect_batch_matches_solo(kFixtures / "english-tiny", false);
+  expect_batch_matches_solo(test::kFixturesDir / "english-tiny", false);
 }
 
 TEST(VocoderBatcherSolve, Bf16BatchMatchesSoloSolves) {
-  expect_batch_matches_solo(kFixtures / "turbo-tiny", true);
+  expect_batch_matches_solo(test::kFixturesDir / "turbo-tiny", true);
 }
 
 // ---- the policy, against a scripted runner ----

@@ -17,6 +17,7 @@ namespace chatterd {
 namespace {
 
 using voice_test::fixtures;
+using voice_test::ref_clip;
 using voice_test::TempDir;
 
 const VoiceModels& turbo_models() {
@@ -27,10 +28,6 @@ const VoiceModels& english_models() {
   static const VoiceModels m = VoiceModels::load(fixtures() / "english-tiny", Variant::English);
   return m;
 }
-AudioData ref_clip() {
-  return read_voice_clip(fixtures() / "golden/ref.wav");
-}
-
 double max_rel(const Tensor& a, const Tensor& b) {
   double diff = 0.0, ref = 0.0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {

@@ -14,6 +14,7 @@ namespace chatterd {
 namespace {
 
 using voice_test::fixtures;
+using voice_test::ref_clip;
 using voice_test::TempDir;
 
 std::shared_ptr<const VoiceModels> models() {
@@ -21,10 +22,6 @@ std::shared_ptr<const VoiceModels> models() {
       VoiceModels::load(fixtures() / "turbo-tiny", Variant::Turbo));
   return m;
 }
-AudioData ref_clip() {
-  return read_voice_clip(fixtures() / "golden/ref.wav");
-}
-
 TEST(VoiceClipKey, DependsOnSamplesRateAndFamily) {
   const AudioData a = ref_clip();
   const std::string k = voice_clip_key(a, VoiceFamily::Turbo);
@@ -106,7 +103,9 @@ TEST(VoiceStore, ConcurrentAddsBuildOnce) {
   const AudioData clip = ref_clip();
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
-    threads.emplace_back([&, i] { store.add("v" + std::to_string(i), clip); });
+    // Appended, not "v" + to_string: GCC 12 -O3 misreports -Wrestrict on that operator+ (PR
+    // 105651).
+    threads.emplace_back([&, i] { store.add(std::string("v").append(std::to_string(i)), clip); });
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(store.builds(), 1u);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "pipeline/voice_builder.h"
 #include "unit/weights/expect_error.h"
 #include "unit/weights/test_files.h"
 
@@ -11,6 +12,11 @@ namespace chatterd::voice_test {
 
 inline std::filesystem::path fixtures() {
   return CHATTERD_FIXTURES_DIR;
+}
+
+// The golden reference clip (tests/fixtures/golden/ref.wav).
+inline AudioData ref_clip() {
+  return read_voice_clip(fixtures() / "golden/ref.wav");
 }
 
 using TempDir = ::chatterd::testing::TempDir;

@@ -6,14 +6,13 @@
 
 #include "chatterd/core/error.h"
 #include "chatterd/core/half.h"
+#include "fixture_dirs.h"
 
 namespace chatterd {
 namespace {
 
-const std::string kFixtures = CHATTERD_FIXTURES_DIR;
-
 TEST(WeightStore, ChecksShapesNamesAndTracksUse) {
-  auto store = WeightStore::open(kFixtures + "/turbo-tiny/ve.safetensors");
+  auto store = WeightStore::open(test::kFixturesDir.string() + "/turbo-tiny/ve.safetensors");
   const Tensor w = store->get("proj.bias", Shape{256});
   EXPECT_EQ(w.dtype(), DType::F32);
   try {
