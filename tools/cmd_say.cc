@@ -12,6 +12,7 @@
 
 #include "chatterd/engine/tts_engine.h"
 #include "core/check.h"
+#include "io/audio_encoder.h"
 #include "io/audio_file.h"
 #include "pipeline/chatterbox_engine.h"
 #include "pipeline/voice_builder.h"
@@ -86,8 +87,8 @@ Command add_say_command(CLI::App& app) {
   auto args = std::make_shared<Args>();
   sub->add_option("text", args->text, "UTF-8 text to speak; '-' or absent: read stdin");
   sub->add_option("-o,--output", args->output,
-                  "output WAV file, or '-' for raw 16-bit little-endian PCM (24 kHz mono) on "
-                  "stdout")
+                  "output file: .wav, or .mp3 / .opus (Ogg) / .flac by extension; '-' for raw "
+                  "16-bit little-endian PCM (24 kHz mono) on stdout")
       ->required();
   sub->add_option("--model", args->model,
                   "espeak | espeak:VOICE (e.g. espeak:en-us, espeak:fr-fr) | model directory | "
@@ -108,8 +109,8 @@ Command add_say_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option(
          "--device", args->device,
-         "where T3 decodes: cpu | cuda | cuda:N (Chatterbox models; S3Gen and HiFT stay on the "
-         "CPU)")
+         "where the model runs: cpu | cuda | cuda:N (Chatterbox models: T3, the S3Gen flow and "
+         "HiFT's conv stack on the GPU; HiFT's f0 predictor, source and STFTs on the CPU)")
       ->capture_default_str();
   sub->add_flag("--float", args->float_wav, "write 32-bit float WAV instead of PCM16");
   sub->add_option("--voice", args->voice,
@@ -132,6 +133,10 @@ Command add_say_command(CLI::App& app) {
         const bool to_stdout = args->output == "-";
         CHATTERD_CHECK(!(to_stdout && args->float_wav), InvalidArgument,
                        "--float applies to WAV output, not to raw PCM on stdout (-o -)");
+        const std::optional<AudioCodec> codec =
+            to_stdout ? std::nullopt : codec_for_path(args->output);
+        CHATTERD_CHECK(!(codec && args->float_wav), InvalidArgument,
+                       "--float applies to WAV output, not to {}", args->output);
         if (!to_stdout) check_output_path(args->output);
         const EngineConfig config{.model = args->model,
                                   .n_threads = args->threads,
@@ -170,7 +175,9 @@ Command add_say_command(CLI::App& app) {
         CHATTERD_CHECK(!result.cancelled, IoError,
                        "stopped after {:.2f} s of audio: cannot write to stdout",
                        result.stats.audio_seconds);
-        if (!to_stdout) {
+        if (codec) {
+          write_encoded_audio(args->output, *codec, result.sample_rate_hz, result.samples);
+        } else if (!to_stdout) {
           AudioData audio{
               .sample_rate_hz = result.sample_rate_hz, .channels = 1, .samples = result.samples};
           write_wav(args->output, audio, args->float_wav ? WavFormat::Float32 : WavFormat::Pcm16);

@@ -72,11 +72,15 @@ AudioData decode(SNDFILE* f, const SF_INFO& info, const std::string& name,
                  "{}: implausible sample rate {} Hz", name, info.samplerate);
   CHATTERD_CHECK(info.channels > 0 && info.channels <= kMaxChannels, ModelFormatError,
                  "{}: implausible channel count {}", name, info.channels);
+  // SF_COUNT_MAX: the header does not say (a FLAC written as a stream leaves its total at 0):
+  // decode to the end, with the length limit applied to what comes out.
+  const bool unknown_length = info.frames == SF_COUNT_MAX;
   CHATTERD_CHECK(info.frames > 0, ModelFormatError, "{}: audio has no frames", name);
   const double seconds = static_cast<double>(info.frames) / info.samplerate;
-  CHATTERD_CHECK(seconds <= options.max_seconds, ModelFormatError,
+  CHATTERD_CHECK(unknown_length || seconds <= options.max_seconds, ModelFormatError,
                  "{}: audio is {:.1f} s long; the limit is {:.1f} s", name, seconds,
                  options.max_seconds);
+  const auto max_frames = static_cast<sf_count_t>(options.max_seconds * info.samplerate);
   AudioData out;
   out.sample_rate_hz = info.samplerate;
   out.channels = info.channels;
@@ -92,11 +96,17 @@ AudioData decode(SNDFILE* f, const SF_INFO& info, const std::string& name,
         sf_readf_float(f, out.samples.data() + static_cast<std::size_t>(got) * ch, want);
     if (n <= 0) break;
     got += n;
+    CHATTERD_CHECK(got <= max_frames, ModelFormatError,
+                   "{}: audio is longer than the limit of {:.1f} s", name, options.max_seconds);
   }
   out.samples.resize(static_cast<std::size_t>(got) * ch);
-  CHATTERD_CHECK(got == info.frames, ModelFormatError,
-                 "{}: audio truncated or corrupt: decoded {} of {} frames ({})", name, got,
-                 info.frames, sf_strerror(f));
+  if (unknown_length) {
+    CHATTERD_CHECK(got > 0, ModelFormatError, "{}: audio has no frames ({})", name, sf_strerror(f));
+  } else {
+    CHATTERD_CHECK(got == info.frames, ModelFormatError,
+                   "{}: audio truncated or corrupt: decoded {} of {} frames ({})", name, got,
+                   info.frames, sf_strerror(f));
+  }
   return out;
 }
 

@@ -94,14 +94,12 @@ std::optional<ApiError> get_text(const json& j, const char* key, const RequestLi
 std::optional<ApiError> get_format(const json& j, AudioFormat& out) {
   std::string f = "wav";
   if (auto e = get_string(j, "response_format", f)) return e;
-  if (f == "wav") {
-    out = AudioFormat::Wav;
-  } else if (f == "pcm") {
-    out = AudioFormat::Pcm;
-  } else {
-    return ApiError{400,
-                    fmt::format("response_format '{}' is not supported; supported: wav, pcm", f)};
+  const std::optional<AudioFormat> format = parse_audio_format(f);
+  if (!format) {
+    return ApiError{400, fmt::format("response_format '{}' is not supported; supported: {}", f,
+                                     audio_format_names())};
   }
+  out = *format;
   return std::nullopt;
 }
 

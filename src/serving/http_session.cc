@@ -248,6 +248,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     format_ = call.format;
     streaming_ = call.stream;
+    try {  // a format that cannot carry the engine's rate is the request's fault: refuse it now
+      writer_ = std::make_shared<StreamedAudioWriter>(format_, state_.engine_info.sample_rate_hz);
+    } catch (const InvalidArgument& e) {
+      return send_error(http::status::bad_request, e.what(), keep_alive_);
+    }
     if (streaming_) {
       if (!state_.try_open_stream()) {
         return send_error(http::status::too_many_requests,
@@ -264,12 +269,8 @@ class Session : public std::enable_shared_from_this<Session> {
     job.cancelled = cancelled_;
     auto self = shared_from_this();
     if (streaming_) {
-      job.on_chunk = [self, format = format_, first = true](const AudioChunk& c) mutable {
-        std::string bytes;
-        if (first && format == AudioFormat::Wav)
-          bytes = wav_header(c.sample_rate_hz, kUnknownWavSize);
-        first = false;
-        append_pcm16(bytes, c.samples);
+      job.on_chunk = [self, writer = writer_](const AudioChunk& c) {
+        std::string bytes = writer->chunk(c.samples);
         if (bytes.empty()) return true;
         if (self->queued_bytes_.fetch_add(bytes.size()) + bytes.size() > kMaxQueuedStreamBytes) {
           net::post(self->stream_.get_executor(), [self] { self->too_slow(); });
@@ -282,10 +283,23 @@ class Session : public std::enable_shared_from_this<Session> {
         return true;
       };
     }
-    job.on_done = [self](SynthesisResult result, const std::exception_ptr& error) {
-      net::post(self->stream_.get_executor(), [self, r = std::move(result), error]() mutable {
-        self->on_synthesis_done(std::move(r), error);
-      });
+    // The body (or a stream's tail) is encoded here, on the worker: a long MP3 or FLAC body would
+    // otherwise hold the connection's I/O thread.
+    job.on_done = [self, writer = writer_, format = format_, streaming = streaming_](
+                      SynthesisResult result, std::exception_ptr error) {
+      std::string bytes;
+      if (!error && !result.cancelled) {
+        try {
+          bytes = streaming ? writer->finish()
+                            : encode_body(format, result.sample_rate_hz, result.samples);
+        } catch (const std::exception&) {
+          error = std::current_exception();
+        }
+      }
+      net::post(self->stream_.get_executor(),
+                [self, r = std::move(result), error, b = std::move(bytes)]() mutable {
+                  self->on_synthesis_done(std::move(r), error, std::move(b));
+                });
     };
     switch (state_.scheduler.submit(std::move(job))) {
       case Admission::Accepted:
@@ -348,10 +362,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() < 64 * 1024) watch_client();
   }
 
-  void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error) {
+  void on_synthesis_done(SynthesisResult result, const std::exception_ptr& error,
+                         std::string bytes) {
     done_ = true;
     done_result_ = std::move(result);
     done_error_ = error;
+    done_bytes_ = std::move(bytes);
     // Non-streamed: one read at a time, so end the watch first and on_watch continues. A stream
     // keeps its watch (cancelling it would cancel a chunk being written too).
     if (watching_ && !streaming_) {
@@ -366,6 +382,8 @@ class Session : public std::enable_shared_from_this<Session> {
     done_ = false;
     SynthesisResult result = std::move(done_result_);
     const std::exception_ptr error = std::move(done_error_);
+    std::string bytes = std::move(done_bytes_);
+    writer_.reset();
     if (client_gone_) return;  // on_watch already ended the request
     int status = 200;
     std::string message;
@@ -385,21 +403,15 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (!streaming_) {
       if (status != 200) return send_error(static_cast<http::status>(status), message, keep_alive_);
-      std::string body;
-      if (format_ == AudioFormat::Wav) {
-        body = wav_header(result.sample_rate_hz,
-                          static_cast<std::uint32_t>(result.samples.size() * 2));
-      }
-      append_pcm16(body, result.samples);
-      return send_text(http::status::ok, content_type(format_), std::move(body));
+      return send_text(http::status::ok, content_type(format_), std::move(bytes));
     }
     if (stream_failed_) return;  // the write error already ended the request
     if (!header_sent_) {
       // Nothing was streamed: a plain answer (an error, or empty audio) is still possible.
       if (status != 200) return send_error(static_cast<http::status>(status), message, keep_alive_);
-      if (format_ == AudioFormat::Wav)
-        enqueue_chunk(wav_header(result.sample_rate_hz, kUnknownWavSize));
     }
+    // The codec's tail, or a WAV header when no audio came.
+    if (status == 200 && !bytes.empty()) enqueue_chunk(std::move(bytes));
     // A failure after audio went out cannot change the status: the chunked body just ends early
     // (no terminating chunk), which clients see as a truncated transfer.
     stream_status_ = status;
@@ -593,6 +605,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The current synthesis (strand-only, except the atomics that on_chunk uses).
   AudioFormat format_ = AudioFormat::Wav;
   bool streaming_ = false;
+  std::shared_ptr<StreamedAudioWriter> writer_;  // on_chunk and on_done use it on the worker
   std::shared_ptr<std::atomic<bool>> cancelled_;
   std::atomic<std::size_t> queued_bytes_{0};
   std::optional<http::response<http::empty_body>> stream_res_;
@@ -616,6 +629,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool client_gone_ = false;
   SynthesisResult done_result_;
   std::exception_ptr done_error_;
+  std::string done_bytes_;  // the encoded body, or a stream's tail
 };
 
 }  // namespace

@@ -72,6 +72,18 @@ try {
   if (pcm.length === 0 || pcm.length % 2 !== 0) fail(`pcm body of ${pcm.length} bytes`);
   console.log(`pcm: ${pcm.length} bytes`);
 
+  // OpenAI's default format, asked for by name: an MPEG audio body (an ID3 tag or a frame sync).
+  const mp3Response = await client.audio.speech.create({
+    model: 'tts-1', voice: 'alloy', input: 'Compressed.', response_format: 'mp3',
+  });
+  if (mp3Response.headers.get('content-type') !== 'audio/mpeg') {
+    fail(`mp3 content type ${mp3Response.headers.get('content-type')}`);
+  }
+  const mp3 = Buffer.from(await mp3Response.arrayBuffer());
+  const mpegStart = mp3.toString('ascii', 0, 3) === 'ID3' || (mp3[0] === 0xff && (mp3[1] & 0xe0) === 0xe0);
+  if (mp3.length < 100 || !mpegStart) fail(`not an MP3 body (${mp3.length} bytes)`);
+  console.log(`mp3: ${mp3.length} bytes`);
+
   // Streamed (`stream` is our extension; the client passes body fields through): the raw
   // response body is read as it arrives, so the audio must come in more than one piece over a
   // chunked transfer and add up to whole, non-silent 16-bit samples.
@@ -103,10 +115,12 @@ try {
   }
   // An unsupported format: 400 with the supported ones named.
   try {
-    await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'x', response_format: 'opus' });
-    fail('opus was accepted');
+    await client.audio.speech.create({ model: 'tts-1', voice: 'alloy', input: 'x', response_format: 'aac' });
+    fail('aac was accepted');
   } catch (e) {
-    if (e.status !== 400 || !String(e.message).includes('wav, pcm')) fail(`opus: ${e.status} ${e.message}`);
+    if (e.status !== 400 || !String(e.message).includes('wav, pcm, mp3, opus, flac')) {
+      fail(`aac: ${e.status} ${e.message}`);
+    }
   }
 } catch (e) {
   fail(`request failed: ${e.stack ?? e}`);

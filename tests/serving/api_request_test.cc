@@ -47,9 +47,9 @@ TEST(ServingApi, OpenAiSpeechRejectsBadBodies) {
   EXPECT_NE(speech_error(R"({"input":"a","speed":"fast"})").message.find("'speed'"),
             std::string::npos);
   EXPECT_NE(speech_error(R"({"input":"  \n"})").message.find("empty"), std::string::npos);
-  const ApiError fmt_err = speech_error(R"({"input":"a","response_format":"mp3"})");
+  const ApiError fmt_err = speech_error(R"({"input":"a","response_format":"aac"})");
   EXPECT_EQ(fmt_err.status, 400);
-  EXPECT_NE(fmt_err.message.find("supported: wav, pcm"), std::string::npos);
+  EXPECT_NE(fmt_err.message.find("supported: wav, pcm, mp3, opus, flac"), std::string::npos);
   const ApiError utf8 = speech_error("{\"input\":\"a\xff\"}");
   EXPECT_EQ(utf8.status, 400);
   EXPECT_NE(utf8.message.find("UTF-8"), std::string::npos);
