@@ -315,8 +315,9 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option(
          "--device", args->device,
-         "where T3 decodes: cpu | cuda | cuda:N (Chatterbox models; S3Gen and HiFT stay on the "
-         "CPU; on CUDA every request joins the device's batch loop)")
+         "where the model runs: cpu | cuda | cuda:N (Chatterbox models: T3, the S3Gen flow and "
+         "HiFT's conv stack on the GPU; HiFT's f0 predictor, source and STFTs on the CPU; on CUDA "
+         "every request joins the device's batch loop)")
       ->capture_default_str();
   sub->add_option("--out-dir", args->out_dir, "where the JSON and SVG go")->capture_default_str();
   sub->add_option("--seed", args->seed, "sampling seed of every run")->capture_default_str();

@@ -25,7 +25,7 @@ const char* help_for(std::string_view key) {
       {"threads", "engine CPU threads (0: one per core)"},
       {"dtype", "T3 matrix weights: f32 | f16 | bf16 | int8 | int4"},
       {"vocoder_dtype", "S3Gen + HiFT matmuls and convs: f32 | bf16 (AVX512_BF16 CPUs)"},
-      {"device", "where T3 decodes: cpu | cuda | cuda:N (Chatterbox models)"},
+      {"device", "where the model runs: cpu | cuda | cuda:N (Chatterbox models)"},
       {"io_threads", "HTTP I/O threads"},
       {"max_text_chars", "longest text accepted (code points)"},
       {"max_queue", "synthesis jobs admitted at once; more get 429"},
@@ -50,7 +50,9 @@ const char* help_for(std::string_view key) {
       {"vocoder_early_fire_ratio", "fire a vocoder batch once this share of it waits"},
       {"realtime_budget", "run only as many requests at once as keep RTF <= this (0: off)"},
       {"trace", "write Chrome trace events of the first requests to FILE at shutdown"},
-      {"trace_requests", "how many requests --trace records"}};
+      {"trace_requests", "how many requests --trace records"},
+      {"request_cache_mb",
+       "MiB of audio kept for identical seeded requests to replay (0: no request cache)"}};
   const auto it = kHelp.find(key);
   return it == kHelp.end() ? "" : it->second;
 }

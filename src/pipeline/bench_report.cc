@@ -60,6 +60,12 @@ json text_to_json(const TextResult& r) {
             {"peak_rss_per_text", r.peak_rss_per_text},
             {"rss_kib", r.rss_kib}}},
           {"stages", stages},
+          {"device", r.device ? json{{"t3_ms", r.device->t3_ms},
+                                     {"flow_ms", r.device->flow_ms},
+                                     {"hift_ms", r.device->hift_ms},
+                                     {"t3_steps", r.device->t3_steps},
+                                     {"peak_bytes", r.device->peak_bytes}}
+                              : json(nullptr)},
           {"samples", {{"latency_ms", r.latency_samples_ms}, {"ttfc_ms", r.ttfc_samples_ms}}}};
 }
 
@@ -86,6 +92,14 @@ TextResult text_from_json(const JsonObject& o) {
     // peak_rss_kib is absent from reports written before stages measured memory.
     r.stages.push_back({s.string("name"), s.number("mean_ms"), s.number("share"),
                         s.has("peak_rss_kib") ? s.integer("peak_rss_kib") : 0});
+  }
+  if (o.has("device")) {  // absent or null: a CPU run, or a report from before it existed
+    const JsonObject d = o.object("device");
+    r.device = DeviceResult{.t3_ms = d.number("t3_ms"),
+                            .flow_ms = d.number("flow_ms"),
+                            .hift_ms = d.number("hift_ms"),
+                            .t3_steps = d.number("t3_steps"),
+                            .peak_bytes = d.integer("peak_bytes")};
   }
   const JsonObject samples = o.object("samples");
   r.latency_samples_ms = samples.numbers("latency_ms");

@@ -53,6 +53,17 @@ struct StageResult {
   std::int64_t peak_rss_kib = 0;
 };
 
+// A text's GPU figures (engines with device work): mean GPU time per measured run of each
+// stage (EngineMemoryStats::device_*_ms, CUDA events), T3 batch steps per run, and the device
+// memory peak of the engine's caching allocators after the text.
+struct DeviceResult {
+  double t3_ms = 0.0;
+  double flow_ms = 0.0;
+  double hift_ms = 0.0;
+  double t3_steps = 0.0;
+  std::int64_t peak_bytes = 0;
+};
+
 struct TextResult {
   std::string name;
   std::string text;
@@ -69,6 +80,7 @@ struct TextResult {
   bool peak_rss_per_text = false;  // VmHWM was reset before the text (else: process peak so far)
   std::int64_t rss_kib = 0;        // VmRSS after this text's runs
   std::vector<StageResult> stages;
+  std::optional<DeviceResult> device;      // nullopt where nothing runs on a GPU
   std::vector<double> latency_samples_ms;  // in run order
   std::vector<double> ttfc_samples_ms;
 };

@@ -75,6 +75,7 @@ TextResult measure_text(TtsEngine& engine, const BenchText& text, const BenchOpt
   }
   std::vector<double> rtf, cpu, audio;
   std::vector<StageResult> stage_sums;
+  const EngineMemoryStats before = engine.memory_stats();
   for (int i = 0; i < options.runs; ++i) {
     const RunSample s = run_once(engine, request);
     r.latency_samples_ms.push_back(s.latency_ms);
@@ -95,6 +96,16 @@ TextResult measure_text(TtsEngine& engine, const BenchText& text, const BenchOpt
       progress(fmt::format("{}: run {}/{} {:.1f} ms, first chunk {:.1f} ms, audio {:.0f} ms",
                            r.name, i + 1, options.runs, s.latency_ms, s.ttfc_ms, s.audio_ms));
     }
+  }
+  const EngineMemoryStats after = engine.memory_stats();
+  if (after.device_timing && options.runs > 0) {
+    const auto per_run = [&](double a, double b) { return (a - b) / options.runs; };
+    r.device = DeviceResult{.t3_ms = per_run(after.device_t3_ms, before.device_t3_ms),
+                            .flow_ms = per_run(after.device_flow_ms, before.device_flow_ms),
+                            .hift_ms = per_run(after.device_hift_ms, before.device_hift_ms),
+                            .t3_steps = per_run(static_cast<double>(after.device_t3_steps),
+                                                static_cast<double>(before.device_t3_steps)),
+                            .peak_bytes = after.device_peak_bytes_in_use};
   }
   r.latency_ms = summarize(r.latency_samples_ms);
   r.ttfc_ms = summarize(r.ttfc_samples_ms);

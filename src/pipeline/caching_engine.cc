@@ -74,7 +74,12 @@ std::string request_cache_key(const SynthesisRequest& request, bool streamed,
   put(key, o.cfg_weight);
   put(key, o.exaggeration);
   put(key, o.max_speech_tokens);
+  // Everything that shapes the audio or its chunks: the chunk sizes, and the engine's streaming
+  // mode besides whether the caller takes chunks (`streamed`).
   key += std::to_string(o.chunk_tokens);
+  key += '/';
+  key += std::to_string(o.first_chunk_tokens);
+  key += o.streaming ? "S" : "O";
   key += streamed ? "s" : "w";
   return key;
 }
@@ -205,6 +210,18 @@ void CachingEngine::clear() {
   index_.clear();
   stats_.bytes = 0;
   stats_.entries = 0;
+}
+
+EngineMemoryStats CachingEngine::memory_stats() const {
+  EngineMemoryStats m = inner_->memory_stats();
+  const RequestCacheStats s = stats();
+  m.request_cache = true;
+  m.request_cache_bytes = static_cast<std::int64_t>(s.bytes);
+  m.request_cache_entries = s.entries;
+  m.request_cache_hits = s.hits;
+  m.request_cache_misses = s.misses;
+  m.request_cache_evictions = s.evictions;
+  return m;
 }
 
 }  // namespace chatterd

@@ -48,7 +48,9 @@ class CachingEngine final : public TtsEngine {
 
   const EngineInfo& info() const override { return inner_->info(); }
   void set_observer(EngineObserver* observer) override { inner_->set_observer(observer); }
-  EngineMemoryStats memory_stats() const override { return inner_->memory_stats(); }
+  int max_concurrency() const override { return inner_->max_concurrency(); }
+  // The inner engine's, plus the cache's own (EngineMemoryStats::request_cache_*).
+  EngineMemoryStats memory_stats() const override;
   SynthesisResult synthesize(const SynthesisRequest& request,
                              const ChunkCallback& on_chunk = {}) override;
 

@@ -334,6 +334,18 @@ EngineMemoryStats ChatterboxEngine::memory_stats() const {
     m.gpu_memory_total_bytes = d.gpu_memory_total;
     m.gpu_utilization_percent = d.gpu_percent;
     m.gpu_memory_utilization_percent = d.gpu_memory_percent;
+    m.device_timing = true;
+    m.device_t3_ms = d.step_device_ms;
+    m.device_t3_steps = d.timed_steps;
+  }
+  if (!parts_.flow->device_description().empty() || !parts_.hift->device_description().empty()) {
+    const ops::DeviceBusy flow = parts_.flow->device_busy();
+    const ops::DeviceBusy hift = parts_.hift->device_busy();
+    m.device_timing = true;
+    m.device_flow_ms = flow.device_ms;
+    m.device_flow_calls = flow.calls;
+    m.device_hift_ms = hift.device_ms;
+    m.device_hift_calls = hift.calls;
   }
   // The vocoder's device contexts (flow estimator, HiFT stack): their peaks are summed, an upper
   // bound of the joint peak.

@@ -165,12 +165,13 @@ class ChatterboxEngine final : public TtsEngine {
   void enable_batching(const T3BatchLoopConfig& config);
   // T3 decodes on a CUDA device (every variant): the decoder goes to the device
   // (models/t3/t3_cuda_batcher.h) and every request's T3, batched or not, joins the device's
-  // batch loop of `max_batch` streams. S3Gen and HiFT stay on the CPU. Throws Unsupported
+  // batch loop of `max_batch` streams (the vocoder: use_cuda_vocoder). Throws Unsupported
   // without a CUDA build or device. Call before serving.
   void use_cuda(const T3CudaOptions& options, std::int64_t max_batch);
-  // S3Gen's CFM estimator and solver and HiFT's conv stack on CUDA device `device` with `dtype`
-  // (f32 or bf16) matrices (S3GenFlow::use_device, Hift::use_device); the flow encoder, HiFT's
-  // f0 predictor and source stay on the CPU. Before use_bf16_vocoder and before requests run.
+  // S3Gen's flow encoder, CFM estimator and solver and HiFT's conv stack on CUDA device `device`
+  // with `dtype` (f32 or bf16) matrices (S3GenFlow::use_device, Hift::use_device); the token
+  // embedding, speaker affine, HiFT's f0 predictor, source and STFTs stay on the CPU. Before
+  // use_bf16_vocoder and before requests run.
   void use_cuda_vocoder(int device, DType dtype);
   const T3CudaBackend* t3_cuda() const { return t3_cuda_.get(); }
   // The vocoder's bf16 path (EngineConfig::vocoder_dtype): packs S3Gen's and HiFT's frame-wise

@@ -280,6 +280,43 @@ std::string Metrics::render(const EngineMemoryStats& engine_memory) const {
       "chatterd_device_memory_peak_bytes {}\n",
       engine_memory.device_bytes_in_use, engine_memory.device_bytes_cached,
       engine_memory.device_peak_bytes_in_use);
+  if (engine_memory.device_timing) {
+    out += fmt::format(
+        "# HELP chatterd_device_busy_seconds_total GPU time of each engine stage's device work "
+        "(CUDA events around each T3 batch step and each flow / HiFT device call).\n"
+        "# TYPE chatterd_device_busy_seconds_total counter\n"
+        "chatterd_device_busy_seconds_total{{stage=\"t3\"}} {}\n"
+        "chatterd_device_busy_seconds_total{{stage=\"flow\"}} {}\n"
+        "chatterd_device_busy_seconds_total{{stage=\"hift\"}} {}\n"
+        "# HELP chatterd_device_calls_total Timed device calls per stage (T3: batch steps).\n"
+        "# TYPE chatterd_device_calls_total counter\n"
+        "chatterd_device_calls_total{{stage=\"t3\"}} {}\n"
+        "chatterd_device_calls_total{{stage=\"flow\"}} {}\n"
+        "chatterd_device_calls_total{{stage=\"hift\"}} {}\n",
+        engine_memory.device_t3_ms * 1e-3, engine_memory.device_flow_ms * 1e-3,
+        engine_memory.device_hift_ms * 1e-3, engine_memory.device_t3_steps,
+        engine_memory.device_flow_calls, engine_memory.device_hift_calls);
+  }
+  if (engine_memory.request_cache) {
+    out += fmt::format(
+        "# HELP chatterd_request_cache_lookups_total Cacheable requests (seeded) by outcome: "
+        "replayed from the request cache (hit) or synthesised (miss).\n"
+        "# TYPE chatterd_request_cache_lookups_total counter\n"
+        "chatterd_request_cache_lookups_total{{result=\"hit\"}} {}\n"
+        "chatterd_request_cache_lookups_total{{result=\"miss\"}} {}\n"
+        "# HELP chatterd_request_cache_evictions_total Entries dropped to stay within the budget.\n"
+        "# TYPE chatterd_request_cache_evictions_total counter\n"
+        "chatterd_request_cache_evictions_total {}\n"
+        "# HELP chatterd_request_cache_bytes Audio (and keys) the request cache holds.\n"
+        "# TYPE chatterd_request_cache_bytes gauge\n"
+        "chatterd_request_cache_bytes {}\n"
+        "# HELP chatterd_request_cache_entries Requests the request cache can replay.\n"
+        "# TYPE chatterd_request_cache_entries gauge\n"
+        "chatterd_request_cache_entries {}\n",
+        engine_memory.request_cache_hits, engine_memory.request_cache_misses,
+        engine_memory.request_cache_evictions, engine_memory.request_cache_bytes,
+        engine_memory.request_cache_entries);
+  }
   if (engine_memory.gpu_telemetry) {
     out += fmt::format(
         "# HELP chatterd_gpu_memory_bytes The GPU's memory as NVML reports it (every process).\n"

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "core/check.h"
 #include "core/logging.h"
+#include "pipeline/caching_engine.h"
 
 namespace chatterd::serving {
 namespace {
@@ -45,11 +47,21 @@ class BatchStepObserver final : public EngineObserver {
   const Scheduler& scheduler_;
 };
 
+// `engine` behind a CachingEngine of `budget_mb` MiB; as it is when the budget is 0 (or there is
+// no engine: the constructor reports that).
+std::unique_ptr<TtsEngine> with_request_cache(std::unique_ptr<TtsEngine> engine, int budget_mb) {
+  if (engine == nullptr || budget_mb <= 0) return engine;
+  return std::make_unique<CachingEngine>(
+      std::shared_ptr<TtsEngine>(std::move(engine)),
+      RequestCacheConfig{.max_bytes = static_cast<std::size_t>(budget_mb) << 20});
+}
+
 }  // namespace
 
 Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
     : config_(std::move(config)),
-      engine_(std::move(engine)),
+      engine_(with_request_cache(std::move(engine), config_.request_cache_mb)),
+      request_cache_(dynamic_cast<CachingEngine*>(engine_.get())),
       connections_(config_.max_connections, config_.max_connections_per_ip, metrics_),
       work_(net::make_work_guard(ioc_)),
       acceptor_(net::make_strand(ioc_)),
@@ -73,8 +85,12 @@ Server::Server(ServerConfig config, std::unique_ptr<TtsEngine> engine)
       metrics_, tracer_.get());
   observer_ = std::make_unique<BatchStepObserver>(metrics_, tracer_.get(), *scheduler_);
   engine_->set_observer(observer_.get());
-  voices_ = std::make_unique<VoiceService>(*engine_, config_.model, config_.voice_store,
-                                           config_.n_threads);
+  // Voices go to the engine itself (the cache has no voice table); a new voice empties the cache.
+  TtsEngine& voice_engine = request_cache_ != nullptr ? request_cache_->inner() : *engine_;
+  voices_ = std::make_unique<VoiceService>(voice_engine, config_.model, config_.voice_store,
+                                           config_.n_threads, [this] {
+                                             if (request_cache_ != nullptr) request_cache_->clear();
+                                           });
   state_ = std::make_unique<ServerState>(config_, engine_->info(), *scheduler_, metrics_, *voices_,
                                          ws_sessions_);
   beast::error_code ec;

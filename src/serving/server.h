@@ -21,6 +21,10 @@
 #include "serving/session_registry.h"
 #include "serving/voice_service.h"
 
+namespace chatterd {
+class CachingEngine;
+}  // namespace chatterd
+
 namespace chatterd::serving {
 
 class Server {
@@ -61,7 +65,8 @@ class Server {
   void on_accept(beast::error_code ec, tcp::socket socket);
 
   ServerConfig config_;
-  std::unique_ptr<TtsEngine> engine_;
+  std::unique_ptr<TtsEngine> engine_;       // the request cache in front of the engine, when on
+  CachingEngine* request_cache_ = nullptr;  // engine_, when it is the cache
   // Metrics, the limiter and the registry outlive the io_context: sessions destroyed with its
   // pending handlers still release their connection ticket and registry entry.
   Metrics metrics_;

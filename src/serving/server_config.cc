@@ -90,7 +90,8 @@ const std::vector<std::string_view>& config_keys() {
                                                    "vocoder_early_fire_ratio",
                                                    "realtime_budget",
                                                    "trace",
-                                                   "trace_requests"};
+                                                   "trace_requests",
+                                                   "request_cache_mb"};
   return kKeys;
 }
 
@@ -169,6 +170,8 @@ void set_config_value(ServerConfig& c, std::string_view key, const std::string& 
     c.trace_file = value;
   } else if (key == "trace_requests") {
     c.trace_requests = parse_int<int>(key, value, source);
+  } else if (key == "request_cache_mb") {
+    c.request_cache_mb = parse_int<int>(key, value, source);
   } else {
     CHATTERD_THROW(InvalidArgument, "{}: unknown setting '{}'; known: {}", source, key,
                    fmt::join(config_keys(), ", "));
@@ -289,6 +292,10 @@ void ServerConfig::validate() const {
     problems.push_back(
         fmt::format("realtime_budget must be >= 0 (0: off), got {}", realtime_budget));
   }
+  if (request_cache_mb < 0 || request_cache_mb > 65536) {
+    problems.push_back(
+        fmt::format("request_cache_mb must be in 0..65536 (0: off), got {}", request_cache_mb));
+  }
   if (trace_requests < 1 || trace_requests > 10000) {
     problems.push_back(fmt::format("trace_requests must be in 1..10000, got {}", trace_requests));
   }
@@ -327,7 +334,8 @@ std::string ServerConfig::to_json() const {
                          {"vocoder_early_fire_ratio", vocoder_early_fire_ratio},
                          {"realtime_budget", realtime_budget},
                          {"trace", trace_file},
-                         {"trace_requests", trace_requests}};
+                         {"trace_requests", trace_requests},
+                         {"request_cache_mb", request_cache_mb}};
   return j.dump();
 }
 

@@ -61,6 +61,9 @@ struct ServerConfig {
   // `trace_requests` syntheses and write them to this file at graceful shutdown. "": off.
   std::string trace_file;
   int trace_requests = 20;
+  // The request cache (CachingEngine): identical seeded requests replay stored audio. Its LRU
+  // budget in MiB; 0: off.
+  int request_cache_mb = 256;
 
   // Throws InvalidArgument listing every problem at once.
   void validate() const;

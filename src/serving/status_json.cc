@@ -48,8 +48,8 @@ nlohmann::json batching_json(const ServerState& state) {
 
 // The process's resident set now and, by engine stage, the largest resident set sampled at the
 // end of a stage segment since start (chatterd_stage_peak_resident_bytes).
-// Plus the engine's KV cache pool (chatterd_kv_cache_bytes) and its device memory (CUDA; zero on
-// the CPU).
+// Plus the engine's KV cache pool (chatterd_kv_cache_bytes), its device memory (CUDA; zero on
+// the CPU) and the request cache (null when off).
 nlohmann::json memory_json(const Metrics& m, const EngineMemoryStats& engine) {
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& [stage, bytes] : m.stage_peak_resident.values()) stages[stage] = bytes;
@@ -69,7 +69,22 @@ nlohmann::json memory_json(const Metrics& m, const EngineMemoryStats& engine) {
                                        {"utilization_percent", engine.gpu_utilization_percent},
                                        {"memory_utilization_percent",
                                         engine.gpu_memory_utilization_percent}}
-                      : nlohmann::json(nullptr)}};
+                      : nlohmann::json(nullptr)},
+          {"device_busy_ms", engine.device_timing
+                                 ? nlohmann::json{{"t3", engine.device_t3_ms},
+                                                  {"t3_steps", engine.device_t3_steps},
+                                                  {"flow", engine.device_flow_ms},
+                                                  {"flow_calls", engine.device_flow_calls},
+                                                  {"hift", engine.device_hift_ms},
+                                                  {"hift_calls", engine.device_hift_calls}}
+                                 : nlohmann::json(nullptr)},
+          {"request_cache", engine.request_cache
+                                ? nlohmann::json{{"bytes", engine.request_cache_bytes},
+                                                 {"entries", engine.request_cache_entries},
+                                                 {"hits", engine.request_cache_hits},
+                                                 {"misses", engine.request_cache_misses},
+                                                 {"evictions", engine.request_cache_evictions}}
+                                : nlohmann::json(nullptr)}};
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 namespace chatterd::serving {
 
 VoiceService::VoiceService(TtsEngine& engine, std::string model, std::string store_dir,
-                           int n_threads)
+                           int n_threads, std::function<void()> on_added)
     : engine_(engine),
       chatterbox_(dynamic_cast<ChatterboxEngine*>(&engine)),
       model_(std::move(model)),
@@ -22,6 +22,7 @@ VoiceService::VoiceService(TtsEngine& engine, std::string model, std::string sto
       n_threads_(n_threads > 0
                      ? n_threads
                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      on_added_(std::move(on_added)),
       names_(engine.info().voices) {}
 
 VoiceService::~VoiceService() = default;
@@ -60,6 +61,7 @@ VoiceAdded VoiceService::add(const std::string& name, std::span<const std::byte>
   }
   const VoiceStore::AddResult r = store_->add(name, audio);
   chatterbox_->add_voice(r.voice);
+  if (on_added_) on_added_();
   {
     const std::lock_guard lock(names_mutex_);
     if (std::find(names_.begin(), names_.end(), name) == names_.end()) names_.push_back(name);

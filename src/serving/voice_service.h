@@ -5,6 +5,7 @@
 // the Scheduler worker (a SynthesisJob::task): never beside a synthesis (chatterbox_engine.h).
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -33,7 +34,10 @@ class VoiceService {
  public:
   // `model` is the served EngineConfig::model (its directory holds the voice networks);
   // `store_dir` "" keeps voices in memory only. Nothing heavy happens until the first add().
-  VoiceService(TtsEngine& engine, std::string model, std::string store_dir, int n_threads);
+  // `on_added` runs after each add() (the server clears its request cache there: a request
+  // naming a replaced voice must not replay the old voice's audio).
+  VoiceService(TtsEngine& engine, std::string model, std::string store_dir, int n_threads,
+               std::function<void()> on_added = {});
   ~VoiceService();
   VoiceService(const VoiceService&) = delete;
   VoiceService& operator=(const VoiceService&) = delete;
@@ -57,6 +61,7 @@ class VoiceService {
   int n_threads_ = 1;
   std::unique_ptr<ThreadPool> pool_;  // worker-only, created with store_
   std::unique_ptr<VoiceStore> store_;
+  std::function<void()> on_added_;
   mutable std::mutex names_mutex_;
   std::vector<std::string> names_;
 };

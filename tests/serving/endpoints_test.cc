@@ -56,6 +56,50 @@ TEST(ServingStatus, OptimizationStatusReportsConfigEngineQueueAndCounters) {
   EXPECT_EQ(request(fs.port(), http::verb::get, "/optimization-status").status, 401);
 }
 
+// The request cache is on by default: an identical seeded request replays the stored audio (the
+// engine runs once), unseeded ones always synthesise, and /metrics counts both.
+TEST(ServingRequestCache, SeededRepeatsReplayAndUnseededSynthesise) {
+  ScriptedServer fs([](testing::FakeEngine& e) { e.text_valued = true; });
+  const auto post = [&](const std::string& body) {
+    return request(fs.port(), http::verb::post, "/synthesize", body);
+  };
+  const testing::Reply first = post(R"({"text":"hello","seed":7})");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const testing::Reply again = post(R"({"text":"hello","seed":7})");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(fs.engine->calls.load(), 1);
+  ASSERT_EQ(post(R"({"text":"hello","seed":8})").status, 200);  // another seed: another request
+  ASSERT_EQ(post(R"({"text":"hello"})").status, 200);
+  ASSERT_EQ(post(R"({"text":"hello"})").status, 200);
+  EXPECT_EQ(fs.engine->calls.load(), 4);
+  const std::string metrics = request(fs.port(), http::verb::get, "/metrics").body;
+  EXPECT_NE(metrics.find("chatterd_request_cache_lookups_total{result=\"hit\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("chatterd_request_cache_lookups_total{result=\"miss\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("chatterd_request_cache_entries 2\n"), std::string::npos);
+  const json status = json::parse(request(fs.port(), http::verb::get, "/optimization-status").body);
+  EXPECT_EQ(status["memory"]["request_cache"]["hits"], 1);
+  EXPECT_EQ(status["memory"]["request_cache"]["entries"], 2);
+}
+
+TEST(ServingRequestCache, ZeroBudgetTurnsItOff) {
+  ScriptedServer fs([](testing::FakeEngine&) {}, [](ServerConfig& c) { c.request_cache_mb = 0; });
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(
+        request(fs.port(), http::verb::post, "/synthesize", R"({"text":"x","seed":1})").status,
+        200);
+  }
+  EXPECT_EQ(fs.engine->calls.load(), 2);
+  const std::string metrics = request(fs.port(), http::verb::get, "/metrics").body;
+  EXPECT_EQ(metrics.find("chatterd_request_cache"), std::string::npos);
+  ServerConfig c;
+  c.request_cache_mb = -1;
+  EXPECT_THROW(c.validate(), InvalidArgument);
+}
+
 TEST(ServingStatus, ConfigureStreamingValidatesAndAppliesToLaterRequests) {
   ScriptedServer fs([](testing::FakeEngine&) {});
   const auto post = [&](const std::string& body) {

@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
+#include <fstream>
 #include <future>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "fixture_dirs.h"
 #include "serving/http_client.h"
 #include "serving/server_config.h"
 #include "serving/test_server.h"
@@ -257,6 +261,25 @@ TEST(ServingConnectionConfig, KeysAreValidatedAndLayered) {
   EXPECT_THROW(c.validate(), InvalidArgument);
   EXPECT_THROW(set_config_value(c, "max_connections_per_ip", "-1", "flag"), InvalidArgument);
   EXPECT_NE(c.to_string().find("max_connections_per_ip = 1"), std::string::npos);
+}
+
+// Every setting's environment name is in docs/environment_variables.md: the list is written by
+// hand, and keys added later went missing from it before.
+TEST(ServerConfigDocs, EveryKeyIsDocumentedAsAnEnvironmentVariable) {
+  const auto doc_path =
+      test::kFixturesDir.parent_path().parent_path() / "docs" / "environment_variables.md";
+  std::ifstream in(doc_path);
+  ASSERT_TRUE(in) << doc_path;
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  for (const std::string_view key : config_keys()) {
+    std::string name = "`CHATTERD_";
+    for (const char ch : key)
+      name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    name += '`';
+    EXPECT_NE(doc.find(name), std::string::npos) << name << " is not in " << doc_path;
+  }
 }
 
 }  // namespace

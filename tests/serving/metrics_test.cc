@@ -56,6 +56,43 @@ TEST(ServingMetricsUnit, DeviceMemoryAlwaysAndGpuTelemetryOnlyWhereNvmlAnswered)
   EXPECT_DOUBLE_EQ(e.value("chatterd_gpu_utilization_ratio", {{"unit", "memory"}}), 0.17);
 }
 
+// Device busy time per stage, in seconds, only where the engine runs something on a GPU; the
+// request cache's counters only where there is one.
+TEST(ServingMetricsUnit, DeviceBusyAndRequestCacheOnlyWhereTheEngineHasThem) {
+  const Metrics m;
+  const testing::Exposition plain = parse_exposition(m.render(EngineMemoryStats{}));
+  EXPECT_EQ(plain.type.count("chatterd_device_busy_seconds_total"), 0u);
+  EXPECT_EQ(plain.type.count("chatterd_request_cache_lookups_total"), 0u);
+
+  EngineMemoryStats s;
+  s.device_timing = true;
+  s.device_t3_ms = 1500.0;
+  s.device_t3_steps = 300;
+  s.device_flow_ms = 250.0;
+  s.device_flow_calls = 4;
+  s.device_hift_ms = 125.0;
+  s.device_hift_calls = 4;
+  s.request_cache = true;
+  s.request_cache_hits = 3;
+  s.request_cache_misses = 5;
+  s.request_cache_evictions = 1;
+  s.request_cache_bytes = 4096;
+  s.request_cache_entries = 4;
+  const testing::Exposition e = parse_exposition(m.render(s));
+  EXPECT_EQ(e.type.at("chatterd_device_busy_seconds_total"), "counter");
+  EXPECT_DOUBLE_EQ(e.value("chatterd_device_busy_seconds_total", {{"stage", "t3"}}), 1.5);
+  EXPECT_DOUBLE_EQ(e.value("chatterd_device_busy_seconds_total", {{"stage", "flow"}}), 0.25);
+  EXPECT_DOUBLE_EQ(e.value("chatterd_device_busy_seconds_total", {{"stage", "hift"}}), 0.125);
+  EXPECT_EQ(e.value("chatterd_device_calls_total", {{"stage", "t3"}}), 300);
+  EXPECT_EQ(e.value("chatterd_device_calls_total", {{"stage", "hift"}}), 4);
+  EXPECT_EQ(e.type.at("chatterd_request_cache_lookups_total"), "counter");
+  EXPECT_EQ(e.value("chatterd_request_cache_lookups_total", {{"result", "hit"}}), 3);
+  EXPECT_EQ(e.value("chatterd_request_cache_lookups_total", {{"result", "miss"}}), 5);
+  EXPECT_EQ(e.value("chatterd_request_cache_evictions_total", {}), 1);
+  EXPECT_EQ(e.value("chatterd_request_cache_bytes", {}), 4096);
+  EXPECT_EQ(e.value("chatterd_request_cache_entries", {}), 4);
+}
+
 TEST(ServingMetricsUnit, HistogramFamilyRendersOneSeriesPerLabel) {
   HistogramFamily f("stage", {0.1, 1.0});
   f.observe("t3_decode", 0.05);

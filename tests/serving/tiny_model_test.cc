@@ -84,6 +84,7 @@ TEST(ServingTinyTurboBatched, ConcurrentRequestsShareTheEngineAndKeepTheirAudio)
   c.model = test::kTurboTinyDir.string();
   c.n_threads = 2;
   c.max_batch = 3;
+  c.request_cache_mb = 0;  // the repeated seeded requests must run, not replay
   const std::unique_ptr<Server> server = Server::create(c);
   server->start();
   const auto body = [](int i) {

@@ -33,6 +33,7 @@ TEST(ServingVocoderBatching, ConcurrentStreamsKeepTheirAudioAndBookBatches) {
   c.model = test::kTurboTinyDir.string();
   c.n_threads = 2;
   c.vocoder_batch = 3;
+  c.request_cache_mb = 0;  // the repeated seeded requests must run, not replay
   // bf16 vocoder: batched solves are bit-identical to solo ones there (S3GenFlow::solve_batch);
   // an f32 vocoder differs by float reordering, which moves a few PCM codes.
   const bool exact = ops::bf16_gemm_available(ExecContext{});

@@ -158,6 +158,25 @@ struct EngineMemoryStats {
   std::int64_t gpu_memory_total_bytes = 0;
   int gpu_utilization_percent = 0;         // share of the last sample period a kernel ran
   int gpu_memory_utilization_percent = 0;  // share of it device memory was read or written
+  // CUDA engines: GPU time since start per stage, measured with CUDA events around each batch
+  // step of T3 and each device call of the S3Gen flow (encoder, solves) and of HiFT's conv stack,
+  // and how many were timed; device_timing is false (and these 0) where nothing runs on a GPU.
+  // Busy time over wall time is the stage's share of the GPU.
+  bool device_timing = false;
+  double device_t3_ms = 0.0;
+  std::int64_t device_t3_steps = 0;
+  double device_flow_ms = 0.0;
+  std::int64_t device_flow_calls = 0;
+  double device_hift_ms = 0.0;
+  std::int64_t device_hift_calls = 0;
+  // A request cache in front of the engine (CachingEngine; all 0 without one): audio held, and
+  // lookups since start (hits replayed stored audio; misses were cacheable and synthesised).
+  bool request_cache = false;
+  std::int64_t request_cache_bytes = 0;
+  std::int64_t request_cache_entries = 0;
+  std::int64_t request_cache_hits = 0;
+  std::int64_t request_cache_misses = 0;
+  std::int64_t request_cache_evictions = 0;
 };
 
 class TtsEngine {
@@ -223,9 +242,9 @@ struct EngineConfig {
   int vocoder_batch = 1;
   double vocoder_max_wait_ms = 5.0;        // a waiting window fires at this age
   double vocoder_early_fire_ratio = 0.75;  // fire once this share of the expected batch waits
-  // Where T3 decodes: the CPU, or a CUDA device (Chatterbox models; S3Gen and HiFT stay on the
-  // CPU for now). On CUDA every request's T3 joins one batch loop of max_batch streams that owns
-  // the device; t3_dtype must stay f32 there (the device holds the matrices in bf16).
+  // Where the model runs: the CPU, or a CUDA device (Chatterbox models: T3, the S3Gen flow and
+  // HiFT's conv stack). On CUDA every request's T3 joins one batch loop of max_batch streams that
+  // owns the device; t3_dtype must stay f32 there (the device holds the matrices in bf16).
   DeviceSpec device;
   // CUDA: KV positions per stream (prefill + generated tokens); bounds device memory (a longer
   // request stops early, a longer prefill is refused).

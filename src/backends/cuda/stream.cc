@@ -45,4 +45,18 @@ float Event::elapsed_ms(const Event& start, const Event& end) {
   return ms;
 }
 
+void BusyTimer::begin(const Stream& stream) {
+  start_.record(stream);
+}
+
+void BusyTimer::end(const Stream& stream) noexcept {
+  try {
+    stop_.record(stream);
+    const double ms = Event::elapsed_ms(start_, stop_);
+    total_ns_.fetch_add(static_cast<std::int64_t>(ms * 1e6));
+    calls_.fetch_add(1);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): see end()'s contract
+  }
+}
+
 }  // namespace chatterd::cuda

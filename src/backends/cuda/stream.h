@@ -2,6 +2,9 @@
 // RAII CUDA stream and event. Headers here stay free of CUDA's own so that ops (.cc, built by the
 // host compiler) can hold them; CUstream_st/CUevent_st are the runtime's opaque handle types.
 
+#include <atomic>
+#include <cstdint>
+
 struct CUstream_st;
 struct CUevent_st;
 
@@ -40,6 +43,27 @@ class Event {
 
  private:
   CUevent_st* event_ = nullptr;
+};
+
+// The device time of a series of calls on one stream, one call at a time: begin() before a
+// call's work is queued, end() after it (which waits for the stream to get there), totals
+// readable from any thread. Events measure the stream's time between the two marks, so host
+// gaps inside a call count and time spent waiting for the lock before begin() does not.
+class BusyTimer {
+ public:
+  BusyTimer() = default;  // creates its events on the current device
+  void begin(const Stream& stream);
+  // Adds the call's time; never throws (a failed measurement is dropped, the call's own errors
+  // surface where it synchronises).
+  void end(const Stream& stream) noexcept;
+  double total_ms() const { return static_cast<double>(total_ns_.load()) * 1e-6; }
+  std::int64_t calls() const { return calls_.load(); }
+
+ private:
+  Event start_;
+  Event stop_;
+  std::atomic<std::int64_t> total_ns_{0};
+  std::atomic<std::int64_t> calls_{0};
 };
 
 }  // namespace chatterd::cuda

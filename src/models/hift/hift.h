@@ -21,6 +21,7 @@
 #include "models/hift/hift_source.h"
 #include "models/hift/hift_stft.h"
 #include "models/s3gen/s3gen_config.h"
+#include "ops/device_lane.h"
 #include "ops/exec_context.h"
 #include "weights/weight_store.h"
 
@@ -82,6 +83,8 @@ class Hift {
   std::string device_description() const;
   // The device context's caching allocator (weights, im2col scratch); zeros on the host.
   CachingAllocatorStats device_memory() const;
+  // GPU time of the conv-stack calls since use_device; zeros on the host.
+  ops::DeviceBusy device_busy() const;
 
  private:
   struct DeviceStack;  // hift_device.cc

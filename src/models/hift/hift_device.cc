@@ -41,6 +41,10 @@ CachingAllocatorStats Hift::device_memory() const {
   return device_ ? device_->lane.memory() : CachingAllocatorStats{};
 }
 
+ops::DeviceBusy Hift::device_busy() const {
+  return device_ ? device_->lane.busy() : ops::DeviceBusy{};
+}
+
 Tensor Hift::decode_stack_on_device(const ExecContext& host_ctx, const Tensor& mel,
                                     const Tensor& s_stft) const {
   return device_->lane.run(host_ctx, [&](const ExecContext& ctx) {

@@ -23,6 +23,7 @@
 #include "models/s3gen/flow_tap.h"
 #include "models/s3gen/s3gen_config.h"
 #include "models/s3gen/upsample_conformer_encoder.h"
+#include "ops/device_lane.h"
 #include "ops/exec_context.h"
 #include "weights/weight_store.h"
 
@@ -120,6 +121,8 @@ class S3GenFlow {
   std::string device_description() const;
   // The device context's caching allocator (weights, the solve's tensors); zeros on the host.
   CachingAllocatorStats device_memory() const;
+  // GPU time of the device calls (encoder and solves) since use_device; zeros on the host.
+  ops::DeviceBusy device_busy() const;
 
  private:
   // The padded estimator batch of a solve_batch call, built on the host.

@@ -60,6 +60,10 @@ CachingAllocatorStats S3GenFlow::device_memory() const {
   return device_ ? device_->lane.memory() : CachingAllocatorStats{};
 }
 
+ops::DeviceBusy S3GenFlow::device_busy() const {
+  return device_ ? device_->lane.busy() : ops::DeviceBusy{};
+}
+
 Tensor S3GenFlow::encode_on_device(const ExecContext& host_ctx, const Tensor& xs, bool finalize,
                                    std::int64_t f1) const {
   return device_->lane.run(host_ctx, [&](const ExecContext& ctx) {

@@ -24,6 +24,7 @@
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/kv_slots.h"
 #include "backends/cuda/nvml.h"
+#include "backends/cuda/stream.h"
 #endif
 
 namespace chatterd {
@@ -57,6 +58,7 @@ struct T3CudaBackend::Impl {
   ExecContext ctx;                          // device work: ctx.cuda = &dc
   std::optional<T3CudaDecoder> gpt2;        // Turbo, Nano
   std::optional<T3CudaLlamaDecoder> llama;  // English, Multilingual
+  cuda::BusyTimer step_timer;               // after dc: its events belong to dc's device
   // NVML numbers devices by PCI order, the runtime by CUDA_DEVICE_ORDER (fastest first by
   // default); on a machine with one GPU they agree, elsewhere set CUDA_DEVICE_ORDER=PCI_BUS_ID.
   std::unique_ptr<cuda::Nvml> nvml;
@@ -207,7 +209,9 @@ class T3CudaBatcher final : public T3CudaBatcherBase {
     retire(finished);  // streams that ended at add()
     const std::int64_t n = running();
     if (n > 0) {
+      impl_->step_timer.begin(impl_->dc.stream());
       run_step(n);
+      impl_->step_timer.end(impl_->dc.stream());
       ++steps_;
       rows_ += n;
       for (std::int64_t b = 0; b < n; ++b) {
@@ -427,6 +431,7 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
                   step_embeds_host_.data() + static_cast<std::size_t>(2 * b * d));
     }
     cuda::DeviceContext& dc = impl_->dc;
+    impl_->step_timer.begin(dc.stream());
     if (!step_embeds_.defined() || step_embeds_.numel() == 0) {
       step_embeds_ = dc.empty(Shape{2 * max_batch_, d}, DType::F32);
     }
@@ -435,6 +440,7 @@ class T3CudaCfgBatcher final : public T3CudaBatcherBase {
     const T3CudaLlamaDecoder::StepScratch& scratch = run_step(n);
     logits_.resize(static_cast<std::size_t>(2 * n * vocab_));
     dc.download(scratch.logits.raw_data(), logits_.size() * sizeof(float), logits_.data());
+    impl_->step_timer.end(dc.stream());
     const auto pair_floats = 2 * static_cast<std::size_t>(vocab_);
     for (std::int64_t b = 0; b < n; ++b) {
       auto& dst = streams_[static_cast<std::size_t>(b)]->logits;
@@ -595,7 +601,9 @@ T3CudaMemoryStats T3CudaBackend::memory() const {
   const CachingAllocatorStats s = impl_->dc.device_memory().stats();
   T3CudaMemoryStats m{.bytes_in_use = static_cast<std::int64_t>(s.bytes_in_use),
                       .bytes_cached = static_cast<std::int64_t>(s.bytes_cached),
-                      .peak_bytes_in_use = static_cast<std::int64_t>(s.peak_bytes_in_use)};
+                      .peak_bytes_in_use = static_cast<std::int64_t>(s.peak_bytes_in_use),
+                      .step_device_ms = impl_->step_timer.total_ms(),
+                      .timed_steps = impl_->step_timer.calls()};
   if (impl_->nvml) {
     if (const auto u = impl_->nvml->usage(static_cast<unsigned>(options_.device))) {
       m.nvml = true;

@@ -54,6 +54,10 @@ struct T3CudaMemoryStats {
   std::int64_t gpu_memory_total = 0;
   int gpu_percent = 0;
   int gpu_memory_percent = 0;
+  // GPU time of the batch steps since start (CUDA events around each step: inputs up, the decode
+  // step, the pick, tokens or logits down) and how many steps were timed.
+  double step_device_ms = 0.0;
+  std::int64_t timed_steps = 0;
 };
 
 class T3CudaBackend {

@@ -48,6 +48,10 @@ TEST_P(HiftCuda, DecoderMatchesTheGoldenAndTheHost) {
   EXPECT_FALSE(model->device_description().empty());
   Tensor wav;
   model->decode(ctx, mel, source, wav);
+  // The device call was timed with events.
+  const ops::DeviceBusy busy = model->device_busy();
+  EXPECT_GE(busy.calls, 1);
+  EXPECT_GT(busy.device_ms, 0.0);
   Tensor faded = wav.clone();
   hift::apply_trim_fade(faded);
   const double golden = test::relative_max(faded, g->get_any("output.wav"));

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -113,6 +114,8 @@ TEST_P(S3GenFlowCuda, APaddedBatchSolvesEachItemAsAlone) {
   Fixture f = load(folder);
   const ExecContext ctx;
   f.flow->use_device(0, dtype);
+  EXPECT_EQ(f.flow->device_busy().calls, 0);
+  const auto t0 = std::chrono::steady_clock::now();
   // Two encodings of different lengths (the second drops speech tokens).
   const std::int64_t n = f.speech.numel();
   ASSERT_GE(n, 8);
@@ -133,6 +136,14 @@ TEST_P(S3GenFlowCuda, APaddedBatchSolvesEachItemAsAlone) {
   // padding or masking bug would move whole frames.
   EXPECT_LT(test::relative_max(batch[0], alone_a), tolerance(dtype));
   EXPECT_LT(test::relative_max(batch[1], alone_b), tolerance(dtype));
+  // Each device call was timed with events (2 encodes, 1 batch, 2 solves): GPU time that fits in
+  // the wall time they took.
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const ops::DeviceBusy busy = f.flow->device_busy();
+  EXPECT_GE(busy.calls, 5);
+  EXPECT_GT(busy.device_ms, 0.0);
+  EXPECT_LT(busy.device_ms, wall_ms);
 }
 
 // Weights the store owns (synthetic, .pt, f16 checkpoints) rather than maps: the upload converts

@@ -115,6 +115,10 @@ TEST_F(T3CudaBatcherTest, GreedyTokensAreTheCpuArgmaxUpToNearTiesAcrossJoinsAndC
   const auto batcher = backend.make_batcher(3);
   const JobsRun run = run_jobs(*batcher, cond_, jobs, greedy);
   ASSERT_EQ(run.results.size(), jobs.size());
+  // Every batch step was timed on the device.
+  const T3CudaMemoryStats mem = backend.memory();
+  EXPECT_EQ(mem.timed_steps, batcher->steps());
+  EXPECT_GT(mem.step_device_ms, 0.0);
   int exact = 0;
   int total = 0;
   for (std::size_t j = 0; j < jobs.size(); ++j) {
@@ -241,6 +245,7 @@ TEST(T3CudaCfgBatcher, GreedyPicksAreTheCpuChoiceUpToNearTiesAcrossJoinsAndCompa
     for (auto& f : batcher->step(cpu)) results[f.id] = std::move(f.result);
   }
   ASSERT_EQ(results.size(), opts.size());
+  EXPECT_EQ(backend.memory().timed_steps, batcher->steps());
   int exact = 0;
   int total = 0;
   for (std::size_t j = 0; j < opts.size(); ++j) {

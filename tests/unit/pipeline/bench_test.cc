@@ -190,6 +190,20 @@ TEST(BenchReport, JsonRoundTrip) {
   const BenchReport d = bench_report_from_json(to_json(c), "mem");
   EXPECT_FALSE(d.results[1].forced_speech_tokens.has_value());
   EXPECT_TRUE(to_json(c)["results"][1]["forced_speech_tokens"].is_null());
+  // A CPU run has no device figures (null); a GPU run's survive the trip.
+  EXPECT_TRUE(j["results"][0]["device"].is_null());
+  EXPECT_FALSE(b.results[0].device.has_value());
+  c.results[0].device = DeviceResult{.t3_ms = 41.5,
+                                     .flow_ms = 12.25,
+                                     .hift_ms = 3.5,
+                                     .t3_steps = 133.0,
+                                     .peak_bytes = std::int64_t{3} << 30};
+  const nlohmann::json jd = to_json(c);
+  const BenchReport e = bench_report_from_json(jd, "mem");
+  ASSERT_TRUE(e.results[0].device.has_value());
+  EXPECT_DOUBLE_EQ(e.results[0].device->flow_ms, 12.25);
+  EXPECT_EQ(e.results[0].device->peak_bytes, std::int64_t{3} << 30);
+  EXPECT_EQ(to_json(e), jd);
 }
 
 // Reports written before stages measured memory have no stages[i].peak_rss_kib: it reads as 0.

@@ -115,7 +115,7 @@ TEST(CachingEngine, EveryOptionIsPartOfTheKey) {
   Fixture f;
   const SynthesisRequest base = seeded("Same text.");
   f.cache.synthesize(base);
-  std::vector<SynthesisRequest> variants(12, base);
+  std::vector<SynthesisRequest> variants(14, base);
   variants[0].options.seed = 2;
   variants[1].options.temperature = 0.5f;
   variants[2].options.top_k = 10;
@@ -128,8 +128,10 @@ TEST(CachingEngine, EveryOptionIsPartOfTheKey) {
   variants[9].options.chunk_tokens = 25;
   variants[10].options.language = "fr";
   variants[11].voice = "other";
+  variants[12].options.first_chunk_tokens = 10;
+  variants[13].options.streaming = !base.options.streaming;
   for (const auto& v : variants) f.cache.synthesize(v);
-  EXPECT_EQ(f.inner->calls, 13);
+  EXPECT_EQ(f.inner->calls, 15);
   EXPECT_EQ(f.cache.stats().hits, 0);
 }
 
