@@ -1,5 +1,6 @@
 #include "io/audio_encoder.h"
 
+#include <fmt/format.h>
 #include <sndfile.h>
 
 #include <algorithm>
@@ -131,14 +132,19 @@ std::string_view codec_extension(AudioCodec codec) {
   return codec_name(codec);
 }
 
+std::string codec_rate_problem(AudioCodec codec, int sample_rate_hz) {
+  if (rate_supported(codec, sample_rate_hz)) return {};
+  return fmt::format("{} cannot carry {} Hz audio{}", codec_name(codec), sample_rate_hz,
+                     codec == AudioCodec::Opus ? " (Opus: 8, 12, 16, 24 or 48 kHz)"
+                     : codec == AudioCodec::Mp3
+                         ? " (MP3: 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 or 48 kHz)"
+                         : "");
+}
+
 AudioEncoder::AudioEncoder(AudioCodec codec, int sample_rate_hz)
     : codec_(codec), sample_rate_hz_(sample_rate_hz), sink_(std::make_unique<Sink>()) {
-  CHATTERD_CHECK(rate_supported(codec, sample_rate_hz), InvalidArgument,
-                 "{} cannot carry {} Hz audio{}", codec_name(codec), sample_rate_hz,
-                 codec == AudioCodec::Opus ? " (Opus: 8, 12, 16, 24 or 48 kHz)"
-                 : codec == AudioCodec::Mp3
-                     ? " (MP3: 8, 11.025, 12, 16, 22.05, 24, 32, 44.1 or 48 kHz)"
-                     : "");
+  const std::string problem = codec_rate_problem(codec, sample_rate_hz);
+  CHATTERD_CHECK(problem.empty(), InvalidArgument, "{}", problem);
   SF_INFO info{};
   info.samplerate = sample_rate_hz;
   info.channels = 1;

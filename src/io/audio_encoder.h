@@ -22,6 +22,8 @@ enum class AudioCodec { Mp3, Opus, Flac };
 std::string_view codec_name(AudioCodec codec);
 // File extension without the dot: "mp3", "opus", "flac".
 std::string_view codec_extension(AudioCodec codec);
+// Empty where `codec` can carry `sample_rate_hz`; else why not (what AudioEncoder would throw).
+std::string codec_rate_problem(AudioCodec codec, int sample_rate_hz);
 
 class AudioEncoder {
  public:

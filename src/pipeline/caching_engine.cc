@@ -74,13 +74,16 @@ std::string request_cache_key(const SynthesisRequest& request, bool streamed,
   put(key, o.cfg_weight);
   put(key, o.exaggeration);
   put(key, o.max_speech_tokens);
-  // Everything that shapes the audio or its chunks: the chunk sizes, and the engine's streaming
-  // mode besides whether the caller takes chunks (`streamed`).
-  key += std::to_string(o.chunk_tokens);
-  key += '/';
-  key += std::to_string(o.first_chunk_tokens);
-  key += o.streaming ? "S" : "O";
-  key += streamed ? "s" : "w";
+  // A streamed run's audio and chunks depend on the chunk sizes; a one-call run's do not (so
+  // /configure-streaming leaves whole-response entries reachable).
+  if (streamed && o.streaming) {
+    key += "s";
+    key += std::to_string(o.chunk_tokens);
+    key += '/';
+    key += std::to_string(o.first_chunk_tokens);
+  } else {
+    key += streamed ? "c" : "w";  // chunks of a one-call run: one per text chunk
+  }
   return key;
 }
 
@@ -110,6 +113,7 @@ std::shared_ptr<const CachingEngine::Entry> CachingEngine::lookup(const std::str
 void CachingEngine::store(std::shared_ptr<const Entry> entry) {
   const std::size_t size = entry->bytes();
   if (size > config_.max_bytes) return;
+  if (config_.max_entry_bytes > 0 && size > config_.max_entry_bytes) return;
   const std::lock_guard<std::mutex> lock(mutex_);
   if (const auto it = index_.find(entry->key); it != index_.end()) {
     stats_.bytes -= (*it->second)->bytes();
@@ -155,6 +159,7 @@ SynthesisResult CachingEngine::synthesize(const SynthesisRequest& request,
     result.stats.decode_steps = 0;
     result.stats.decode_ms = 0.0;
     result.stats.stages.clear();
+    result.stats.cached = true;
     if (on_chunk) {
       std::size_t offset = 0;
       for (std::size_t i = 0; i < hit->chunk_sizes.size(); ++i) {

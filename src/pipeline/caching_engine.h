@@ -29,6 +29,9 @@ namespace chatterd {
 
 struct RequestCacheConfig {
   std::size_t max_bytes = std::size_t{256} << 20;  // 0 disables the cache
+  // The largest entry stored (0: max_bytes). A server caps it so that a streamed replay, which
+  // hands over all its chunks at once, stays within what a stream may queue for its client.
+  std::size_t max_entry_bytes = 0;
   bool cache_unseeded = false;
   void validate() const;
 };

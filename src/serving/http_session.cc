@@ -248,10 +248,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     format_ = call.format;
     streaming_ = call.stream;
-    try {  // a format that cannot carry the engine's rate is the request's fault: refuse it now
+    // A format that cannot carry the engine's rate is the request's fault: refuse it now.
+    if (const auto codec = codec_of(format_)) {
+      const std::string problem = codec_rate_problem(*codec, state_.engine_info.sample_rate_hz);
+      if (!problem.empty()) return send_error(http::status::bad_request, problem, keep_alive_);
+    }
+    writer_.reset();
+    if (streaming_) {
       writer_ = std::make_shared<StreamedAudioWriter>(format_, state_.engine_info.sample_rate_hz);
-    } catch (const InvalidArgument& e) {
-      return send_error(http::status::bad_request, e.what(), keep_alive_);
     }
     if (streaming_) {
       if (!state_.try_open_stream()) {

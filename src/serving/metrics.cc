@@ -160,6 +160,7 @@ void Metrics::count_response(int http_status) {
 
 void Metrics::record_synthesis(const SynthesisStats& stats) {
   add_audio_seconds(stats.audio_seconds);
+  if (stats.cached) return;  // a replay: no latency, stage or token time to observe
   time_to_first_audio.observe(stats.time_to_first_audio_ms / 1000.0);
   real_time_factor.observe(stats.real_time_factor);
   for (const StageTime& stage : stats.stages) {

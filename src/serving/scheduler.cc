@@ -242,7 +242,8 @@ void Scheduler::run() {
     if (traced) traced_running_.fetch_sub(1);
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     const bool finished = !error && !result.cancelled && !job.task;
-    const bool measured = finished && result.stats.audio_seconds > 0.0;
+    // A cache replay took no synthesis time: it says nothing of how fast the engine runs.
+    const bool measured = finished && result.stats.audio_seconds > 0.0 && !result.stats.cached;
     const double audio_seconds = result.stats.audio_seconds;
     try {
       if (job.on_done) job.on_done(std::move(result), error);

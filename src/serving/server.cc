@@ -48,12 +48,15 @@ class BatchStepObserver final : public EngineObserver {
 };
 
 // `engine` behind a CachingEngine of `budget_mb` MiB; as it is when the budget is 0 (or there is
-// no engine: the constructor reports that).
+// no engine: the constructor reports that). Entries are capped at 8 MiB (~87 s of 24 kHz float
+// audio, ~4 MiB as PCM16): a streamed replay queues all of it at once, and the session cuts a
+// stream whose queue passes kMaxQueuedStreamBytes (16 MiB) as a slow client.
 std::unique_ptr<TtsEngine> with_request_cache(std::unique_ptr<TtsEngine> engine, int budget_mb) {
   if (engine == nullptr || budget_mb <= 0) return engine;
   return std::make_unique<CachingEngine>(
       std::shared_ptr<TtsEngine>(std::move(engine)),
-      RequestCacheConfig{.max_bytes = static_cast<std::size_t>(budget_mb) << 20});
+      RequestCacheConfig{.max_bytes = static_cast<std::size_t>(budget_mb) << 20,
+                         .max_entry_bytes = std::size_t{8} << 20});
 }
 
 }  // namespace

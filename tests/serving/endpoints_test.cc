@@ -80,6 +80,9 @@ TEST(ServingRequestCache, SeededRepeatsReplayAndUnseededSynthesise) {
   EXPECT_NE(metrics.find("chatterd_request_cache_lookups_total{result=\"miss\"} 2\n"),
             std::string::npos);
   EXPECT_NE(metrics.find("chatterd_request_cache_entries 2\n"), std::string::npos);
+  // The replay is no synthesis: the latency histograms hold the four that ran.
+  EXPECT_NE(metrics.find("chatterd_real_time_factor_count 4\n"), std::string::npos);
+  EXPECT_NE(metrics.find("chatterd_time_to_first_audio_seconds_count 4\n"), std::string::npos);
   const json status = json::parse(request(fs.port(), http::verb::get, "/optimization-status").body);
   EXPECT_EQ(status["memory"]["request_cache"]["hits"], 1);
   EXPECT_EQ(status["memory"]["request_cache"]["entries"], 2);

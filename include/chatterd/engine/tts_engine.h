@@ -84,6 +84,9 @@ struct SynthesisStats {
   std::int64_t decode_steps = 0;
   double decode_ms = 0.0;
   std::vector<StageTime> stages;  // where total_ms went, in pipeline order; empty if not measured
+  // Replayed from a request cache: nothing was synthesised, every time above is 0 (a load
+  // estimate or latency histogram must skip it).
+  bool cached = false;
 };
 
 struct SynthesisResult {

@@ -76,6 +76,8 @@ TEST(CachingEngine, IdenticalSeededRequestHitsAndReturnsTheSameAudio) {
   EXPECT_EQ(f.inner->calls, 1);
   EXPECT_EQ(a.samples, b.samples);
   EXPECT_EQ(b.stats.speech_tokens, 42);
+  EXPECT_FALSE(a.stats.cached);
+  EXPECT_TRUE(b.stats.cached);
   const RequestCacheStats s = f.cache.stats();
   EXPECT_EQ(s.hits, 1);
   EXPECT_EQ(s.misses, 1);
@@ -115,7 +117,7 @@ TEST(CachingEngine, EveryOptionIsPartOfTheKey) {
   Fixture f;
   const SynthesisRequest base = seeded("Same text.");
   f.cache.synthesize(base);
-  std::vector<SynthesisRequest> variants(14, base);
+  std::vector<SynthesisRequest> variants(11, base);
   variants[0].options.seed = 2;
   variants[1].options.temperature = 0.5f;
   variants[2].options.top_k = 10;
@@ -125,14 +127,37 @@ TEST(CachingEngine, EveryOptionIsPartOfTheKey) {
   variants[6].options.cfg_weight = 0.0f;
   variants[7].options.exaggeration = 0.7f;
   variants[8].options.max_speech_tokens = 30;
-  variants[9].options.chunk_tokens = 25;
-  variants[10].options.language = "fr";
-  variants[11].voice = "other";
-  variants[12].options.first_chunk_tokens = 10;
-  variants[13].options.streaming = !base.options.streaming;
+  variants[9].options.language = "fr";
+  variants[10].voice = "other";
   for (const auto& v : variants) f.cache.synthesize(v);
-  EXPECT_EQ(f.inner->calls, 15);
+  EXPECT_EQ(f.inner->calls, 12);
   EXPECT_EQ(f.cache.stats().hits, 0);
+}
+
+// The chunk sizes shape a streamed run's audio and chunks, not a one-call run's.
+TEST(CachingEngine, ChunkSettingsMatterOnlyWhenStreamed) {
+  Fixture f;
+  const auto take = [](const AudioChunk&) { return true; };
+  SynthesisRequest whole = seeded("Same text.");
+  whole.options.chunk_tokens = 25;
+  f.cache.synthesize(whole);
+  whole.options.chunk_tokens = 50;
+  whole.options.first_chunk_tokens = 10;
+  f.cache.synthesize(whole);
+  EXPECT_EQ(f.inner->calls, 1);  // a hit: the same one-call audio
+
+  SynthesisRequest streamed = seeded("Same text.");
+  f.cache.synthesize(streamed, take);
+  streamed.options.chunk_tokens = 25;
+  f.cache.synthesize(streamed, take);
+  streamed.options.first_chunk_tokens = 10;
+  f.cache.synthesize(streamed, take);
+  streamed.options.streaming = false;  // chunks of a one-call run
+  f.cache.synthesize(streamed, take);
+  EXPECT_EQ(f.inner->calls, 5);
+  const SynthesisResult again = f.cache.synthesize(streamed, take);
+  EXPECT_EQ(f.inner->calls, 5);
+  EXPECT_TRUE(again.stats.cached);
 }
 
 TEST(CachingEngine, WhitespaceDifferencesStillHit) {
@@ -192,6 +217,17 @@ TEST(CachingEngine, EntryLargerThanTheBudgetIsNotStored) {
   f.cache.synthesize(seeded("big"));
   EXPECT_EQ(f.inner->calls, 2);
   EXPECT_EQ(f.cache.stats().entries, 0);
+}
+
+TEST(CachingEngine, EntryLargerThanItsCapIsNotStoredButSmallerOnesAre) {
+  Fixture big(RequestCacheConfig{.max_bytes = 1 << 20, .max_entry_bytes = 3000}, 1000);
+  big.cache.synthesize(seeded("big"));
+  big.cache.synthesize(seeded("big"));
+  EXPECT_EQ(big.inner->calls, 2);
+  Fixture small(RequestCacheConfig{.max_bytes = 1 << 20, .max_entry_bytes = 8000}, 1000);
+  small.cache.synthesize(seeded("small"));
+  small.cache.synthesize(seeded("small"));
+  EXPECT_EQ(small.inner->calls, 1);
 }
 
 TEST(CachingEngine, CancelledAndFailedRunsAreNotStored) {
