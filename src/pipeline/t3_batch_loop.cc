@@ -132,7 +132,13 @@ T3GenerateResult T3BatchLoop::generate(const T3Cond& cond, std::span<const std::
       if (channel->cancel.load()) continue;  // already cancelled: drain without calling back
       ++delivered;
       lock.unlock();
-      const bool keep = !on_token || on_token(token);
+      bool keep = true;
+      try {
+        keep = !on_token || on_token(token);
+      } catch (...) {  // the caller is gone: the loop drops the stream at its next step
+        channel->cancel.store(true);
+        throw;
+      }
       lock.lock();
       if (!keep) channel->cancel.store(true);
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chatterd/core/error.h"
+#include "core/check.h"
 #include "core/thread_pool.h"
 #include "fixture_dirs.h"
 #include "models/t3/t3_cond.h"
@@ -142,6 +143,25 @@ TEST(T3BatchLoop, BadInputReachesTheCallerAndTheLoopGoesOn) {
   std::vector<std::int64_t> seen;
   const T3GenerateResult want = solo(text_for(0), options(9), &seen);
   EXPECT_EQ(loop.generate(model().cond, text_for(0), options(9)).tokens, want.tokens);
+}
+
+// A callback that throws (a response encoder, a transport) ends its stream in the loop as well:
+// the loop stops decoding it within a step instead of running it to its token limit.
+TEST(T3BatchLoop, ACallbackThatThrowsStopsItsStreamInTheLoop) {
+  T3BatchLoop loop(*model().t3, ExecContext{}, T3BatchLoopConfig{.max_batch = 2});
+  int calls = 0;
+  EXPECT_THROW(loop.generate(model().cond, text_for(0), options(1, 200),
+                             [&](std::int64_t) {
+                               if (++calls == 3) CHATTERD_THROW(IoError, "client gone");
+                               return true;
+                             }),
+               IoError);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (loop.stats().completed < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(loop.stats().completed, 1);
+  EXPECT_LT(loop.stats().rows, 20);
 }
 
 // The solo fast path: one ticket at a time, only while nobody is in the loop.
