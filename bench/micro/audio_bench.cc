@@ -11,24 +11,14 @@
 #include "audio/loudness.h"
 #include "audio/resample.h"
 #include "audio/trim.h"
+#include "bench_util.h"
 #include "core/thread_pool.h"
 
 namespace chatterd::audio {
 namespace {
 
 const std::vector<float>& clip24() {
-  static const std::vector<float> x = [] {
-    std::vector<float> v(240000);
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const double t = static_cast<double>(i) / 24000.0;
-      const double f0 = 140.0 + 30.0 * std::sin(2.0 * std::numbers::pi * 0.7 * t);
-      double s = 0.0;
-      for (int h = 1; h <= 12; ++h) s += std::sin(2.0 * std::numbers::pi * f0 * h * t) / h;
-      v[i] = static_cast<float>(0.1 * s * (0.6 + 0.4 * std::sin(2.0 * std::numbers::pi * 3.0 * t)));
-    }
-    return v;
-  }();
-  return x;
+  return bench::voice_like_10s_24k();
 }
 
 const std::vector<float>& clip16() {

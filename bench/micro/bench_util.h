@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <numbers>
 #include <random>
 #include <vector>
 
@@ -30,6 +32,22 @@ inline Tensor random_f32(const Shape& shape, std::mt19937& rng) {
 inline Tensor random_f32(const Shape& shape, std::uint32_t seed) {
   std::mt19937 rng(seed);
   return random_f32(shape, rng);
+}
+
+// 10 s of a voice-like signal at 24 kHz: a gliding 140 Hz harmonic series under a 3 Hz envelope.
+inline const std::vector<float>& voice_like_10s_24k() {
+  static const std::vector<float> x = [] {
+    std::vector<float> v(240000);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const double t = static_cast<double>(i) / 24000.0;
+      const double f0 = 140.0 + 30.0 * std::sin(2.0 * std::numbers::pi * 0.7 * t);
+      double s = 0.0;
+      for (int h = 1; h <= 12; ++h) s += std::sin(2.0 * std::numbers::pi * f0 * h * t) / h;
+      v[i] = static_cast<float>(0.1 * s * (0.6 + 0.4 * std::sin(2.0 * std::numbers::pi * 3.0 * t)));
+    }
+    return v;
+  }();
+  return x;
 }
 
 // A benchmark's threads argument: 0 means every hardware thread.

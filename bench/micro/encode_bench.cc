@@ -4,11 +4,10 @@
 // the size of the result.
 #include <benchmark/benchmark.h>
 
-#include <cmath>
-#include <numbers>
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "io/audio_encoder.h"
 
 namespace chatterd {
@@ -16,25 +15,10 @@ namespace {
 
 constexpr int kEncodeRate = 24000;
 
-const std::vector<float>& voice_like_10s() {
-  static const std::vector<float> x = [] {
-    std::vector<float> v(static_cast<std::size_t>(10 * kEncodeRate));
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const double t = static_cast<double>(i) / kEncodeRate;
-      const double f0 = 140.0 + 30.0 * std::sin(2.0 * std::numbers::pi * 0.7 * t);
-      double s = 0.0;
-      for (int h = 1; h <= 12; ++h) s += std::sin(2.0 * std::numbers::pi * f0 * h * t) / h;
-      v[i] = static_cast<float>(0.1 * s * (0.6 + 0.4 * std::sin(2.0 * std::numbers::pi * 3.0 * t)));
-    }
-    return v;
-  }();
-  return x;
-}
-
 // range(0): AudioCodec.
 void BM_EncodeResponse(benchmark::State& state) {
   const auto codec = static_cast<AudioCodec>(state.range(0));
-  const std::vector<float>& x = voice_like_10s();
+  const std::vector<float>& x = bench::voice_like_10s_24k();
   std::size_t bytes = 0;
   for (auto _ : state) {
     const std::string out = encode_audio(codec, kEncodeRate, x);
